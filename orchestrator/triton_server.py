@@ -1,0 +1,194 @@
+"""Start and stop the real Triton Inference Server on the repository in ``triton_models/``.
+
+In production Triton runs from NVIDIA's container and the orchestrator is given
+``TRITON_URL``. On the embedded default we start the ``tritonserver`` binary that
+the ``nvidia-pytriton`` wheel bundles (Triton 2.51, python backend only) on free
+loopback ports. The launch facts (backend folder, ``LD_LIBRARY_PATH``, ``PATH``)
+are in DESIGN.md.
+
+    with TritonServer.start() as server:
+        print(server.http_url)   # "127.0.0.1:41234"
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import sysconfig
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import weights
+
+log = logging.getLogger(__name__)
+
+REPOSITORY = Path(__file__).resolve().parent.parent / "triton_models"
+DEFAULT_MODELS = ("detector", "asr", "sound_tagger", "embedder")
+
+
+class TritonStartError(RuntimeError):
+    """Triton could not be started; the message carries the server's own last lines."""
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _pytriton_root() -> Path:
+    # Only the bundled binary is used: locate the package without importing it.
+    spec = importlib.util.find_spec("pytriton")
+    if spec is None or not spec.submodule_search_locations:
+        raise TritonStartError("nvidia-pytriton is not installed; run `make setup`")
+    return Path(list(spec.submodule_search_locations)[0]).resolve() / "tritonserver"
+
+
+def build_backend_dir(dest: Path) -> Path:
+    """A backend folder whose ``python/`` links the python backend and the stub for this Python."""
+    root = _pytriton_root()
+    py = f"{sys.version_info.major}.{sys.version_info.minor}"
+    stub = root / "python_backend_stubs" / py / "triton_python_backend_stub"
+    if not stub.is_file():
+        raise TritonStartError(f"the bundled Triton has no python backend stub for Python {py}")
+    python_dir = dest / "python"
+    python_dir.mkdir(parents=True, exist_ok=True)
+    for src in (root / "backends/python/libtriton_python.so", root / "backends/python/triton_python_backend_utils.py", stub):
+        link = python_dir / src.name
+        if not link.exists():
+            link.symlink_to(src)
+    return dest
+
+
+def server_env() -> dict[str, str]:
+    """Environment for tritonserver: this interpreter's libpython first, this venv's bin first."""
+    env = dict(os.environ)
+    libdir = sysconfig.get_config_var("LIBDIR") or ""
+    env["LD_LIBRARY_PATH"] = os.pathsep.join(p for p in (libdir, env.get("LD_LIBRARY_PATH", "")) if p)
+    env["PATH"] = os.pathsep.join((str(Path(sys.executable).parent), env.get("PATH", "")))
+    env.setdefault("VDET_MODELS", str(weights.models_dir()))
+    # Each model instance gets one or two threads; the machine has few cores.
+    env.setdefault("OMP_NUM_THREADS", "2")
+    return env
+
+
+@dataclass
+class TritonServer:
+    """A running ``tritonserver`` process we own."""
+
+    process: subprocess.Popen
+    http_port: int
+    grpc_port: int
+    workdir: Path
+    log_path: Path
+    models: tuple[str, ...] = field(default=DEFAULT_MODELS)
+
+    @property
+    def http_url(self) -> str:
+        return f"127.0.0.1:{self.http_port}"
+
+    @property
+    def grpc_url(self) -> str:
+        return f"127.0.0.1:{self.grpc_port}"
+
+    @classmethod
+    def start(
+        cls,
+        models: tuple[str, ...] | list[str] = DEFAULT_MODELS,
+        repository: Path = REPOSITORY,
+        config_name: str | None = None,
+        timeout_s: float = 180.0,
+        http_port: int | None = None,
+        grpc_port: int | None = None,
+    ) -> "TritonServer":
+        """Start Triton with explicit model control, load ``models``, wait until all are ready."""
+        for model in models:
+            if model == "detector":
+                weights.require("detector")
+        workdir = Path(tempfile.mkdtemp(prefix="vdet-triton-"))
+        backend_dir = build_backend_dir(workdir / "backends")
+        http_port = http_port or free_port()
+        grpc_port = grpc_port or free_port()
+        log_path = workdir / "tritonserver.log"
+        cmd = [
+            str(_pytriton_root() / "bin" / "tritonserver"),
+            f"--model-repository={repository}",
+            f"--backend-directory={backend_dir}",
+            "--model-control-mode=explicit",
+            *[f"--load-model={m}" for m in models],
+            "--http-address=127.0.0.1",
+            f"--http-port={http_port}",
+            "--grpc-address=127.0.0.1",
+            f"--grpc-port={grpc_port}",
+            "--allow-metrics=false",
+            "--exit-timeout-secs=5",
+            "--log-verbose=0",
+        ]
+        if config_name:
+            cmd.append(f"--model-config-name={config_name}")
+        logfile = open(log_path, "wb")
+        process = subprocess.Popen(cmd, stdout=logfile, stderr=subprocess.STDOUT, env=server_env(), start_new_session=True)
+        logfile.close()
+        server = cls(process, http_port, grpc_port, workdir, log_path, tuple(models))
+        try:
+            server.wait_ready(timeout_s)
+        except BaseException:
+            server.stop()
+            raise
+        return server
+
+    def log_tail(self, lines: int = 15) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+    def wait_ready(self, timeout_s: float) -> None:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise TritonStartError(f"tritonserver exited with code {self.process.returncode}:\n{self.log_tail()}")
+            if self.is_ready():
+                return
+            time.sleep(0.2)
+        raise TritonStartError(f"tritonserver not ready after {timeout_s:.0f} s:\n{self.log_tail()}")
+
+    def is_ready(self) -> bool:
+        try:
+            for model in self.models:
+                url = f"http://{self.http_url}/v2/models/{model}/ready"
+                with urllib.request.urlopen(url, timeout=1) as resp:
+                    if resp.status != 200:
+                        return False
+            return True
+        except (urllib.error.URLError, OSError):
+            return False
+
+    def stop(self, timeout_s: float = 15.0) -> None:
+        """SIGTERM, wait, then SIGKILL; remove the python backend's shared-memory leftovers."""
+        if self.process.poll() is None:
+            try:
+                os.killpg(self.process.pid, signal.SIGTERM)
+                self.process.wait(timeout=timeout_s)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+            except ProcessLookupError:
+                pass
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def __enter__(self) -> "TritonServer":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
