@@ -177,6 +177,11 @@ TEST_MEDIA: tuple[WheelPart, ...] = (
         "852ea15c4d85bc34773e618267603ffca6a521669a74d33742692cc67fc700d6",
         {"pyannote/audio/sample/sample.wav": "sample.wav", "pyannote/audio/sample/sample.stm": "sample.stm"},
     ),
+    WheelPart(
+        "ultralytics==8.4.190",
+        "bd309728efa168af64d39040136828edd2dbcb4aeceb4510bdff4f3ca0ea01b8",
+        {"ultralytics/assets/bus.jpg": "bus.jpg", "ultralytics/assets/zidane.jpg": "zidane.jpg"},
+    ),
 )
 
 

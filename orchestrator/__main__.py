@@ -1,0 +1,145 @@
+"""Command line: ``python -m orchestrator ingest|events|videos ...``.
+
+Progress and messages go to stderr; with ``--json`` the last line of stdout is one JSON object
+(or list) that scripts can parse. Errors are one clear line on stderr and a non-zero exit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+
+from .config import IngestConfig, default_home
+
+
+def _home(args) -> Path:
+    home = Path(args.home).expanduser() if args.home else default_home()
+    home.mkdir(parents=True, exist_ok=True)
+    return home
+
+
+def cmd_ingest(args) -> int:
+    from tqdm import tqdm  # noqa: PLC0415
+
+    from .media import probe  # noqa: PLC0415
+    from .pipeline import Ingestor, Services  # noqa: PLC0415
+
+    info = probe(args.path)  # fail fast on bad input, before any server starts
+    config = IngestConfig(window_s=args.window_s)
+
+    def on_progress(msg: dict) -> None:
+        if bar.total is None:
+            bar.total = msg["windows"]
+            bar.n = msg["done"] - 1
+        bar.update(1)
+        bar.set_postfix(t=f"{msg['t_end']:.0f}/{msg['duration_s']:.0f}s", events=msg["events"])
+
+    bar = tqdm(total=None, unit="window", file=sys.stderr, disable=args.quiet, desc=Path(args.path).name[:30])
+    print(f"ingesting {info.path} ({info.duration_s:.1f} s, video={info.has_video}, audio={info.has_audio})", file=sys.stderr)
+    with Services() as services:
+        summary = Ingestor(_home(args), services, config).ingest(args.path, on_progress=on_progress)
+    bar.close()
+    if args.json:
+        print(json.dumps({**summary.to_dict(), "wall_s": summary.wall_s}))
+    else:
+        print(f"video {summary.video_id}: {summary.windows} windows ({summary.windows_resumed} resumed), {summary.events} events "
+              f"{summary.counts}, {summary.frames_kept}/{summary.frames_scanned} frames kept, {summary.wall_s:.1f} s "
+              f"({summary.duration_s / max(summary.wall_s, 1e-9):.1f}x realtime)")
+    return 0
+
+
+def _open_graph(args):
+    from .graph import EventGraph  # noqa: PLC0415
+    from .pipeline import database_path  # noqa: PLC0415
+
+    path = database_path(_home(args))
+    if not path.exists():
+        raise LookupError(f"no videos ingested in {path.parent}; run `python -m orchestrator ingest FILE` first")
+    return EventGraph(path, read_only=True)
+
+
+def cmd_events(args) -> int:
+    with _open_graph(args) as graph:
+        if graph.video(args.video_id) is None:
+            raise LookupError(f"unknown video id {args.video_id!r}; `python -m orchestrator videos` lists them")
+        events = graph.events(args.video_id, args.kind)
+    if args.json:
+        print(json.dumps(events, default=str))
+    else:
+        from .events import fmt_time  # noqa: PLC0415
+
+        for e in events:
+            what = f'"{e["text"]}"' if e["kind"] == "speech" else e["label"]
+            print(f"[{fmt_time(e['t_start'])}-{fmt_time(e['t_end'])}] {e['kind']:9} {what}  ({e['confidence']:.2f})")
+    return 0
+
+
+def cmd_videos(args) -> int:
+    with _open_graph(args) as graph:
+        videos = graph.videos()
+    if args.json:
+        print(json.dumps(videos, default=str))
+    else:
+        for v in videos:
+            print(f"{v['video_id']}  {v['status']:9} {v['windows_done']}/{v['n_windows']} windows  {v['duration_s']:8.1f} s  {v['name']}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m orchestrator", description="Video Detective: ingest videos and query their event graph.")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log details to stderr")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def common(p):
+        p.add_argument("--home", help="folder for the database and caches (default $VDET_HOME or ~/.cache/video-detective/home)")
+        p.add_argument("--json", action="store_true", help="print machine-readable JSON as the last line of stdout")
+        p.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help="log details to stderr")
+
+    p = sub.add_parser("ingest", help="ingest a video (resumes if interrupted)")
+    p.add_argument("path")
+    p.add_argument("--window-s", type=float, default=20.0, help="window length in seconds (default 20)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    common(p)
+    p.set_defaults(func=cmd_ingest)
+
+    p = sub.add_parser("events", help="list a video's events")
+    p.add_argument("video_id")
+    p.add_argument("--kind", choices=["object", "speech", "sound", "scene_cut", "motion", "alert"])
+    common(p)
+    p.set_defaults(func=cmd_events)
+
+    p = sub.add_parser("videos", help="list ingested videos")
+    common(p)
+    p.set_defaults(func=cmd_videos)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    from .media import MediaError  # noqa: PLC0415
+    from .model_clients import ModelError  # noqa: PLC0415
+    from .triton_server import TritonStartError  # noqa: PLC0415
+    from .weights import WeightsError  # noqa: PLC0415
+
+    try:
+        return args.func(args)
+    except (MediaError, LookupError, WeightsError, ModelError, TritonStartError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted; run the same command again to resume", file=sys.stderr)
+        return 130
+    except Exception as exc:  # noqa: BLE001 - never a traceback for the user; details with -v
+        if args.verbose or os.environ.get("VDET_DEBUG"):
+            raise
+        print(f"error: {type(exc).__name__}: {exc} (run with -v for details)", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,49 @@
+"""User-facing settings: plain dataclasses, resolved from CLI flags and environment.
+
+``VDET_HOME`` (or ``--home``) holds the database, uploaded copies and caches;
+two homes never interfere. Model weights live in ``VDET_MODELS`` (shared).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+def default_home() -> Path:
+    return Path(os.environ.get("VDET_HOME", Path.home() / ".cache" / "video-detective" / "home")).expanduser()
+
+
+@dataclass(frozen=True)
+class SamplingConfig:
+    scan_fps: float = 4.0  # frames per second scored for motion (small grayscale)
+    max_detect_fps: float = 2.0  # at most this many frames per second go to the detector
+    heartbeat_s: float = 2.0  # a frame is kept at least this often, motion or not
+    motion_threshold: float = 0.012  # mean abs grayscale change (0..1) that counts as motion
+    motion_spike: float = 0.06  # change that counts as a motion spike event
+    scene_cut_threshold: float = 0.5  # histogram distance (0..1) that counts as a cut
+    max_side: int = 640  # decode size: longer side in pixels
+
+
+@dataclass(frozen=True)
+class AudioConfig:
+    vad_threshold: float = 0.5
+    min_speech_s: float = 0.25
+    min_silence_s: float = 0.5
+    speech_pad_s: float = 0.2
+    max_region_s: float = 28.0  # Whisper's context is 30 s
+    boundary_overflow_s: float = 10.0  # speech that starts in a window may run this far past its end
+    onset_db: float = 12.0  # loudness jump (dB over the recent floor) that is a loud onset
+
+
+@dataclass(frozen=True)
+class IngestConfig:
+    window_s: float = 20.0
+    sampling: SamplingConfig = field(default_factory=SamplingConfig)
+    audio: AudioConfig = field(default_factory=AudioConfig)
+    detector_batch: int = 8  # frames per detector request
+    detector_concurrency: int = 2  # detector requests in flight (Triton batches them together)
+    track_lost_s: float = 4.0  # a track survives this long unseen
+    min_track_frames: int = 2  # shorter tracks are noise, not objects
+    precedes_gap_s: float = 5.0

