@@ -179,7 +179,7 @@ class Ingestor:
         segments, touched = state.tracker.close_window()
         relations: list[Relation] = []
         for seg in segments:
-            eid = f"obj-{seg.track_id}-w{w.index:05d}"
+            eid = f"obj-{seg.track_id}-w{seg.window_index:05d}"
             events.append(Event(eid, "object", seg.label, seg.first_t, seg.last_t, round(seg.best_confidence, 4), track_id=seg.track_id,
                                 window_index=w.index,
                                 attrs={"n_frames": seg.n_frames, "best_t": round(seg.best_t, 3), "best_box": [round(v, 4) for v in seg.best_box],
