@@ -51,13 +51,42 @@ class MediaInfo:
     audio_start_s: float = 0.0  # relative to the video stream start: the audio clock offset
 
 
+MAGIC = ((4, b"ftyp", "MP4/MOV"), (0, b"\x1a\x45\xdf\xa3", "MKV/WebM"), (0, b"RIFF", "AVI/WAV"), (0, b"OggS", "Ogg"), (0, b"FLV", "FLV"))
+
+
+def _container_magic(path: str) -> str:
+    """The container a file's first bytes announce, judged by content, not by its name."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(16)
+    except OSError:
+        return ""
+    return next((name for offset, magic, name in MAGIC if head[offset : offset + len(magic)] == magic), "")
+
+
+def _quiet_decoders() -> None:
+    """Decoders print corrupt-packet noise on stderr; we report problems ourselves."""
+    import av  # noqa: PLC0415
+
+    av.logging.set_level(av.logging.PANIC)
+    try:
+        import decord  # noqa: PLC0415
+
+        decord.logging.set_level(decord.logging.QUIET)
+    except ImportError:
+        pass
+
+
 def _open(path: str):
     import av  # noqa: PLC0415
 
     try:
         return av.open(path, timeout=30.0)
-    except av.error.InvalidDataError as exc:
-        raise MediaError(f"{Path(path).name}: not a media file FFmpeg can read ({exc.strerror}); upload a video such as MP4, MKV, MOV, AVI or WebM") from None
+    except av.error.InvalidDataError:
+        kind = _container_magic(path)
+        if kind:
+            raise MediaError(f"{Path(path).name}: an {kind} file that cannot be read: it looks truncated or corrupt; copy the complete file again") from None
+        raise MediaError(f"{Path(path).name}: not a media file FFmpeg can read; upload a video such as MP4, MKV, MOV, AVI or WebM") from None
     except (av.error.FFmpegError, OSError) as exc:
         raise MediaError(f"{Path(path).name}: cannot open ({exc}); check the file is a complete video") from None
 
@@ -66,6 +95,7 @@ def probe(path: str | Path) -> MediaInfo:
     """Read what the file holds. Raises MediaError for empty, unreadable or stream-less files."""
     import av  # noqa: PLC0415
 
+    _quiet_decoders()
     path = str(path)
     p = Path(path)
     if not p.is_file():
@@ -225,28 +255,47 @@ class FrameReader:
                 rgb = item[1].to_ndarray(width=self.width, height=self.height, format="rgb24")
                 return float(item[0]), _rotate(rgb, self.info.rotation)
 
-            try:
-                for frame in container.decode(stream):
-                    if frame.time is None:
-                        continue
-                    t = frame.time - start
-                    if t < t0 - 1e-6:
-                        continue
-                    if t >= t1:
-                        break
-                    while k < len(targets) and t >= targets[k]:
-                        pick = prev if prev is not None and targets[k] - prev[0] < t - targets[k] else (t, frame)
-                        out = emit(pick)
-                        if out:
-                            yield out
-                        k += 1
-                    prev = (t, frame)
-            except av.error.FFmpegError as exc:
-                log.warning("%s: decode error after %.1f s (%s); keeping what was read", Path(self.info.path).name, prev[0] if prev else t0, exc)
+            bad_packets = 0
+            for frame in _decode_skipping_errors(container, stream):
+                if frame is None:
+                    bad_packets += 1
+                    continue
+                if frame.time is None:
+                    continue
+                t = frame.time - start
+                if t < t0 - 1e-6:
+                    continue
+                if t >= t1:
+                    break
+                while k < len(targets) and t >= targets[k]:
+                    pick = prev if prev is not None and targets[k] - prev[0] < t - targets[k] else (t, frame)
+                    out = emit(pick)
+                    if out:
+                        yield out
+                    k += 1
+                prev = (t, frame)
+            if bad_packets:
+                log.warning("%s: skipped %d undecodable video packets in %.1f-%.1f s", Path(self.info.path).name, bad_packets, t0, t1)
             if k < len(targets) and prev is not None:
                 out = emit(prev)
                 if out:
                     yield out
+
+
+def _decode_skipping_errors(container, stream):
+    """Decoded frames of one stream; a packet that fails to decode yields None and decoding goes on."""
+    import av  # noqa: PLC0415
+
+    try:
+        for packet in container.demux(stream):
+            try:
+                frames = packet.decode()
+            except (av.error.FFmpegError, ValueError):
+                yield None
+                continue
+            yield from frames
+    except av.error.FFmpegError as exc:  # the demuxer itself gave up (e.g. truncated file): keep what was read
+        log.warning("demuxing stopped: %s", exc)
 
 
 def read_audio(info: MediaInfo, t0: float, t1: float) -> np.ndarray:
@@ -265,21 +314,20 @@ def read_audio(info: MediaInfo, t0: float, t1: float) -> np.ndarray:
         if t0 > 1.0:
             container.seek(int((t0 - 1.0 - offset + stream_start) / stream.time_base), stream=stream, backward=True)
         cursor: float | None = None  # video-clock time of the next resampled sample
-        try:
-            for packet in container.demux(stream):
-                try:
-                    frames = packet.decode()
-                except av.error.FFmpegError:
-                    continue  # a corrupt packet: skip it, keep the rest
-                for frame in frames:
-                    if cursor is None and frame.time is not None:
-                        cursor = frame.time - stream_start + offset
-                    for rframe in resampler.resample(frame):
-                        cursor = _place(out, rframe.to_ndarray().reshape(-1), cursor or 0.0, t0)
-                if cursor is not None and cursor >= t1:
-                    break
-        except av.error.FFmpegError as exc:
-            log.warning("%s: audio decode stopped at %.1f s (%s)", Path(info.path).name, cursor or t0, exc)
+        for frame in _decode_skipping_errors(container, stream):
+            if frame is None:
+                continue
+            if cursor is None and frame.time is not None:
+                cursor = frame.time - stream_start + offset
+            try:
+                resampled = resampler.resample(frame)
+            except ValueError:  # the stream changed format mid-way (corruption): start a new resampler
+                resampler = av.AudioResampler(format="flt", layout="mono", rate=AUDIO_RATE)
+                resampled = resampler.resample(frame)
+            for rframe in resampled:
+                cursor = _place(out, rframe.to_ndarray().reshape(-1), cursor or 0.0, t0)
+            if cursor is not None and cursor >= t1:
+                break
     return out
 
 
