@@ -10,8 +10,8 @@ setup:
 	@bash scripts/setup.sh
 
 demo: setup
-	$(PY) -m orchestrator ingest $(MEDIA)/bigbuckbunny.mp4
-	$(PY) -m orchestrator events $$($(PY) -m orchestrator videos --json | $(PY) -c "import json,sys; print(json.load(sys.stdin)[0]['video_id'])")
+	@vid=$$($(PY) -m orchestrator ingest $(MEDIA)/bigbuckbunny.mp4 --json | tail -1 | $(PY) -c "import json,sys; print(json.load(sys.stdin)['video_id'])") \
+		&& $(PY) -m orchestrator events $$vid
 
 test: setup
 	$(PY) -m pytest -q tests

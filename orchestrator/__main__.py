@@ -38,9 +38,9 @@ def cmd_ingest(args) -> int:
         bar.update(1)
         bar.set_postfix(t=f"{msg['t_end']:.0f}/{msg['duration_s']:.0f}s", events=msg["events"])
 
-    bar = tqdm(total=None, unit="window", file=sys.stderr, disable=args.quiet, desc=Path(args.path).name[:30])
     print(f"ingesting {info.path} ({info.duration_s:.1f} s, video={info.has_video}, audio={info.has_audio})", file=sys.stderr)
     with Services() as services:
+        bar = tqdm(total=None, unit="window", file=sys.stderr, disable=args.quiet, desc=Path(args.path).name[:30])
         summary = Ingestor(_home(args), services, config).ingest(args.path, on_progress=on_progress)
     bar.close()
     if args.json:
@@ -89,6 +89,29 @@ def cmd_videos(args) -> int:
     return 0
 
 
+def cmd_serve_models(args) -> int:
+    import signal  # noqa: PLC0415
+    import time  # noqa: PLC0415
+
+    from .triton_server import DEFAULT_MODELS, TritonServer  # noqa: PLC0415
+
+    server = TritonServer.start(models=args.models or DEFAULT_MODELS, http_port=args.http_port, grpc_port=args.grpc_port,
+                                config_name=args.config_name)
+    print(f"Triton ready: HTTP {server.http_url}, gRPC {server.grpc_url}, models {', '.join(server.models)}; Ctrl-C stops it", file=sys.stderr)
+    print(f"export TRITON_URL={server.http_url}")
+    sys.stdout.flush()
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    try:
+        while server.process.poll() is None:
+            time.sleep(0.5)
+        print(f"error: tritonserver exited:\n{server.log_tail()}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        server.stop()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m orchestrator", description="Video Detective: ingest videos and query their event graph.")
     parser.add_argument("-v", "--verbose", action="store_true", help="log details to stderr")
@@ -111,6 +134,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--kind", choices=["object", "speech", "sound", "scene_cut", "motion", "alert"])
     common(p)
     p.set_defaults(func=cmd_events)
+
+    p = sub.add_parser("serve-models", help="start the bundled Triton on triton_models/ and keep it running")
+    p.add_argument("--http-port", type=int, default=8000)
+    p.add_argument("--grpc-port", type=int, default=8001)
+    p.add_argument("--models", nargs="*", help="subset of models to load (default: all)")
+    p.add_argument("--config-name", help="alternative config in <model>/configs/NAME.pbtxt")
+    p.set_defaults(func=cmd_serve_models)
 
     p = sub.add_parser("videos", help="list ingested videos")
     common(p)

@@ -101,3 +101,17 @@ def test_dynamic_batching_groups_concurrent_requests(models, media_dir):
     grown = {b: after.get(b, 0) - before.get(b, 0) for b in after if after.get(b, 0) > before.get(b, 0)}
     assert sum(b * n for b, n in grown.items()) == 16
     assert max(grown) > 1  # at least one execution served several requests at once
+
+
+def test_readme_http_examples_script(triton, media_dir):
+    import subprocess
+    import sys
+
+    from conftest import REPO
+
+    out = subprocess.run([sys.executable, "scripts/triton_http_examples.py", "--url", triton.http_url, "--image", str(media_dir / "bus.jpg"),
+                          "--wav", str(media_dir / "sample.wav")], cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    assert sum("'bus'" in line and "'person'" in line for line in lines) == 2  # both detector forms
+    assert sum("asr (" in line and "Hello" in line for line in lines) == 2  # both ASR forms
