@@ -56,10 +56,16 @@ def _open_graph(args):
     from .graph import EventGraph  # noqa: PLC0415
     from .pipeline import database_path  # noqa: PLC0415
 
+    import duckdb  # noqa: PLC0415
+
     path = database_path(_home(args))
     if not path.exists():
         raise LookupError(f"no videos ingested in {path.parent}; run `python -m orchestrator ingest FILE` first")
-    return EventGraph(path, read_only=True)
+    try:
+        return EventGraph(path, read_only=True)
+    except duckdb.IOException:
+        raise LookupError(f"the database in {path.parent} is busy: an ingest or the app is writing to it; "
+                          "wait for it to finish, or ask through the app") from None
 
 
 def cmd_events(args) -> int:
@@ -86,6 +92,80 @@ def cmd_videos(args) -> int:
     else:
         for v in videos:
             print(f"{v['video_id']}  {v['status']:9} {v['windows_done']}/{v['n_windows']} windows  {v['duration_s']:8.1f} s  {v['name']}")
+    return 0
+
+
+def build_vlm():
+    """The VLM engine when ``VLM_BASE_URL`` names an OpenAI-compatible endpoint, else None."""
+    url = os.environ.get("VLM_BASE_URL")
+    if not url:
+        return None
+    from .answer import VLMEngine  # noqa: PLC0415
+    from .media import frame_jpeg  # noqa: PLC0415
+
+    return VLMEngine(url, model=os.environ.get("VLM_MODEL"), api_key=os.environ.get("VLM_API_KEY", "EMPTY"),
+                     timeout_s=float(os.environ.get("VLM_TIMEOUT_S", "60")), frame_loader=frame_jpeg)
+
+
+def cmd_ask(args) -> int:
+    import threading  # noqa: PLC0415
+
+    import redis  # noqa: PLC0415
+
+    from .ask import AskService, check_session, new_session_id, tokens_channel  # noqa: PLC0415
+    from .model_clients import TritonModels  # noqa: PLC0415
+    from .pipeline import Services  # noqa: PLC0415
+
+    session = check_session(args.session) if args.session else new_session_id()
+    graph = _open_graph(args)
+    try:
+        video = graph.video(args.video_id)
+        if video is None:
+            raise LookupError(f"unknown video id {args.video_id!r}; `python -m orchestrator videos` lists them")
+        with Services(models=("embedder",)) as services:
+            models = TritonModels(services.triton_url)
+            client = redis.Redis.from_url(services.bus.url)
+            vlm = build_vlm()
+            if vlm is not None:
+                vlm.video_path = lambda vid: (graph.video(vid) or {}).get("path")
+            service = AskService(lambda: graph.con.cursor(), client, embed=models.embed, vlm=vlm)
+            pubsub = client.pubsub(ignore_subscribe_messages=True)
+            pubsub.subscribe(tokens_channel(session))
+            final: dict = {}
+
+            def printer() -> None:
+                while True:
+                    msg = pubsub.get_message(timeout=1.0)
+                    if not msg:
+                        continue
+                    data = json.loads(msg["data"])
+                    if data["type"] == "token":
+                        sys.stdout.write(data["text"])
+                        sys.stdout.flush()
+                    elif data["type"] == "notice":
+                        print(f"\n[{data['text']}]", file=sys.stderr)
+                    elif data["type"] in ("done", "cancelled", "error"):
+                        final.update(data)
+                        return
+
+            thread = threading.Thread(target=printer, daemon=True)
+            thread.start()
+            answer = service.ask(session, args.video_id, args.question or "", template=args.template)
+            thread.join(timeout=10)
+            pubsub.close()
+            models.close()
+            print()
+            if args.json:
+                out = {**answer.to_dict(), "session": session, "video_id": args.video_id}
+                print(json.dumps(out))
+            elif answer.citations:
+                from .events import fmt_time  # noqa: PLC0415
+
+                print("cited: " + ", ".join(f"[{fmt_time(c.t_start)}] {c.event_id}" for c in answer.citations), file=sys.stderr)
+            if not args.session:
+                print(f"session {session} (pass --session {session} to ask a follow-up)", file=sys.stderr)
+    finally:
+        graph.close()
     return 0
 
 
@@ -134,6 +214,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--kind", choices=["object", "speech", "sound", "scene_cut", "motion", "alert"])
     common(p)
     p.set_defaults(func=cmd_events)
+
+    p = sub.add_parser("ask", help="ask a question about an ingested video (streams the answer)")
+    p.add_argument("video_id")
+    p.add_argument("question", nargs="?", default="", help="the question (optional with --template)")
+    p.add_argument("--template", choices=["comprehensive", "safety", "performance", "pattern", "creative"])
+    p.add_argument("--session", help="continue a conversation (follow-ups)")
+    common(p)
+    p.set_defaults(func=cmd_ask)
 
     p = sub.add_parser("serve-models", help="start the bundled Triton on triton_models/ and keep it running")
     p.add_argument("--http-port", type=int, default=8000)

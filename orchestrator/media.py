@@ -337,3 +337,19 @@ def _place(out: np.ndarray, pcm: np.ndarray, cursor: float, t0: float) -> float:
     if hi > lo:
         out[lo:hi] = pcm[lo - start : hi - start]
     return cursor + len(pcm) / AUDIO_RATE
+
+
+def frame_jpeg(path: str, t: float, max_side: int = 768, quality: int = 85) -> bytes | None:
+    """One frame near ``t`` as JPEG bytes (for showing a key frame to a VLM or a person)."""
+    import cv2  # noqa: PLC0415
+
+    try:
+        info = probe(path)
+        if not info.has_video:
+            return None
+        for _, rgb in FrameReader(info, max_side=max_side).read(max(0.0, t - 0.25), t + 0.75, fps=2):
+            ok, buf = cv2.imencode(".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, quality])
+            return buf.tobytes() if ok else None
+    except MediaError:
+        return None
+    return None

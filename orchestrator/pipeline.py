@@ -55,12 +55,12 @@ def file_sha256(path: str | Path) -> str:
 class Services:
     """Triton and Redis: the ones named by ``TRITON_URL`` / ``REDIS_URL``, or private ones we start and stop."""
 
-    def __init__(self, need_bus: bool = True):
+    def __init__(self, need_bus: bool = True, models: tuple[str, ...] | None = None):
         self._triton: TritonServer | None = None
         self._redis: RedisServer | None = None
         url = os.environ.get("TRITON_URL")
         if not url:
-            self._triton = TritonServer.start()
+            self._triton = TritonServer.start(models=models) if models else TritonServer.start()
             url = self._triton.http_url
         self.triton_url = url
         self.bus: Bus | None = None

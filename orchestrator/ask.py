@@ -1,0 +1,269 @@
+"""Asking: a question becomes a streamed, cited answer, over real Redis.
+
+Channels (versioned JSON, ``"v": 1``):
+
+- ``tokens:{session}``  from the answer worker:
+  ``{"type": "start", "turn", "question", "engine"}``,
+  ``{"type": "token", "turn", "text"}`` (many),
+  ``{"type": "notice", "turn", "text"}`` (e.g. the VLM is down, falling back),
+  then one of ``{"type": "done", "turn", "answer", "citations": [{t_start, t_end, event_id}], "engine", "ttft_ms", "total_ms", "notice"}``,
+  ``{"type": "cancelled", "turn", "answer"}``, ``{"type": "error", "turn", "error"}``.
+- ``inbox:{session}``  to the worker: ``{"type": "cancel"}`` stops the answer within 200 ms (the
+  upstream VLM request is closed); ``{"type": "ask", "video_id", "question", "template"}`` asks a follow-up.
+
+Sessions keep their turns in Redis (``history:{session}``), so follow-ups ("what happened after
+that?", "and the second person?") resolve against what was said before. Sessions never see
+each other's history or tokens.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import threading
+import time
+import uuid
+from dataclasses import asdict
+from typing import Callable
+
+import redis
+
+from .answer import Answer, AnswerRequest, Cancelled, ExtractiveEngine, Turn, VLMEngine, citations_for
+from .bus import SCHEMA_VERSION
+from .retrieval import Retriever, plan_question
+from .templates import Templates, template_evidence_retriever
+
+log = logging.getLogger(__name__)
+HISTORY_TURNS = 20
+HISTORY_TTL_S = 7 * 24 * 3600
+ORDINALS = {"first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "1st": 1, "2nd": 2, "3rd": 3, "4th": 4, "5th": 5}
+SESSION_RE = re.compile(r"^[A-Za-z0-9_\-]{1,64}$")
+
+
+def tokens_channel(session: str) -> str:
+    return f"tokens:{session}"
+
+
+def inbox_channel(session: str) -> str:
+    return f"inbox:{session}"
+
+
+def new_session_id() -> str:
+    return uuid.uuid4().hex[:16]
+
+
+def check_session(session: str) -> str:
+    if not SESSION_RE.match(session or ""):
+        raise ValueError("a session id is 1-64 letters, digits, '-' or '_'")
+    return session
+
+
+class ConversationStore:
+    def __init__(self, client: redis.Redis):
+        self.client = client
+
+    def key(self, session: str) -> str:
+        return f"history:{check_session(session)}"
+
+    def turns(self, session: str) -> list[Turn]:
+        try:
+            raw = self.client.lrange(self.key(session), -HISTORY_TURNS, -1)
+        except redis.RedisError:
+            return []
+        return [Turn(**json.loads(r)) for r in raw]
+
+    def append(self, session: str, turn: Turn) -> None:
+        try:
+            pipe = self.client.pipeline()
+            pipe.rpush(self.key(session), json.dumps(asdict(turn)))
+            pipe.ltrim(self.key(session), -HISTORY_TURNS, -1)
+            pipe.expire(self.key(session), HISTORY_TTL_S)
+            pipe.execute()
+        except redis.RedisError as exc:
+            log.warning("could not save the conversation turn: %s", exc)
+
+    def clear(self, session: str) -> None:
+        self.client.delete(self.key(session))
+
+
+def resolve_followup(question: str, history: list[Turn], video_id: str, con, duration_s: float):
+    """Plan for ``question``, with references to earlier turns filled in from the history."""
+    plan = plan_question(question, duration_s)
+    last = next((t for t in reversed(history) if t.video_id == video_id), None)
+    if last is None:
+        return plan
+    q = question.lower()
+    cited = last.citations or []
+    if re.search(r"\b(after that|afterwards|next|then what|what happened then|and then|later)\b", q) and not plan.time_range and cited:
+        plan.time_range = (max(c["t_end"] for c in cited), duration_s)
+        plan.time_phrase = "after that"
+        plan.starts_after = True
+        if not any(i in plan.intents for i in ("count", "said", "heard", "when")):
+            plan.intents = ["summary"]
+    elif re.search(r"\bbefore (that|this|then|it)\b", q) and not plan.time_range and cited:
+        plan.time_range = (0.0, min(c["t_start"] for c in cited))
+        plan.time_phrase = "before that"
+        if not any(i in plan.intents for i in ("count", "said", "heard", "when")):
+            plan.intents = ["summary"]
+    m = re.search(r"\b(first|second|third|fourth|fifth|1st|2nd|3rd|4th|5th|last|other)\b(?: one| (\w+))?", q)
+    labels = plan.object_labels or last.object_labels
+    if m and labels and (m.group(2) is None or m.group(2) in ("one", *labels) or plan.object_labels):
+        label = labels[0]
+        rows = con.execute("SELECT track_id, first_t, last_t FROM tracks WHERE video_id = ? AND label = ? ORDER BY first_t",
+                           [video_id, label]).fetchall()
+        which = m.group(1)
+        pick = None
+        if which == "last" and rows:
+            pick = rows[-1]
+        elif which == "other" and rows:
+            pick = next((r for r in rows if r[0] not in last.track_ids), None)
+        elif which in ORDINALS and len(rows) >= ORDINALS[which]:
+            pick = rows[ORDINALS[which] - 1]
+        if pick is not None:
+            plan.object_labels = [label]
+            plan.time_range = (float(pick[1]), float(pick[2]))
+            plan.time_phrase = f"while the {which} {label} is in view"
+            if plan.intents == ["search"]:
+                plan.intents = ["when", "summary"]
+    if not plan.object_labels and re.search(r"\b(he|she|they|him|her|them|it|its|his|their)\b", q) and last.object_labels:
+        plan.object_labels = list(last.object_labels)
+    if not plan.time_range and re.search(r"\b(then|there|at that (moment|point|time))\b", q) and last.time_range:
+        plan.time_range = tuple(last.time_range)  # type: ignore[assignment]
+    return plan
+
+
+class AskService:
+    """Answers questions for sessions: retrieval → engine → tokens on Redis; cancel via the inbox."""
+
+    def __init__(self, con_factory: Callable[[], object], redis_client: redis.Redis, embed: Callable | None = None,
+                 vlm: VLMEngine | None = None, video_path: Callable[[str], str | None] | None = None):
+        self.con_factory = con_factory
+        self.redis = redis_client
+        self.embed = embed
+        self.extractive = ExtractiveEngine()
+        self.vlm = vlm
+        self.store = ConversationStore(redis_client)
+        self.video_path = video_path
+
+    @property
+    def engine_name(self) -> str:
+        return f"vlm ({self.vlm.base_url})" if self.vlm else "extractive"
+
+    def _publish(self, session: str, message: dict) -> None:
+        try:
+            self.redis.publish(tokens_channel(session), json.dumps({"v": SCHEMA_VERSION, **message}))
+        except redis.RedisError as exc:
+            log.warning("could not publish on %s: %s", tokens_channel(session), exc)
+
+    def _listen_for_cancel(self, session: str, cancel: threading.Event, stop: threading.Event, ready: threading.Event) -> None:
+        pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
+        try:
+            pubsub.subscribe(inbox_channel(session))
+            ready.set()
+            while not stop.is_set() and not cancel.is_set():
+                msg = pubsub.get_message(timeout=0.05)
+                if msg and msg["type"] == "message":
+                    try:
+                        if json.loads(msg["data"]).get("type") == "cancel":
+                            cancel.set()
+                    except (ValueError, AttributeError):
+                        continue
+        except redis.RedisError:
+            ready.set()
+        finally:
+            try:
+                pubsub.close()
+            except redis.RedisError:
+                pass
+
+    def ask(self, session: str, video_id: str, question: str, template: str | None = None, turn: int | None = None,
+            cancel: threading.Event | None = None) -> Answer:
+        """Answer one question, streaming on ``tokens:{session}``; returns the final answer."""
+        check_session(session)
+        started = time.perf_counter()
+        question = _clean_question(question)
+        history = self.store.turns(session)
+        turn = turn if turn is not None else len(history)
+        cancel = cancel or threading.Event()
+        stop, ready = threading.Event(), threading.Event()
+        listener = threading.Thread(target=self._listen_for_cancel, args=(session, cancel, stop, ready), daemon=True)
+        listener.start()
+        ready.wait(2.0)
+        con = self.con_factory()
+        try:
+            request = self._request(con, video_id, question, template, history)
+            retrieval_ms = (time.perf_counter() - started) * 1000
+            engines = [self.vlm, self.extractive] if self.vlm else [self.extractive]
+            text, engine_used, notice, ttft = "", self.extractive.name, "", None
+            if request.retrieval.partial:
+                notice = f"still ingesting: answered from {request.retrieval.windows_done} of {request.retrieval.windows_total} windows"
+            self._publish(session, {"type": "start", "turn": turn, "question": question, "engine": engines[0].name})
+            for engine in engines:
+                try:
+                    for chunk in engine.stream(request, cancel):
+                        if ttft is None:
+                            ttft = (time.perf_counter() - started) * 1000
+                        text += chunk
+                        self._publish(session, {"type": "token", "turn": turn, "text": chunk})
+                    engine_used = engine.name
+                    break
+                except Cancelled:
+                    self._publish(session, {"type": "cancelled", "turn": turn, "answer": text})
+                    return Answer(text, citations_for(text, request.retrieval), engine.name, template, "cancelled")
+                except Exception as exc:  # noqa: BLE001 - a failing VLM falls back to the extractive engine
+                    if engine is self.extractive:
+                        raise
+                    reason = _vlm_error(exc)
+                    notice = f"the VLM at {self.vlm.base_url} {reason}; answered by the extractive engine" + (" instead" if not text else " (the VLM's partial answer is above)")
+                    self._publish(session, {"type": "notice", "turn": turn, "text": notice})
+                    if text:
+                        sep = "\n\n---\n\n"
+                        text += sep
+                        self._publish(session, {"type": "token", "turn": turn, "text": sep})
+            citations = citations_for(text, request.retrieval, getattr(request.report, "evidence", None))
+            total = (time.perf_counter() - started) * 1000
+            answer = Answer(text, citations, engine_used, template, notice, round(ttft or total, 1), round(total, 1), round(retrieval_ms, 1))
+            self._publish(session, {"type": "done", "turn": turn, "answer": text, "citations": [asdict(c) for c in citations],
+                                    "engine": engine_used, "notice": notice, "ttft_ms": round(ttft or total, 1), "total_ms": round(total, 1),
+                                    "retrieval_ms": round(retrieval_ms, 1)})
+            plan = request.retrieval.plan
+            track_ids = sorted({e.track_id for e in request.retrieval.evidence if e.track_id is not None and e.kind == "object"})
+            self.store.append(session, Turn(question, text, video_id, [asdict(c) for c in citations], plan.object_labels, plan.sound_labels,
+                                            track_ids, list(plan.time_range) if plan.time_range else None))
+            return answer
+        except Exception as exc:
+            self._publish(session, {"type": "error", "turn": turn, "error": str(exc)[:300]})
+            raise
+        finally:
+            stop.set()
+            con.close()  # con_factory hands out a cursor per question
+
+    def _request(self, con, video_id: str, question: str, template: str | None, history: list[Turn]) -> AnswerRequest:
+        retriever = Retriever(con, embed=self.embed)
+        if template:
+            report = Templates(con).build(template, video_id)
+            retrieval = template_evidence_retriever(retriever, video_id, report)
+            return AnswerRequest(question or report.title, retrieval, history, template, report)
+        row = con.execute("SELECT duration_s FROM videos WHERE video_id = ?", [video_id]).fetchone()
+        if row is None:
+            raise LookupError(f"unknown video id {video_id!r}")
+        plan = resolve_followup(question, history, video_id, con, float(row[0] or 0))
+        retrieval = retriever.retrieve(video_id, question, plan=plan)
+        return AnswerRequest(question, retrieval, history)
+
+
+def _clean_question(question: str, limit: int = 2000) -> str:
+    """Printable text only, bounded length: control characters never reach SQL or a prompt."""
+    text = "".join(ch if ch.isprintable() or ch in "\n\t" else " " for ch in (question or ""))
+    return " ".join(text.split())[:limit]
+
+
+def _vlm_error(exc: Exception) -> str:
+    name = type(exc).__name__
+    if "Timeout" in name:
+        return "did not answer in time"
+    if "Connection" in name:
+        return "cannot be reached"
+    status = getattr(exc, "status_code", None)
+    return f"returned an error ({status})" if status else f"failed ({name})"
