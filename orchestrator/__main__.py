@@ -156,7 +156,8 @@ def cmd_ask(args) -> int:
             models.close()
             print()
             if args.json:
-                out = {**answer.to_dict(), "session": session, "video_id": args.video_id}
+                doc = answer.to_dict()
+                out = {"answer": doc.pop("text"), **doc, "session": session, "video_id": args.video_id}
                 print(json.dumps(out))
             elif answer.citations:
                 from .events import fmt_time  # noqa: PLC0415

@@ -156,7 +156,8 @@ class AskService:
         except redis.RedisError as exc:
             log.warning("could not publish on %s: %s", tokens_channel(session), exc)
 
-    def _listen_for_cancel(self, session: str, cancel: threading.Event, stop: threading.Event, ready: threading.Event) -> None:
+    def _listen_for_cancel(self, session: str, cancel: threading.Event, stop: threading.Event, ready: threading.Event,
+                           on_cancel: Callable[[], None]) -> None:
         pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
         try:
             pubsub.subscribe(inbox_channel(session))
@@ -167,6 +168,7 @@ class AskService:
                     try:
                         if json.loads(msg["data"]).get("type") == "cancel":
                             cancel.set()
+                            on_cancel()
                     except (ValueError, AttributeError):
                         continue
         except redis.RedisError:
@@ -187,7 +189,22 @@ class AskService:
         turn = turn if turn is not None else len(history)
         cancel = cancel or threading.Event()
         stop, ready = threading.Event(), threading.Event()
-        listener = threading.Thread(target=self._listen_for_cancel, args=(session, cancel, stop, ready), daemon=True)
+        emit_lock = threading.Lock()
+        state = {"text": "", "closed": False}
+
+        def emit(message: dict) -> None:
+            with emit_lock:
+                if not state["closed"]:
+                    self._publish(session, message)
+
+        def on_cancel() -> None:
+            # the user sees the stop at once; the engine and the upstream request wind down behind it
+            with emit_lock:
+                if not state["closed"]:
+                    state["closed"] = True
+                    self._publish(session, {"type": "cancelled", "turn": turn, "answer": state["text"]})
+
+        listener = threading.Thread(target=self._listen_for_cancel, args=(session, cancel, stop, ready, on_cancel), daemon=True)
         listener.start()
         ready.wait(2.0)
         con = self.con_factory()
@@ -198,42 +215,50 @@ class AskService:
             text, engine_used, notice, ttft = "", self.extractive.name, "", None
             if request.retrieval.partial:
                 notice = f"still ingesting: answered from {request.retrieval.windows_done} of {request.retrieval.windows_total} windows"
-            self._publish(session, {"type": "start", "turn": turn, "question": question, "engine": engines[0].name})
+            emit({"type": "start", "turn": turn, "question": question, "engine": engines[0].name})
             for engine in engines:
                 try:
                     for chunk in engine.stream(request, cancel):
                         if ttft is None:
                             ttft = (time.perf_counter() - started) * 1000
                         text += chunk
-                        self._publish(session, {"type": "token", "turn": turn, "text": chunk})
+                        state["text"] = text
+                        emit({"type": "token", "turn": turn, "text": chunk})
                     engine_used = engine.name
                     break
                 except Cancelled:
-                    self._publish(session, {"type": "cancelled", "turn": turn, "answer": text})
+                    on_cancel()
                     return Answer(text, citations_for(text, request.retrieval), engine.name, template, "cancelled")
                 except Exception as exc:  # noqa: BLE001 - a failing VLM falls back to the extractive engine
                     if engine is self.extractive:
                         raise
                     reason = _vlm_error(exc)
                     notice = f"the VLM at {self.vlm.base_url} {reason}; answered by the extractive engine" + (" instead" if not text else " (the VLM's partial answer is above)")
-                    self._publish(session, {"type": "notice", "turn": turn, "text": notice})
+                    emit({"type": "notice", "turn": turn, "text": notice})
                     if text:
                         sep = "\n\n---\n\n"
                         text += sep
-                        self._publish(session, {"type": "token", "turn": turn, "text": sep})
+                        emit({"type": "token", "turn": turn, "text": sep})
             citations = citations_for(text, request.retrieval, getattr(request.report, "evidence", None))
             total = (time.perf_counter() - started) * 1000
             answer = Answer(text, citations, engine_used, template, notice, round(ttft or total, 1), round(total, 1), round(retrieval_ms, 1))
-            self._publish(session, {"type": "done", "turn": turn, "answer": text, "citations": [asdict(c) for c in citations],
+            if cancel.is_set():
+                on_cancel()
+                return Answer(text, citations, engine_used, template, "cancelled")
+            done_message = {"type": "done", "turn": turn, "answer": text, "citations": [asdict(c) for c in citations],
                                     "engine": engine_used, "notice": notice, "ttft_ms": round(ttft or total, 1), "total_ms": round(total, 1),
-                                    "retrieval_ms": round(retrieval_ms, 1)})
+                            "retrieval_ms": round(retrieval_ms, 1)}
+            with emit_lock:
+                if not state["closed"]:
+                    state["closed"] = True
+                    self._publish(session, done_message)
             plan = request.retrieval.plan
             track_ids = sorted({e.track_id for e in request.retrieval.evidence if e.track_id is not None and e.kind == "object"})
             self.store.append(session, Turn(question, text, video_id, [asdict(c) for c in citations], plan.object_labels, plan.sound_labels,
                                             track_ids, list(plan.time_range) if plan.time_range else None))
             return answer
         except Exception as exc:
-            self._publish(session, {"type": "error", "turn": turn, "error": str(exc)[:300]})
+            emit({"type": "error", "turn": turn, "error": str(exc)[:300]})
             raise
         finally:
             stop.set()

@@ -3,6 +3,7 @@ servers (Triton on the repository's models, a private Redis), started once per t
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -82,3 +83,38 @@ def run_cli(*args: str, env_extra: dict | None = None, timeout: float = 600) -> 
 @pytest.fixture()
 def cli_env(triton, redis_server, tmp_path) -> dict:
     return {"TRITON_URL": triton.http_url, "REDIS_URL": redis_server.url, "VDET_HOME": str(tmp_path / "home")}
+
+
+@pytest.fixture(scope="session")
+def gt_ingested(gt_clip, triton, redis_server, tmp_path_factory):
+    """The ground-truth clip ingested once (20 s windows), with the progress messages seen on Redis."""
+    import redis
+
+    from orchestrator.pipeline import Ingestor, Services
+
+    path, truth = gt_clip
+    home = tmp_path_factory.mktemp("home")
+    sub = redis.Redis.from_url(redis_server.url).pubsub()
+    sub.psubscribe("progress:*")
+    sub.get_message(timeout=1)
+    mp = pytest.MonkeyPatch()
+    mp.setenv("TRITON_URL", triton.http_url)
+    mp.setenv("REDIS_URL", redis_server.url)
+    try:
+        with Services() as services:
+            summary = Ingestor(home, services).ingest(path)
+    finally:
+        mp.undo()
+    messages = []
+    while (m := sub.get_message(timeout=0.5)) is not None:
+        if m["type"] == "pmessage":
+            messages.append(json.loads(m["data"]))
+    sub.close()
+    from orchestrator.graph import EventGraph
+    from orchestrator.pipeline import database_path
+
+    with EventGraph(database_path(home), read_only=True) as g:
+        events = g.events(summary.video_id)
+    return summary, events, messages, truth, home
+
+

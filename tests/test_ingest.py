@@ -11,7 +11,6 @@ import sys
 import time
 
 import duckdb
-import pytest
 import redis
 from conftest import REPO, run_cli
 
@@ -31,27 +30,6 @@ def _events(home, video_id):
 
 def _fingerprint(events: list[dict]) -> list[tuple]:
     return sorted((e["id"], e["kind"], e["label"], e["t_start"], e["t_end"], e["text"]) for e in events)
-
-
-@pytest.fixture(scope="module")
-def gt_ingested(gt_clip, triton, redis_server, tmp_path_factory):
-    """The ground-truth clip ingested once (20 s windows), with the progress messages seen on Redis."""
-    os.environ["TRITON_URL"], os.environ["REDIS_URL"] = triton.http_url, redis_server.url
-    from orchestrator.pipeline import Services
-
-    path, truth = gt_clip
-    home = tmp_path_factory.mktemp("home")
-    sub = redis.Redis.from_url(redis_server.url).pubsub()
-    sub.psubscribe("progress:*")
-    sub.get_message(timeout=1)
-    with Services() as services:
-        summary = Ingestor(home, services).ingest(path)
-    messages = []
-    while (m := sub.get_message(timeout=0.5)) is not None:
-        if m["type"] == "pmessage":
-            messages.append(json.loads(m["data"]))
-    sub.close()
-    return summary, _events(home, summary.video_id), messages, truth, home
 
 
 def test_person_is_tracked_once_while_visible(gt_ingested):

@@ -1,0 +1,103 @@
+"""A small OpenAI-compatible chat server for tests: a real HTTP server (FastAPI + uvicorn) that
+streams Server-Sent Events like SGLang does. It writes its answer from the evidence it receives
+(the first timeline lines it was sent), so tests can check what the engine sent and how the
+stream, cancel and errors behave. Behaviour is chosen by the model name:
+
+- ``grounded``: answers from the timeline, citing the times it was given
+- ``slow``: like grounded, one token every 0.3 s (for cancel tests)
+- ``error``: HTTP 500
+- ``drop``: a few tokens, then the connection is cut
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import socket
+import threading
+import time
+
+import uvicorn
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, StreamingResponse
+
+
+class ServerState:
+    def __init__(self):
+        self.requests: list[dict] = []
+        self.disconnected = threading.Event()
+        self.model = "grounded"
+
+
+def build_app(state: ServerState) -> FastAPI:
+    app = FastAPI()
+
+    @app.get("/v1/models")
+    async def models():
+        return {"object": "list", "data": [{"id": state.model, "object": "model"}]}
+
+    @app.post("/v1/chat/completions")
+    async def chat(request: Request):
+        body = await request.json()
+        state.requests.append(body)
+        model = body.get("model", state.model)
+        if model == "error":
+            return JSONResponse({"error": {"message": "model exploded"}}, status_code=500)
+        user = body["messages"][-1]["content"]
+        texts = [part["text"] for part in user if part["type"] == "text"] if isinstance(user, list) else [user]
+        timeline = [line for line in "\n".join(texts).splitlines() if line.startswith("- [")]
+        if timeline:
+            answer = "From the timeline: " + " ".join(
+                f"{line[2:].split(']')[0]}] {line.split(' ', 2)[-1].split(':', 1)[0]}." for line in timeline[:3])
+        else:
+            answer = "I cannot tell from what I was given."
+        words = re.findall(r"\S+\s*", answer)
+        delay = 0.3 if model == "slow" else 0.0
+
+        async def events():
+            try:
+                for i, word in enumerate(words):
+                    if model == "drop" and i == 3:
+                        raise ConnectionResetError("dropped")
+                    chunk = {"id": "x", "object": "chat.completion.chunk", "created": int(time.time()), "model": model,
+                             "choices": [{"index": 0, "delta": {"content": word}, "finish_reason": None}]}
+                    yield f"data: {json.dumps(chunk)}\n\n"
+                    if delay:
+                        await asyncio.sleep(delay)
+                done = {"id": "x", "object": "chat.completion.chunk", "created": int(time.time()), "model": model,
+                        "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}
+                yield f"data: {json.dumps(done)}\n\ndata: [DONE]\n\n"
+            except asyncio.CancelledError:
+                state.disconnected.set()
+                raise
+
+        return StreamingResponse(events(), media_type="text/event-stream")
+
+    return app
+
+
+class OpenAICompatibleServer:
+    def __init__(self):
+        self.state = ServerState()
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        config = uvicorn.Config(build_app(self.state), host="127.0.0.1", port=self.port, log_level="warning")
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    def start(self) -> "OpenAICompatibleServer":
+        self.thread.start()
+        deadline = time.monotonic() + 10
+        while not self.server.started and time.monotonic() < deadline:
+            time.sleep(0.02)
+        return self
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=5)
