@@ -19,3 +19,4 @@ test: setup
 bench: setup
 	$(PY) scripts/bench_ingest.py
 	$(PY) scripts/bench_detector_batching.py
+	$(PY) scripts/bench_query.py
