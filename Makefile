@@ -9,9 +9,9 @@ MEDIA ?= $(HOME)/.cache/video-detective/test-media
 setup:
 	@bash scripts/setup.sh
 
+# The app on its embedded default (Triton, Redis, DuckDB started locally), with two real videos in the library.
 demo: setup
-	@vid=$$($(PY) -m orchestrator ingest $(MEDIA)/bigbuckbunny.mp4 --json | tail -1 | $(PY) -c "import json,sys; print(json.load(sys.stdin)['video_id'])") \
-		&& $(PY) -m orchestrator events $$vid
+	$(PY) app.py --preload $(MEDIA)/bikes.mp4 $(MEDIA)/bigbuckbunny.mp4
 
 test: setup
 	$(PY) -m pytest -q tests

@@ -248,7 +248,7 @@ class Ingestor:
         return events, covered_until
 
     # -- driver -----------------------------------------------------------------------------
-    def ingest(self, path: str | Path, on_progress: Callable[[dict], None] | None = None) -> IngestSummary:
+    def ingest(self, path: str | Path, on_progress: Callable[[dict], None] | None = None, display_name: str | None = None) -> IngestSummary:
         started = time.monotonic()
         info = probe(path)
         sha = file_sha256(path)
@@ -258,7 +258,7 @@ class Ingestor:
         bus = self.services.bus
         lanes = [_Lane("video", self.services.triton_url), _Lane("audio", self.services.triton_url)]
         try:
-            graph.upsert_video(video_id, Path(path).name, str(Path(path).resolve()), sha, asdict(info), self.config.window_s, len(windows))
+            graph.upsert_video(video_id, display_name or Path(path).name, str(Path(path).resolve()), sha, asdict(info), self.config.window_s, len(windows))
             done = set(graph.done_windows(video_id))
             state = PipelineState()
             saved = graph.last_state(video_id)
@@ -297,7 +297,7 @@ class Ingestor:
             kept, scanned_total = graph.con.execute(
                 "SELECT coalesce(sum(frames_kept), 0), coalesce(sum(frames_scanned), 0) FROM windows WHERE video_id = ?", [video_id]
             ).fetchone()
-            summary = IngestSummary(video_id, Path(path).name, info.duration_s, len(windows), resumed, sum(counts.values()), counts,
+            summary = IngestSummary(video_id, display_name or Path(path).name, info.duration_s, len(windows), resumed, sum(counts.values()), counts,
                                     int(scanned_total), int(kept), round(time.monotonic() - started, 3), reader.backend if reader else "none")
             if bus:
                 bus.publish(progress_channel(video_id), {"type": "progress", "video_id": video_id, "window": len(windows) - 1,

@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need_apt=()
-for bin_pkg in redis-server:redis-server ffmpeg:ffmpeg espeak-ng:espeak-ng npm:npm; do
+for bin_pkg in redis-server:redis-server ffmpeg:ffmpeg espeak-ng:espeak-ng npm:npm chromium:chromium; do
   bin=${bin_pkg%%:*}; pkg=${bin_pkg##*:}
   command -v "$bin" >/dev/null 2>&1 || need_apt+=("$pkg")
 done

@@ -1,0 +1,243 @@
+"""The video library behind the app: uploads land in ``<home>/uploads`` (checked by content,
+deduplicated by hash), ingest jobs run one at a time in a worker thread, and progress is read
+back from Redis (``progress:*``, ``file_transfer:*``) so the page shows what the bus carries.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import queue
+import re
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import redis
+
+from orchestrator.bus import SCHEMA_VERSION
+from orchestrator.graph import EventGraph
+from orchestrator.media import MediaError, probe
+from orchestrator.pipeline import Ingestor, Services, database_path
+
+log = logging.getLogger(__name__)
+CHUNK = 8 << 20
+SAFE_NAME = re.compile(r"[^A-Za-z0-9 ._()\-]+")
+
+
+class UploadError(ValueError):
+    """An upload cannot be used; the message says what is wrong and what to do."""
+
+
+def transfer_channel(video_id: str) -> str:
+    return f"file_transfer:{video_id}"
+
+
+def display_name(raw: str) -> str:
+    """A safe display name: no path components, no control or odd characters, bounded length."""
+    base = os.path.basename(raw.replace("\\", "/")) or "video"
+    clean = SAFE_NAME.sub("_", base).strip(" ._") or "video"
+    return clean[:120]
+
+
+@dataclass
+class JobState:
+    video_id: str
+    name: str
+    status: str = "queued"  # queued | copying | ingesting | done | error
+    done: int = 0
+    windows: int = 0
+    t_end: float = 0.0
+    duration_s: float = 0.0
+    eta_s: float | None = None
+    error: str = ""
+    transfer: float = 0.0  # 0..1 of the copy into the library
+    events: int = 0
+    updated: float = field(default_factory=time.time)
+
+
+class Library:
+    def __init__(self, home: Path, services: Services, max_upload_mb: float = 4096, max_duration_s: float = 2 * 3600 + 60):
+        self.home = Path(home)
+        self.uploads = self.home / "uploads"
+        self.uploads.mkdir(parents=True, exist_ok=True)
+        self.services = services
+        self.max_upload_bytes = int(max_upload_mb * 1024 * 1024)
+        self.max_duration_s = max_duration_s
+        self.db_path = database_path(self.home)
+        self.graph = EventGraph(self.db_path)  # this process is the database's single writer; reads use cursors
+        self.redis = redis.Redis.from_url(services.bus.url) if services.bus else None
+        self.jobs: dict[str, JobState] = {}
+        self.lock = threading.Lock()
+        self.queue: queue.Queue[tuple[str, Path] | None] = queue.Queue()
+        self.worker = threading.Thread(target=self._work, name="ingest-worker", daemon=True)
+        self.worker.start()
+        self.listener = threading.Thread(target=self._listen, name="progress-listener", daemon=True)
+        self._stop = threading.Event()
+        self.listener.start()
+
+    # -- reading -------------------------------------------------------------------------
+    def cursor(self):
+        return self.graph.con.cursor()
+
+    def videos(self) -> list[dict]:
+        cur = self.cursor()
+        try:
+            rows = cur.execute(
+                """SELECT v.video_id, v.name, v.path, v.duration_s, v.status, v.n_windows, v.created_at,
+                          (SELECT count(*) FROM windows w WHERE w.video_id = v.video_id AND w.status = 'done') AS windows_done
+                   FROM videos v ORDER BY v.created_at DESC"""
+            ).fetchall()
+            cols = [d[0] for d in cur.description]
+        finally:
+            cur.close()
+        return [dict(zip(cols, r)) for r in rows]
+
+    def video(self, video_id: str) -> dict | None:
+        return next((v for v in self.videos() if v["video_id"] == video_id), None)
+
+    def job(self, video_id: str) -> JobState | None:
+        with self.lock:
+            return self.jobs.get(video_id)
+
+    # -- uploads -------------------------------------------------------------------------
+    def add_upload(self, path: str | Path, original_name: str | None = None) -> tuple[str, bool]:
+        """Check, hash and copy an uploaded file into the library; queue its ingest.
+
+        Returns (video_id, is_new). Raises UploadError with a message for the page."""
+        src = Path(path)
+        name = display_name(original_name or src.name)
+        if src.is_symlink() or not src.is_file():
+            raise UploadError(f"{name}: not a regular file; upload the video file itself")
+        size = src.stat().st_size
+        if size == 0:
+            raise UploadError(f"{name}: the file is empty; upload the complete video")
+        if size > self.max_upload_bytes:
+            raise UploadError(f"{name}: {size / 2**20:.0f} MB is over the {self.max_upload_bytes / 2**20:.0f} MB upload limit; "
+                              "trim or compress the video, or raise VDET_MAX_UPLOAD_MB")
+        try:
+            info = probe(src)  # judged by content, not by the file name
+        except MediaError as exc:
+            raise UploadError(str(exc).replace(src.name, name)) from None
+        if info.duration_s > self.max_duration_s:
+            raise UploadError(f"{name}: {info.duration_s / 3600:.1f} h is longer than the {self.max_duration_s / 3600:.1f} h limit; split the video")
+        digest = hashlib.sha256()
+        with open(src, "rb") as fh:
+            for chunk in iter(lambda: fh.read(CHUNK), b""):
+                digest.update(chunk)
+        sha = digest.hexdigest()
+        video_id = sha[:16]
+        existing = self.video(video_id)
+        if existing and existing["status"] == "done" and Path(existing["path"]).is_file():
+            return video_id, False
+        with self.lock:
+            if video_id in self.jobs and self.jobs[video_id].status in ("queued", "copying", "ingesting"):
+                return video_id, False
+            self.jobs[video_id] = JobState(video_id, name, "copying", duration_s=info.duration_s)
+        suffix = Path(name).suffix.lower() if re.fullmatch(r"\.[a-z0-9]{2,5}", Path(name).suffix.lower()) else ".mp4"
+        dest = self.uploads / f"{video_id}{suffix}"
+        if not dest.exists():
+            tmp = dest.with_suffix(dest.suffix + ".part")
+            copied = 0
+            with open(src, "rb") as fin, open(tmp, "wb") as fout:
+                for chunk in iter(lambda: fin.read(CHUNK), b""):
+                    fout.write(chunk)
+                    copied += len(chunk)
+                    self._publish(transfer_channel(video_id), {"type": "file_transfer", "video_id": video_id, "name": name,
+                                                               "bytes": copied, "total": size, "status": "copying"})
+                fout.flush()
+                os.fsync(fout.fileno())
+            tmp.rename(dest)  # never a half-written file under the final name
+        self._publish(transfer_channel(video_id), {"type": "file_transfer", "video_id": video_id, "name": name, "bytes": size,
+                                                   "total": size, "status": "done"})
+        self.enqueue(video_id, dest, name)
+        return video_id, True
+
+    def enqueue(self, video_id: str, path: Path, name: str) -> None:
+        with self.lock:
+            job = self.jobs.setdefault(video_id, JobState(video_id, name))
+            job.status, job.transfer = "queued", 1.0
+        self.queue.put((video_id, path, name))  # type: ignore[arg-type]
+
+    def _publish(self, channel: str, message: dict) -> None:
+        if self.redis is None:
+            return
+        try:
+            self.redis.publish(channel, json.dumps({"v": SCHEMA_VERSION, **message}))
+        except redis.RedisError:
+            pass
+
+    # -- the worker ----------------------------------------------------------------------
+    def _work(self) -> None:
+        while True:
+            item = self.queue.get()
+            if item is None:
+                return
+            video_id, path, name = item  # type: ignore[misc]
+            with self.lock:
+                self.jobs[video_id].status = "ingesting"
+            try:
+                ingestor = Ingestor(self.home, self.services)
+                summary = ingestor.ingest(path, display_name=name)
+                with self.lock:
+                    job = self.jobs[video_id]
+                    job.status, job.done, job.windows, job.events = "done", summary.windows, summary.windows, summary.events
+            except Exception as exc:  # noqa: BLE001 - shown on the page; the graph keeps finished windows
+                log.exception("ingest of %s failed", name)
+                with self.lock:
+                    job = self.jobs[video_id]
+                    job.status, job.error = "error", _short_error(exc)
+
+    def _listen(self) -> None:
+        """Progress as the bus carries it: the page shows what ``progress:*`` and ``file_transfer:*`` say."""
+        while not self._stop.is_set():
+            try:
+                pubsub = self.redis.pubsub(ignore_subscribe_messages=True)  # type: ignore[union-attr]
+                pubsub.psubscribe("progress:*", "file_transfer:*")
+                while not self._stop.is_set():
+                    msg = pubsub.get_message(timeout=0.5)
+                    if msg and msg["type"] == "pmessage":
+                        self._apply(json.loads(msg["data"]))
+            except (redis.RedisError, AttributeError, ValueError) as exc:
+                log.debug("progress listener: %s; reconnecting", exc)
+                time.sleep(1.0)
+
+    def _apply(self, m: dict) -> None:
+        vid = m.get("video_id")
+        if not vid:
+            return
+        with self.lock:
+            job = self.jobs.get(vid)
+            if job is None:
+                job = self.jobs[vid] = JobState(vid, m.get("name", vid))
+            if m.get("type") == "file_transfer":
+                job.transfer = m["bytes"] / max(m["total"], 1)
+            elif m.get("type") == "progress":
+                if m.get("status") == "error":
+                    job.status, job.error = "error", m.get("error", "")
+                else:
+                    job.done, job.windows = m.get("done", job.done), m.get("windows", job.windows)
+                    job.t_end, job.duration_s = m.get("t_end", job.t_end), m.get("duration_s", job.duration_s)
+                    job.eta_s, job.events = m.get("eta_s"), job.events + m.get("events", 0)
+                    if m.get("status") == "done":
+                        job.status = "done"
+            job.updated = time.time()
+
+    def close(self) -> None:
+        self._stop.set()
+        self.queue.put(None)
+        self.worker.join(timeout=5)
+        self.graph.close()
+
+
+def _short_error(exc: Exception) -> str:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return text[:300]
+
+
+def remove_partial_uploads(uploads: Path) -> None:
+    for part in uploads.glob("*.part"):
+        part.unlink(missing_ok=True)

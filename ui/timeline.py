@@ -1,0 +1,56 @@
+"""The timeline plot: one lane per kind (objects by class, speech, sounds, scene cuts, motion,
+alerts); hover shows the event, a click seeks the player (wired in the page's script)."""
+
+from __future__ import annotations
+
+import plotly.graph_objects as go
+
+from orchestrator.events import fmt_time
+
+LANE_COLOURS = {"speech": "#2b8a3e", "sound": "#e67700", "scene_cut": "#495057", "motion": "#868e96", "alert": "#c92a2a"}
+OBJECT_COLOUR = "#1c7ed6"
+MIN_WIDTH_S = 0.6
+
+
+def lane_of(event: dict) -> str:
+    if event["kind"] == "object":
+        return f"object: {event['label']}"
+    return {"speech": "speech", "sound": "sounds", "scene_cut": "scene cuts", "motion": "motion", "alert": "alerts"}.get(event["kind"], event["kind"])
+
+
+def timeline_figure(events: list[dict], duration_s: float) -> go.Figure:
+    lanes: dict[str, list[dict]] = {}
+    for e in events:
+        lanes.setdefault(lane_of(e), []).append(e)
+    order = sorted((k for k in lanes if k.startswith("object")), key=lambda k: -len(lanes[k]))
+    order += [k for k in ("speech", "sounds", "scene cuts", "motion", "alerts") if k in lanes]
+    fig = go.Figure()
+    for lane in reversed(order):
+        es = lanes[lane]
+        colour = OBJECT_COLOUR if lane.startswith("object") else LANE_COLOURS.get(es[0]["kind"], "#555")
+        hover = []
+        for e in es:
+            what = f'"{(e.get("text") or "")[:80]}"' if e["kind"] == "speech" else e["label"]
+            hover.append(f"{fmt_time(e['t_start'])}–{fmt_time(e['t_end'])} {e['kind']}: {what} ({e['confidence']:.2f})")
+        fig.add_trace(go.Bar(
+            y=[lane] * len(es), x=[max(e["t_end"] - e["t_start"], MIN_WIDTH_S) for e in es], base=[e["t_start"] for e in es],
+            orientation="h", marker_color=colour, opacity=0.85, name=lane, hovertext=hover, hoverinfo="text",
+            customdata=[[e["t_start"], e["id"]] for e in es], showlegend=False,
+        ))
+    step = _tick_step(duration_s)
+    ticks = [i * step for i in range(int(duration_s // step) + 2)]
+    fig.update_layout(
+        barmode="overlay", height=max(180, 70 + 28 * len(order)), margin=dict(l=10, r=10, t=24, b=30),
+        xaxis=dict(range=[0, max(duration_s, 1)], tickvals=ticks, ticktext=[fmt_time(t) for t in ticks], title=None),
+        yaxis=dict(automargin=True), plot_bgcolor="#f8f9fa", clickmode="event",
+    )
+    if not events:
+        fig.add_annotation(text="no events yet", showarrow=False, x=max(duration_s, 1) / 2, y=0.5, yref="paper")
+    return fig
+
+
+def _tick_step(duration: float) -> float:
+    for step in (5, 10, 30, 60, 120, 300, 600, 900, 1800):
+        if duration / step <= 10:
+            return step
+    return 3600
