@@ -246,7 +246,8 @@ def build_ui(state: AppState) -> gr.Blocks:
                 with gr.Row():
                     upload = gr.File(label="Upload a video", file_count="single", file_types=["video", "audio"], elem_id="upload", height=110)
                     with gr.Column():
-                        picker = gr.Dropdown(label="Library", choices=state.choices(), value=None, elem_id="library", interactive=True)
+                        picker = gr.Dropdown(label="Library", choices=state.choices(), value=None, elem_id="library", interactive=True,
+                                             allow_custom_value=True)
                         progress = gr.HTML(state.progress_html(None), elem_id="progress")
                 upload_msg = gr.Markdown("", elem_id="upload-msg")
                 player = gr.Video(label="Player", elem_id="player", interactive=False, height=360)
@@ -280,26 +281,26 @@ def build_ui(state: AppState) -> gr.Blocks:
             if not video_id:
                 return None, None, None, state.table(None), [], state.progress_html(None), ""
             v = state.library.video(video_id)
-            path = v["path"] if v and Path(v["path"]).is_file() else None
+            path = state.library.media_path(video_id)
             events = state.events(video_id)
             fig = timeline_figure(events, (v or {}).get("duration_s") or 0)
             return (video_id, path, fig, state.table(video_id), [], state.progress_html(video_id), f"{video_id}:{(v or {}).get('windows_done', 0)}")
 
         picker.change(select, [picker, session], [current, player, timeline, table, chat, progress, seen])
 
-        def on_upload(file, request: gr.Request):
+        def on_upload(file):
             if file is None:
-                return gr.update(), ""
+                return gr.update(), "", gr.update()
             original = getattr(file, "orig_name", None) or Path(file if isinstance(file, str) else file.name).name
             path = file if isinstance(file, str) else file.name
             try:
                 video_id, new = state.library.add_upload(path, original)
             except UploadError as exc:
-                return gr.update(), f"**Upload refused.** {exc}"
+                return gr.update(), f"**Upload refused.** {exc}", None
             msg = "Added to the library; ingest has started." if new else "This video is already in the library (same content); showing it."
-            return gr.update(choices=state.choices(), value=video_id), msg
+            return gr.update(choices=state.choices(), value=video_id), msg, None  # the drop zone is ready for the next file
 
-        upload.upload(on_upload, [upload], [picker, upload_msg])
+        upload.upload(on_upload, [upload], [picker, upload_msg, upload])
 
         def tick(video_id, last):
             choices = gr.update(choices=state.choices()) if state.library.jobs else gr.update()
@@ -324,8 +325,11 @@ def build_ui(state: AppState) -> gr.Blocks:
                 yield history, "", "Type a question first."
                 return
             history = history + [{"role": "user", "content": q}]
+            cleared = False
             for h, n in state.ask_stream(sess, video_id, q, None, history):
-                yield h, "", n
+                # clear the box once: the user may already be typing the next question
+                yield h, (gr.update() if cleared else ""), n
+                cleared = True
 
         def template(name):
             def run(history, sess, video_id):

@@ -99,6 +99,15 @@ class Library:
     def video(self, video_id: str) -> dict | None:
         return next((v for v in self.videos() if v["video_id"] == video_id), None)
 
+    def media_path(self, video_id: str) -> str | None:
+        """The playable file of a video: its library copy, or where it was ingested from."""
+        copies = sorted(self.uploads.glob(f"{video_id}.*"))
+        copies = [c for c in copies if not c.name.endswith(".part")]
+        if copies:
+            return str(copies[0])
+        v = self.video(video_id)
+        return v["path"] if v and Path(v["path"]).is_file() else None
+
     def job(self, video_id: str) -> JobState | None:
         with self.lock:
             return self.jobs.get(video_id)
