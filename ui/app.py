@@ -213,7 +213,7 @@ class AppState:
                 elif kind == "done":
                     finished = True
                     history[-1]["content"] = linkify(msg["answer"], msg["citations"])
-                    info = f"{msg['engine']} engine · first token {msg['ttft_ms']:.0f} ms · {msg['total_ms']:.0f} ms · {len(msg['citations'])} cited moments"
+                    info = f"{msg['engine']} engine · first token {msg['ttft_ms']:.0f} ms · {msg['total_ms']:.0f} ms · {len(msg['citations'])} cited moment{'' if len(msg['citations']) == 1 else 's'}"
                     yield history, (msg["notice"] + " · " if msg.get("notice") else "") + info
                     return
                 elif kind == "cancelled":
