@@ -170,6 +170,40 @@ def cmd_ask(args) -> int:
     return 0
 
 
+def cmd_rules(args) -> int:
+    from .events import fmt_time  # noqa: PLC0415
+    from .rules import load_rules  # noqa: PLC0415
+
+    if args.rules_command == "check":
+        rules = load_rules(args.file)
+        print(f"{args.file}: {len(rules)} rules OK ({', '.join(r.id + ':' + r.when.name for r in rules)})")
+        return 0
+    from .graph import EventGraph  # noqa: PLC0415
+    from .pipeline import active_rules, database_path, rerun_rules  # noqa: PLC0415
+
+    home = _home(args)
+    rules = load_rules(args.file) if args.file else active_rules(home)  # a bad file fails here, before anything changes
+    if not rules:
+        raise LookupError(f"no rules: pass a FILE or put *.yaml files in {home / 'rules'}")
+    import duckdb  # noqa: PLC0415
+
+    try:
+        graph = EventGraph(database_path(home))
+    except duckdb.IOException:
+        raise LookupError("the database is busy: an ingest or the app is writing to it; wait for it to finish") from None
+    try:
+        alerts = rerun_rules(graph, args.video_id, rules)
+    finally:
+        graph.close()
+    if args.json:
+        print(json.dumps([a.to_dict() for a in alerts]))
+    else:
+        for a in sorted(alerts, key=lambda a: a.t_start):
+            print(f"[{fmt_time(a.t_start)}] {a.attrs['severity']:8} {a.label}: {a.text}")
+        print(f"{len(alerts)} alerts from {len(rules)} rules", file=sys.stderr)
+    return 0
+
+
 def cmd_serve_models(args) -> int:
     import signal  # noqa: PLC0415
     import time  # noqa: PLC0415
@@ -224,6 +258,18 @@ def build_parser() -> argparse.ArgumentParser:
     common(p)
     p.set_defaults(func=cmd_ask)
 
+    p = sub.add_parser("rules", help="check rule files; re-run rules over an ingested video (no models needed)")
+    rsub = p.add_subparsers(dest="rules_command", required=True)
+    rc = rsub.add_parser("check", help="validate a rule file")
+    rc.add_argument("file")
+    rc.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS)
+    rc.set_defaults(func=cmd_rules)
+    rr = rsub.add_parser("run", help="re-evaluate rules over a video's events, replacing its alerts")
+    rr.add_argument("video_id")
+    rr.add_argument("file", nargs="?", help="rule file (default: <home>/rules/*.yaml)")
+    common(rr)
+    rr.set_defaults(func=cmd_rules)
+
     p = sub.add_parser("serve-models", help="start the bundled Triton on triton_models/ and keep it running")
     p.add_argument("--http-port", type=int, default=8000)
     p.add_argument("--grpc-port", type=int, default=8001)
@@ -243,11 +289,12 @@ def main(argv: list[str] | None = None) -> int:
     from .media import MediaError  # noqa: PLC0415
     from .model_clients import ModelError  # noqa: PLC0415
     from .triton_server import TritonStartError  # noqa: PLC0415
+    from .rules import RulesError  # noqa: PLC0415
     from .weights import WeightsError  # noqa: PLC0415
 
     try:
         return args.func(args)
-    except (MediaError, LookupError, WeightsError, ModelError, TritonStartError) as exc:
+    except (MediaError, LookupError, WeightsError, ModelError, TritonStartError, RulesError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

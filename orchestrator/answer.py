@@ -213,6 +213,15 @@ class ExtractiveEngine:
             parts.append("I heard: " + "; ".join(f"{e.label} at [{fmt_time(e.t_start)}]" for e in sounds[:8]) + ".")
             direct = True
 
+        # alerts raised by the user's rules
+        if "alerts" in intents:
+            alerts = [e for e in evidence if e.kind == "alert"]
+            if alerts:
+                parts.append(f"{_plural(len(alerts), 'alert')}{scope}:\n" + "\n".join(f"- [{fmt_time(e.t_start)}] {e.label}: {e.text}" for e in alerts[:10]))
+            else:
+                parts.append(f"No alerts were raised{scope}.")
+            direct = True
+
         # speech
         if "said" in intents:
             if speech:

@@ -6,7 +6,7 @@ import bisect
 from dataclasses import asdict, dataclass, field
 
 EVENT_KINDS = ("object", "speech", "sound", "scene_cut", "motion", "alert")
-RELATION_KINDS = ("same_track", "co_occurs", "precedes")
+RELATION_KINDS = ("same_track", "co_occurs", "precedes", "triggered_by", "same_entity")
 
 
 @dataclass
@@ -44,6 +44,8 @@ class Event:
             return f"scene cut at {fmt_time(self.t_start)}"
         if self.kind == "motion":
             return f"sudden motion {span}"
+        if self.kind == "alert":
+            return f"alert {self.label} at {fmt_time(self.t_start)}: {self.text}"
         return f"{self.kind} {self.label} {span}: {self.text}"
 
     def to_dict(self) -> dict:

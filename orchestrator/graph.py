@@ -81,7 +81,7 @@ class WindowResult:
     tracks: list[dict] = field(default_factory=list)  # upserted track summaries
     events: list[Event] = field(default_factory=list)
     relations: list[Relation] = field(default_factory=list)
-    embeddings: np.ndarray | None = None  # [len(events), 384], same order as events
+    embeddings: np.ndarray | None = None  # [n, 384] for the non-alert events, in order
     state: bytes = b""
     frames_scanned: int = 0
     wall_s: float = 0.0
@@ -195,8 +195,9 @@ class EventGraph:
             if r.relations:
                 rows = [{"src": x.src, "dst": x.dst, "kind": x.kind, "weight": x.weight} for x in dict.fromkeys(r.relations)]
                 self._insert("relations", r.video_id, r.index, rows, conflict="OR IGNORE")
-            if r.embeddings is not None and len(r.events):
-                df = pd.DataFrame({"event_id": [e.id for e in r.events], "vec": list(r.embeddings.astype(np.float32))})
+            embedded = [e for e in r.events if e.kind != "alert"]  # alerts come from rules, not models: found by kind
+            if r.embeddings is not None and len(embedded):
+                df = pd.DataFrame({"event_id": [e.id for e in embedded], "vec": list(r.embeddings.astype(np.float32))})
                 df.insert(0, "video_id", r.video_id)
                 df["window_idx"] = r.index
                 con.register("emb_df", df)
@@ -240,6 +241,50 @@ class EventGraph:
             d["attrs"] = json.loads(d["attrs"]) if d["attrs"] else {}
             out.append(d)
         return out
+
+    def events_between(self, video_id: str, t_from: float, before_window: int | None = None) -> list[dict]:
+        """Events (alerts included) ending after ``t_from``, from windows before ``before_window``: the rules' history."""
+        sql = "SELECT id, kind, label, t_start, t_end, confidence, text, track_id, window_idx, attrs FROM events WHERE video_id = ? AND t_end >= ?"
+        params: list = [video_id, t_from]
+        if before_window is not None:
+            sql += " AND window_idx < ?"
+            params.append(before_window)
+        cur = self.con.execute(sql + " ORDER BY t_start, id", params)
+        return [dict(zip([c[0] for c in cur.description], row)) for row in cur.fetchall()]
+
+    def detections_for_tracks(self, video_id: str, track_ids: list[int]) -> list[dict]:
+        if not track_ids:
+            return []
+        cur = self.con.execute(
+            f"SELECT t, track_id, label, confidence, x1, y1, x2, y2 FROM detections WHERE video_id = ? AND track_id IN ({','.join('?' * len(track_ids))})",
+            [video_id, *track_ids],
+        )
+        return [dict(zip([c[0] for c in cur.description], row)) for row in cur.fetchall()]
+
+    def replace_alerts(self, video_id: str, alerts: list[Event], relations: list[Relation]) -> None:
+        """Swap a video's alerts for new ones in one transaction (rules re-run over a finished video)."""
+        con = self.con
+        con.execute("BEGIN TRANSACTION")
+        try:
+            con.execute("DELETE FROM relations WHERE video_id = ? AND kind = 'triggered_by'", [video_id])
+            con.execute("DELETE FROM events WHERE video_id = ? AND kind = 'alert'", [video_id])
+            by_window: dict[int, list[Event]] = {}
+            for a in alerts:
+                by_window.setdefault(a.window_index, []).append(a)
+            for idx, items in by_window.items():
+                self._insert("events", video_id, idx, [
+                    {"id": e.id, "kind": e.kind, "label": e.label, "t_start": e.t_start, "t_end": e.t_end, "confidence": e.confidence,
+                     "text": e.text, "track_id": e.track_id, "attrs": json.dumps(e.attrs)} for e in items])
+            window_of = {a.id: a.window_index for a in alerts}
+            rels: dict[int, list[dict]] = {}
+            for r in dict.fromkeys(relations):
+                rels.setdefault(window_of.get(r.src, 0), []).append({"src": r.src, "dst": r.dst, "kind": r.kind, "weight": r.weight})
+            for idx, rows in rels.items():
+                self._insert("relations", video_id, idx, rows, conflict="OR IGNORE")
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
 
     def counts(self, video_id: str) -> dict[str, int]:
         return dict(self.con.execute("SELECT kind, count(*) FROM events WHERE video_id = ? GROUP BY kind ORDER BY kind", [video_id]).fetchall())

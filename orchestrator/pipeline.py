@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 import os
 import pickle
 import threading
@@ -31,6 +32,7 @@ from .events import Event, Relation, build_relations
 from .graph import EventGraph, WindowResult
 from .media import FrameReader, MediaInfo, probe, read_audio
 from .model_clients import TritonModels
+from .rules import Rule, RulesEngine, load_rule_dir, load_rules
 from .sampling import GateState, MotionGate
 from .tracking import VideoTracker
 from .triton_server import TritonServer
@@ -42,6 +44,50 @@ STATE_VERSION = 1
 
 def database_path(home: Path) -> Path:
     return Path(home) / "events.duckdb"
+
+
+def rules_dir(home: Path) -> Path:
+    return Path(home) / "rules"
+
+
+def active_rules(home: Path) -> list[Rule]:
+    """The rules in ``<home>/rules/*.yaml`` plus any files named in ``VDET_RULES`` (os.pathsep-separated)."""
+    rules = load_rule_dir(rules_dir(home)) if rules_dir(home).is_dir() else []
+    for extra in filter(None, os.environ.get("VDET_RULES", "").split(os.pathsep)):
+        rules += load_rules(extra)
+    return rules
+
+
+def rerun_rules(graph: EventGraph, video_id: str, rules: list[Rule]) -> list[Event]:
+    """Evaluate rules over a finished (or partly ingested) video's events without running any model."""
+    video = graph.video(video_id)
+    if video is None:
+        raise LookupError(f"unknown video id {video_id!r}")
+    events = [e for e in graph.events(video_id) if e["kind"] != "alert"]
+    done = graph.con.execute("SELECT max(t_end), count(*) FROM windows WHERE video_id = ? AND status = 'done'", [video_id]).fetchone()
+    known_end = float(done[0] or 0.0)
+    complete = video["status"] == "done"
+    tracks = sorted({e["track_id"] for e in events if e["track_id"] is not None})
+    dets = graph.detections_for_tracks(video_id, tracks)
+    alerts, relations = RulesEngine(rules).evaluate([], events, dets, float(video["duration_s"]) if complete else None, known_end, 0)
+    window_of = {e["id"]: e["window_idx"] for e in events}
+    window_s = float(video["window_s"])
+    last_window = max(int(video["n_windows"] or 1) - 1, 0)
+    for a in alerts:
+        a.window_index = min(_alert_window(a, window_of, window_s), last_window)
+    graph.replace_alerts(video_id, alerts, relations)
+    return alerts
+
+
+def _alert_window(alert: Event, window_of: dict[str, int], window_s: float) -> int:
+    """The window an alert belongs to: its anchor event's (the last evidence), else the one holding its time."""
+    evidence = alert.attrs.get("evidence") or []
+    anchor_id = alert.id.removeprefix(f"alert-{alert.attrs['rule']}-")
+    if anchor_id in window_of:
+        return window_of[anchor_id]
+    if evidence and evidence[-1] in window_of and alert.attrs.get("condition") != "absence":
+        return window_of[evidence[-1]]
+    return max(0, math.ceil(alert.t_start / window_s) - 1)
 
 
 def file_sha256(path: str | Path) -> str:
@@ -146,11 +192,12 @@ class _Lane:
 
 
 class Ingestor:
-    def __init__(self, home: Path, services: Services, config: IngestConfig | None = None):
+    def __init__(self, home: Path, services: Services, config: IngestConfig | None = None, rules: list[Rule] | None = None):
         self.home = Path(home)
         self.config = config or IngestConfig()
         self.services = services
         self.vad = VoiceActivity()
+        self.rules = RulesEngine(rules if rules is not None else active_rules(self.home))
 
     # -- lanes ------------------------------------------------------------------------------
     def _video_lane(self, lane: _Lane, info: MediaInfo, reader: FrameReader, w: Window, state: PipelineState):
@@ -280,6 +327,14 @@ class Ingestor:
                 events = sorted(v_events + a_events, key=lambda e: (e.t_start, e.id))
                 vectors = lanes[1].submit(lambda lane, texts: lane.models().embed(texts), [e.describe() for e in events]).result()
                 relations += build_relations(events, self.config.precedes_gap_s, previous=graph.last_event(video_id, w.index))
+                if self.rules.rules:  # alerts appear while ingest is still running
+                    history = graph.events_between(video_id, w.t_start - self.rules.horizon_s(), before_window=w.index)
+                    tracks_here = sorted({e.track_id for e in events if e.track_id is not None})
+                    dets = graph.detections_for_tracks(video_id, tracks_here) + det_rows
+                    last = w.index == windows[-1].index
+                    alerts, alert_rels = self.rules.evaluate(history, events, dets, info.duration_s if last else None, w.t_end, w.index)
+                    events += alerts
+                    relations += alert_rels
                 result = WindowResult(video_id, w.index, w.t_start, w.t_end, frames=frames_rows, detections=det_rows, tracks=tracks,
                                       events=events, relations=relations, embeddings=vectors, state=pickle.dumps(state),
                                       frames_scanned=scanned, wall_s=time.monotonic() - t0)

@@ -66,6 +66,7 @@ INTENTS = {
     "heard": r"\bhear|\bsound|\bnoise|\baudio|\bloud|\balarm|\bbeep|\bsiren|\bbang|\bring(?:ing)?\b|\bexplosion|\bgunshot",
     "summary": r"\bwhat happen|\bsummar|\bdescribe|\boverview|\bgoing on\b|\btell me about\b|\bwhat is (?:this|the) video\b|\bwhat'?s in",
     "exists": r"^(?:is|are|was|were|did|does|do|can|could) |\bany\b",
+    "alerts": r"\balert|\bwarning|\bincident|\bviolation|\brules?\b|\bflagged",
 }
 STOP = set("""a an the of to in on at by for with from and or but is are was were be been being do does did what when where who whom which why how
 many much that this those these there here it its they them their he she his her i you we me my our your about after before during
@@ -278,6 +279,9 @@ class Retriever:
         if "said" in plan.intents:
             for r in self._rows(f"SELECT id FROM events WHERE video_id = ? AND kind = 'speech'{time_sql} ORDER BY t_start LIMIT 40", [video_id, lo, hi]):
                 bump(r["id"], 0.3, "speech")
+        if "alerts" in plan.intents:
+            for r in self._rows(f"SELECT id FROM events WHERE video_id = ? AND kind = 'alert'{time_sql} ORDER BY t_start LIMIT 40", [video_id, lo, hi]):
+                bump(r["id"], 1.0, "alert")
         if "heard" in plan.intents and not plan.sound_labels:
             for r in self._rows(f"SELECT id FROM events WHERE video_id = ? AND kind = 'sound'{time_sql} ORDER BY confidence DESC LIMIT 40", [video_id, lo, hi]):
                 bump(r["id"], 0.3, "sound")
