@@ -105,7 +105,7 @@ def test_upload_ingest_ask_cite_and_seek(browser, app, gt_clip):
     # keyboard use: type and press Enter
     page.locator("#question textarea").fill("When does the person appear?")
     page.locator("#question textarea").press("Enter")
-    wait_text(page, "#notice", r"cited moments", 30)
+    wait_text(page, "#notice", r"cited moment", 30)
     answer = page.locator("#chat").inner_text()
     assert "person" in answer and "00:04" in answer
     link = page.locator("#chat a[href^='#t=']").first
@@ -140,7 +140,7 @@ def test_templates_and_follow_up(browser, app, gt_clip):
     page.locator("ul[role=listbox] li", has_text="ground_truth.mp4").first.click()
     wait_text(page, "#progress", r"ingested", 60)
     page.locator("#tpl-comprehensive").click()
-    wait_text(page, "#notice", r"cited moments", 30)
+    wait_text(page, "#notice", r"cited moment", 30)
     assert "Scene 1" in page.locator("#chat").inner_text()
     page.locator("#question textarea").fill("What did they say?")
     page.locator("#send").click()
@@ -162,7 +162,7 @@ def test_sessions_do_not_see_each_other(browser, app):
         wait_text(page, "#progress", r"ingested", 60)
     a.locator("#question textarea").fill("How many people are there?")
     a.locator("#send").click()
-    wait_text(a, "#notice", r"cited moments", 30)
+    wait_text(a, "#notice", r"cited moment", 30)
     b.wait_for_timeout(500)
     assert "How many people" not in b.locator("#chat").inner_text()
     a.close()
