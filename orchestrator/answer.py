@@ -18,7 +18,7 @@ import threading
 from dataclasses import asdict, dataclass, field
 from typing import Callable, Iterator, Protocol
 
-from .events import fmt_time
+from .events import fmt_time, plural
 from .retrieval import Evidence, RetrievalResult
 
 CITE_RE = re.compile(r"\[(?:(\d{1,2}):)?(\d{1,2}):(\d{2})\]")
@@ -90,15 +90,11 @@ def citations_for(text: str, retrieval: RetrievalResult, extra: list[Evidence] |
     seen = set()
     for m in CITE_RE.finditer(text):
         t = int(m.group(1) or 0) * 3600 + int(m.group(2)) * 60 + int(m.group(3))
-        best = None
-        for e in pool:
-            if int(e.t_start) == t or int(e.t_end) == t:
-                best = e
-                break
-        if best is None:
-            near = [e for e in pool if e.t_start - 5 <= t <= e.t_end + 5]
-            best = min(near, key=lambda e: abs(e.t_start - t)) if near else None
-        if best is not None and best.event_id not in seen:
+        candidates = [e for e in pool if int(e.t_start) == t] or [e for e in pool if int(e.t_end) == t]
+        if not candidates:
+            candidates = sorted((e for e in pool if e.t_start - 5 <= t <= e.t_end + 5), key=lambda e: abs(e.t_start - t))
+        best = next((e for e in candidates if e.event_id not in seen), None)
+        if best is not None:
             seen.add(best.event_id)
             out.append(Citation(best.t_start, best.t_end, best.event_id))
     return out
@@ -108,11 +104,7 @@ def citations_for(text: str, retrieval: RetrievalResult, extra: list[Evidence] |
 # extractive engine
 
 
-def _plural(n: int, word: str) -> str:
-    if n == 1:
-        return f"1 {word}"
-    irregular = {"person": "people", "bus": "buses", "knife": "knives", "mouse": "mice", "sheep": "sheep", "skis": "skis"}
-    return f"{n} {irregular.get(word, word + 's')}"
+_plural = plural
 
 
 def _span(e: Evidence) -> str:
@@ -139,6 +131,8 @@ def describe_evidence(e: Evidence) -> str:
         return f"{_span(e)} there is sudden motion"
     if e.kind == "alert":
         return f"[{fmt_time(e.t_start)}] alert: {e.label}{' — ' + e.text if e.text else ''}"
+    if e.kind == "scene":
+        return f"[{fmt_time(e.t_start)}] {e.text}"
     return f"[{fmt_time(e.t_start)}] {e.kind} {e.label}"
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import bisect
 from dataclasses import asdict, dataclass, field
 
-EVENT_KINDS = ("object", "speech", "sound", "scene_cut", "motion", "alert")
+EVENT_KINDS = ("object", "speech", "sound", "scene_cut", "motion", "alert", "scene")
 RELATION_KINDS = ("same_track", "co_occurs", "precedes", "triggered_by", "same_entity")
 
 
@@ -44,6 +44,8 @@ class Event:
             return f"scene cut at {fmt_time(self.t_start)}"
         if self.kind == "motion":
             return f"sudden motion {span}"
+        if self.kind == "scene":
+            return self.text
         if self.kind == "alert":
             return f"alert {self.label} at {fmt_time(self.t_start)}: {self.text}"
         return f"{self.kind} {self.label} {span}: {self.text}"
@@ -62,6 +64,19 @@ class Relation:
     def __post_init__(self) -> None:
         if self.kind not in RELATION_KINDS:
             raise ValueError(f"unknown relation kind {self.kind!r}")
+
+
+IRREGULAR_PLURALS = {"person": "people", "bus": "buses", "knife": "knives", "mouse": "mice", "sheep": "sheep", "skis": "skis", "glass": "glasses"}
+
+
+def plural(n: int, word: str) -> str:
+    """'1 person', '2 people', '3 cars'."""
+    if n == 1:
+        return f"1 {word}"
+    last = word.split()[-1]
+    if last in IRREGULAR_PLURALS:
+        return f"{n} {word[: len(word) - len(last)]}{IRREGULAR_PLURALS[last]}"
+    return f"{n} {word}{'es' if word.endswith(('s', 'sh', 'ch', 'x')) else 's'}"
 
 
 def fmt_time(t: float) -> str:

@@ -286,6 +286,27 @@ class EventGraph:
             con.execute("ROLLBACK")
             raise
 
+    def write_scenes(self, video_id: str, scenes: list[Event], vectors: np.ndarray | None = None) -> None:
+        """Replace a video's scene segments (derived from cuts and events; rebuilt when ingest finishes)."""
+        self.con.execute("BEGIN TRANSACTION")
+        try:
+            self.con.execute("DELETE FROM embeddings WHERE video_id = ? AND event_id LIKE 'scene-%'", [video_id])
+            self.con.execute("DELETE FROM events WHERE video_id = ? AND kind = 'scene'", [video_id])
+            last = self.con.execute("SELECT coalesce(max(idx), 0) FROM windows WHERE video_id = ?", [video_id]).fetchall()[0][0]
+            if vectors is not None and len(scenes):
+                df = pd.DataFrame({"video_id": video_id, "event_id": [e.id for e in scenes], "window_idx": int(last),
+                                   "vec": list(vectors.astype(np.float32))})
+                self.con.register("scene_emb_df", df)
+                self.con.execute(f"INSERT INTO embeddings SELECT video_id, event_id, window_idx, vec::FLOAT[{EMBED_DIM}] FROM scene_emb_df")
+                self.con.unregister("scene_emb_df")
+            self._insert("events", video_id, int(last), [
+                {"id": e.id, "kind": e.kind, "label": e.label, "t_start": e.t_start, "t_end": e.t_end, "confidence": e.confidence,
+                 "text": e.text, "track_id": None, "attrs": json.dumps(e.attrs)} for e in scenes])
+            self.con.execute("COMMIT")
+        except BaseException:
+            self.con.execute("ROLLBACK")
+            raise
+
     def counts(self, video_id: str) -> dict[str, int]:
         return dict(self.con.execute("SELECT kind, count(*) FROM events WHERE video_id = ? GROUP BY kind ORDER BY kind", [video_id]).fetchall())
 

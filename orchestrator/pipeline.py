@@ -58,6 +58,41 @@ def active_rules(home: Path) -> list[Rule]:
     return rules
 
 
+def scene_segments(graph: EventGraph, video_id: str, duration_s: float) -> list[Event]:
+    """Scenes between cuts (short ones merged), each with a description composed from its events."""
+    from collections import Counter  # noqa: PLC0415
+
+    from .events import fmt_time, plural  # noqa: PLC0415
+
+    events = graph.events(video_id)
+    cuts = [e["t_start"] for e in events if e["kind"] == "scene_cut"]
+    bounds = [0.0]
+    for c in cuts:
+        if c - bounds[-1] >= 2.0:  # a cut right after another one does not start a scene of its own
+            bounds.append(c)
+    bounds.append(duration_s)
+    scenes = []
+    for i, (a, b) in enumerate(zip(bounds, bounds[1:])):
+        inside = [e for e in events if a <= e["t_start"] < b and e["kind"] not in ("scene_cut", "alert")]
+        tracks: dict[str, set] = {}
+        for e in inside:
+            if e["kind"] == "object":
+                tracks.setdefault(e["label"], set()).add(e["track_id"])
+        bits = []
+        if tracks:
+            bits.append("shows " + ", ".join(plural(len(t), label) for label, t in sorted(tracks.items(), key=lambda kv: -len(kv[1]))[:4]))
+        speech = [e for e in inside if e["kind"] == "speech"]
+        if speech:
+            first = " ".join((speech[0]["text"] or "").split())[:80]
+            bits.append(f'{len(speech)} spoken line{"s" if len(speech) > 1 else ""} starting "{first}"')
+        sounds = Counter(e["label"] for e in inside if e["kind"] == "sound")
+        if sounds:
+            bits.append("sounds: " + ", ".join(label for label, _ in sounds.most_common(3)))
+        text = f"Scene {i + 1} ({fmt_time(a)}-{fmt_time(b)}): " + ("; ".join(bits) if bits else "nothing detected")
+        scenes.append(Event(f"scene-{i:04d}", "scene", f"scene {i + 1}", a, b, 1.0, text=text, attrs={"events": len(inside)}))
+    return scenes
+
+
 def rerun_rules(graph: EventGraph, video_id: str, rules: list[Rule]) -> list[Event]:
     """Evaluate rules over a finished (or partly ingested) video's events without running any model."""
     video = graph.video(video_id)
@@ -145,6 +180,8 @@ class PipelineState:
     track_last_event: dict[int, str] = field(default_factory=dict)
     speech_covered_until: float = 0.0
     motion_run: list | None = None  # [t_start, t_end, peak] of a motion spike still going on
+    # tracks that ended recently: (label, last_t, (x, y) last centre, last event id), for re-identification
+    ended_tracks: dict[int, tuple[str, float, tuple[float, float], str]] = field(default_factory=dict)
 
 
 @dataclass
@@ -225,6 +262,7 @@ class Ingestor:
                                  "x1": td.box[0], "y1": td.box[1], "x2": td.box[2], "y2": td.box[3]})
         segments, touched = state.tracker.close_window()
         relations: list[Relation] = []
+        first_ids: set[int] = set()
         for seg in segments:
             eid = f"obj-{seg.track_id}-w{seg.window_index:05d}"
             events.append(Event(eid, "object", seg.label, seg.first_t, seg.last_t, round(seg.best_confidence, 4), track_id=seg.track_id,
@@ -234,12 +272,40 @@ class Ingestor:
             prev = state.track_last_event.get(seg.track_id)
             if prev:
                 relations.append(Relation(prev, eid, "same_track"))
+            else:
+                first_ids.add(seg.track_id)
             state.track_last_event[seg.track_id] = eid
+        relations += self._reidentify(state, segments, first_ids)
         state.track_last_event = {k: v for k, v in state.track_last_event.items() if k in state.tracker.tracks}
         tracks = [{"track_id": t.track_id, "label": t.label, "first_t": round(t.first_t, 3), "last_t": round(t.last_t, 3), "n_frames": t.n_frames,
                    "best_t": round(t.best_t, 3), "best_confidence": round(t.best_confidence, 4), "best_box": list(t.best_box),
                    "path": json.dumps(t.path_summary())} for t in touched]
         return scanned, frames_rows, det_rows, tracks, events, relations
+
+    def _reidentify(self, state: PipelineState, segments, first_ids: set[int]) -> list[Relation]:
+        """same_entity: a new track that starts where a track of the same label was lost a little earlier (an
+        occlusion longer than the tracker's buffer, a scene cut) is linked to it, by label, time gap and position."""
+        gap_s, max_dist = self.config.reid_gap_s, self.config.reid_distance
+        alive = state.tracker.alive_ids()
+        candidates = dict(state.ended_tracks)
+        for seg in segments:
+            if seg.track_id not in alive:
+                candidates[seg.track_id] = (seg.label, seg.last_t, seg.end_center, f"obj-{seg.track_id}-w{seg.window_index:05d}")
+        rels: list[Relation] = []
+        for seg in sorted(segments, key=lambda x: x.first_t):
+            if seg.track_id not in first_ids:
+                continue
+            best = None
+            for tid, (label, last_t, centre, event_id) in candidates.items():
+                dt = seg.first_t - last_t
+                dist = ((seg.start_center[0] - centre[0]) ** 2 + (seg.start_center[1] - centre[1]) ** 2) ** 0.5
+                if tid != seg.track_id and label == seg.label and 0 < dt <= gap_s and dist <= max_dist and (best is None or dist < best[0]):
+                    best = (dist, event_id)
+            if best is not None:
+                rels.append(Relation(best[1], f"obj-{seg.track_id}-w{seg.window_index:05d}", "same_entity", round(1 - best[0], 3)))
+        latest = max((s.last_t for s in segments), default=0.0)
+        state.ended_tracks = {k: v for k, v in candidates.items() if latest - v[1] <= gap_s}
+        return rels
 
     def _motion_spike(self, state: PipelineState, t: float, motion: float, w: Window, events: list[Event]) -> None:
         if motion >= self.config.sampling.motion_spike:
@@ -347,6 +413,9 @@ class Ingestor:
                     bus.publish(progress_channel(video_id), message)
                 if on_progress:
                     on_progress(message)
+            scenes = scene_segments(graph, video_id, info.duration_s)
+            scene_vectors = lanes[1].submit(lambda lane, texts: lane.models().embed(texts), [e.text for e in scenes]).result()
+            graph.write_scenes(video_id, scenes, scene_vectors)
             graph.set_video_status(video_id, "done")
             counts = graph.counts(video_id)
             kept, scanned_total = graph.con.execute(

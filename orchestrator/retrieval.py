@@ -309,6 +309,8 @@ class Retriever:
                 bump(r["id"], 0.15, "timeline")
         evidence = self._load(video_id, scores)
         evidence = self._merge_tracks(evidence)
+        if plan.time_range is not None:  # a scene summary spans beyond the asked range: keep to the events inside it
+            evidence = [e for e in evidence if e.kind != "scene"]
         evidence.sort(key=lambda e: (-e.score, e.t_start))
         evidence = evidence[:limit]
         facts = self._object_facts(video_id, plan, lo, hi, time_sql)

@@ -80,7 +80,15 @@ class TrackedDetection:
     box: tuple[float, float, float, float]
 
 
-SCALE = 1000.0  # boxes are normalised; ByteTrack works in this pixel-like space
+SCALE = 1000.0
+
+
+def _iou(a, b) -> float:
+    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = ix * iy
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0  # boxes are normalised; ByteTrack works in this pixel-like space
 
 
 class VideoTracker:
@@ -92,6 +100,9 @@ class VideoTracker:
             frame_rate=fps, minimum_consecutive_frames=1,
         )
         self.min_frames = min_frames
+        self.lost_s = lost_s
+        self.update_times: dict[int, float] = {}  # tracker frame number -> video time
+        self.unmatched: list[TrackedDetection] = []  # last update's detections that got no track id
         self.max_path_points = max_path_points
         self.tracks: dict[int, TrackSummary] = {}
         self.pending: dict[int, list[TrackSegment]] = {}  # segments of tracks not yet confirmed
@@ -105,6 +116,7 @@ class VideoTracker:
             data={"label": np.array(dets.labels, dtype=object)},
         )
         tracked = self.tracker.update_with_detections(sv_dets)
+        self._expire_lost(t)
         # ByteTrack returns the input rows it matched, boxes unchanged: map them back to the input rows
         ids: dict[tuple, int] = {tuple(np.round(tracked.xyxy[i], 3)): int(tracked.tracker_id[i]) for i in range(len(tracked))}
         out: list[TrackedDetection] = []
@@ -113,9 +125,39 @@ class VideoTracker:
             label, conf = dets.labels[i], float(dets.scores[i])
             tid = ids.get(tuple(np.round(sv_dets.xyxy[i], 3)))
             if tid is not None:
+                if tid not in self.tracks:
+                    self._claim_first_sighting(tid, box, label, window_index)
                 self._observe(tid, t, window_index, label, conf, box)  # type: ignore[arg-type]
             out.append(TrackedDetection(t, tid, label, conf, box))  # type: ignore[arg-type]
+        self.unmatched = [d for d in out if d.track_id is None]
         return out
+
+    def _claim_first_sighting(self, tid: int, box, label: str, window_index: int) -> None:
+        """ByteTrack confirms a track on its second sighting; the first one (an unmatched detection of the
+        previous update, same label, overlapping) is where the object really appeared."""
+        best, best_iou = None, 0.3
+        for d in self.unmatched:
+            if d.label == label:
+                overlap = _iou(d.box, box)
+                if overlap > best_iou:
+                    best, best_iou = d, overlap
+        if best is not None:
+            self.unmatched.remove(best)
+            self._observe(tid, best.t, window_index, best.label, best.confidence, best.box)
+
+    def _expire_lost(self, now: float) -> None:
+        """Lose tracks by time, not by update count: the gate sends frames irregularly (2 per second
+        under motion, one per heartbeat when still), so a buffer counted in updates would last anywhere
+        from seconds to half a minute."""
+        self.update_times[self.tracker.frame_id] = now
+        keep = []
+        for track in self.tracker.lost_tracks:
+            seen = self.update_times.get(track.frame_id, now)
+            if now - seen <= self.lost_s:
+                keep.append(track)
+        self.tracker.lost_tracks = keep
+        oldest = min((tr.frame_id for tr in self.tracker.lost_tracks + self.tracker.tracked_tracks), default=self.tracker.frame_id)
+        self.update_times = {k: v for k, v in self.update_times.items() if k >= oldest}
 
     def _observe(self, tid: int, t: float, window_index: int, label: str, conf: float, box: tuple[float, float, float, float]) -> None:
         cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
@@ -136,6 +178,10 @@ class VideoTracker:
         seg.label_votes[label] = seg.label_votes.get(label, 0.0) + conf
         if conf > seg.best_confidence:
             seg.best_t, seg.best_confidence, seg.best_box = t, conf, box
+
+    def alive_ids(self) -> set[int]:
+        """Tracks the tracker still follows (seen now or lost but still hoped for)."""
+        return {t.external_track_id for t in self.tracker.tracked_tracks + self.tracker.lost_tracks}
 
     def close_window(self) -> tuple[list[TrackSegment], list[TrackSummary]]:
         """Segments to write for this window (confirmed tracks only) and the confirmed tracks they touch."""

@@ -61,6 +61,8 @@ def make_ground_truth_clip(
     tone: tuple[float, float] = (30.0, 31.0),
     tone_hz: float = 1000.0,
     cut_at: float = 25.0,
+    person_x: float | None = None,  # stand still at this fraction of the width instead of walking across
+    person_hidden: tuple[float, float] | None = None,  # not drawn during this span (an occlusion)
 ) -> GroundTruth:
     w, h = size
     sprite = person_sprite(photo, person_box, int(h * 0.8))
@@ -86,8 +88,9 @@ def make_ground_truth_clip(
         for i in range(int(duration_s * fps)):
             t = i / fps
             frame = (bg_a if t < cut_at else bg_b).copy()
-            if person[0] <= t < person[1]:
-                x = int((t - person[0]) / (person[1] - person[0]) * (w - sw))
+            hidden = person_hidden is not None and person_hidden[0] <= t < person_hidden[1]
+            if person[0] <= t < person[1] and not hidden:
+                x = int(person_x * (w - sw)) if person_x is not None else int((t - person[0]) / (person[1] - person[0]) * (w - sw))
                 y = h - sh - 10
                 frame[y : y + sh, x : x + sw] = sprite
             vf = av.VideoFrame.from_ndarray(frame, format="rgb24")

@@ -7,7 +7,7 @@ import plotly.graph_objects as go
 
 from orchestrator.events import fmt_time
 
-LANE_COLOURS = {"speech": "#2b8a3e", "sound": "#e67700", "scene_cut": "#495057", "motion": "#868e96", "alert": "#c92a2a"}
+LANE_COLOURS = {"scene": "#adb5bd", "speech": "#2b8a3e", "sound": "#e67700", "scene_cut": "#495057", "motion": "#868e96", "alert": "#c92a2a"}
 OBJECT_COLOUR = "#1c7ed6"
 MIN_WIDTH_S = 0.6
 
@@ -15,7 +15,8 @@ MIN_WIDTH_S = 0.6
 def lane_of(event: dict) -> str:
     if event["kind"] == "object":
         return f"object: {event['label']}"
-    return {"speech": "speech", "sound": "sounds", "scene_cut": "scene cuts", "motion": "motion", "alert": "alerts"}.get(event["kind"], event["kind"])
+    return {"speech": "speech", "sound": "sounds", "scene_cut": "scene cuts", "motion": "motion", "alert": "alerts",
+            "scene": "scenes"}.get(event["kind"], event["kind"])
 
 
 def timeline_figure(events: list[dict], duration_s: float) -> go.Figure:
@@ -23,14 +24,15 @@ def timeline_figure(events: list[dict], duration_s: float) -> go.Figure:
     for e in events:
         lanes.setdefault(lane_of(e), []).append(e)
     order = sorted((k for k in lanes if k.startswith("object")), key=lambda k: -len(lanes[k]))
-    order += [k for k in ("speech", "sounds", "scene cuts", "motion", "alerts") if k in lanes]
+    order = [k for k in ("alerts", "scenes") if k in lanes] + order
+    order += [k for k in ("speech", "sounds", "scene cuts", "motion") if k in lanes]
     fig = go.Figure()
     for lane in reversed(order):
         es = lanes[lane]
         colour = OBJECT_COLOUR if lane.startswith("object") else LANE_COLOURS.get(es[0]["kind"], "#555")
         hover = []
         for e in es:
-            what = f'"{(e.get("text") or "")[:80]}"' if e["kind"] == "speech" else e["label"]
+            what = f'"{(e.get("text") or "")[:80]}"' if e["kind"] == "speech" else (e.get("text") or e["label"])[:100] if e["kind"] in ("scene", "alert") else e["label"]
             hover.append(f"{fmt_time(e['t_start'])}–{fmt_time(e['t_end'])} {e['kind']}: {what} ({e['confidence']:.2f})")
         fig.add_trace(go.Bar(
             y=[lane] * len(es), x=[max(e["t_end"] - e["t_start"], MIN_WIDTH_S) for e in es], base=[e["t_start"] for e in es],
