@@ -31,7 +31,7 @@ from .config import IngestConfig
 from .events import Event, Relation, build_relations
 from .graph import EventGraph, WindowResult
 from .media import FrameReader, MediaInfo, probe, read_audio
-from .model_clients import TritonModels
+from .model_clients import ModelError, TritonModels
 from .rules import Rule, RulesEngine, load_rule_dir, load_rules
 from .sampling import GateState, MotionGate
 from .tracking import VideoTracker
@@ -155,6 +155,25 @@ class Services:
     def models(self) -> TritonModels:
         return TritonModels(self.triton_url)
 
+    def recover_models(self, timeout_s: float = 120.0) -> None:
+        """After a failed model call: restart our Triton if it died (same ports), or wait for an external one."""
+        if self._triton is not None and self._triton.process.poll() is not None:
+            log.warning("the embedded Triton exited (code %s); restarting it", self._triton.process.returncode)
+            old = self._triton
+            old.stop()
+            self._triton = TritonServer.start(models=old.models, http_port=old.http_port, grpc_port=old.grpc_port, timeout_s=timeout_s)
+            return
+        deadline = time.monotonic() + timeout_s
+        probe_client = TritonModels(self.triton_url, retries=0)
+        try:
+            while time.monotonic() < deadline:
+                if all(probe_client.ready().values()):
+                    return
+                time.sleep(1.0)
+        finally:
+            probe_client.close()
+        raise ModelError(f"Triton at {self.triton_url} is not ready after {timeout_s:.0f} s")
+
     def close(self) -> None:
         if self.bus:
             self.bus.close()
@@ -215,6 +234,19 @@ class _Lane:
         if not hasattr(self.local, "models"):
             self.local.models = TritonModels(self.url)
         return self.local.models
+
+    def reset(self) -> None:
+        """Drop this lane's client (after the server restarted); the next call connects afresh."""
+        def _drop(_lane):
+            models = getattr(self.local, "models", None)
+            if models is not None:
+                try:
+                    models.close()
+                except Exception:  # noqa: BLE001 - a dead connection may not close cleanly
+                    pass
+                del self.local.models
+
+        self.pool.submit(_drop, self).result()
 
     def submit(self, fn, *args) -> Future:
         return self.pool.submit(fn, self, *args)
@@ -360,6 +392,48 @@ class Ingestor:
                                 window_index=w.index, attrs={"source": "signal", **sig.attrs}))
         return events, covered_until
 
+    def _window_with_retries(self, graph, lanes, info, reader, w, windows, video_id, state, attempts: int = 3) -> WindowResult:
+        """One window, retried with the models recovered (the embedded Triton restarted) if a model call fails.
+        The pipeline state is restored before a retry, so the tracker never sees a frame twice."""
+        snapshot = pickle.dumps(state)
+        for attempt in range(1, attempts + 1):
+            try:
+                return self._window(graph, lanes, info, reader, w, windows, video_id, pickle.loads(snapshot))
+            except ModelError as exc:
+                if attempt == attempts:
+                    raise ModelError(f"{exc} — still failing after {attempts} tries; check the Triton log") from exc
+                log.warning("window %d: %s; recovering the models and retrying (%d/%d)", w.index, exc, attempt, attempts - 1)
+                self.services.recover_models()
+                for lane in lanes:
+                    lane.reset()
+        raise AssertionError("unreachable")
+
+    def _window(self, graph, lanes, info, reader, w, windows, video_id, state) -> WindowResult:
+        t0 = time.monotonic()
+        video_f = lanes[0].submit(self._video_lane, info, reader, w, state) if reader else None
+        audio_f = lanes[1].submit(self._audio_lane, info, w, state.speech_covered_until) if info.has_audio else None
+        try:
+            scanned, frames_rows, det_rows, tracks, v_events, relations = video_f.result() if video_f else (0, [], [], [], [], [])
+            a_events, state.speech_covered_until = audio_f.result() if audio_f else ([], state.speech_covered_until)
+        finally:  # never leave a lane running into the next try
+            for f in (video_f, audio_f):
+                if f is not None:
+                    f.exception()
+        events = sorted(v_events + a_events, key=lambda e: (e.t_start, e.id))
+        vectors = lanes[1].submit(lambda lane, texts: lane.models().embed(texts), [e.describe() for e in events]).result()
+        relations += build_relations(events, self.config.precedes_gap_s, previous=graph.last_event(video_id, w.index))
+        if self.rules.rules:  # alerts appear while ingest is still running
+            history = graph.events_between(video_id, w.t_start - self.rules.horizon_s(), before_window=w.index)
+            tracks_here = sorted({e.track_id for e in events if e.track_id is not None})
+            dets = graph.detections_for_tracks(video_id, tracks_here) + det_rows
+            last = w.index == windows[-1].index
+            alerts, alert_rels = self.rules.evaluate(history, events, dets, info.duration_s if last else None, w.t_end, w.index)
+            events += alerts
+            relations += alert_rels
+        return WindowResult(video_id, w.index, w.t_start, w.t_end, frames=frames_rows, detections=det_rows, tracks=tracks,
+                            events=events, relations=relations, embeddings=vectors, state=pickle.dumps(state),
+                            frames_scanned=scanned, wall_s=time.monotonic() - t0)
+
     # -- driver -----------------------------------------------------------------------------
     def ingest(self, path: str | Path, on_progress: Callable[[dict], None] | None = None, display_name: str | None = None) -> IngestSummary:
         started = time.monotonic()
@@ -385,29 +459,12 @@ class Ingestor:
             todo = [w for w in windows if w.index not in done]
             resumed = len(windows) - len(todo)
             for n, w in enumerate(todo):
-                t0 = time.monotonic()
-                video_f = lanes[0].submit(self._video_lane, info, reader, w, state) if reader else None
-                audio_f = lanes[1].submit(self._audio_lane, info, w, state.speech_covered_until) if info.has_audio else None
-                scanned, frames_rows, det_rows, tracks, v_events, relations = video_f.result() if video_f else (0, [], [], [], [], [])
-                a_events, state.speech_covered_until = audio_f.result() if audio_f else ([], state.speech_covered_until)
-                events = sorted(v_events + a_events, key=lambda e: (e.t_start, e.id))
-                vectors = lanes[1].submit(lambda lane, texts: lane.models().embed(texts), [e.describe() for e in events]).result()
-                relations += build_relations(events, self.config.precedes_gap_s, previous=graph.last_event(video_id, w.index))
-                if self.rules.rules:  # alerts appear while ingest is still running
-                    history = graph.events_between(video_id, w.t_start - self.rules.horizon_s(), before_window=w.index)
-                    tracks_here = sorted({e.track_id for e in events if e.track_id is not None})
-                    dets = graph.detections_for_tracks(video_id, tracks_here) + det_rows
-                    last = w.index == windows[-1].index
-                    alerts, alert_rels = self.rules.evaluate(history, events, dets, info.duration_s if last else None, w.t_end, w.index)
-                    events += alerts
-                    relations += alert_rels
-                result = WindowResult(video_id, w.index, w.t_start, w.t_end, frames=frames_rows, detections=det_rows, tracks=tracks,
-                                      events=events, relations=relations, embeddings=vectors, state=pickle.dumps(state),
-                                      frames_scanned=scanned, wall_s=time.monotonic() - t0)
+                result = self._window_with_retries(graph, lanes, info, reader, w, windows, video_id, state)
+                state = pickle.loads(result.state)  # what was saved is what the next window continues from
                 graph.write_window(result)
                 elapsed = time.monotonic() - started
                 message = {"type": "progress", "video_id": video_id, "window": w.index, "windows": len(windows),
-                           "done": resumed + n + 1, "t_end": w.t_end, "duration_s": info.duration_s, "events": len(events),
+                           "done": resumed + n + 1, "t_end": w.t_end, "duration_s": info.duration_s, "events": len(result.events),
                            "status": "running", "eta_s": round(elapsed / (n + 1) * (len(todo) - n - 1), 1)}
                 if bus:
                     bus.publish(progress_channel(video_id), message)
