@@ -289,12 +289,13 @@ def main(argv: list[str] | None = None) -> int:
     from .media import MediaError  # noqa: PLC0415
     from .model_clients import ModelError  # noqa: PLC0415
     from .triton_server import TritonStartError  # noqa: PLC0415
+    from .graph import StorageError  # noqa: PLC0415
     from .rules import RulesError  # noqa: PLC0415
     from .weights import WeightsError  # noqa: PLC0415
 
     try:
         return args.func(args)
-    except (MediaError, LookupError, WeightsError, ModelError, TritonStartError, RulesError) as exc:
+    except (MediaError, LookupError, WeightsError, ModelError, TritonStartError, RulesError, StorageError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -51,11 +51,11 @@ class RedisServer:
         return f"redis://127.0.0.1:{self.port}/0"
 
     @classmethod
-    def start(cls, timeout_s: float = 10.0) -> "RedisServer":
+    def start(cls, timeout_s: float = 10.0, port: int | None = None) -> "RedisServer":
         binary = shutil.which("redis-server")
         if not binary:
             raise BusError("redis-server is not installed; run `make setup` (apt package redis-server) or set REDIS_URL")
-        port = free_port()
+        port = port or free_port()
         workdir = Path(tempfile.mkdtemp(prefix="vdet-redis-"))
         process = subprocess.Popen(
             [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", str(workdir),

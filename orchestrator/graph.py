@@ -87,6 +87,19 @@ class WindowResult:
     wall_s: float = 0.0
 
 
+class StorageError(OSError):
+    """The database could not be written (disk full, file too large, I/O error); nothing half-written remains."""
+
+
+def _storage_error(exc: BaseException, path: Path) -> StorageError | None:
+    text = str(exc)
+    if isinstance(exc, (duckdb.IOException, OSError)) or any(s in text for s in ("No space left", "File too large", "Could not write")):
+        reason = "the disk is full" if "space" in text.lower() else "the file system refused the write"
+        return StorageError(f"cannot write the database {path}: {reason} ({text.splitlines()[0][:160]}); "
+                            "free some space and run the same command again to resume")
+    return None
+
+
 class EventGraph:
     def __init__(self, path: str | Path, read_only: bool = False):
         self.path = Path(path)
@@ -209,8 +222,14 @@ class EventGraph:
                  round(r.wall_s, 3), r.state],
             )
             con.execute("COMMIT")
-        except BaseException:
-            con.execute("ROLLBACK")
+        except BaseException as exc:
+            try:
+                con.execute("ROLLBACK")
+            except duckdb.Error:
+                pass  # the failed COMMIT already ended the transaction; the original error is what matters
+            storage = _storage_error(exc, self.path)
+            if storage is not None:
+                raise storage from exc
             raise
 
     def _insert(self, table: str, video_id: str, window_idx: int, rows: list[dict], conflict: str = "") -> None:

@@ -54,6 +54,18 @@ def _pytriton_root() -> Path:
     return Path(list(spec.submodule_search_locations)[0]).resolve() / "tritonserver"
 
 
+def shm_prefix(http_port: int) -> str:
+    return f"vdet_triton_{http_port}_"
+
+
+def remove_shm_regions(http_port: int) -> None:
+    for region in Path("/dev/shm").glob(shm_prefix(http_port) + "*"):
+        try:
+            region.unlink()
+        except OSError:
+            pass
+
+
 def build_backend_dir(dest: Path) -> Path:
     """A backend folder whose ``python/`` links the python backend and the stub for this Python."""
     root = _pytriton_root()
@@ -133,6 +145,8 @@ class TritonServer:
             "--allow-metrics=false",
             "--exit-timeout-secs=5",
             "--log-verbose=0",
+            # our own shared-memory names, so a server that was killed can have its regions removed
+            f"--backend-config=python,shm-region-prefix-name={shm_prefix(http_port)}",
         ]
         if config_name:
             cmd.append(f"--model-config-name={config_name}")
@@ -185,6 +199,7 @@ class TritonServer:
                 self.process.wait()
             except ProcessLookupError:
                 pass
+        remove_shm_regions(self.http_port)  # left behind when the server or a stub was killed
         shutil.rmtree(self.workdir, ignore_errors=True)
 
     def __enter__(self) -> "TritonServer":
