@@ -154,7 +154,9 @@ class AskService:
         try:
             self.redis.publish(tokens_channel(session), json.dumps({"v": SCHEMA_VERSION, **message}))
         except redis.RedisError as exc:
-            log.warning("could not publish on %s: %s", tokens_channel(session), exc)
+            # Redis is down: the answer is still returned to the caller; warn once per answer, not per token
+            if message.get("type") in ("start", "done", "error", "cancelled"):
+                log.warning("could not publish %s on %s: %s", message.get("type"), tokens_channel(session), exc)
 
     def _listen_for_cancel(self, session: str, cancel: threading.Event, stop: threading.Event, ready: threading.Event,
                            on_cancel: Callable[[], None]) -> None:
