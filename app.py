@@ -57,7 +57,7 @@ def main(argv=None) -> int:
                 print(f"library: {Path(path).name} → {video_id} ({'ingesting' if new else 'already there'})", file=sys.stderr)
             except UploadError as exc:
                 print(f"library: skipped {path}: {exc}", file=sys.stderr)
-        state = AppState(library, services.triton_url, vlm=build_vlm())
+        state = AppState(library, services.triton_url, vlm=build_vlm(), per_user=bool(args.auth))
         demo = build_ui(state)
         demo.queue(default_concurrency_limit=8)
         auth = None

@@ -62,6 +62,9 @@ CREATE TABLE IF NOT EXISTS embeddings (
     video_id VARCHAR, event_id VARCHAR, window_idx INTEGER, vec FLOAT[{EMBED_DIM}],
     PRIMARY KEY (video_id, event_id)
 );
+CREATE TABLE IF NOT EXISTS owners (
+    video_id VARCHAR, owner VARCHAR, PRIMARY KEY (video_id, owner)
+);
 CREATE INDEX IF NOT EXISTS events_time ON events (video_id, t_start);
 """
 

@@ -241,3 +241,42 @@ def test_controls_have_labels(browser, app):
     assert page.get_by_label("Library").count() >= 1
     assert page.get_by_role("button", name="Ask").count() == 1 and page.get_by_role("button", name="Stop").count() == 1
     page.close()
+
+
+def test_with_auth_users_see_only_their_own_uploads(browser, triton, redis_server, tmp_path_factory, gt_clip, media_dir):
+    home = tmp_path_factory.mktemp("app-auth") / "home"
+    running = RunningApp(home, {"TRITON_URL": triton.http_url, "REDIS_URL": redis_server.url, "VDET_AUTH": "ana:s3cret"})
+    try:
+        page = browser.new_page(viewport={"width": 1400, "height": 900})
+        page.goto(running.url)
+        page.wait_for_selector("input[type=password]")
+        page.locator("input[type=text]").first.fill("ana")
+        page.locator("input[type=password]").fill("wrong")
+        page.get_by_role("button", name=re.compile("log ?in", re.I)).click()
+        page.wait_for_timeout(1500)
+        assert page.locator("#question").count() == 0  # a wrong password does not open the app
+        page.goto(running.url)
+        page.wait_for_selector("input[type=password]")
+        page.locator("input[type=text]").first.fill("ana")
+        page.locator("input[type=password]").fill("s3cret")
+        page.get_by_role("button", name=re.compile("log ?in", re.I)).click()
+        page.wait_for_selector("#question textarea", timeout=30000)
+        upload(page, media_dir / "bikes.mp4")
+        wait_text(page, "#progress", r"ingested", 120)
+        page.locator("#library input").click()
+        assert page.locator("ul[role=listbox] li", has_text="bikes.mp4").count() == 1
+        page.close()
+    finally:
+        running.stop()
+    # the same library opened by another user holds nothing of ana's
+    from ui.library import Library
+
+    class NoServices:
+        bus = None
+
+    lib = Library(home, NoServices())
+    try:
+        assert [v["name"] for v in lib.videos("ana")] == ["bikes.mp4"] and lib.videos("bob") == []
+        assert lib.may_see(lib.videos("ana")[0]["video_id"], "ana") and not lib.may_see(lib.videos("ana")[0]["video_id"], "bob")
+    finally:
+        lib.close()

@@ -74,8 +74,9 @@ def linkify(text: str, citations: list[dict] | None = None) -> str:
 class AppState:
     """What the page's handlers share: the library, the ask service, the clients."""
 
-    def __init__(self, library: Library, triton_url: str, vlm=None):
+    def __init__(self, library: Library, triton_url: str, vlm=None, per_user: bool = False):
         self.library = library
+        self.per_user = per_user  # with authentication: each user sees only their own uploads
         self.triton_url = triton_url
         self.local = threading.local()
         self.redis = library.redis
@@ -93,9 +94,12 @@ class AppState:
         return self.models().embed(texts)
 
     # -- library ---------------------------------------------------------------------------
-    def choices(self) -> list[tuple[str, str]]:
+    def owner(self, request: gr.Request | None) -> str | None:
+        return getattr(request, "username", None) if self.per_user else None
+
+    def choices(self, owner: str | None = None) -> list[tuple[str, str]]:
         out = []
-        for v in self.library.videos():
+        for v in self.library.videos(owner):
             when = v["created_at"].strftime("%Y-%m-%d %H:%M") if v["created_at"] else ""
             status = v["status"] if v["status"] != "ingesting" else f"ingesting {v['windows_done']}/{v['n_windows']}"
             out.append((f"{v['name']} · {fmt_time(v['duration_s'] or 0)} · {status} · {when}", v["video_id"]))
@@ -277,7 +281,9 @@ def build_ui(state: AppState) -> gr.Blocks:
         seek_t = gr.Number(visible=False, elem_id="seek")
         timer = gr.Timer(1.0)
 
-        def select(video_id, _session):
+        def select(video_id, _session, request: gr.Request):
+            if video_id and not state.library.may_see(video_id, state.owner(request)):
+                video_id = None
             if not video_id:
                 return None, None, None, state.table(None), [], state.progress_html(None), ""
             v = state.library.video(video_id)
@@ -288,22 +294,23 @@ def build_ui(state: AppState) -> gr.Blocks:
 
         picker.change(select, [picker, session], [current, player, timeline, table, chat, progress, seen])
 
-        def on_upload(file):
+        def on_upload(file, request: gr.Request):
+            owner = state.owner(request)
             if file is None:
                 return gr.update(), "", gr.update()
             original = getattr(file, "orig_name", None) or Path(file if isinstance(file, str) else file.name).name
             path = file if isinstance(file, str) else file.name
             try:
-                video_id, new = state.library.add_upload(path, original)
+                video_id, new = state.library.add_upload(path, original, owner=owner)
             except UploadError as exc:
                 return gr.update(), f"**Upload refused.** {exc}", None
             msg = "Added to the library; ingest has started." if new else "This video is already in the library (same content); showing it."
-            return gr.update(choices=state.choices(), value=video_id), msg, None  # the drop zone is ready for the next file
+            return gr.update(choices=state.choices(owner), value=video_id), msg, None  # the drop zone is ready for the next file
 
         upload.upload(on_upload, [upload], [picker, upload_msg, upload])
 
-        def tick(video_id, last):
-            choices = gr.update(choices=state.choices()) if state.library.jobs else gr.update()
+        def tick(video_id, last, request: gr.Request):
+            choices = gr.update(choices=state.choices(state.owner(request))) if state.library.jobs else gr.update()
             if not video_id:
                 return gr.update(), gr.update(), gr.update(), last, choices
             v = state.library.video(video_id)
@@ -316,9 +323,9 @@ def build_ui(state: AppState) -> gr.Blocks:
 
         timer.tick(tick, [current, seen], [progress, timeline, table, seen, picker])
 
-        def ask(q, history, sess, video_id):
+        def ask(q, history, sess, video_id, request: gr.Request):
             q = (q or "").strip()
-            if not video_id:
+            if not state.library.may_see(video_id, state.owner(request)):
                 yield history + [{"role": "assistant", "content": "Upload a video or pick one from the library first."}], "", ""
                 return
             if not q:
@@ -332,8 +339,8 @@ def build_ui(state: AppState) -> gr.Blocks:
                 cleared = True
 
         def template(name):
-            def run(history, sess, video_id):
-                if not video_id:
+            def run(history, sess, video_id, request: gr.Request):
+                if not state.library.may_see(video_id, state.owner(request)):
                     yield history + [{"role": "assistant", "content": "Upload a video or pick one from the library first."}], ""
                     return
                 history = history + [{"role": "user", "content": f"{name.capitalize()} analysis"}]
@@ -375,5 +382,8 @@ def build_ui(state: AppState) -> gr.Blocks:
         table.select(row_selected, [table], [seek_t])
         seek_t.change(None, [seek_t], None, js="(t) => { if (t !== null && window.vdSeek) window.vdSeek(t); return []; }")
         refresh.click(state.status_md, None, [status])
-        demo.load(lambda: (gr.update(choices=state.choices()), state.status_md()), None, [picker, status])
+        def on_load(request: gr.Request):
+            return gr.update(choices=state.choices(state.owner(request))), state.status_md()
+
+        demo.load(on_load, None, [picker, status])
     return demo

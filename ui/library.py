@@ -83,21 +83,42 @@ class Library:
     def cursor(self):
         return self.graph.con.cursor()
 
-    def videos(self) -> list[dict]:
+    def videos(self, owner: str | None = None) -> list[dict]:
+        """The library; with ``owner`` (an authenticated user) only the videos that user uploaded."""
         cur = self.cursor()
         try:
+            where = "WHERE v.video_id IN (SELECT video_id FROM owners WHERE owner = ?)" if owner else ""
             rows = cur.execute(
-                """SELECT v.video_id, v.name, v.path, v.duration_s, v.status, v.n_windows, v.created_at,
+                f"""SELECT v.video_id, v.name, v.path, v.duration_s, v.status, v.n_windows, v.created_at,
                           (SELECT count(*) FROM windows w WHERE w.video_id = v.video_id AND w.status = 'done') AS windows_done
-                   FROM videos v ORDER BY v.created_at DESC"""
+                   FROM videos v {where} ORDER BY v.created_at DESC""", [owner] if owner else []
             ).fetchall()
             cols = [d[0] for d in cur.description]
         finally:
             cur.close()
         return [dict(zip(cols, r)) for r in rows]
 
-    def video(self, video_id: str) -> dict | None:
-        return next((v for v in self.videos() if v["video_id"] == video_id), None)
+    def video(self, video_id: str, owner: str | None = None) -> dict | None:
+        return next((v for v in self.videos(owner) if v["video_id"] == video_id), None)
+
+    def may_see(self, video_id: str | None, owner: str | None) -> bool:
+        if not video_id:
+            return False
+        if owner is None:
+            return True
+        cur = self.cursor()
+        try:
+            return bool(cur.execute("SELECT count(*) FROM owners WHERE video_id = ? AND owner = ?", [video_id, owner]).fetchall()[0][0])
+        finally:
+            cur.close()
+
+    def _own(self, video_id: str, owner: str | None) -> None:
+        if owner:
+            cur = self.cursor()
+            try:
+                cur.execute("INSERT OR IGNORE INTO owners VALUES (?, ?)", [video_id, owner])
+            finally:
+                cur.close()
 
     def media_path(self, video_id: str) -> str | None:
         """The playable file of a video: its library copy, or where it was ingested from."""
@@ -113,7 +134,7 @@ class Library:
             return self.jobs.get(video_id)
 
     # -- uploads -------------------------------------------------------------------------
-    def add_upload(self, path: str | Path, original_name: str | None = None) -> tuple[str, bool]:
+    def add_upload(self, path: str | Path, original_name: str | None = None, owner: str | None = None) -> tuple[str, bool]:
         """Check, hash and copy an uploaded file into the library; queue its ingest.
 
         Returns (video_id, is_new). Raises UploadError with a message for the page."""
@@ -139,6 +160,7 @@ class Library:
                 digest.update(chunk)
         sha = digest.hexdigest()
         video_id = sha[:16]
+        self._own(video_id, owner)  # the same content uploaded by two users: both may see it, nobody else
         existing = self.video(video_id)
         if existing and existing["status"] == "done" and Path(existing["path"]).is_file():
             return video_id, False
