@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
@@ -239,33 +239,22 @@ def load_rule_dir(folder: Path) -> list[Rule]:
 # evaluation
 
 
-@dataclass
-class EventRow:
-    id: str
-    kind: str
-    label: str
-    t_start: float
-    t_end: float
-    confidence: float
-    text: str = ""
-    track_id: int | None = None
-    attrs: dict = field(default_factory=dict)
 
-
-def _row(e) -> EventRow:
+def _row(e) -> Event:
     if isinstance(e, Event):
-        return EventRow(e.id, e.kind, e.label, e.t_start, e.t_end, e.confidence, e.text, e.track_id, e.attrs)
+        return e
     attrs = e.get("attrs") or {}
     if isinstance(attrs, str):
         attrs = json.loads(attrs)
-    return EventRow(e["id"], e["kind"], e["label"], e["t_start"], e["t_end"], e["confidence"], e.get("text") or "", e.get("track_id"), attrs)
+    return Event(e["id"], e["kind"], e["label"], e["t_start"], e["t_end"], e["confidence"], e.get("text") or "", e.get("track_id"),
+                 e.get("window_idx", 0) or 0, attrs)
 
 
 def _phrase_re(phrase: str) -> re.Pattern:
     return re.compile(r"\b" + r"\s+".join(re.escape(w) for w in phrase.lower().split()) + r"\b")
 
 
-def matches(m: Match | Presence | Absence, e: EventRow) -> bool:
+def matches(m: Match | Presence | Absence, e: Event) -> bool:
     if getattr(m, "object", None) is not None:
         return e.kind == "object" and e.label == m.object
     if getattr(m, "sound", None) is not None:
@@ -299,8 +288,8 @@ class Firing:
     rule: Rule
     t: float
     t_end: float
-    anchor: EventRow
-    evidence: list[EventRow]
+    anchor: Event
+    evidence: list[Event]
     values: dict
 
 
@@ -338,7 +327,7 @@ class RulesEngine:
                 relations += [Relation(aid, e.id, "triggered_by") for e in f.evidence if e.id]
         return alerts, relations
 
-    def _fire(self, rule: Rule, events: list[EventRow], fresh: set[str], detections: list[dict], video_end: float | None,
+    def _fire(self, rule: Rule, events: list[Event], fresh: set[str], detections: list[dict], video_end: float | None,
               window_end: float, fired_at: list[float]):
         c, kind = rule.when.condition, rule.when.name
         if kind == "presence":
@@ -360,12 +349,12 @@ class RulesEngine:
                 t = round(gap_start + c.for_s, 3)
                 if t <= gap_end and not any(abs(x - t) < 1e-3 for x in fired_at):
                     fired_at.append(t)
-                    anchor = EventRow("", "alert", c.object or c.sound or "", t, t, 1.0)
+                    anchor = Event("", "alert", c.object or c.sound or "", t, t, 1.0)
                     yield Firing(rule, t, t, anchor, [occ[i - 1]] if i else [], {"duration": f"{c.for_s:.0f} s"})
         elif kind == "count":
             cooldown = c.within_s if c.cooldown_s is None else c.cooldown_s
             tracks = [e for e in events if matches(Match(object=c.object), e)]
-            first_seg: dict[int, EventRow] = {}
+            first_seg: dict[int, Event] = {}
             for e in tracks:
                 first_seg.setdefault(e.track_id if e.track_id is not None else hash(e.id), e)
             for e in sorted(tracks, key=lambda x: (x.t_start, x.id)):
@@ -443,7 +432,7 @@ class RulesEngine:
                     yield Firing(rule, e.t_start, min(g.t_end for g in group), e, group, {})
 
     @staticmethod
-    def _in_zone(e: EventRow, zone) -> bool:
+    def _in_zone(e: Event, zone) -> bool:
         box = e.attrs.get("best_box")
         if not box:
             return False

@@ -20,8 +20,18 @@ import supervision as sv
 from .model_clients import FrameDetections
 
 
+class _LabelVotes:
+    """A track's label: the class with the most confidence summed over its detections."""
+
+    label_votes: dict[str, float]
+
+    @property
+    def label(self) -> str:
+        return max(self.label_votes.items(), key=lambda kv: kv[1])[0] if self.label_votes else "object"
+
+
 @dataclass
-class TrackSegment:
+class TrackSegment(_LabelVotes):
     """A track's appearance within one window."""
 
     track_id: int
@@ -36,13 +46,9 @@ class TrackSegment:
     end_center: tuple[float, float] = (0.0, 0.0)
     label_votes: dict[str, float] = field(default_factory=dict)
 
-    @property
-    def label(self) -> str:
-        return max(self.label_votes.items(), key=lambda kv: kv[1])[0] if self.label_votes else "object"
-
 
 @dataclass
-class TrackSummary:
+class TrackSummary(_LabelVotes):
     """A whole track so far."""
 
     track_id: int
@@ -54,10 +60,6 @@ class TrackSummary:
     best_box: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0)
     label_votes: dict[str, float] = field(default_factory=dict)
     path: list[tuple[float, float, float]] = field(default_factory=list)  # (t, cx, cy), thinned
-
-    @property
-    def label(self) -> str:
-        return max(self.label_votes.items(), key=lambda kv: kv[1])[0] if self.label_votes else "object"
 
     def path_summary(self) -> dict:
         if not self.path:
