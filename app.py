@@ -67,7 +67,7 @@ def main(argv=None) -> int:
                 return 2
             user, password = args.auth.split(":", 1)
             auth = [(user, password)]
-        demo.launch(server_name=args.host, server_port=args.port, share=args.share, auth=auth, allowed_paths=[str(library.uploads)],
+        demo.launch(server_name=args.host, server_port=args.port, share=args.share, auth=auth, allowed_paths=[str(library.uploads), str(library.home / "exports")],
                     css=CSS, js=JS, max_file_size=f"{int(args.max_upload_mb)}mb", show_error=True, quiet=False)
     except KeyboardInterrupt:
         pass

@@ -204,6 +204,25 @@ def cmd_rules(args) -> int:
     return 0
 
 
+def cmd_export(args) -> int:
+    from .export import export_moments  # noqa: PLC0415
+
+    with _open_graph(args) as graph:
+        video = graph.video(args.video_id)
+    if video is None:
+        raise LookupError(f"unknown video id {args.video_id!r}; `python -m orchestrator videos` lists them")
+    spans = []
+    for text in args.span:
+        try:
+            a, b = (float(x) for x in text.split("-", 1))
+        except ValueError:
+            raise LookupError(f"--span takes START-END in seconds, e.g. 12-18.5; got {text!r}") from None
+        spans.append((a, b))
+    out = export_moments(video["path"], spans, args.out, pad_s=args.pad)
+    print(json.dumps({"out": str(out), "spans": spans}) if args.json else f"wrote {out}")
+    return 0
+
+
 def cmd_serve_models(args) -> int:
     import signal  # noqa: PLC0415
     import time  # noqa: PLC0415
@@ -269,6 +288,14 @@ def build_parser() -> argparse.ArgumentParser:
     rr.add_argument("file", nargs="?", help="rule file (default: <home>/rules/*.yaml)")
     common(rr)
     rr.set_defaults(func=cmd_rules)
+
+    p = sub.add_parser("export", help="cut moments of a video into one clip (NVENC on a GPU, libx264 on the CPU)")
+    p.add_argument("video_id")
+    p.add_argument("--span", action="append", required=True, help="START-END in seconds; repeat for a highlight reel")
+    p.add_argument("--out", required=True)
+    p.add_argument("--pad", type=float, default=1.0, help="seconds added before and after each moment")
+    common(p)
+    p.set_defaults(func=cmd_export)
 
     p = sub.add_parser("serve-models", help="start the bundled Triton on triton_models/ and keep it running")
     p.add_argument("--http-port", type=int, default=8000)

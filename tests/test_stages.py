@@ -109,3 +109,18 @@ def test_relations_link_overlapping_and_consecutive_events():
     assert ("b", "c", "precedes") not in rels  # 8 s gap
     assert ("c", "d", "precedes") not in rels
     assert fmt_time(83.2) == "01:23" and fmt_time(3723) == "01:02:03"
+
+
+def test_export_cuts_the_cited_moments_into_one_clip(gt_clip, tmp_path):
+    from orchestrator.export import export_moments, merge_spans
+
+    path, truth = gt_clip
+    out = export_moments(path, [(truth.person[0], truth.person[0] + 2), (truth.tone[0], truth.tone[1])], tmp_path / "reel.mp4", pad_s=0.5)
+    info = probe(out)
+    assert info.has_video and info.has_audio
+    assert abs(info.duration_s - (3.0 + 2.0)) < 0.5  # two moments, each padded by 0.5 s on both sides
+    pcm = read_audio(info, 3.0, 5.0)  # the second moment is the 1 kHz tone
+    spectrum = np.abs(np.fft.rfft(pcm[8000:24000]))
+    assert abs(np.argmax(spectrum) * 16000 / 16000 - truth.tone_hz) < 30
+    assert merge_spans([(5, 6), (6.5, 8)], 1.0, 7.0) == [(4.0, 7.0)]
+    assert not (tmp_path / "reel.part.mp4").exists()

@@ -149,6 +149,9 @@ def test_templates_and_follow_up(browser, app, gt_clip):
     page.locator("#send").click()
     wait_text(page, "#chat", r"after that", 30)
     shot(page, "04-template-follow-up")
+    page.locator("#export").click()  # the moments the last answer cites, cut into one clip
+    wait_text(page, "#notice", r"Exported \d+ cited moment", 60)
+    assert ".mp4" in page.locator("#export-file").inner_text()
     page.close()
 
 
