@@ -271,7 +271,7 @@ def build_ui(state: AppState) -> gr.Blocks:
                 notice = gr.Markdown("", elem_id="notice")
                 with gr.Row():
                     export_btn = gr.Button("Export cited moments", size="sm", elem_id="export")
-                    export_file = gr.File(label="Highlight clip", elem_id="export-file", interactive=False, height=60)
+                    export_file = gr.File(label="Highlight clip", elem_id="export-file", interactive=False, visible=False)
         with gr.Accordion("Events", open=False, elem_id="events-panel"):
             with gr.Row():
                 f_kind = gr.Dropdown(["all", *EVENT_KINDS], value="all", label="Kind")
@@ -376,21 +376,21 @@ def build_ui(state: AppState) -> gr.Blocks:
 
         def export(sess, video_id, request: gr.Request):
             if not state.library.may_see(video_id, state.owner(request)):
-                return None, "Pick a video first."
+                return gr.update(visible=False), "Pick a video first."
             turns = [t for t in state.ask_service.store.turns(sess) if t.video_id == video_id and t.citations]
             if not turns:
-                return None, "Ask a question first: the export cuts the moments the last answer cites."
+                return gr.update(visible=False), "Ask a question first: the export cuts the moments the last answer cites."
             spans = [(c["t_start"], c["t_end"]) for c in turns[-1].citations]
             source = state.library.media_path(video_id)
             if not source:
-                return None, "The video file is no longer in the library."
+                return gr.update(visible=False), "The video file is no longer in the library."
             out = state.library.home / "exports" / f"{video_id}-{sess}-{len(turns)}.mp4"
             out.parent.mkdir(parents=True, exist_ok=True)
             try:
                 export_moments(source, spans, out)
             except MediaError as exc:
-                return None, f"Export failed: {exc}"
-            return str(out), f"Exported {len(spans)} cited moment{'s' if len(spans) != 1 else ''} into one clip."
+                return gr.update(visible=False), f"Export failed: {exc}"
+            return gr.update(value=str(out), visible=True), f"Exported {len(spans)} cited moment{'s' if len(spans) != 1 else ''} into one clip."
 
         export_btn.click(export, [session, current], [export_file, notice])
 
