@@ -154,6 +154,7 @@ def _scan_video(container, vstream) -> dict:
                 break
     except Exception as exc:  # noqa: BLE001 - any decoder error means "not decodable here"
         log.debug("probe decode stopped: %s", exc)
+    frame = None  # noqa: F841 - release the decoder's frame before the container closes
     if len(times) >= 3:
         deltas = np.diff(sorted(times))
         deltas = deltas[deltas > 0]
@@ -238,11 +239,12 @@ class FrameReader:
 
         targets = np.arange(t0, t1, 1.0 / fps)
         k = 0
-        prev = None  # (t, av frame)
+        prev = frame = pick = None  # (t, av frame)
         last_emitted = None
         with _open(self.info.path) as container:
+            # No frame threading here: closing a frame-threaded decoder while a frame is still referenced
+            # (we keep the previous one to pick the nearest) deadlocks in avcodec_free_context.
             stream = container.streams.video[0]
-            stream.thread_type = "AUTO"
             start = self.info.video_start_s
             if t0 > 0:
                 container.seek(int((t0 + start) / stream.time_base), stream=stream, backward=True)
@@ -256,7 +258,8 @@ class FrameReader:
                 return float(item[0]), _rotate(rgb, self.info.rotation)
 
             bad_packets = 0
-            for frame in _decode_skipping_errors(container, stream):
+            decoded = _decode_skipping_errors(container, stream)
+            for frame in decoded:
                 if frame is None:
                     bad_packets += 1
                     continue
@@ -280,6 +283,8 @@ class FrameReader:
                 out = emit(prev)
                 if out:
                     yield out
+            decoded.close()
+            prev = frame = pick = None  # release decoder-owned frames before the container closes
 
 
 def _decode_skipping_errors(container, stream):
