@@ -47,5 +47,6 @@ class IngestConfig:
     track_lost_s: float = 4.0  # a track survives this long unseen
     min_track_frames: int = 2  # shorter tracks are noise, not objects
     precedes_gap_s: float = 5.0
+    window_timeout_s: float = 300.0  # a window's decode + models past this is a damaged file or a hung decoder
     reid_gap_s: float = 8.0  # a lost track and a new one this close in time (and space) may be one entity
     reid_distance: float = 0.2  # frame fraction between where one was lost and the other appeared

@@ -91,8 +91,33 @@ def _open(path: str):
         raise MediaError(f"{Path(path).name}: cannot open ({exc}); check the file is a complete video") from None
 
 
-def probe(path: str | Path) -> MediaInfo:
-    """Read what the file holds. Raises MediaError for empty, unreadable or stream-less files."""
+def probe(path: str | Path, timeout_s: float | None = None) -> MediaInfo:
+    """Read what the file holds. Raises MediaError for empty, unreadable or stream-less files, and for a
+    file whose header takes longer than ``timeout_s`` (``VDET_PROBE_TIMEOUT_S``, default 60) to read."""
+    import os  # noqa: PLC0415
+    import threading  # noqa: PLC0415
+
+    timeout_s = float(os.environ.get("VDET_PROBE_TIMEOUT_S", "60")) if timeout_s is None else timeout_s
+    box: dict = {}
+
+    def run() -> None:
+        try:
+            box["info"] = _probe(path)
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread
+            box["error"] = exc
+
+    # a daemon thread: a decoder that hangs cannot hold the process (or its exit) hostage
+    worker = threading.Thread(target=run, name="probe", daemon=True)
+    worker.start()
+    worker.join(timeout_s)
+    if worker.is_alive():
+        raise MediaError(f"{Path(str(path)).name}: reading the file took longer than {timeout_s:g} s; it may be damaged or on a stalled disk")
+    if "error" in box:
+        raise box["error"]
+    return box["info"]
+
+
+def _probe(path: str | Path) -> MediaInfo:
     import av  # noqa: PLC0415
 
     _quiet_decoders()

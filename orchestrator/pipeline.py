@@ -20,7 +20,9 @@ import os
 import pickle
 import threading
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
+import queue
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FuturesTimeout
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -30,7 +32,7 @@ from .bus import Bus, RedisServer, bus_from_env, progress_channel
 from .config import IngestConfig
 from .events import Event, Relation, build_relations
 from .graph import EventGraph, WindowResult
-from .media import FrameReader, MediaInfo, probe, read_audio
+from .media import FrameReader, MediaError, MediaInfo, probe, read_audio
 from .model_clients import ModelError, TritonModels
 from .rules import Rule, RulesEngine, load_rule_dir, load_rules
 from .sampling import GateState, MotionGate
@@ -222,11 +224,41 @@ class IngestSummary:
         return asdict(self)
 
 
+class _DaemonWorker:
+    """One daemon thread running submitted calls in order (a ThreadPoolExecutor's threads are joined at
+    exit, so a decoder that hangs would keep the process alive after the window timed out)."""
+
+    def __init__(self, name: str):
+        self.jobs: queue.Queue = queue.Queue()
+        self.thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        while True:
+            job = self.jobs.get()
+            if job is None:
+                return
+            future, fn, args = job
+            if future.set_running_or_notify_cancel():
+                try:
+                    future.set_result(fn(*args))
+                except BaseException as exc:  # noqa: BLE001 - handed to the waiting caller
+                    future.set_exception(exc)
+
+    def submit(self, fn, *args) -> Future:
+        future: Future = Future()
+        self.jobs.put((future, fn, args))
+        return future
+
+    def shutdown(self) -> None:
+        self.jobs.put(None)
+
+
 class _Lane:
     """A single worker thread with its own Triton client."""
 
     def __init__(self, name: str, triton_url: str):
-        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=name)
+        self.pool = _DaemonWorker(name)
         self.url = triton_url
         self.local = threading.local()
 
@@ -256,7 +288,10 @@ class _Lane:
             if hasattr(self.local, "models"):
                 self.local.models.close()
 
-        self.pool.submit(_close, self).result()
+        try:
+            self.pool.submit(_close, self).result(timeout=10)
+        except FuturesTimeout:
+            pass  # the lane is stuck (a hung decoder): it is a daemon thread and dies with the process
         self.pool.shutdown()
 
 
@@ -412,12 +447,16 @@ class Ingestor:
         t0 = time.monotonic()
         video_f = lanes[0].submit(self._video_lane, info, reader, w, state) if reader else None
         audio_f = lanes[1].submit(self._audio_lane, info, w, state.speech_covered_until) if info.has_audio else None
+        limit = self.config.window_timeout_s
         try:
-            scanned, frames_rows, det_rows, tracks, v_events, relations = video_f.result() if video_f else (0, [], [], [], [], [])
-            a_events, state.speech_covered_until = audio_f.result() if audio_f else ([], state.speech_covered_until)
-        finally:  # never leave a lane running into the next try
+            scanned, frames_rows, det_rows, tracks, v_events, relations = video_f.result(timeout=limit) if video_f else (0, [], [], [], [], [])
+            a_events, state.speech_covered_until = audio_f.result(timeout=limit) if audio_f else ([], state.speech_covered_until)
+        except FuturesTimeout:
+            raise MediaError(f"window {w.index + 1} ({w.t_start:.0f}-{w.t_end:.0f} s) took longer than {limit:g} s to decode and analyse; "
+                             "the file may be damaged there. Finished windows are saved: run the same command again to retry") from None
+        finally:  # never leave a lane running into the next try (unless it is stuck past the limit)
             for f in (video_f, audio_f):
-                if f is not None:
+                if f is not None and f.done():
                     f.exception()
         events = sorted(v_events + a_events, key=lambda e: (e.t_start, e.id))
         vectors = lanes[1].submit(lambda lane, texts: lane.models().embed(texts), [e.describe() for e in events]).result()

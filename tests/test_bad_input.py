@@ -125,3 +125,20 @@ def test_unknown_video_id_is_a_clear_error(cli_env, gt_clip):
     run_cli("ingest", str(gt_clip[0]), "--quiet", env_extra=cli_env)
     result = run_cli("events", "nope", env_extra=cli_env)
     assert result.returncode != 0 and result.stderr.startswith("error: unknown video id")
+
+
+def test_probe_and_window_timeouts_stop_cleanly_and_resume(gt_clip, services, tmp_path):
+    """A file that takes too long (here: limits no real file can meet) gives a clear error; nothing half-written."""
+    from orchestrator.config import IngestConfig
+    from orchestrator.media import MediaError, probe
+    from orchestrator.pipeline import Ingestor
+
+    with pytest.raises(MediaError, match="took longer than"):
+        probe(gt_clip[0], timeout_s=0.0)
+    home = tmp_path / "home"
+    with pytest.raises(MediaError, match=r"window 1 \(0-20 s\) took longer than"):
+        Ingestor(home, services, IngestConfig(window_timeout_s=0.001)).ingest(gt_clip[0])
+    _consistent(home)
+    summary = Ingestor(home, services).ingest(gt_clip[0])
+    assert summary.windows == 2 and summary.events > 0
+    _consistent(home)
