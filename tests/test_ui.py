@@ -211,7 +211,7 @@ def test_stop_cancels_a_streaming_answer(browser, triton, redis_server, tmp_path
     server.state.model = "slow"
     home = tmp_path_factory.mktemp("app-vlm") / "home"
     running = RunningApp(home, {"TRITON_URL": triton.http_url, "REDIS_URL": redis_server.url, "VLM_BASE_URL": server.base_url,
-                                "VLM_MODEL": "slow"}, ["--preload", str(gt_clip[0])])
+                                "VLM_MODEL": "slow", "VLM_API_KEY": "sk-test-SECRET-4711"}, ["--preload", str(gt_clip[0]), "-v"])
     try:
         page = browser.new_page(viewport={"width": 1500, "height": 1000})
         page.goto(running.url)
@@ -227,10 +227,13 @@ def test_stop_cancels_a_streaming_answer(browser, triton, redis_server, tmp_path
         wait_text(page, "#notice", r"stopped", 10)
         assert server.state.disconnected.wait(5), "the VLM request was not closed"
         shot(page, "07-stopped")
+        assert "SECRET-4711" not in page.content()
         page.close()
     finally:
         running.stop()
         server.stop()
+    log = (home.parent / f"app-{running.port}.log").read_text()
+    assert "SECRET-4711" not in log  # the API key never reaches the logs, even at -v
 
 
 def test_controls_have_labels(browser, app):
