@@ -171,7 +171,9 @@ class AppState:
         except redis.RedisError as exc:
             lines.append(f"| Redis | down: {exc} |")
         vids = self.library.videos()
-        lines.append(f"| database ({self.library.db_path}) | {len(vids)} videos, {sum(v['windows_done'] for v in vids)} windows ingested |")
+        n_win = sum(v["windows_done"] for v in vids)
+        lines.append(f"| database ({self.library.db_path}) | {len(vids)} video{'' if len(vids) == 1 else 's'}, "
+                     f"{n_win} window{'' if n_win == 1 else 's'} ingested |")
         return "\n".join(lines)
 
     # -- chat ------------------------------------------------------------------------------
@@ -366,7 +368,9 @@ def build_ui(state: AppState) -> gr.Blocks:
                 pass
             return "stopped"
 
-        stop.click(do_stop, [session], [notice], cancels=ask_events)
+        # Stop goes through the bus: the worker stops and publishes "cancelled", and the streaming handler
+        # ends normally with the partial answer (cancelling the Gradio event instead flags its outputs as errors)
+        stop.click(do_stop, [session], [notice])
 
         def new_chat(sess):
             state.ask_service.store.clear(sess)
