@@ -124,3 +124,23 @@ def test_export_cuts_the_cited_moments_into_one_clip(gt_clip, tmp_path):
     assert abs(np.argmax(spectrum) * 16000 / 16000 - truth.tone_hz) < 30
     assert merge_spans([(5, 6), (6.5, 8)], 1.0, 7.0) == [(4.0, 7.0)]
     assert not (tmp_path / "reel.part.mp4").exists()
+
+
+def test_capacity_plan_prints_each_layout_and_its_bottleneck():
+    import subprocess
+    import sys
+
+    from conftest import REPO
+
+    out = subprocess.run([sys.executable, "scripts/plan_capacity.py", "--hours", "2"], cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    rows = {line.split()[0]: line.split() for line in out.stdout.splitlines() if line.split() and line.split()[0] in ("2-core", "1xH100", "7xA100")}
+    assert set(rows) == {"2-core", "1xH100", "7xA100"}
+
+    def x_and_bottleneck(tokens):  # stage times end in "m"; the first plain number is "x realtime", then the bottleneck
+        i = next(i for i, tok in enumerate(tokens[1:], 1) if tok.replace(".", "").isdigit())
+        return float(tokens[i]), tokens[i + 1]
+
+    assert x_and_bottleneck(rows["2-core"]) == (3.9, "asr")  # the CPU row is the measurement: 2 h at 3.93x realtime
+    x, bottleneck = x_and_bottleneck(rows["1xH100"])
+    assert x > 20 and bottleneck in ("asr", "detector", "decode", "tagger")
