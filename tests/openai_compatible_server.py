@@ -52,6 +52,8 @@ def build_app(state: ServerState) -> FastAPI:
                 f"{line[2:].split(']')[0]}] {line.split(' ', 2)[-1].split(':', 1)[0]}." for line in timeline[:3])
         else:
             answer = "I cannot tell from what I was given."
+        if model == "slow":  # long enough (~20 s) that a Stop always lands mid-stream
+            answer += " The person is then seen again near the door, and the scene stays calm afterwards." * 6
         words = re.findall(r"\S+\s*", answer)
         delay = 0.3 if model == "slow" else 0.0
 
