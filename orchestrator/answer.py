@@ -18,7 +18,7 @@ import threading
 from dataclasses import asdict, dataclass, field
 from typing import Callable, Iterator, Protocol
 
-from .events import fmt_time, plural
+from .events import fmt_time, plural, quote
 from .retrieval import Evidence, RetrievalResult
 
 CITE_RE = re.compile(r"\[(?:(\d{1,2}):)?(\d{1,2}):(\d{2})\]")
@@ -104,7 +104,6 @@ def citations_for(text: str, retrieval: RetrievalResult, extra: list[Evidence] |
 # extractive engine
 
 
-_plural = plural
 
 
 def _span(e: Evidence) -> str:
@@ -113,9 +112,8 @@ def _span(e: Evidence) -> str:
     return f"at [{fmt_time(e.t_start)}]"
 
 
-def _quote(text: str, limit: int = 220) -> str:
-    text = " ".join(text.split()).replace('"', "'")
-    return f'"{text[:limit]}{"…" if len(text) > limit else ""}"'
+def _quote(text: str) -> str:
+    return quote(text, 220)
 
 
 def describe_evidence(e: Evidence) -> str:
@@ -165,7 +163,7 @@ class ExtractiveEngine:
                 if "count" in intents or "exists" in intents or "search" in intents:
                     bits = []
                     for f in facts:
-                        bit = f"{_plural(f.tracks, f.label)} (first seen [{fmt_time(f.first_t)}], last seen [{fmt_time(f.last_t)}]"
+                        bit = f"{plural(f.tracks, f.label)} (first seen [{fmt_time(f.first_t)}], last seen [{fmt_time(f.last_t)}]"
                         bits.append(bit + (f", at most {f.max_at_once} at once)" if f.max_at_once > 1 else ")"))
                     lead = "I counted" if "count" in intents else "Yes:"
                     tail = ", each counted once however long it stayed in view" if "count" in intents else ""
@@ -180,10 +178,10 @@ class ExtractiveEngine:
                         line += f"; the last one leaves at {fmt_time(f.last_t)}." if f.tracks > 1 else f" and stays until {fmt_time(f.last_t)}."
                         parts.append(line)
                 if "duration" in intents:
-                    parts.append(" ".join(f"{_plural(f.tracks, f.label).capitalize()} {'was' if f.tracks == 1 else 'were'} in view for about "
+                    parts.append(" ".join(f"{plural(f.tracks, f.label).capitalize()} {'was' if f.tracks == 1 else 'were'} in view for about "
                                           f"{f.visible_s:.0f} s in total, between [{fmt_time(f.first_t)}] and {fmt_time(f.last_t)}." for f in facts))
             else:
-                names = self._join([_plural(2, w).split(" ", 1)[1] for w in wanted], "or")
+                names = self._join([plural(2, w).split(" ", 1)[1] for w in wanted], "or")
                 parts.append(f"No, I saw no {names}{scope}." if "exists" in intents else f"I saw no {names}{scope}.")
             direct = True
 
@@ -198,7 +196,7 @@ class ExtractiveEngine:
                 for label, es in by_label.items():
                     n = r.sound_facts.get(label, len(es))
                     when = self._join([f"[{fmt_time(e.t_start)}]" for e in es[:5]])
-                    bits.append(f"a {label} at {when}" if n == 1 else f"{_plural(n, label)}, at {when}{' and later' if n > 5 else ''}")
+                    bits.append(f"a {label} at {when}" if n == 1 else f"{plural(n, label)}, at {when}{' and later' if n > 5 else ''}")
                 parts.append(f"{'Yes: I heard' if 'exists' in intents else 'I heard'} {self._join(bits)}{scope}.")
             else:
                 parts.append(f"No, I heard no {self._join(plan.sound_labels, 'or')}{scope}.")
@@ -211,7 +209,7 @@ class ExtractiveEngine:
         if "alerts" in intents:
             alerts = [e for e in evidence if e.kind == "alert"]
             if alerts:
-                parts.append(f"{_plural(len(alerts), 'alert')}{scope}:\n" + "\n".join(f"- [{fmt_time(e.t_start)}] {e.label}: {e.text}" for e in alerts[:10]))
+                parts.append(f"{plural(len(alerts), 'alert')}{scope}:\n" + "\n".join(f"- [{fmt_time(e.t_start)}] {e.label}: {e.text}" for e in alerts[:10]))
             else:
                 parts.append(f"No alerts were raised{scope}.")
             direct = True

@@ -79,6 +79,12 @@ def plural(n: int, word: str) -> str:
     return f"{n} {word}{'es' if word.endswith(('s', 'sh', 'ch', 'x')) else 's'}"
 
 
+def quote(text: str, limit: int) -> str:
+    """Speech as a one-line quotation, inner double quotes softened, cut at ``limit`` characters."""
+    text = " ".join(text.split()).replace('"', "'")
+    return f'"{text[:limit]}{"…" if len(text) > limit else ""}"'
+
+
 def fmt_time(t: float) -> str:
     """[mm:ss] style time, with hours when needed: 83.2 → '01:23', 3723 → '01:02:03'."""
     t = max(0, int(t))

@@ -13,7 +13,6 @@ none of it. Rows go in through Arrow/pandas (``executemany`` is very slow in Duc
 from __future__ import annotations
 
 import json
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -331,16 +330,3 @@ class EventGraph:
 
     def counts(self, video_id: str) -> dict[str, int]:
         return dict(self.con.execute("SELECT kind, count(*) FROM events WHERE video_id = ? GROUP BY kind ORDER BY kind", [video_id]).fetchall())
-
-
-def wait_unlocked(path: Path, timeout_s: float = 10.0) -> None:
-    """Wait for another writer to release the file (DuckDB allows one writer process)."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        try:
-            duckdb.connect(str(path)).close()
-            return
-        except duckdb.IOException:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.2)

@@ -118,8 +118,6 @@ def probe(path: str | Path, timeout_s: float | None = None) -> MediaInfo:
 
 
 def _probe(path: str | Path) -> MediaInfo:
-    import av  # noqa: PLC0415
-
     _quiet_decoders()
     path = str(path)
     p = Path(path)
@@ -260,8 +258,6 @@ class FrameReader:
 
     def _read_pyav(self, t0: float, t1: float, fps: float):
         """Same choice as decord's: the real frame nearest each target time, frames in [t0, t1) only."""
-        import av  # noqa: PLC0415
-
         targets = np.arange(t0, t1, 1.0 / fps)
         k = 0
         prev = frame = pick = None  # (t, av frame)

@@ -18,9 +18,10 @@ import logging
 import math
 import os
 import pickle
+import queue
 import threading
 import time
-import queue
+from collections import Counter
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FuturesTimeout
 from dataclasses import asdict, dataclass, field
@@ -30,7 +31,7 @@ from typing import Callable
 from .audio import VoiceActivity, signal_events
 from .bus import Bus, RedisServer, bus_from_env, progress_channel
 from .config import IngestConfig
-from .events import Event, Relation, build_relations
+from .events import Event, Relation, build_relations, fmt_time, plural
 from .graph import EventGraph, WindowResult
 from .media import FrameReader, MediaError, MediaInfo, probe, read_audio
 from .model_clients import ModelError, TritonModels
@@ -62,10 +63,6 @@ def active_rules(home: Path) -> list[Rule]:
 
 def scene_segments(graph: EventGraph, video_id: str, duration_s: float) -> list[Event]:
     """Scenes between cuts (short ones merged), each with a description composed from its events."""
-    from collections import Counter  # noqa: PLC0415
-
-    from .events import fmt_time, plural  # noqa: PLC0415
-
     events = graph.events(video_id)
     cuts = [e["t_start"] for e in events if e["kind"] == "scene_cut"]
     bounds = [0.0]

@@ -11,7 +11,7 @@ import json
 from collections import Counter
 from dataclasses import dataclass, field
 
-from .events import fmt_time
+from .events import fmt_time, quote
 from .retrieval import Evidence, Retriever, plan_question
 
 SAFETY_WORDS = ("help", "fire", "stop", "emergency", "danger", "watch out", "police", "hurt", "injur", "accident", "careful", "call 911",
@@ -58,8 +58,7 @@ def _t(t: float) -> str:
 
 
 def _quote(text: str, n: int = 160) -> str:
-    text = " ".join(text.split()).replace('"', "'")
-    return '"' + (text[:n] + "…" if len(text) > n else text) + '"'
+    return quote(text, n)
 
 
 class Templates:

@@ -246,7 +246,7 @@ class Report:
                 t.join(300)
             return ttft, errors[0]
 
-        idle, idle_err = [], 0
+        idle: list[float] = []
         for i in range(10):
             idle.append(service.ask(f"idle-{i}", self.video_id, questions[i % len(questions)]).ttft_ms)
         ingest_home = self.work / "load-ingest"
