@@ -8,6 +8,7 @@ flight, so Triton's dynamic batcher can group them.
 
 from __future__ import annotations
 
+import http.client
 import json
 import time
 from dataclasses import dataclass
@@ -16,7 +17,10 @@ import numpy as np
 import tritonclient.http as httpclient
 from tritonclient.utils import InferenceServerException
 
-RETRYABLE = ("Connection", "timed out", "Broken pipe", "reset by peer", "Service Unavailable", "502", "503")
+RETRYABLE = ("connection", "timed out", "broken pipe", "reset by peer", "service unavailable", "502", "503")
+# What a call to a Triton that died or restarted can raise: the HTTP client's own errors, socket errors, and
+# http.client.HTTPException (geventhttpclient's HTTPConnectionClosed, "connection closed.").
+TRANSPORT_ERRORS = (InferenceServerException, ConnectionError, OSError, http.client.HTTPException)
 
 
 class ModelError(RuntimeError):
@@ -89,8 +93,9 @@ class TritonModels:
         for attempt in range(self.retries + 1):
             try:
                 return self.client.infer(model, inputs, outputs=outputs)
-            except (InferenceServerException, ConnectionError, OSError) as exc:
-                if attempt == self.retries or not any(s in str(exc) for s in RETRYABLE):
+            except TRANSPORT_ERRORS as exc:
+                retryable = isinstance(exc, http.client.HTTPException) or any(s in str(exc).lower() for s in RETRYABLE)
+                if attempt == self.retries or not retryable:
                     raise ModelError(f"model '{model}' failed: {exc}") from exc
                 time.sleep(delay)
                 delay *= 2
@@ -138,7 +143,7 @@ class TritonModels:
     def _collect(self, handle, chunk: np.ndarray) -> list[FrameDetections]:
         try:
             return self._parse_detections(handle.get_result())
-        except (InferenceServerException, ConnectionError, OSError):
+        except TRANSPORT_ERRORS:
             inputs, outputs = self._detector_request(chunk)  # retried synchronously, with backoff
             return self._parse_detections(self._infer("detector", inputs, outputs))
 
