@@ -4,6 +4,7 @@ Python client and over raw HTTP/JSON (the form the README documents for scripts)
 from __future__ import annotations
 
 import json
+import time
 import urllib.request
 import wave
 
@@ -97,8 +98,13 @@ def test_dynamic_batching_groups_concurrent_requests(models, media_dir):
     frame = cv2.resize(_rgb(media_dir / "bus.jpg"), (320, 240))
     before = models.batch_stats("detector")
     models.detect([frame] * 16, batch=1, in_flight=16)
-    after = models.batch_stats("detector")
-    grown = {b: after.get(b, 0) - before.get(b, 0) for b in after if after.get(b, 0) > before.get(b, 0)}
+    deadline = time.monotonic() + 30  # Triton updates its statistics just after it answers: wait until all 16 are counted
+    while True:
+        after = models.batch_stats("detector")
+        grown = {b: after.get(b, 0) - before.get(b, 0) for b in after if after.get(b, 0) > before.get(b, 0)}
+        if sum(b * n for b, n in grown.items()) >= 16 or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
     assert sum(b * n for b, n in grown.items()) == 16
     assert max(grown) > 1  # at least one execution served several requests at once
 
