@@ -5,6 +5,11 @@ decode with ``condition_on_previous_text=False`` (no runaway repetition across
 segments), word timestamps on, and drop segments whose ``no_speech_prob`` says
 they are silence. Segment times are tightened to their first/last word so a
 citation never lands seconds before the words were spoken.
+
+Device: a KIND_GPU instance (the GPU configs in ``configs/``) runs on ``cuda:<its device id>``
+with the config's ``compute_type`` (float16); a KIND_CPU instance runs on the CPU. A GPU instance
+on a machine where CTranslate2 sees no CUDA device falls back to the CPU with a warning in the
+Triton log, using ``compute_type`` only if the CPU supports it (int8 otherwise).
 """
 
 from __future__ import annotations
@@ -13,9 +18,29 @@ import json
 import os
 from pathlib import Path
 
+import ctranslate2
 import numpy as np
 import triton_python_backend_utils as pb_utils
 from faster_whisper import WhisperModel
+
+CPU_FALLBACK_COMPUTE_TYPE = "int8"
+
+
+def choose_device(kind: str, device_id: str, compute_type: str, cuda_devices: int, cpu_compute_types: set[str]):
+    """(device, device_index, compute_type, warning or None) for a Triton instance kind and device id."""
+    if kind == "GPU":
+        index = int(device_id or 0)
+        if index < cuda_devices:
+            return "cuda", index, compute_type, None
+        why = "no CUDA device is visible" if cuda_devices == 0 else f"only {cuda_devices} CUDA device(s) are visible"
+        cpu_type = compute_type if compute_type in cpu_compute_types else CPU_FALLBACK_COMPUTE_TYPE
+        warning = (
+            f"asr: the instance is placed on GPU {index} but {why} to CTranslate2; running on the CPU "
+            f"with compute_type {cpu_type} (much slower). Check the container has the GPU "
+            "(docker run --gpus) and a CUDA build of ctranslate2."
+        )
+        return "cpu", 0, cpu_type, warning
+    return "cpu", 0, compute_type, None
 
 
 class TritonPythonModel:
@@ -27,8 +52,15 @@ class TritonPythonModel:
         env_key = "VDET_" + role.upper().replace("-", "_").replace(".", "_") + "_PATH"
         path = Path(os.environ.get(env_key, models / role))
         self.english_only = role.endswith(".en")
+        device, device_index, compute_type, warning = choose_device(
+            args.get("model_instance_kind", "CPU"), args.get("model_instance_device_id", "0"),
+            params.get("compute_type", "int8"), ctranslate2.get_cuda_device_count(),
+            ctranslate2.get_supported_compute_types("cpu"),
+        )
+        if warning:
+            pb_utils.Logger.log_warn(warning)
         self.model = WhisperModel(
-            str(path), device="cpu", compute_type=params.get("compute_type", "int8"),
+            str(path), device=device, device_index=device_index, compute_type=compute_type,
             cpu_threads=int(params.get("cpu_threads", "2")),
         )
         self.beam_size = int(params.get("beam_size", "1"))

@@ -2,6 +2,10 @@
 
 Used at ingest (event text) and at question time (the question), so that
 retrieval can rank events with DuckDB's ``array_cosine_similarity``.
+
+Device: a KIND_GPU instance (the GPU configs in ``configs/``) runs on ``cuda:<its device id>``;
+a KIND_CPU instance on the CPU. A GPU instance where torch sees no CUDA device falls back to the
+CPU with a warning in the Triton log.
 """
 
 from __future__ import annotations
@@ -19,6 +23,20 @@ import triton_python_backend_utils as pb_utils  # noqa: E402
 from sentence_transformers import SentenceTransformer  # noqa: E402
 
 
+def choose_device(kind: str, device_id: str, cuda_devices: int) -> tuple[str, str | None]:
+    """(torch device, warning or None) for a Triton instance kind and device id."""
+    if kind == "GPU":
+        index = int(device_id or 0)
+        if index < cuda_devices:
+            return f"cuda:{index}", None
+        why = "no CUDA device is visible" if cuda_devices == 0 else f"only {cuda_devices} CUDA device(s) are visible"
+        return "cpu", (
+            f"embedder: the instance is placed on GPU {index} but {why} to torch; running on the CPU. "
+            "Check the container has the GPU (docker run --gpus) and a CUDA build of torch."
+        )
+    return "cpu", None
+
+
 class TritonPythonModel:
     def initialize(self, args):
         config = json.loads(args["model_config"])
@@ -26,7 +44,11 @@ class TritonPythonModel:
         torch.set_num_threads(int(params.get("torch_threads", "1")))
         models = Path(os.environ.get("VDET_MODELS", Path.home() / ".cache/video-detective/models"))
         path = Path(os.environ.get("VDET_MINILM_PATH", models / "minilm"))
-        self.model = SentenceTransformer(str(path), device="cpu")
+        cuda_devices = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        device, warning = choose_device(args.get("model_instance_kind", "CPU"), args.get("model_instance_device_id", "0"), cuda_devices)
+        if warning:
+            pb_utils.Logger.log_warn(warning)
+        self.model = SentenceTransformer(str(path), device=device)
 
     def execute(self, requests):
         texts, counts = [], []
