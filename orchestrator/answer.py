@@ -4,8 +4,27 @@
   evidence and the SQL facts — counts, when things happen, what was said (quoted), what co-occurs.
 - ``VLMEngine``: any OpenAI-compatible chat endpoint (SGLang serving a video VLM in production),
   streamed with the ``openai`` client; the evidence goes as a timeline and key frames as images,
-  each labelled with its exact time. Citations are mapped back to graph events, so every cited
-  time comes from the graph, never from the model.
+  each preceded by its exact time ``[mm:ss]``, no more frames than the served model takes
+  (``vlm_profiles``). Citations are mapped back to graph events, so every cited time comes from
+  the graph, never from the model.
+
+Prefix reuse across a session's turns (SGLang's radix cache): a request is
+
+    system prompt
+    user: turn 1's timeline + turn 1's frames + question 1      ┐ exactly what turn 1 sent
+    assistant: answer 1                                         ┘
+    user: turn 2's timeline + the frames new to turn 2 + question 2
+
+so every follow-up begins with the whole of the previous request, byte for byte: each turn's
+timeline text and frame times are kept with the turn (``Turn.prompt``, ``Turn.frame_times``) and its
+frames are re-sent as the same JPEG bytes (cached here; SGLang keys an image's KV by its bytes).
+The server then only prefills the previous answer and the new question. Frames already shown stay
+in the prefix and count against the model's frame limit; a turn adds at most half the limit, so
+follow-ups can still show new moments. When the conversation no longer fits the context (or the
+frame limit), the oldest half of the turns is dropped at once, so the prefix changes once and then
+stays stable again. SGLang reports the reused prefix in the stream's final ``usage``
+(``prompt_tokens_details.cached_tokens``, with ``--enable-cache-report``); it ends up in
+``Answer.cached_tokens``.
 
 Transcripts are quoted data: they never become instructions to either engine.
 """
@@ -13,13 +32,16 @@ Transcripts are quoted data: they never become instructions to either engine.
 from __future__ import annotations
 
 import base64
+import inspect
 import re
 import threading
+from collections import OrderedDict
 from dataclasses import asdict, dataclass, field
 from typing import Callable, Iterator, Protocol
 
 from .events import fmt_time, plural, quote
 from .retrieval import Evidence, RetrievalResult
+from .vlm_profiles import VLMProfile, frame_limit, profile_for, select_frames
 
 CITE_RE = re.compile(r"\[(?:(\d{1,2}):)?(\d{1,2}):(\d{2})\]")
 
@@ -41,6 +63,8 @@ class Answer:
     ttft_ms: float = 0.0
     total_ms: float = 0.0
     retrieval_ms: float = 0.0
+    cached_tokens: int | None = None  # prompt tokens the VLM server reused from its prefix cache, when it reports them
+    prompt_tokens: int | None = None
 
     def to_dict(self) -> dict:
         return {**asdict(self), "citations": [asdict(c) for c in self.citations]}
@@ -58,6 +82,8 @@ class Turn:
     sound_labels: list[str] = field(default_factory=list)
     track_ids: list[int] = field(default_factory=list)
     time_range: list[float] | None = None
+    prompt: str = ""  # the timeline text the VLM was sent with this question ("" when no VLM was asked)
+    frame_times: list[float] = field(default_factory=list)  # the key frames sent with it, in order
 
 
 @dataclass
@@ -67,6 +93,10 @@ class AnswerRequest:
     history: list[Turn] = field(default_factory=list)
     template: str | None = None
     report: "object | None" = None  # templates.Report, when a template was asked for
+    # filled in by the VLM engine: what it sent (kept with the turn, so follow-ups resend it unchanged) and the usage reported
+    prompt: str = ""
+    frame_times: list[float] = field(default_factory=list)
+    usage: dict = field(default_factory=dict)
 
 
 class Cancelled(Exception):
@@ -307,10 +337,12 @@ class VLMEngine:
     """Streams from an OpenAI-compatible endpoint; key frames are sent as images with their times."""
 
     name = "vlm"
+    ANSWER_TOKENS = 700
+    FRAME_CACHE_SIZE = 256
 
     def __init__(self, base_url: str, model: str | None = None, api_key: str = "EMPTY", timeout_s: float = 60.0,
-                 frame_loader: Callable[[str, float], bytes | None] | None = None, video_path: Callable[[str], str | None] | None = None,
-                 max_frames: int = 8):
+                 frame_loader: Callable[..., bytes | None] | None = None, video_path: Callable[[str], str | None] | None = None,
+                 max_frames: int | None = None):
         from openai import OpenAI  # noqa: PLC0415
 
         self.client = OpenAI(base_url=base_url, api_key=api_key, timeout=timeout_s, max_retries=0)
@@ -318,7 +350,9 @@ class VLMEngine:
         self.model = model
         self.frame_loader = frame_loader
         self.video_path = video_path
-        self.max_frames = max_frames
+        self.max_frames = max_frames  # None: the served model's profile (or VLM_MAX_FRAMES) decides
+        self._jpegs: OrderedDict[tuple[str, float, int], bytes] = OrderedDict()
+        self._jpegs_lock = threading.Lock()
 
     def _model(self) -> str:
         if self.model is None:
@@ -326,26 +360,110 @@ class VLMEngine:
             self.model = models.data[0].id
         return self.model
 
+    @property
+    def profile(self) -> VLMProfile:
+        return profile_for(self._model())
+
+    def frame_limit(self) -> int:
+        return self.max_frames if self.max_frames is not None else frame_limit(self.profile)
+
+    def _jpeg(self, path: str, t: float, side: int) -> bytes | None:
+        """The key frame at ``t`` as JPEG, the same bytes every time it is asked for (prefix reuse)."""
+        key = (path, round(t, 3), side)
+        with self._jpegs_lock:
+            if key in self._jpegs:
+                self._jpegs.move_to_end(key)
+                return self._jpegs[key]
+        loader = self.frame_loader
+        takes_side = "max_side" in inspect.signature(loader).parameters  # type: ignore[arg-type]
+        jpeg = loader(path, t, max_side=side) if takes_side else loader(path, t)  # type: ignore[misc]
+        if jpeg:
+            with self._jpegs_lock:
+                self._jpegs[key] = jpeg
+                while len(self._jpegs) > self.FRAME_CACHE_SIZE:
+                    self._jpegs.popitem(last=False)
+        return jpeg
+
+    def _user_content(self, prompt: str, frame_times: list[float], question: str, path: str | None,
+                      profile: VLMProfile) -> tuple[list[dict], list[float]]:
+        """One turn's user message, built the same way whether it is the current turn or an earlier one."""
+        content: list[dict] = [{"type": "text", "text": prompt}]
+        shown: list[float] = []
+        if path and self.frame_loader is not None:
+            for t in frame_times:
+                jpeg = self._jpeg(path, t, profile.image_size)
+                if not jpeg:
+                    continue
+                image: dict = {"url": "data:image/jpeg;base64," + base64.b64encode(jpeg).decode()}
+                if profile.image_modality:
+                    image["modalities"] = profile.image_modality
+                content.append({"type": "text", "text": f"Frame at [{fmt_time(t)}] (t={t:.1f} s):"})
+                content.append({"type": "image_url", "image_url": image})
+                shown.append(t)
+        content.append({"type": "text", "text": f"QUESTION: {question}"})
+        return content, shown
+
+    def _fit_history(self, turns: list[Turn], limit: int, profile: VLMProfile, prompt_chars: int) -> list[Turn]:
+        """Earlier turns that fit the context and the frame limit; the oldest half goes at once when they
+        do not, so the kept prefix then stays the same for several turns."""
+        def cost(ts: list[Turn]) -> tuple[int, int]:
+            chars = prompt_chars + len(SYSTEM_PROMPT) + sum(len(t.prompt) + len(t.question) + len(t.answer) + 60 * len(t.frame_times) for t in ts)
+            frames = sum(len(t.frame_times) for t in ts)
+            return chars // 3 + frames * profile.tokens_per_frame + self.ANSWER_TOKENS, frames
+
+        budget = profile.context_length
+        while turns:
+            tokens, frames = cost(turns)
+            new_frames = max(0, min(max(1, limit // 2), limit - frames))  # what this turn may still add
+            if frames <= limit and tokens + new_frames * profile.tokens_per_frame <= budget:
+                break
+            turns = turns[max(1, len(turns) // 2) :]
+        return turns
+
+    def _new_frames(self, request: AnswerRequest, shown: list[float], limit: int) -> list[float]:
+        """This turn's key frames: the best evidence first, none within 2 s of a frame already shown,
+        at most half the limit and never past it."""
+        r = request.retrieval
+        ranked: list[tuple[float, str]] = []
+
+        def add(t: float, event_id: str) -> None:
+            if all(abs(t - s) > 2.0 for s in shown) and all(abs(t - c[0]) > 2.0 for c in ranked):
+                ranked.append((round(t, 3), event_id))
+
+        for e in sorted(r.evidence, key=lambda x: -x.score):
+            add(e.best_t if e.best_t is not None else (e.t_start + e.t_end) / 2, e.event_id)
+        for t, event_id in r.key_frames:
+            add(t, event_id)
+        room = min(max(1, limit // 2), limit - len(shown))
+        return [t for t, _ in select_frames(ranked, room)]
+
     def messages(self, request: AnswerRequest) -> list[dict]:
-        content: list[dict] = [{"type": "text", "text": _timeline_text(request)}]
-        if self.frame_loader is not None and self.video_path is not None:
-            path = self.video_path(request.retrieval.video_id)
-            for t, _event_id in request.retrieval.key_frames[: self.max_frames]:
-                jpeg = self.frame_loader(path, t) if path else None
-                if jpeg:
-                    content.append({"type": "text", "text": f"Frame at [{fmt_time(t)}] (t={t:.1f} s):"})
-                    content.append({"type": "image_url", "image_url": {"url": "data:image/jpeg;base64," + base64.b64encode(jpeg).decode()}})
-        content.append({"type": "text", "text": f"QUESTION: {request.question}"})
+        profile = self.profile
+        limit = self.frame_limit()
+        path = self.video_path(request.retrieval.video_id) if self.video_path is not None else None
+        prompt = _timeline_text(request)
+        earlier = [t for t in request.history if t.video_id == request.retrieval.video_id]
+        earlier = self._fit_history(earlier, limit, profile, len(prompt) + len(request.question))
         messages: list[dict] = [{"role": "system", "content": SYSTEM_PROMPT}]
-        for turn in request.history[-4:]:
-            messages.append({"role": "user", "content": turn.question})
+        shown: list[float] = []
+        for turn in earlier:
+            if turn.prompt:
+                content, times = self._user_content(turn.prompt, turn.frame_times, turn.question, path, profile)
+                messages.append({"role": "user", "content": content})
+                shown += times
+            else:  # a turn the VLM never saw (answered before a VLM was configured): the question alone
+                messages.append({"role": "user", "content": turn.question})
             messages.append({"role": "assistant", "content": turn.answer})
+        frames = self._new_frames(request, shown, limit) if path and self.frame_loader is not None else []
+        content, times = self._user_content(prompt, frames, request.question, path, profile)
         messages.append({"role": "user", "content": content})
+        request.prompt, request.frame_times = prompt, times
         return messages
 
     def stream(self, request: AnswerRequest, cancel: threading.Event) -> Iterator[str]:
         response = self.client.chat.completions.create(model=self._model(), messages=self.messages(request), stream=True,
-                                                       temperature=0.2, max_tokens=700)
+                                                       temperature=0.2, max_tokens=self.ANSWER_TOKENS,
+                                                       stream_options={"include_usage": True})
         finished = threading.Event()
 
         def close_on_cancel() -> None:  # Stop closes the upstream request within ~50 ms, even between tokens
@@ -359,6 +477,8 @@ class VLMEngine:
             for chunk in response:
                 if cancel.is_set():
                     raise Cancelled()
+                if getattr(chunk, "usage", None):
+                    request.usage.update(_usage(chunk.usage))
                 if chunk.choices and chunk.choices[0].delta and chunk.choices[0].delta.content:
                     yield chunk.choices[0].delta.content
         except Cancelled:
@@ -370,3 +490,13 @@ class VLMEngine:
         finally:
             finished.set()
             response.close()
+
+
+def _usage(usage) -> dict:
+    """Token counts from an OpenAI ``usage`` object; ``cached_tokens`` only when the server reports it."""
+    out = {"prompt_tokens": getattr(usage, "prompt_tokens", None), "completion_tokens": getattr(usage, "completion_tokens", None)}
+    details = getattr(usage, "prompt_tokens_details", None)
+    cached = getattr(details, "cached_tokens", None) if details is not None else None
+    if cached is not None:
+        out["cached_tokens"] = int(cached)
+    return {k: v for k, v in out.items() if v is not None}

@@ -6,13 +6,16 @@ Channels (versioned JSON, ``"v": 1``):
   ``{"type": "start", "turn", "question", "engine"}``,
   ``{"type": "token", "turn", "text"}`` (many),
   ``{"type": "notice", "turn", "text"}`` (e.g. the VLM is down, falling back),
-  then one of ``{"type": "done", "turn", "answer", "citations": [{t_start, t_end, event_id}], "engine", "ttft_ms", "total_ms", "notice"}``,
+  then one of ``{"type": "done", "turn", "answer", "citations": [{t_start, t_end, event_id}], "engine", "ttft_ms", "total_ms", "notice"}``
+  (plus ``"cached_tokens"``: prompt tokens the VLM server reused from its prefix cache, when it reports them),
   ``{"type": "cancelled", "turn", "answer"}``, ``{"type": "error", "turn", "error"}``.
 - ``inbox:{session}``  to the worker: ``{"type": "cancel"}`` stops the answer within 200 ms (the
   upstream VLM request is closed); ``{"type": "ask", "video_id", "question", "template"}`` asks a follow-up.
 
 Sessions keep their turns in Redis (``history:{session}``), so follow-ups ("what happened after
-that?", "and the second person?") resolve against what was said before. Sessions never see
+that?", "and the second person?") resolve against what was said before. With a VLM, each turn also keeps the
+timeline text and frame times it was sent, so a follow-up resends the earlier turns unchanged and the
+server's prefix cache (SGLang's radix cache) skips their prefill (see ``orchestrator/answer.py``). Sessions never see
 each other's history or tokens.
 """
 
@@ -243,13 +246,17 @@ class AskService:
                         emit({"type": "token", "turn": turn, "text": sep})
             citations = citations_for(text, request.retrieval, getattr(request.report, "evidence", None))
             total = (time.perf_counter() - started) * 1000
-            answer = Answer(text, citations, engine_used, template, notice, round(ttft or total, 1), round(total, 1), round(retrieval_ms, 1))
+            usage = request.usage if engine_used == VLMEngine.name else {}
+            answer = Answer(text, citations, engine_used, template, notice, round(ttft or total, 1), round(total, 1), round(retrieval_ms, 1),
+                            usage.get("cached_tokens"), usage.get("prompt_tokens"))
             if cancel.is_set():
                 on_cancel()
                 return Answer(text, citations, engine_used, template, "cancelled")
             done_message = {"type": "done", "turn": turn, "answer": text, "citations": [asdict(c) for c in citations],
                                     "engine": engine_used, "notice": notice, "ttft_ms": round(ttft or total, 1), "total_ms": round(total, 1),
                             "retrieval_ms": round(retrieval_ms, 1)}
+            if answer.cached_tokens is not None:
+                done_message["cached_tokens"] = answer.cached_tokens
             with emit_lock:
                 if not state["closed"]:
                     state["closed"] = True
@@ -257,7 +264,7 @@ class AskService:
             plan = request.retrieval.plan
             track_ids = sorted({e.track_id for e in request.retrieval.evidence if e.track_id is not None and e.kind == "object"})
             self.store.append(session, Turn(question, text, video_id, [asdict(c) for c in citations], plan.object_labels, plan.sound_labels,
-                                            track_ids, list(plan.time_range) if plan.time_range else None))
+                                            track_ids, list(plan.time_range) if plan.time_range else None, request.prompt, request.frame_times))
             return answer
         except Exception as exc:
             emit({"type": "error", "turn": turn, "error": str(exc)[:300]})

@@ -1,7 +1,17 @@
 """Media stage: probe a file, read frames at chosen times, read 16 kHz mono audio.
 
-Frames come from decord (fast, resizes inside the decoder); where decord cannot
-open a file or fails on a window (odd codecs, corrupt packets) PyAV takes over.
+Frames come from one of three decoders, chosen by ``FrameReader(backend=...)`` or the
+``VDET_DECODER`` environment variable (``auto`` | ``nvdec`` | ``decord`` | ``pyav``):
+
+- ``nvdec``: the GPU's hardware decoder through PyNvVideoCodec (``SimpleDecoder``, NV12 frames in
+  host memory, converted to RGB and resized here; ``VDET_NVDEC_GPU`` picks the GPU, default 0);
+- ``decord`` (fast on the CPU, resizes inside the decoder);
+- ``pyav`` (decodes what the others cannot: odd codecs, corrupt packets).
+
+``auto`` (the default) tries nvdec only when a CUDA device is present (``nvidia-smi -L`` lists one),
+then decord, then PyAV. Whatever is asked for, a decoder that cannot open the file, or fails on a
+window, hands over to the next one with one log line saying why; frames always come out the same:
+RGB uint8 HxWx3 at the target size, with their real times.
 Audio always comes from PyAV (decord's audio reader fails on e.g. AC3-in-AVI).
 All times are seconds from the start of the video stream.
 
@@ -14,7 +24,11 @@ All times are seconds from the start of the video stream.
 
 from __future__ import annotations
 
+import functools
 import logging
+import os
+import shutil
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -204,31 +218,166 @@ def _rotate(frame: np.ndarray, rotation: int) -> np.ndarray:
     return frame
 
 
-class FrameReader:
-    """Reads RGB frames near requested times, resized so the longer side is at most ``max_side``."""
+DECODERS = ("auto", "nvdec", "decord", "pyav")
+_logged_once: set[str] = set()
 
-    def __init__(self, info: MediaInfo, max_side: int = 640, backend: str = "auto"):
+
+def _log_once(level: int, message: str, *args) -> None:
+    """One line per distinct reason per process: a missing GPU is not news on every window."""
+    text = message % args
+    if text not in _logged_once:
+        _logged_once.add(text)
+        log.log(level, text)
+
+
+@functools.lru_cache(maxsize=1)
+def cuda_device_present() -> bool:
+    """Whether the NVIDIA driver reports at least one GPU (``nvidia-smi -L``)."""
+    smi = shutil.which("nvidia-smi")
+    if not smi:
+        return False
+    try:
+        out = subprocess.run([smi, "-L"], capture_output=True, text=True, timeout=10, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return out.returncode == 0 and "GPU " in out.stdout
+
+
+def decoder_choice(backend: str | None = None) -> str:
+    """The decoder asked for: ``backend`` if given, else ``VDET_DECODER``, else ``auto``."""
+    choice = (backend or os.environ.get("VDET_DECODER") or "auto").strip().lower()
+    if choice not in DECODERS:
+        raise ValueError(f"decoder {choice!r} is not one of {', '.join(DECODERS)}; set VDET_DECODER to one of them (auto picks for you)")
+    return choice
+
+
+# BT.601 limited range, what FFmpeg's swscale (and so decord and PyAV) assume for untagged video:
+# the GPU path gives the same colours as the CPU decoders, so detections do not depend on the decoder
+_NV12_Y_OFFSET, _NV12_Y_SCALE = 16.0, 255.0 / 219.0
+_NV12_UV_SCALE = 255.0 / 224.0
+_NV12_MATRIX = np.array([[1.0, 0.0, 1.402], [1.0, -0.344136, -0.714136], [1.0, 1.772, 0.0]], dtype=np.float32)
+
+
+def nv12_to_rgb(nv12: np.ndarray, width: int, height: int, out_size: tuple[int, int] | None = None) -> np.ndarray:
+    """RGB uint8 (H, W, 3) from one NV12 frame: a (H*3/2, W) or flat uint8 array (Y plane, then
+    interleaved U/V at half resolution), resized to ``out_size`` (width, height) if given."""
+    import cv2  # noqa: PLC0415
+
+    if width <= 0 or height <= 0 or width % 2 or height % 2:
+        raise ValueError(f"NV12 needs a positive, even width and height, got {width}x{height}")
+    flat = np.ascontiguousarray(nv12, dtype=np.uint8).reshape(-1)
+    if flat.size != width * height * 3 // 2:
+        raise ValueError(f"an NV12 frame of {width}x{height} holds {width * height * 3 // 2} bytes, got {flat.size}")
+    y = flat[: width * height].reshape(height, width).astype(np.float32)
+    uv = flat[width * height :].reshape(height // 2, width // 2, 2).astype(np.float32)
+    uv = cv2.resize(uv, (width, height), interpolation=cv2.INTER_LINEAR) - 128.0
+    yuv = np.dstack([(y - _NV12_Y_OFFSET) * _NV12_Y_SCALE, uv * _NV12_UV_SCALE])
+    rgb = np.clip(yuv @ _NV12_MATRIX.T + 0.5, 0, 255).astype(np.uint8)
+    if out_size is not None and out_size != (width, height):
+        shrink = out_size[0] < width
+        rgb = cv2.resize(rgb, out_size, interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
+    return rgb
+
+
+def _nearest_frames(times: np.ndarray, t0: float, t1: float, fps: float) -> np.ndarray:
+    """Indices of the real frames nearest each target time in [t0, t1) at ``fps`` (each frame once)."""
+    idx = np.flatnonzero((times >= t0) & (times < t1))
+    if len(idx) == 0:
+        return idx
+    targets = np.arange(t0, t1, 1.0 / fps)
+    pos = np.clip(np.searchsorted(times[idx], targets), 1, len(idx) - 1) if len(idx) > 1 else np.zeros(len(targets), int)
+    if len(idx) > 1:
+        left_closer = (targets - times[idx][pos - 1]) < (times[idx][pos] - targets)
+        pos = np.where(left_closer, pos - 1, pos)
+    return np.unique(idx[pos])
+
+
+def _presentation_times(info: MediaInfo) -> np.ndarray:
+    """Every video frame's time from the container's packets (no decoding), in presentation order."""
+    with _open(info.path) as container:
+        stream = container.streams.video[0]
+        pts = [p.pts for p in container.demux(stream) if p.pts is not None and p.size]
+        tb = float(stream.time_base)
+    return np.sort(np.asarray(pts, dtype=np.float64)) * tb - info.video_start_s
+
+
+class _NvdecSource:
+    """The GPU's video decoder (NVDEC) through PyNvVideoCodec: NV12 frames in host memory, picked by index."""
+
+    def __init__(self, info: MediaInfo, gpu_id: int):
+        import PyNvVideoCodec as nvc  # noqa: PLC0415 - optional (GPU machines only)
+
+        self.decoder = nvc.SimpleDecoder(info.path, gpu_id=gpu_id, use_device_memory=False,
+                                         output_color_type=nvc.OutputColorType.NATIVE)
+        meta = self.decoder.get_stream_metadata()
+        self.width, self.height = int(meta.width), int(meta.height)
+        self.times = _presentation_times(info)
+        if len(self.decoder) != len(self.times):
+            # frame i must be the i-th presentation time, or the times we report would be wrong
+            raise MediaError(f"NVDEC counts {len(self.decoder)} frames, the container {len(self.times)}")
+
+    def frames(self, indices: list[int], out_size: tuple[int, int]) -> Iterator[np.ndarray]:
+        import ctypes  # noqa: PLC0415
+
+        for frame in self.decoder.get_batch_frames_by_index(indices):
+            size = int(frame.framesize())
+            raw = np.ctypeslib.as_array(ctypes.cast(frame.GetPtrToPlane(0), ctypes.POINTER(ctypes.c_uint8)), shape=(size,))
+            # convert at once: the decoder reuses the host buffer for later frames
+            yield nv12_to_rgb(raw, self.width, self.height, out_size)
+
+
+class FrameReader:
+    """Reads RGB frames near requested times, resized so the longer side is at most ``max_side``.
+
+    ``backend``: ``auto`` | ``nvdec`` | ``decord`` | ``pyav`` (None: ``VDET_DECODER``, else ``auto``).
+    ``self.backend`` says which decoder is in use."""
+
+    def __init__(self, info: MediaInfo, max_side: int = 640, backend: str | None = None):
         if not info.has_video:
             raise MediaError(f"{Path(info.path).name}: no decodable video stream")
         self.info = info
         self.width, self.height = _target_size(info, max_side)
+        self.requested = decoder_choice(backend)
         self.backend = "pyav"
         self._vr = None
+        self._nvdec: _NvdecSource | None = None
         self._times: np.ndarray | None = None
-        if backend in ("auto", "decord"):
+        name = Path(info.path).name
+        if self.requested == "nvdec" or (self.requested == "auto" and cuda_device_present()):
             try:
-                import decord  # noqa: PLC0415
+                self._nvdec = _NvdecSource(info, int(os.environ.get("VDET_NVDEC_GPU", "0")))
+                self._times = self._nvdec.times
+                self.backend = "nvdec"
+                return
+            except Exception as exc:  # noqa: BLE001 - no package, no driver, no GPU, unsupported codec: decode on the CPU
+                reason = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+                _log_once(logging.WARNING, "NVDEC cannot decode %s (%s); decoding on the CPU", name, reason)
+        if self.requested in ("auto", "nvdec", "decord"):
+            self._open_decord()
 
-                self._vr = decord.VideoReader(info.path, ctx=decord.cpu(0), width=self.width, height=self.height, num_threads=2)
-                ts = self._vr.get_frame_timestamp(np.arange(len(self._vr)))
-                self._times = ts[:, 0].astype(np.float64)
-                self.backend = "decord"
-            except Exception as exc:  # noqa: BLE001 - decord raises its own DECORDError and others
-                log.info("decord cannot read %s (%s); using PyAV", Path(info.path).name, exc)
-                self._vr = None
+    def _open_decord(self) -> None:
+        try:
+            import decord  # noqa: PLC0415
+
+            self._vr = decord.VideoReader(self.info.path, ctx=decord.cpu(0), width=self.width, height=self.height, num_threads=2)
+            ts = self._vr.get_frame_timestamp(np.arange(len(self._vr)))
+            self._times = ts[:, 0].astype(np.float64)
+            self.backend = "decord"
+        except Exception as exc:  # noqa: BLE001 - decord raises its own DECORDError and others
+            log.info("decord cannot read %s (%s); using PyAV", Path(self.info.path).name, exc)
+            self._vr = None
+            self.backend = "pyav"
 
     def read(self, t0: float, t1: float, fps: float) -> Iterator[tuple[float, np.ndarray]]:
         """Frames in [t0, t1) at about ``fps`` (never more than the source has), with their real times."""
+        if self.backend == "nvdec":
+            try:
+                yield from self._read_nvdec(t0, t1, fps)
+                return
+            except Exception as exc:  # noqa: BLE001
+                log.warning("NVDEC failed on %.1f-%.1f s (%s); decoding on the CPU from now on", t0, t1, exc)
+                self._nvdec = None
+                self._open_decord()
         if self.backend == "decord":
             try:
                 yield from self._read_decord(t0, t1, fps)
@@ -238,18 +387,20 @@ class FrameReader:
                 self.backend = "pyav"
         yield from self._read_pyav(t0, t1, fps)
 
+    def _read_nvdec(self, t0: float, t1: float, fps: float):
+        times = self._times
+        chosen = _nearest_frames(times, t0, t1, fps)
+        for start in range(0, len(chosen), 16):
+            part = chosen[start : start + 16].tolist()
+            frames = list(self._nvdec.frames(part, (self.width, self.height)))  # type: ignore[union-attr]
+            if len(frames) != len(part):
+                raise MediaError(f"NVDEC returned {len(frames)} of {len(part)} frames")
+            for i, rgb in zip(part, frames):
+                yield float(times[i]), _rotate(rgb, self.info.rotation)
+
     def _read_decord(self, t0: float, t1: float, fps: float):
         times = self._times
-        idx = np.flatnonzero((times >= t0) & (times < t1))
-        if len(idx) == 0:
-            return
-        targets = np.arange(t0, t1, 1.0 / fps)
-        # nearest real frame to each target time
-        pos = np.clip(np.searchsorted(times[idx], targets), 1, len(idx) - 1) if len(idx) > 1 else np.zeros(len(targets), int)
-        if len(idx) > 1:
-            left_closer = (targets - times[idx][pos - 1]) < (times[idx][pos] - targets)
-            pos = np.where(left_closer, pos - 1, pos)
-        chosen = np.unique(idx[pos])
+        chosen = _nearest_frames(times, t0, t1, fps)
         for start in range(0, len(chosen), 16):
             part = chosen[start : start + 16]
             batch = self._vr.get_batch(part.tolist()).asnumpy()
@@ -366,14 +517,15 @@ def _place(out: np.ndarray, pcm: np.ndarray, cursor: float, t0: float) -> float:
 
 
 def frame_jpeg(path: str, t: float, max_side: int = 768, quality: int = 85) -> bytes | None:
-    """One frame near ``t`` as JPEG bytes (for showing a key frame to a VLM or a person)."""
+    """One frame near ``t`` as JPEG bytes (for showing a key frame to a VLM or a person). Decoded on the
+    CPU whatever ``VDET_DECODER`` says: for one frame, opening NVDEC and indexing the file costs more."""
     import cv2  # noqa: PLC0415
 
     try:
         info = probe(path)
         if not info.has_video:
             return None
-        for _, rgb in FrameReader(info, max_side=max_side).read(max(0.0, t - 0.25), t + 0.75, fps=2):
+        for _, rgb in FrameReader(info, max_side=max_side, backend="decord").read(max(0.0, t - 0.25), t + 0.75, fps=2):
             ok, buf = cv2.imencode(".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, quality])
             return buf.tobytes() if ok else None
     except MediaError:

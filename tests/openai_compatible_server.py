@@ -7,6 +7,13 @@ stream, cancel and errors behave. Behaviour is chosen by the model name:
 - ``slow``: like grounded, one token every 0.3 s (for cancel tests)
 - ``error``: HTTP 500
 - ``drop``: a few tokens, then the connection is cut
+
+Prefix cache, like SGLang's radix cache: every request's messages are flattened the way a chat
+template does (role markers, text, each image's data URL) and kept, finished answers included as
+the assistant turn that would follow. A request's ``cached_tokens`` is its longest common prefix
+with anything kept before, counted in characters of that flattened prompt (``prompt_tokens`` counts
+the same way). With ``stream_options.include_usage`` the stream ends with a chunk carrying
+``usage.prompt_tokens_details.cached_tokens``, as SGLang (``--enable-cache-report``) and OpenAI do.
 """
 
 from __future__ import annotations
@@ -23,11 +30,40 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 
 
+def flatten(messages: list[dict]) -> str:
+    """Messages as one prompt string, the way a chat template lays them out."""
+    out = []
+    for m in messages:
+        content = m.get("content")
+        if isinstance(content, list):
+            content = "".join(p["text"] if p.get("type") == "text" else f"<image:{p['image_url']['url']}>" for p in content)
+        out.append(f"<|{m.get('role')}|>{content or ''}<|end|>")
+    return "".join(out)
+
+
+def common_prefix(a: str, b: str) -> int:
+    n = min(len(a), len(b))
+    i = 0
+    while i < n and a[i] == b[i]:
+        i += 1
+    return i
+
+
 class ServerState:
     def __init__(self):
         self.requests: list[dict] = []
+        self.usage: list[dict] = []  # per request, in order: prompt_tokens, cached_tokens
+        self.cache: list[str] = []  # prompts seen (and prompt + answer once an answer finished)
         self.disconnected = threading.Event()
         self.model = "grounded"
+
+    def prefix_cache(self, messages: list[dict]) -> tuple[str, dict]:
+        prompt = flatten(messages)
+        cached = max((common_prefix(prompt, seen) for seen in self.cache), default=0)
+        self.cache.append(prompt)
+        usage = {"prompt_tokens": len(prompt), "cached_tokens": cached}
+        self.usage.append(usage)
+        return prompt, usage
 
 
 def build_app(state: ServerState) -> FastAPI:
@@ -41,6 +77,8 @@ def build_app(state: ServerState) -> FastAPI:
     async def chat(request: Request):
         body = await request.json()
         state.requests.append(body)
+        prompt, usage = state.prefix_cache(body["messages"])
+        include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
         model = body.get("model", state.model)
         if model == "error":
             return JSONResponse({"error": {"message": "model exploded"}}, status_code=500)
@@ -69,7 +107,15 @@ def build_app(state: ServerState) -> FastAPI:
                         await asyncio.sleep(delay)
                 done = {"id": "x", "object": "chat.completion.chunk", "created": int(time.time()), "model": model,
                         "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}
-                yield f"data: {json.dumps(done)}\n\ndata: [DONE]\n\n"
+                yield f"data: {json.dumps(done)}\n\n"
+                state.cache.append(prompt + flatten([{"role": "assistant", "content": answer}]))
+                if include_usage:
+                    last = {"id": "x", "object": "chat.completion.chunk", "created": int(time.time()), "model": model, "choices": [],
+                            "usage": {"prompt_tokens": usage["prompt_tokens"], "completion_tokens": len(words),
+                                      "total_tokens": usage["prompt_tokens"] + len(words),
+                                      "prompt_tokens_details": {"cached_tokens": usage["cached_tokens"]}}}
+                    yield f"data: {json.dumps(last)}\n\n"
+                yield "data: [DONE]\n\n"
             except asyncio.CancelledError:
                 state.disconnected.set()
                 raise
