@@ -1,10 +1,20 @@
 """Triton python-backend model: COCO object detection on raw RGB uint8 frames.
 
-Runs the CenterNet MobileNetV3 ONNX graph (512x512 NHWC float 0..255 in,
+Two heads behind the same inputs and outputs, chosen by the ``head`` parameter:
+
+``centernet`` (default) runs the CenterNet MobileNetV3 ONNX graph (512x512 NHWC float 0..255 in,
 [N,100,6] = x1,y1,x2,y2 (input px), score, class out) with ONNX Runtime.
 Frames of any size are letterboxed to 512x512; boxes come back normalised to
 the original frame, filtered by score, with class-aware NMS, padded to 100 rows.
 All requests in a dynamic batch that share a frame size run as one ONNX batch.
+
+``rtdetr`` runs RT-DETR-v2 (``scripts/export_rtdetr.py``): frames are resized (no letterbox) to the
+model size, scaled to 0..1, NCHW; the network gives ``logits`` [N,Q,C] and ``pred_boxes`` [N,Q,4]
+(cx,cy,w,h normalised); scores are sigmoid, the top Q of queries x classes are kept (as transformers'
+``post_process_object_detection``), thresholded, padded to 100. The network runs in ONNX Runtime
+(``rtdetr.onnx`` from ``VDET_DETECTOR_PATH``, the ``model_path`` parameter, or
+``$VDET_MODELS/detector-rtdetr``), or, when the ``engine_model`` parameter names a model (the GPU's
+TensorRT ``detector_engine``), through Triton BLS with the same pre/post-processing.
 """
 
 from __future__ import annotations
@@ -43,10 +53,57 @@ def letterbox(frame: np.ndarray, size: int = INPUT_SIZE) -> tuple[np.ndarray, fl
     return canvas, scale
 
 
+def sigmoid(x: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+def rtdetr_preprocess(frame: np.ndarray, size: int) -> np.ndarray:
+    """RGB uint8 HxWx3 -> float32 3xSxS in 0..1 (RT-DETR is trained on a plain resize, not a letterbox)."""
+    resized = cv2.resize(frame, (size, size), interpolation=cv2.INTER_LINEAR)
+    return resized.transpose(2, 0, 1).astype(np.float32) / 255.0
+
+
+def rtdetr_postprocess(logits: np.ndarray, pred_boxes: np.ndarray, score_threshold: float):
+    """One frame: [Q,C] logits, [Q,4] cxcywh -> (boxes [100,4] x1y1x2y2 0..1, scores [100], classes [100]).
+
+    Like transformers' ``post_process_object_detection`` with focal loss: the top Q scores over all
+    queries x classes (one query may give two classes), then the threshold; sorted by score.
+    """
+    boxes = np.zeros((MAX_DETS, 4), np.float32)
+    scores = np.zeros(MAX_DETS, np.float32)
+    classes = np.full(MAX_DETS, -1, np.int32)
+    num_queries, num_classes = logits.shape
+    prob = sigmoid(logits.astype(np.float32)).reshape(-1)
+    top = np.argpartition(-prob, num_queries - 1)[:num_queries] if len(prob) > num_queries else np.arange(len(prob))
+    top = top[np.argsort(-prob[top], kind="stable")]
+    top = top[prob[top] >= score_threshold][:MAX_DETS]
+    n = len(top)
+    if n:
+        cx, cy, w, h = pred_boxes[top // num_classes].astype(np.float32).T
+        xyxy = np.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], axis=1)
+        boxes[:n] = np.clip(xyxy, 0.0, 1.0)
+        scores[:n] = prob[top]
+        classes[:n] = (top % num_classes).astype(np.int32)
+    return boxes, scores, classes
+
+
+def rtdetr_onnx_path(params: dict) -> Path:
+    """Where ``rtdetr.onnx`` / ``rtdetr.json`` live: a folder, or the .onnx file itself."""
+    models = Path(os.environ.get("VDET_MODELS", Path.home() / ".cache/video-detective/models"))
+    path = Path(os.environ.get("VDET_DETECTOR_PATH") or params.get("model_path") or models / "detector-rtdetr").expanduser()
+    return path if path.suffix == ".onnx" else path / "rtdetr.onnx"
+
+
 class TritonPythonModel:
     def initialize(self, args):
         config = json.loads(args["model_config"])
         params = {k: v["string_value"] for k, v in config.get("parameters", {}).items()}
+        self.head = params.get("head", "centernet")
+        if self.head not in ("centernet", "rtdetr"):
+            raise pb_utils.TritonModelException(f"detector: parameter head must be 'centernet' or 'rtdetr', got {self.head!r}")
+        if self.head == "rtdetr":
+            self._initialize_rtdetr(params)
+            return
         self.score_threshold = float(params.get("score_threshold", "0.3"))
         self.nms_iou = float(params.get("nms_iou", "0.6"))
         models = Path(os.environ.get("VDET_MODELS", Path.home() / ".cache/video-detective/models"))
@@ -61,6 +118,69 @@ class TritonPythonModel:
         # (measured: 35 vs 30 ms/frame on 2 cores); batching still pays by sharing the request overhead.
         self.dynamic_batch = not isinstance(batch_dim, int) and params.get("onnx_batching", "frame") == "batch"
         self.labels = np.array(COCO_LABELS + ("",), dtype=object)
+
+    def _initialize_rtdetr(self, params: dict) -> None:
+        self.score_threshold = float(params.get("score_threshold", "0.5"))
+        self.engine_model = params.get("engine_model", "").strip()
+        onnx_path = rtdetr_onnx_path(params)
+        meta_path = onnx_path.with_suffix(".json")
+        if meta_path.is_file():
+            meta = json.loads(meta_path.read_text())
+            self.input_size = int(meta["input_size"])
+            names = tuple(str(n) for n in meta["id2label"])
+        elif self.engine_model:
+            # the engine is exported at 640 from a COCO checkpoint unless its json says otherwise
+            self.input_size, names = int(params.get("input_size", "640")), COCO_LABELS
+        else:
+            raise pb_utils.TritonModelException(
+                f"detector (rtdetr): {meta_path} not found; export the model with scripts/export_rtdetr.py "
+                "or point VDET_DETECTOR_PATH / the model_path parameter at its folder"
+            )
+        self.labels = np.array(names + ("",), dtype=object)
+        if self.engine_model:
+            self.session = None
+            self.dynamic_batch = True
+            return
+        if not onnx_path.is_file():
+            raise pb_utils.TritonModelException(
+                f"detector (rtdetr): {onnx_path} not found; export it with scripts/export_rtdetr.py"
+            )
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = int(params.get("intra_op_threads", "2"))
+        options.inter_op_num_threads = 1
+        self.session = ort.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
+        batch_dim = self.session.get_inputs()[0].shape[0]
+        self.dynamic_batch = not isinstance(batch_dim, int) and params.get("onnx_batching", "frame") == "batch"
+
+    def _run_rtdetr(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        if self.engine_model:
+            request = pb_utils.InferenceRequest(
+                model_name=self.engine_model,
+                requested_output_names=["logits", "pred_boxes"],
+                inputs=[pb_utils.Tensor("pixel_values", batch)],
+            )
+            response = request.exec()
+            if response.has_error():
+                raise pb_utils.TritonModelException(f"detector: {self.engine_model} failed: {response.error().message()}")
+            logits = pb_utils.get_output_tensor_by_name(response, "logits").as_numpy()
+            boxes = pb_utils.get_output_tensor_by_name(response, "pred_boxes").as_numpy()
+            return logits, boxes
+        if self.dynamic_batch:
+            return tuple(self.session.run(["logits", "pred_boxes"], {"pixel_values": batch}))
+        parts = [self.session.run(["logits", "pred_boxes"], {"pixel_values": batch[i : i + 1]}) for i in range(len(batch))]
+        return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+
+    def _detect_rtdetr(self, images_per_request: list[np.ndarray]):
+        frames = [rtdetr_preprocess(image, self.input_size) for images in images_per_request for image in images]
+        results = []
+        if frames:
+            logits, boxes = self._run_rtdetr(np.ascontiguousarray(np.stack(frames)))
+            results = [rtdetr_postprocess(logits[i], boxes[i], self.score_threshold) for i in range(len(frames))]
+        per_request, start = [], 0
+        for images in images_per_request:
+            per_request.append(results[start : start + len(images)])
+            start += len(images)
+        return per_request
 
     def _infer(self, batch: np.ndarray) -> np.ndarray:
         if self.dynamic_batch:
@@ -89,6 +209,11 @@ class TritonPythonModel:
         return boxes, scores, classes
 
     def execute(self, requests):
+        if self.head == "rtdetr":
+            per_frame = self._detect_rtdetr(
+                [pb_utils.get_input_tensor_by_name(r, "IMAGE").as_numpy() for r in requests]
+            )
+            return [self._response(*zip(*dets)) for dets in per_frame]
         frames, owners, scales = [], [], []
         for r, request in enumerate(requests):
             images = pb_utils.get_input_tensor_by_name(request, "IMAGE").as_numpy()
@@ -104,14 +229,14 @@ class TritonPythonModel:
             per_request[owner][0].append(b)
             per_request[owner][1].append(s)
             per_request[owner][2].append(c)
-        responses = []
-        for boxes, scores, classes in per_request:
-            classes_arr = np.stack(classes)
-            outputs = [
-                pb_utils.Tensor("BOXES", np.stack(boxes)),
-                pb_utils.Tensor("SCORES", np.stack(scores)),
-                pb_utils.Tensor("CLASS_IDS", classes_arr),
-                pb_utils.Tensor("LABELS", self.labels[classes_arr].astype(np.object_)),
-            ]
-            responses.append(pb_utils.InferenceResponse(output_tensors=outputs))
-        return responses
+        return [self._response(boxes, scores, classes) for boxes, scores, classes in per_request]
+
+    def _response(self, boxes, scores, classes):
+        classes_arr = np.stack(classes)
+        outputs = [
+            pb_utils.Tensor("BOXES", np.stack(boxes)),
+            pb_utils.Tensor("SCORES", np.stack(scores)),
+            pb_utils.Tensor("CLASS_IDS", classes_arr),
+            pb_utils.Tensor("LABELS", self.labels[classes_arr].astype(np.object_)),
+        ]
+        return pb_utils.InferenceResponse(output_tensors=outputs)
