@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 
 REPOSITORY = Path(__file__).resolve().parent.parent / "triton_models"
 DEFAULT_MODELS = ("detector", "asr", "sound_tagger", "embedder")
+DETECTOR_HEADS = ("centernet", "rtdetr")
 
 
 class TritonStartError(RuntimeError):
@@ -64,6 +65,42 @@ def remove_shm_regions(http_port: int) -> None:
             region.unlink()
         except OSError:
             pass
+
+
+def rtdetr_export_dir() -> Path:
+    """Where the detector's model.py looks for an RT-DETR-v2 export (rtdetr.onnx + rtdetr.json)."""
+    explicit = os.environ.get("VDET_DETECTOR_PATH")
+    return Path(explicit) if explicit else weights.models_dir() / "detector-rtdetr"
+
+
+def require_rtdetr_export() -> Path:
+    path = rtdetr_export_dir()
+    missing = [name for name in ("rtdetr.onnx", "rtdetr.json") if not (path / name).is_file()]
+    if missing:
+        raise TritonStartError(
+            f"the RT-DETR-v2 detector is not exported ({path} lacks {', '.join(missing)}): run "
+            "`.venv/bin/python scripts/export_rtdetr.py --checkpoint CHECKPOINT_DIR` (or unset VDET_DETECTOR for the default CenterNet)"
+        )
+    return path
+
+
+def overlay_repository(repository: Path, dest: Path, configs: dict[str, str]) -> Path:
+    """A repository view in ``dest``: every model linked from ``repository``, except that each model in
+    ``configs`` uses ``configs/<name>.pbtxt`` as its config. (Triton's ``--model-config-name`` would
+    switch every model at once.)"""
+    dest.mkdir(parents=True, exist_ok=True)
+    for model_dir in sorted(p for p in repository.iterdir() if p.is_dir() and not p.name.startswith((".", "__"))):
+        if model_dir.name not in configs:
+            (dest / model_dir.name).symlink_to(model_dir, target_is_directory=True)
+            continue
+        alt = model_dir / "configs" / f"{configs[model_dir.name]}.pbtxt"
+        if not alt.is_file():
+            raise TritonStartError(f"{alt} does not exist")
+        (dest / model_dir.name).mkdir()
+        shutil.copyfile(alt, dest / model_dir.name / "config.pbtxt")
+        for version in (p for p in model_dir.iterdir() if p.is_dir() and p.name.isdigit()):
+            (dest / model_dir.name / version.name).symlink_to(version, target_is_directory=True)
+    return dest
 
 
 def build_backend_dir(dest: Path) -> Path:
@@ -122,12 +159,24 @@ class TritonServer:
         timeout_s: float = 180.0,
         http_port: int | None = None,
         grpc_port: int | None = None,
+        detector_head: str | None = None,
     ) -> "TritonServer":
-        """Start Triton with explicit model control, load ``models``, wait until all are ready."""
-        for model in models:
-            if model == "detector":
+        """Start Triton with explicit model control, load ``models``, wait until all are ready.
+
+        ``detector_head`` (default ``$VDET_DETECTOR`` or ``centernet``) picks the detector network:
+        ``rtdetr`` serves an RT-DETR-v2 export (scripts/export_rtdetr.py) through ONNX Runtime, using
+        ``detector/configs/cpu-rtdetr.pbtxt`` for the detector alone."""
+        head = detector_head or os.environ.get("VDET_DETECTOR") or "centernet"
+        if head not in DETECTOR_HEADS:
+            raise TritonStartError(f"detector {head!r} is not one of {', '.join(DETECTOR_HEADS)} (set VDET_DETECTOR to one of them)")
+        if "detector" in models:
+            if head == "centernet":
                 weights.require("detector")
+            else:
+                require_rtdetr_export()
         workdir = Path(tempfile.mkdtemp(prefix="vdet-triton-"))
+        if "detector" in models and head == "rtdetr":
+            repository = overlay_repository(repository, workdir / "models", {"detector": "cpu-rtdetr"})
         backend_dir = build_backend_dir(workdir / "backends")
         http_port = http_port or free_port()
         grpc_port = grpc_port or free_port()

@@ -189,3 +189,29 @@ def test_engine_comparison_accepts_agreement_and_flags_miscompile(rtdetr_dir):
     # garbage scores
     worse = build_trt_engine.compare_detections((logits, boxes), (-logits, boxes))
     assert not worse.ok
+
+
+def test_rtdetr_switch_without_an_export_says_how_to_make_one(tmp_path, monkeypatch):
+    from orchestrator.triton_server import TritonServer, TritonStartError
+
+    monkeypatch.setenv("VDET_DETECTOR", "rtdetr")
+    monkeypatch.setenv("VDET_DETECTOR_PATH", str(tmp_path / "nothing-here"))
+    with pytest.raises(TritonStartError, match="scripts/export_rtdetr.py --checkpoint"):
+        TritonServer.start(models=("detector",))
+    monkeypatch.setenv("VDET_DETECTOR", "yolo")
+    with pytest.raises(TritonStartError, match="not one of centernet, rtdetr"):
+        TritonServer.start(models=("detector",))
+
+
+def test_overlay_repository_swaps_only_the_detector_config(tmp_path):
+    import make_gpu_configs as gen
+    from google.protobuf import text_format
+
+    from orchestrator.triton_server import REPOSITORY, overlay_repository
+
+    repo = overlay_repository(REPOSITORY, tmp_path / "models", {"detector": "cpu-rtdetr"})
+    config = text_format.Parse((repo / "detector/config.pbtxt").read_text(), gen.mc.ModelConfig())
+    assert config.parameters["head"].string_value == "rtdetr"
+    assert (repo / "detector/1/model.py").is_file()
+    assert (repo / "asr").resolve() == (REPOSITORY / "asr").resolve()
+    assert (repo / "asr/config.pbtxt").read_text() == (REPOSITORY / "asr/config.pbtxt").read_text()
