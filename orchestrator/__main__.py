@@ -29,7 +29,7 @@ def cmd_ingest(args) -> int:
     from .pipeline import Ingestor, Services  # noqa: PLC0415
 
     info = probe(args.path)  # fail fast on bad input, before any server starts
-    config = IngestConfig(window_s=args.window_s)
+    config = IngestConfig(window_s=args.window_s, executor=args.executor)
 
     def on_progress(msg: dict) -> None:
         if bar.total is None:
@@ -230,7 +230,7 @@ def cmd_serve_models(args) -> int:
     from .triton_server import DEFAULT_MODELS, TritonServer  # noqa: PLC0415
 
     server = TritonServer.start(models=args.models or DEFAULT_MODELS, http_port=args.http_port, grpc_port=args.grpc_port,
-                                config_name=args.config_name)
+                                config_name=args.config_name, detector_head=args.detector)
     print(f"Triton ready: HTTP {server.http_url}, gRPC {server.grpc_url}, models {', '.join(server.models)}; Ctrl-C stops it", file=sys.stderr)
     print(f"export TRITON_URL={server.http_url}")
     sys.stdout.flush()
@@ -260,6 +260,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("path")
     p.add_argument("--window-s", type=float, default=20.0, help="window length in seconds (default 20)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--executor", choices=["local", "ray"], default=os.environ.get("VDET_EXECUTOR", "local"),
+                   help="where windows are analysed: local threads (default, or $VDET_EXECUTOR) or tasks on the Ray cluster at $RAY_ADDRESS")
     common(p)
     p.set_defaults(func=cmd_ingest)
 
@@ -302,6 +304,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--grpc-port", type=int, default=8001)
     p.add_argument("--models", nargs="*", help="subset of models to load (default: all)")
     p.add_argument("--config-name", help="alternative config in <model>/configs/NAME.pbtxt")
+    p.add_argument("--detector", choices=("centernet", "rtdetr"), help="detector network (default: $VDET_DETECTOR or centernet)")
     p.set_defaults(func=cmd_serve_models)
 
     p = sub.add_parser("videos", help="list ingested videos")

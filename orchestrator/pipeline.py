@@ -5,9 +5,12 @@
         audio lane: PCM → VAD → ASR (Triton) + sound tagger (Triton) + signal events
         → embeddings (Triton) → relations → EventGraph.write_window (one transaction) → progress on Redis
 
-The two lanes of a window run in parallel threads (each with its own Triton
-client: the HTTP client is not thread-safe). Re-running on the same file
-resumes after the last finished window with the saved tracker/gate state.
+Each window is split in two. Its *analysis* (decode, motion gate, detector, VAD, ASR, sound tags) is a pure
+function of a ``WindowTask`` and runs on an executor (``executors.py``: threads here, or Ray tasks on other
+nodes), a few windows ahead, video and audio side by side. Its *assembly* runs here, in window order:
+ByteTrack and every other state carried across windows, events, relations, rules, then one DuckDB
+transaction with the checkpoint. This process is the only DuckDB writer. Re-running on the same file resumes
+after the last finished window with the saved state.
 """
 
 from __future__ import annotations
@@ -19,30 +22,35 @@ import math
 import os
 import pickle
 import queue
+import socket
 import threading
 import time
-from collections import Counter
+from collections import Counter, OrderedDict, deque
 from concurrent.futures import Future
-from concurrent.futures import TimeoutError as FuturesTimeout
-from dataclasses import asdict, dataclass, field
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
-from .audio import VoiceActivity, signal_events
+import numpy as np
+
+from .audio import SpeechRegion, VoiceActivity, signal_events
 from .bus import Bus, RedisServer, bus_from_env, progress_channel
 from .config import IngestConfig
 from .events import Event, Relation, build_relations, fmt_time, plural
+from .executors import WindowExecutor, WindowLost, make_executor
 from .graph import EventGraph, WindowResult
 from .media import FrameReader, MediaError, MediaInfo, probe, read_audio
-from .model_clients import ModelError, TritonModels
+from .model_clients import FrameDetections, ModelError, TritonModels
 from .rules import Rule, RulesEngine, load_rule_dir, load_rules
-from .sampling import GateState, MotionGate
+from .sampling import FrameDecision, GateState, MotionGate
 from .tracking import VideoTracker
 from .triton_server import TritonServer
 from .windows import Window, plan_windows
 
 log = logging.getLogger(__name__)
-STATE_VERSION = 1
+STATE_VERSION = 2  # 2: the motion gate and speech coverage left the checkpoint (window-local now)
+MODEL_ATTEMPTS = 3
 
 
 def database_path(home: Path) -> Path:
@@ -190,13 +198,12 @@ class Services:
 
 @dataclass
 class PipelineState:
-    """Everything that must survive between windows; pickled into each window's checkpoint."""
+    """Everything that must survive between windows; pickled into each window's checkpoint. Only the driver's
+    assembly carries state: a window's analysis depends on nothing but its ``WindowTask``."""
 
     version: int = STATE_VERSION
-    gate: GateState = field(default_factory=GateState)
     tracker: VideoTracker | None = None
     track_last_event: dict[int, str] = field(default_factory=dict)
-    speech_covered_until: float = 0.0
     motion_run: list | None = None  # [t_start, t_end, peak] of a motion spike still going on
     # tracks that ended recently: (label, last_t, (x, y) last centre, last event id), for re-identification
     ended_tracks: dict[int, tuple[str, float, tuple[float, float], str]] = field(default_factory=dict)
@@ -216,111 +223,331 @@ class IngestSummary:
     wall_s: float
     decoder: str
     status: str = "done"
+    executor: str = "local"
 
     def to_dict(self) -> dict:
         return asdict(self)
 
 
-class _DaemonWorker:
-    """One daemon thread running submitted calls in order (a ThreadPoolExecutor's threads are joined at
-    exit, so a decoder that hangs would keep the process alive after the window timed out)."""
+# -- analysis of one window: a pure function of its WindowTask, run by an executor (a thread here or a Ray task) --
+
+@dataclass(frozen=True)
+class WindowTask:
+    """What the analysis of one window needs; picklable, so it can run on any node that reads ``info.path``."""
+
+    info: MediaInfo  # ``path`` absolute
+    window: Window
+    config: IngestConfig
+    triton_url: str
+    previous: Window | None = None  # its last scanned frame is the motion reference for this window's first frame
+    speech_lookback: tuple[Window, ...] = ()  # earlier windows whose speech may run into this one
+
+
+@dataclass
+class WindowAnalysis:
+    """The stateless part of a window, in time order: every scanned frame's gate decision, the detector's output
+    for each kept frame, and the audio events (speech, sounds)."""
+
+    index: int
+    frames: list[FrameDecision]
+    detections: list[FrameDetections]  # one per kept frame
+    audio_events: list[Event]
+    decoder: str
+    worker: str  # host:pid that ran it, for logs
+    wall_s: float
+
+
+class _ReaderPool:
+    """Frame readers of the video being ingested, each handed to one thread at a time (opening one indexes every frame
+    of the file, so they are reused across windows). Readers of other videos are let go; one that failed is dropped."""
+
+    def __init__(self, keep: int = 2):
+        self.keep = keep
+        self.key = None
+        self.free: list[FrameReader] = []
+        self.lock = threading.Lock()
+
+    @contextmanager
+    def use(self, info: MediaInfo, max_side: int):
+        key = (info, max_side)
+        with self.lock:
+            reader = self.free.pop() if self.key == key and self.free else None
+        if reader is None:
+            reader = FrameReader(info, max_side)
+        yield reader  # an exception leaves the reader out of the pool
+        with self.lock:
+            if self.key != key:
+                self.key, self.free = key, []
+            if len(self.free) < self.keep:
+                self.free.append(reader)
+
+
+class _DaemonPool:
+    """Daemon threads running submitted calls, a new one whenever all are busy (a ThreadPoolExecutor's threads are
+    joined at exit, so a decoder that hangs would keep the process alive after its window timed out). Each thread
+    keeps its own Triton clients: the HTTP client is bound to the thread that made it."""
 
     def __init__(self, name: str):
+        self.name = name
         self.jobs: queue.Queue = queue.Queue()
-        self.thread = threading.Thread(target=self._run, name=name, daemon=True)
-        self.thread.start()
+        self.lock = threading.Lock()
+        self.waiting = 0  # threads blocked on the queue, not yet promised a job
+        self.local = threading.local()
+        self.generation = 0  # bumped when Triton restarted: every thread then reconnects
+
+    def submit(self, fn, *args) -> Future:
+        future: Future = Future()
+        with self.lock:
+            if self.waiting:
+                self.waiting -= 1
+            else:
+                threading.Thread(target=self._run, name=f"{self.name}-{threading.active_count()}", daemon=True).start()
+        self.jobs.put((future, fn, args))
+        return future
 
     def _run(self) -> None:
         while True:
-            job = self.jobs.get()
-            if job is None:
-                return
-            future, fn, args = job
+            future, fn, args = self.jobs.get()
             if future.set_running_or_notify_cancel():
                 try:
                     future.set_result(fn(*args))
                 except BaseException as exc:  # noqa: BLE001 - handed to the waiting caller
                     future.set_exception(exc)
+            with self.lock:
+                self.waiting += 1
 
-    def submit(self, fn, *args) -> Future:
-        future: Future = Future()
-        self.jobs.put((future, fn, args))
-        return future
+    def models(self, url: str) -> TritonModels:
+        """This thread's client for the Triton at ``url``."""
+        if getattr(self.local, "generation", None) != self.generation:
+            for old in list(self.local.__dict__.get("clients", {})):
+                self.drop_models(old)
+            self.local.clients, self.local.generation = {}, self.generation
+        clients = self.local.clients
+        if url not in clients:
+            clients[url] = TritonModels(url)
+        return clients[url]
 
-    def shutdown(self) -> None:
-        self.jobs.put(None)
+    def drop_models(self, url: str) -> None:
+        """Forget this thread's client after a failed call (the server may have restarted); the next call connects afresh."""
+        client = self.local.__dict__.get("clients", {}).pop(url, None)
+        if client is not None:
+            try:
+                client.close()
+            except Exception as exc:  # noqa: BLE001 - a dead connection may not close cleanly
+                log.debug("closing a Triton client: %s", exc)
 
 
-class _Lane:
-    """A single worker thread with its own Triton client."""
+class _OnceCache:
+    """``key → value`` computed once per process (callers asking while it is computed wait for it), last ``size`` kept."""
 
-    def __init__(self, name: str, triton_url: str):
-        self.pool = _DaemonWorker(name)
-        self.url = triton_url
-        self.local = threading.local()
+    def __init__(self, size: int = 16):
+        self.size = size
+        self.items: OrderedDict = OrderedDict()
+        self.lock = threading.Lock()
 
-    def models(self) -> TritonModels:
-        if not hasattr(self.local, "models"):
-            self.local.models = TritonModels(self.url)
-        return self.local.models
+    def get(self, key, compute: Callable):
+        with self.lock:
+            future = self.items.get(key)
+            owner = future is None
+            if owner:
+                future = self.items[key] = Future()
+                while len(self.items) > self.size:
+                    self.items.popitem(last=False)
+        if owner:
+            try:
+                future.set_result(compute())
+            except BaseException as exc:
+                future.set_exception(exc)
+                with self.lock:
+                    if self.items.get(key) is future:
+                        del self.items[key]
+                raise
+        return future.result()
 
-    def reset(self) -> None:
-        """Drop this lane's client (after the server restarted); the next call connects afresh."""
-        def _drop(_lane):
-            models = getattr(self.local, "models", None)
-            if models is not None:
-                try:
-                    models.close()
-                except Exception:  # noqa: BLE001 - a dead connection may not close cleanly
-                    pass
-                del self.local.models
 
-        self.pool.submit(_drop, self).result()
+_THREADS = _DaemonPool("vdet-analysis")
+_READERS = _ReaderPool()
+_SPEECH_REGIONS = _OnceCache()
+_VAD: list = []
+_VAD_LOCK = threading.Lock()
 
-    def submit(self, fn, *args) -> Future:
-        return self.pool.submit(fn, self, *args)
 
-    def close(self) -> None:
-        def _close(_lane):
-            if hasattr(self.local, "models"):
-                self.local.models.close()
+def _vad() -> VoiceActivity:
+    with _VAD_LOCK:  # one ONNX session per process (its run() is thread-safe)
+        if not _VAD:
+            _VAD.append(VoiceActivity())
+        return _VAD[0]
 
-        try:
-            self.pool.submit(_close, self).result(timeout=10)
-        except FuturesTimeout:
-            pass  # the lane is stuck (a hung decoder): it is a daemon thread and dies with the process
-        self.pool.shutdown()
 
+def analyse_window(task: WindowTask) -> WindowAnalysis:
+    """Decode, motion gate, detector, VAD, ASR and sound tags of one window (video and audio side by side).
+
+    Deterministic in ``task``: the gate starts from the previous window's last scanned frame with nothing kept yet,
+    and speech already transcribed by an earlier window is found by running that window's VAD again (memoised)."""
+    started = time.monotonic()
+    video = _THREADS.submit(_with_models, _analyse_video, task) if task.info.has_video else None
+    audio = _THREADS.submit(_with_models, _analyse_audio, task) if task.info.has_audio else None
+    frames, detections, decoder = video.result() if video is not None else ([], [], "none")
+    audio_events = audio.result() if audio is not None else []
+    return WindowAnalysis(task.window.index, frames, detections, audio_events, decoder, f"{socket.gethostname()}:{os.getpid()}",
+                          time.monotonic() - started)
+
+
+def reconnect_models() -> None:
+    """After Triton restarted: this process's analysis threads open new connections before their next call."""
+    _THREADS.generation += 1
+
+
+def _with_models(half: Callable, task: WindowTask):
+    """Run one half of a window's analysis with this thread's Triton client (dropped if a model call failed)."""
+    try:
+        return half(task, _THREADS.models(task.triton_url))
+    except ModelError:
+        _THREADS.drop_models(task.triton_url)
+        raise
+
+
+def _last_scanned_frame(reader: FrameReader, w: Window, fps: float):
+    """The frame the scan of window ``w`` ends with (the nearest real frame to its last scan time): the one this reader
+    kept from scanning ``w`` (windows run in order on one reader), or decoded again (a seek to a keyframe)."""
+    targets = np.arange(w.t_start, w.t_end, 1.0 / fps)
+    if len(targets) == 0:
+        return None
+    remembered = getattr(reader, "last_scanned", None)
+    if remembered is not None and remembered[0] == (w, fps):
+        return remembered[1]
+    last = None
+    for item in reader.read(max(w.t_start, float(targets[-1]) - 1.0 / fps), w.t_end, fps):
+        last = item
+    return last
+
+
+def _analyse_video(task: WindowTask, models: TritonModels):
+    cfg, w = task.config, task.window
+    with _READERS.use(task.info, cfg.sampling.max_side) as reader:
+        gate = MotionGate(cfg.sampling)
+        if task.previous is not None:
+            lead = _last_scanned_frame(reader, task.previous, cfg.sampling.scan_fps)
+            if lead is not None:
+                gate.score(*lead)  # motion reference only: the window's keep decisions start afresh
+                gate.state = GateState(prev_gray=gate.state.prev_gray, prev_hist=gate.state.prev_hist)
+        frames, kept = [], []
+        last = None
+        for t, rgb in reader.read(w.t_start, w.t_end, cfg.sampling.scan_fps):
+            d = gate.score(t, rgb)
+            frames.append(d)
+            if d.keep:
+                kept.append(rgb)
+            last = (t, rgb)
+        reader.last_scanned = ((w, cfg.sampling.scan_fps), last) if last is not None else None
+        decoder = reader.backend
+    detections = models.detect(kept, batch=cfg.detector_batch, in_flight=cfg.detector_concurrency) if kept else []
+    return frames, detections, decoder
+
+
+def _speech_regions(info: MediaInfo, w: Window, acfg, pcm: np.ndarray | None = None) -> list[SpeechRegion]:
+    """VAD regions that start in window ``w``, read from its audio plus the overflow past its end."""
+
+    def compute() -> list[SpeechRegion]:
+        audio = pcm if pcm is not None else read_audio(info, w.t_start, min(info.duration_s, w.t_end + acfg.boundary_overflow_s))
+        return [r for r in _vad().regions(audio, acfg, offset_s=w.t_start) if w.t_start <= r.t_start < w.t_end]
+
+    return _SPEECH_REGIONS.get((info.path, info.size_bytes, info.duration_s, w, acfg), compute)
+
+
+def _analyse_audio(task: WindowTask, models: TritonModels) -> list[Event]:
+    acfg, info, w = task.config.audio, task.info, task.window
+    end = min(info.duration_s, w.t_end + acfg.boundary_overflow_s)
+    pcm = read_audio(info, w.t_start, end)
+    window_pcm = pcm[: int(round(w.duration * 16000))]
+    events: list[Event] = []
+    # speech: regions that start in this window, minus what an earlier window already transcribed past its end
+    regions = _speech_regions(info, w, acfg, pcm)
+    reach = max((p.t_end + acfg.boundary_overflow_s for p in task.speech_lookback), default=w.t_start)
+    covered_until = 0.0
+    if any(r.t_start < reach for r in regions):
+        covered_until = max((r.t_end for p in task.speech_lookback for r in _speech_regions(info, p, acfg)), default=0.0)
+    for region in regions:
+        start = max(region.t_start, covered_until)
+        if region.t_end - start < acfg.min_speech_s:
+            continue
+        clip = pcm[int(round((start - w.t_start) * 16000)) : int(round((region.t_end - w.t_start) * 16000))]
+        for seg in models.transcribe(clip):
+            events.append(Event(f"speech-{w.index:05d}-{len(events):03d}", "speech", "speech", start + seg.start, start + seg.end,
+                                round(float(min(1.0, max(0.0, 1.0 + seg.avg_logprob / 2))), 3), text=seg.text, window_index=w.index,
+                                attrs={"words": [[round(start + x.start, 3), round(start + x.end, 3), x.word.strip()] for x in seg.words],
+                                       "no_speech_prob": seg.no_speech_prob, "avg_logprob": seg.avg_logprob}))
+        covered_until = max(covered_until, region.t_end)
+    tags = models.tag_sounds(window_pcm)
+    # sound events: the tagger, merged over consecutive chunks, plus what the signal itself shows
+    merged: dict[str, list] = {}
+    for tag in sorted(tags, key=lambda x: x.t_start):
+        run = merged.get(tag.label)
+        if run and tag.t_start - run[-1][1] <= 0.01:
+            run[-1][1], run[-1][2] = tag.t_end, max(run[-1][2], tag.confidence)
+        else:
+            merged.setdefault(tag.label, []).append([tag.t_start, tag.t_end, tag.confidence])
+    for label, runs in sorted(merged.items()):
+        for t0, t1, conf in runs:
+            events.append(Event(f"sound-{w.index:05d}-{len(events):03d}", "sound", label, w.t_start + t0, w.t_start + t1, conf,
+                                window_index=w.index, attrs={"source": "tagger"}))
+    for sig in signal_events(window_pcm, acfg, offset_s=w.t_start):
+        events.append(Event(f"sound-{w.index:05d}-{len(events):03d}", "sound", sig.label, sig.t_start, sig.t_end, sig.confidence,
+                            window_index=w.index, attrs={"source": "signal", **sig.attrs}))
+    return events
+
+
+def window_tasks(info: MediaInfo, windows: list[Window], config: IngestConfig, triton_url: str) -> dict[int, WindowTask]:
+    """One task per window; the path made absolute so a worker on another node finds the same file."""
+    info = replace(info, path=str(Path(info.path).resolve()))
+    tasks = {}
+    for i, w in enumerate(windows):
+        lookback = tuple(p for p in windows[:i] if p.t_end + config.audio.boundary_overflow_s > w.t_start)
+        tasks[w.index] = WindowTask(info, w, config, triton_url, windows[i - 1] if i else None, lookback)
+    return tasks
+
+
+# -- assembly on the driver, in window order: tracking, events, relations, rules, the checkpoint --------------------
 
 class Ingestor:
-    def __init__(self, home: Path, services: Services, config: IngestConfig | None = None, rules: list[Rule] | None = None):
+    def __init__(self, home: Path, services: Services, config: IngestConfig | None = None, rules: list[Rule] | None = None,
+                 executor: WindowExecutor | None = None):
         self.home = Path(home)
         self.config = config or IngestConfig()
         self.services = services
-        self.vad = VoiceActivity()
         self.rules = RulesEngine(rules if rules is not None else active_rules(self.home))
+        self.executor = executor  # None: made from config.executor for each ingest
+        self._models: TritonModels | None = None
 
-    # -- lanes ------------------------------------------------------------------------------
-    def _video_lane(self, lane: _Lane, info: MediaInfo, reader: FrameReader, w: Window, state: PipelineState):
-        cfg = self.config
-        gate = MotionGate(cfg.sampling, state.gate)
-        kept, frames_rows, events = [], [], []
-        scanned = 0
-        for t, rgb in reader.read(w.t_start, w.t_end, cfg.sampling.scan_fps):
-            scanned += 1
-            d = gate.score(t, rgb)
+    def _driver_models(self) -> TritonModels:
+        if self._models is None:
+            self._models = self.services.models()
+        return self._models
+
+    def _drop_driver_models(self) -> None:
+        if self._models is not None:
+            try:
+                self._models.close()
+            except Exception as exc:  # noqa: BLE001 - a dead connection may not close cleanly
+                log.debug("closing the driver's Triton client: %s", exc)
+            self._models = None
+
+    def _video_events(self, info: MediaInfo, w: Window, analysis: WindowAnalysis, state: PipelineState):
+        frames_rows, events = [], []
+        for d in analysis.frames:
             self._motion_spike(state, d.t, d.motion, w, events)
             if d.keep:
-                kept.append((t, rgb))
-                frames_rows.append({"t": round(t, 3), "reason": d.reason, "motion": round(d.motion, 4), "scene_score": round(d.scene_score, 4)})
+                frames_rows.append({"t": round(d.t, 3), "reason": d.reason, "motion": round(d.motion, 4), "scene_score": round(d.scene_score, 4)})
                 if d.reason == "scene_cut":
-                    events.append(Event(f"cut-{w.index:05d}-{len(events):03d}", "scene_cut", "scene cut", t, t, min(1.0, d.scene_score),
+                    events.append(Event(f"cut-{w.index:05d}-{len(events):03d}", "scene_cut", "scene cut", d.t, d.t, min(1.0, d.scene_score),
                                         window_index=w.index, attrs={"scene_score": round(d.scene_score, 3)}))
         if state.motion_run and w.t_end >= info.duration_s - 1e-3:
             self._flush_motion(state, w, events)
-        dets = lane.models().detect([f for _, f in kept], batch=cfg.detector_batch, in_flight=cfg.detector_concurrency)
+        kept = [d.t for d in analysis.frames if d.keep]
+        if len(kept) != len(analysis.detections):
+            raise ModelError(f"window {w.index}: {len(analysis.detections)} detector results for {len(kept)} frames")
         det_rows = []
-        for (t, _), fd in zip(kept, dets):
+        for t, fd in zip(kept, analysis.detections):
             for td in state.tracker.update(t, w.index, fd):
                 det_rows.append({"t": round(t, 3), "track_id": td.track_id, "label": td.label, "confidence": round(td.confidence, 4),
                                  "x1": td.box[0], "y1": td.box[1], "x2": td.box[2], "y2": td.box[3]})
@@ -344,7 +571,7 @@ class Ingestor:
         tracks = [{"track_id": t.track_id, "label": t.label, "first_t": round(t.first_t, 3), "last_t": round(t.last_t, 3), "n_frames": t.n_frames,
                    "best_t": round(t.best_t, 3), "best_confidence": round(t.best_confidence, 4), "best_box": list(t.best_box),
                    "path": json.dumps(t.path_summary())} for t in touched]
-        return scanned, frames_rows, det_rows, tracks, events, relations
+        return frames_rows, det_rows, tracks, events, relations
 
     def _reidentify(self, state: PipelineState, segments, first_ids: set[int]) -> list[Relation]:
         """same_entity: a new track that starts where a track of the same label was lost a little earlier (an
@@ -386,77 +613,15 @@ class Ingestor:
         events.append(Event(f"motion-{w.index:05d}-{len(events):03d}", "motion", "motion spike", t0, max(t1, t0 + 1.0 / self.config.sampling.scan_fps),
                             round(min(1.0, peak / (2 * self.config.sampling.motion_spike)), 3), window_index=w.index, attrs={"peak": round(peak, 4)}))
 
-    def _audio_lane(self, lane: _Lane, info: MediaInfo, w: Window, covered_until: float):
-        acfg = self.config.audio
-        end = min(info.duration_s, w.t_end + acfg.boundary_overflow_s)
-        pcm = read_audio(info, w.t_start, end)
-        n_window = int(round(w.duration * 16000))
-        window_pcm = pcm[:n_window]
-        models = lane.models()
-        events: list[Event] = []
-        # speech: regions that start in this window, minus what the previous window already transcribed
-        regions = [r for r in self.vad.regions(pcm, acfg, offset_s=w.t_start) if w.t_start <= r.t_start < w.t_end]
-        for region in regions:
-            start = max(region.t_start, covered_until)
-            if region.t_end - start < acfg.min_speech_s:
-                continue
-            clip = pcm[int(round((start - w.t_start) * 16000)) : int(round((region.t_end - w.t_start) * 16000))]
-            for seg in models.transcribe(clip):
-                events.append(Event(f"speech-{w.index:05d}-{len(events):03d}", "speech", "speech", start + seg.start, start + seg.end,
-                                    round(float(min(1.0, max(0.0, 1.0 + seg.avg_logprob / 2))), 3), text=seg.text, window_index=w.index,
-                                    attrs={"words": [[round(start + x.start, 3), round(start + x.end, 3), x.word.strip()] for x in seg.words],
-                                           "no_speech_prob": seg.no_speech_prob, "avg_logprob": seg.avg_logprob}))
-            covered_until = max(covered_until, region.t_end)
-        # sound events: the tagger, merged over consecutive chunks, plus what the signal itself shows
-        merged: dict[str, list] = {}
-        for tag in sorted(models.tag_sounds(window_pcm), key=lambda x: x.t_start):
-            run = merged.get(tag.label)
-            if run and tag.t_start - run[-1][1] <= 0.01:
-                run[-1][1], run[-1][2] = tag.t_end, max(run[-1][2], tag.confidence)
-            else:
-                merged.setdefault(tag.label, []).append([tag.t_start, tag.t_end, tag.confidence])
-        for label, runs in sorted(merged.items()):
-            for t0, t1, conf in runs:
-                events.append(Event(f"sound-{w.index:05d}-{len(events):03d}", "sound", label, w.t_start + t0, w.t_start + t1, conf,
-                                    window_index=w.index, attrs={"source": "tagger"}))
-        for sig in signal_events(window_pcm, acfg, offset_s=w.t_start):
-            events.append(Event(f"sound-{w.index:05d}-{len(events):03d}", "sound", sig.label, sig.t_start, sig.t_end, sig.confidence,
-                                window_index=w.index, attrs={"source": "signal", **sig.attrs}))
-        return events, covered_until
-
-    def _window_with_retries(self, graph, lanes, info, reader, w, windows, video_id, state, attempts: int = 3) -> WindowResult:
-        """One window, retried with the models recovered (the embedded Triton restarted) if a model call fails.
-        The pipeline state is restored before a retry, so the tracker never sees a frame twice."""
-        snapshot = pickle.dumps(state)
-        for attempt in range(1, attempts + 1):
-            try:
-                return self._window(graph, lanes, info, reader, w, windows, video_id, pickle.loads(snapshot))
-            except ModelError as exc:
-                if attempt == attempts:
-                    raise ModelError(f"{exc} — still failing after {attempts} tries; check the Triton log") from exc
-                log.warning("window %d: %s; recovering the models and retrying (%d/%d)", w.index, exc, attempt, attempts - 1)
-                self.services.recover_models()
-                for lane in lanes:
-                    lane.reset()
-        raise AssertionError("unreachable")
-
-    def _window(self, graph, lanes, info, reader, w, windows, video_id, state) -> WindowResult:
+    def _assemble(self, graph: EventGraph, info: MediaInfo, w: Window, windows: list[Window], video_id: str, state: PipelineState,
+                  analysis: WindowAnalysis) -> WindowResult:
         t0 = time.monotonic()
-        video_f = lanes[0].submit(self._video_lane, info, reader, w, state) if reader else None
-        audio_f = lanes[1].submit(self._audio_lane, info, w, state.speech_covered_until) if info.has_audio else None
-        limit = self.config.window_timeout_s
-        try:
-            scanned, frames_rows, det_rows, tracks, v_events, relations = video_f.result(timeout=limit) if video_f else (0, [], [], [], [], [])
-            a_events, state.speech_covered_until = audio_f.result(timeout=limit) if audio_f else ([], state.speech_covered_until)
-        except FuturesTimeout:
-            raise MediaError(f"window {w.index + 1} ({w.t_start:.0f}-{w.t_end:.0f} s) took longer than {limit:g} s to decode and analyse; "
-                             "the file may be damaged there. Finished windows are saved: run the same command again to retry") from None
-        finally:  # never leave a lane running into the next try (unless it is stuck past the limit)
-            for f in (video_f, audio_f):
-                if f is not None and f.done():
-                    f.exception()
-        events = sorted(v_events + a_events, key=lambda e: (e.t_start, e.id))
-        vectors = lanes[1].submit(lambda lane, texts: lane.models().embed(texts), [e.describe() for e in events]).result()
+        if info.has_video:
+            frames_rows, det_rows, tracks, v_events, relations = self._video_events(info, w, analysis, state)
+        else:
+            frames_rows, det_rows, tracks, v_events, relations = [], [], [], [], []
+        events = sorted(v_events + analysis.audio_events, key=lambda e: (e.t_start, e.id))
+        vectors = self._driver_models().embed([e.describe() for e in events])
         relations += build_relations(events, self.config.precedes_gap_s, previous=graph.last_event(video_id, w.index))
         if self.rules.rules:  # alerts appear while ingest is still running
             history = graph.events_between(video_id, w.t_start - self.rules.horizon_s(), before_window=w.index)
@@ -468,7 +633,45 @@ class Ingestor:
             relations += alert_rels
         return WindowResult(video_id, w.index, w.t_start, w.t_end, frames=frames_rows, detections=det_rows, tracks=tracks,
                             events=events, relations=relations, embeddings=vectors, state=pickle.dumps(state),
-                            frames_scanned=scanned, wall_s=time.monotonic() - t0)
+                            frames_scanned=len(analysis.frames), wall_s=analysis.wall_s + time.monotonic() - t0)
+
+    def _assemble_with_retries(self, graph, info, w, windows, video_id, state, analysis, attempts: int = MODEL_ATTEMPTS) -> WindowResult:
+        """Assembly retried with the models recovered if the embedder fails; the state is restored before a retry,
+        so the tracker never sees a frame twice."""
+        snapshot = pickle.dumps(state)
+        for attempt in range(1, attempts + 1):
+            try:
+                return self._assemble(graph, info, w, windows, video_id, pickle.loads(snapshot), analysis)
+            except ModelError as exc:
+                if attempt == attempts:
+                    raise ModelError(f"{exc} — still failing after {attempts} tries; check the Triton log") from exc
+                log.warning("window %d: %s; recovering the models and retrying (%d/%d)", w.index, exc, attempt, attempts - 1)
+                self.services.recover_models()
+                self._drop_driver_models()
+        raise AssertionError("unreachable")
+
+    def _await_analysis(self, executor: WindowExecutor, task: WindowTask, handle, attempts: int = MODEL_ATTEMPTS) -> WindowAnalysis:
+        """The window's analysis, submitted again when its worker died or a model call failed (models recovered first)."""
+        w = task.window
+        limit = self.config.window_timeout_s
+        for attempt in range(1, attempts + 1):
+            try:
+                return executor.result(handle, limit)
+            except TimeoutError:
+                executor.cancel(handle)
+                raise MediaError(f"window {w.index + 1} ({w.t_start:.0f}-{w.t_end:.0f} s) took longer than {limit:g} s to decode and analyse; "
+                                 "the file may be damaged there. Finished windows are saved: run the same command again to retry") from None
+            except (ModelError, WindowLost) as exc:
+                if attempt == attempts:
+                    if isinstance(exc, ModelError):
+                        raise ModelError(f"{exc} — still failing after {attempts} tries; check the Triton log") from exc
+                    raise
+                log.warning("window %d: %s; submitting it again (%d/%d)", w.index, exc, attempt, attempts - 1)
+                if isinstance(exc, ModelError):
+                    self.services.recover_models()
+                    reconnect_models()
+                handle = executor.submit(task)
+        raise AssertionError("unreachable")
 
     # -- driver -----------------------------------------------------------------------------
     def ingest(self, path: str | Path, on_progress: Callable[[dict], None] | None = None, display_name: str | None = None) -> IngestSummary:
@@ -479,7 +682,8 @@ class Ingestor:
         windows = plan_windows(info.duration_s, self.config.window_s)
         graph = EventGraph(database_path(self.home))
         bus = self.services.bus
-        lanes = [_Lane("video", self.services.triton_url), _Lane("audio", self.services.triton_url)]
+        executor = self.executor
+        pending: deque = deque()  # (task, handle) in window order, at most executor.max_in_flight
         try:
             graph.upsert_video(video_id, display_name or Path(path).name, str(Path(path).resolve()), sha, asdict(info), self.config.window_s, len(windows))
             done = set(graph.done_windows(video_id))
@@ -491,11 +695,29 @@ class Ingestor:
                     raise RuntimeError("checkpoint from an incompatible version; delete the video and ingest again")
             if state.tracker is None:
                 state.tracker = VideoTracker(self.config.sampling.max_detect_fps, self.config.track_lost_s, self.config.min_track_frames)
-            reader = FrameReader(info, self.config.sampling.max_side) if info.has_video else None
             todo = [w for w in windows if w.index not in done]
             resumed = len(windows) - len(todo)
+            if executor is None and todo:
+                executor = make_executor(self.config)
+            tasks = window_tasks(info, windows, self.config, self.services.triton_url)
+            upcoming = iter(todo)
+            decoder = "none"
+
+            def top_up() -> None:
+                while len(pending) < executor.max_in_flight:
+                    w = next(upcoming, None)
+                    if w is None:
+                        return
+                    pending.append((tasks[w.index], executor.submit(tasks[w.index])))
+
+            if todo:
+                top_up()
             for n, w in enumerate(todo):
-                result = self._window_with_retries(graph, lanes, info, reader, w, windows, video_id, state)
+                task, handle = pending.popleft()
+                analysis = self._await_analysis(executor, task, handle)
+                top_up()  # the next windows are analysed while this one is assembled and written
+                decoder = analysis.decoder if analysis.decoder != "none" else decoder
+                result = self._assemble_with_retries(graph, info, w, windows, video_id, state, analysis)
                 state = pickle.loads(result.state)  # what was saved is what the next window continues from
                 graph.write_window(result)
                 elapsed = time.monotonic() - started
@@ -507,7 +729,7 @@ class Ingestor:
                 if on_progress:
                     on_progress(message)
             scenes = scene_segments(graph, video_id, info.duration_s)
-            scene_vectors = lanes[1].submit(lambda lane, texts: lane.models().embed(texts), [e.text for e in scenes]).result()
+            scene_vectors = self._driver_models().embed([e.text for e in scenes])
             graph.write_scenes(video_id, scenes, scene_vectors)
             graph.set_video_status(video_id, "done")
             counts = graph.counts(video_id)
@@ -515,7 +737,8 @@ class Ingestor:
                 "SELECT coalesce(sum(frames_kept), 0), coalesce(sum(frames_scanned), 0) FROM windows WHERE video_id = ?", [video_id]
             ).fetchone()
             summary = IngestSummary(video_id, display_name or Path(path).name, info.duration_s, len(windows), resumed, sum(counts.values()), counts,
-                                    int(scanned_total), int(kept), round(time.monotonic() - started, 3), reader.backend if reader else "none")
+                                    int(scanned_total), int(kept), round(time.monotonic() - started, 3), decoder,
+                                    executor=executor.name if executor else self.config.executor)
             if bus:
                 bus.publish(progress_channel(video_id), {"type": "progress", "video_id": video_id, "window": len(windows) - 1,
                                                           "windows": len(windows), "done": len(windows), "t_end": info.duration_s,
@@ -530,6 +753,9 @@ class Ingestor:
                 pass
             raise
         finally:
-            for lane in lanes:
-                lane.close()
+            for _task, handle in pending:
+                executor.cancel(handle)
+            if executor is not None and executor is not self.executor:
+                executor.close()
+            self._drop_driver_models()
             graph.close()
