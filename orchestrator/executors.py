@@ -24,6 +24,7 @@ import logging
 import os
 import threading
 from concurrent.futures import Future
+from concurrent.futures import wait as futures_wait
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -99,8 +100,12 @@ class LocalExecutor:
     def result(self, handle: Future, timeout_s: float | None):
         return handle.result(timeout=timeout_s)  # concurrent.futures.TimeoutError is TimeoutError
 
-    def cancel(self, handle: Future) -> None:
-        handle.cancel()  # a running analysis finishes on its daemon thread; nobody waits for it
+    def cancel(self, handle: Future, wait_s: float = 60.0) -> None:
+        """Drop a window's analysis. One already running cannot be stopped: wait (bounded) for it to end, because a
+        process that exits while a native decoder runs on a daemon thread dies in C++ ("terminate called...")
+        instead of reporting its error. A hung decoder is left behind after ``wait_s``."""
+        if not handle.cancel():
+            futures_wait([handle], timeout=wait_s)
 
     def close(self) -> None:
         pass

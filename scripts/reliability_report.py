@@ -200,7 +200,7 @@ class Report:
     def disk_full(self) -> None:
         home = self.work / "disk-full"
         env = {**self.env, "VDET_HOME": str(home)}
-        limit = 100 * 1024  # bytes any one file may reach: the database's write-ahead log hits it mid-ingest
+        limit = 32 * 1024  # bytes any one file may reach: the write-ahead log of this 8-window ingest (~68 KB) hits it after ~2 windows
 
         def cap():
             resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
