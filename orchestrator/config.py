@@ -52,12 +52,13 @@ class IngestConfig:
     window_timeout_s: float = 300.0  # a window's decode + models past this is a damaged file or a hung decoder
     reid_gap_s: float = 8.0  # a lost track and a new one this close in time (and space) may be one entity
     reid_distance: float = 0.2  # frame fraction between where one was lost and the other appeared
-    executor: str = "local"  # where window analysis runs: "local" (threads here) or "ray" (tasks on a Ray cluster, RAY_ADDRESS)
+    # where window analysis runs: "local" (threads here) or "ray" (tasks on a Ray cluster, RAY_ADDRESS); default $VDET_EXECUTOR
+    executor: str = field(default_factory=lambda: os.environ.get("VDET_EXECUTOR") or "local")
     windows_in_flight: int = 0  # windows analysed ahead of the one being written; 0: 1 locally (one decoder reading on, memory flat), the cluster's CPUs on Ray
     ray_task_retries: int = 3  # Ray re-runs a window task whose worker or node died this many times before the driver resubmits it
 
     def __post_init__(self) -> None:
         if self.executor not in EXECUTORS:
-            raise ValueError(f"executor must be one of {', '.join(EXECUTORS)}, not {self.executor!r}")
+            raise ValueError(f"executor must be one of {', '.join(EXECUTORS)}, not {self.executor!r} (check VDET_EXECUTOR)")
         if self.windows_in_flight < 0:
             raise ValueError(f"windows_in_flight must be 0 (automatic) or more, not {self.windows_in_flight}")
