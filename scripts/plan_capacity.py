@@ -22,7 +22,13 @@ WORKLOAD_PER_VIDEO_S = {
     "detector": 1.25,  # frames sent to the detector per video second (740 of 2,401 scanned frames kept over 10 min)
     "asr": 0.5,  # seconds of speech per video second (half the footage has speech)
     "tagger": 1.0 / 3.0,  # 3 s sound-tagger chunks per video second
+    "assembly": 1.0 / 20.0,  # 20 s windows assembled and written by the one driver (tracking, relations, DuckDB)
 }
+# The driver's assembly is serial (one DuckDB writer) and runs on a CPU core whatever the layout: measured here
+# (2-core machine, analysis running beside it) 197 ms assembly + 65 ms write per 20 s window of 720p with speech.
+DRIVER_WINDOWS_PER_S = 1.0 / (0.197 + 0.065)
+# stages that fan out over Ray nodes (--nodes); the assembly does not
+FANS_OUT = ("decode", "detector", "asr", "tagger")
 
 
 @dataclass(frozen=True)
@@ -35,13 +41,14 @@ class Layout:
 LAYOUTS = {
     # measured on this project's 2-core machine: decode 826 frames/s (decode all, 720p), detector 29.8 frames/s
     # through Triton, Whisper tiny.en int8 ~8x realtime, BirdNET ~30 chunks/s; the CPU is shared by all stages
-    "2-core CPU": Layout("2-core CPU", {"decode": 826.0, "detector": 29.8, "asr": 8.0, "tagger": 30.0}, "measured here (shared cores)"),
+    "2-core CPU": Layout("2-core CPU", {"decode": 826.0, "detector": 29.8, "asr": 8.0, "tagger": 30.0, "assembly": DRIVER_WINDOWS_PER_S},
+                         "measured here (shared cores)"),
     # published: RT-DETRv2-S TensorRT FP16 217 FPS on a T4; an H100 is taken as ~6x a T4 for this model; NVDEC ~1,500 720p frames/s per
     # engine x 7 engines; faster-whisper large-v3 on a datacentre GPU ~70x realtime (tiny ~300x); sound tagger on GPU ~1,000 chunks/s
-    "1xH100": Layout("1xH100", {"decode": 7 * 1500.0, "detector": 6 * 217.0, "asr": 70.0, "tagger": 1000.0},
+    "1xH100": Layout("1xH100", {"decode": 7 * 1500.0, "detector": 6 * 217.0, "asr": 70.0, "tagger": 1000.0, "assembly": DRIVER_WINDOWS_PER_S},
                      "published T4 figure scaled 6x; NVDEC 7 engines; Whisper large-v3 70x"),
     # 7x A100 (the design's split): detector on GPUs 0-3 (A100 ~3.5x T4), audio on GPU 4, VLM on 5, encode on 6; NVDEC 5 engines x 4 GPUs
-    "7xA100": Layout("7xA100", {"decode": 4 * 5 * 1200.0, "detector": 4 * 3.5 * 217.0, "asr": 60.0, "tagger": 800.0},
+    "7xA100": Layout("7xA100", {"decode": 4 * 5 * 1200.0, "detector": 4 * 3.5 * 217.0, "asr": 60.0, "tagger": 800.0, "assembly": DRIVER_WINDOWS_PER_S},
                      "published T4 figure scaled 3.5x per A100 x 4 detector GPUs; Whisper large-v3 60x on one A100"),
 }
 
@@ -49,15 +56,16 @@ LAYOUTS = {
 MEASURED_CPU_X_REALTIME = 3.93  # bench_ingest, 10 min of 720p with continuous speech, this 2-core machine
 
 
-def plan(hours: float, layout: Layout, shared_cpu: bool) -> tuple[dict[str, float], float, str]:
+def plan(hours: float, layout: Layout, shared_cpu: bool, nodes: int = 1) -> tuple[dict[str, float], float, str]:
     seconds = hours * 3600
-    stage_s = {stage: seconds * per_s / layout.units[stage] for stage, per_s in WORKLOAD_PER_VIDEO_S.items()}
+    stage_s = {stage: seconds * per_s / (layout.units[stage] * (nodes if stage in FANS_OUT else 1))
+               for stage, per_s in WORKLOAD_PER_VIDEO_S.items()}
     bottleneck = max(stage_s, key=stage_s.get)
     if shared_cpu:
         # the stages compete for the same cores; what the model stages do not explain (VAD, embeddings,
         # transfers, Python) is the measured gap, applied as a factor
         raw = sum(stage_s.values())
-        total = seconds / MEASURED_CPU_X_REALTIME if abs(hours) > 0 else raw
+        total = max(seconds / MEASURED_CPU_X_REALTIME / nodes, stage_s["assembly"]) if abs(hours) > 0 else raw
         stage_s["other"] = max(total - raw, 0.0)
     else:
         # GPUs overlap the stages (windows pipelined, fanned out with Ray); 15% for what does not overlap
@@ -70,16 +78,22 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--hours", type=float, default=2.0)
     parser.add_argument("--layout", choices=list(LAYOUTS), action="append")
+    parser.add_argument("--nodes", type=int, default=1, help="identical machines of the layout, windows fanned out with Ray (--executor ray)")
     args = parser.parse_args()
     print(f"workload per video second: {WORKLOAD_PER_VIDEO_S}\n")
-    print(f"{'layout':12} {'decode':>9} {'detector':>9} {'asr':>9} {'tagger':>9} {'other':>9} {'ingest':>10} {'x realtime':>10}  bottleneck")
+    if args.nodes < 1:
+        parser.error("--nodes must be 1 or more")
+    print(f"{'layout':12} " + " ".join(f"{s:>9}" for s in [*WORKLOAD_PER_VIDEO_S, "other"]) + f" {'ingest':>10} {'x realtime':>10}  bottleneck")
     for name in args.layout or list(LAYOUTS):
         layout = LAYOUTS[name]
-        stage_s, total, bottleneck = plan(args.hours, layout, shared_cpu=name.endswith("CPU"))
-        print(f"{name:12} " + " ".join(f"{stage_s[s] / 60:8.1f}m" for s in [*WORKLOAD_PER_VIDEO_S, "other"])
+        stage_s, total, bottleneck = plan(args.hours, layout, shared_cpu=name.endswith("CPU"), nodes=args.nodes)
+        label = name if args.nodes == 1 else f"{args.nodes}x {name}"
+        print(f"{label:12} " + " ".join(f"{stage_s[s] / 60:8.1f}m" for s in [*WORKLOAD_PER_VIDEO_S, "other"])
               + f" {total / 60:9.1f}m {args.hours * 3600 / total:10.1f}  {bottleneck}   ({layout.source})")
     print(f"\nThe 2-core CPU row is the measured {MEASURED_CPU_X_REALTIME}x realtime (bench_ingest); 'other' there is what the model stages do not "
-          "explain. GPU rows assume the orchestration keeps up (windows fanned out) and are estimates from published figures, not measurements.")
+          "explain. GPU rows assume the orchestration keeps up (windows fanned out) and are estimates from published figures, not measurements. "
+          f"The driver's serial assembly ({1 / DRIVER_WINDOWS_PER_S * 1000:.0f} ms per window, measured here) does not fan out: it bounds any cluster "
+          f"at {20 * DRIVER_WINDOWS_PER_S:.0f}x realtime per ingest.")
     return 0
 
 
