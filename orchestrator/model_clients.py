@@ -181,6 +181,11 @@ class TritonModels:
             parts.append(result.as_numpy("EMBEDDING"))
         return np.concatenate(parts).astype(np.float32)
 
+    def parameters(self, model: str) -> dict[str, str]:
+        """The ``parameters`` of the config Triton is serving for ``model`` (e.g. the detector's ``head``)."""
+        config = self.client.get_model_config(model)
+        return {k: v.get("string_value", "") for k, v in config.get("parameters", {}).items()}
+
     def batch_stats(self, model: str = "detector") -> dict[int, int]:
         """Batch sizes Triton actually executed for ``model``: {batch_size: count}."""
         stats = self.client.get_inference_statistics(model)

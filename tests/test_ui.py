@@ -220,6 +220,9 @@ def test_stop_cancels_a_streaming_answer(browser, triton, redis_server, tmp_path
         wait_text(page, "#progress", r"ingested", 90)
         page.locator("#status-panel").click()
         wait_text(page, "#status", r"vlm", 10)
+        status = page.locator("#status").inner_text()
+        assert "centernet" in status and "analysed on this machine" in status, status  # the detector head Triton serves; the executor
+        assert re.search(r"1 video, [1-9]\d* windows? ingested", status), status  # fresh when opened, not as at page load
         page.locator("#question textarea").fill("When does the person appear?")
         page.locator("#send").click()
         wait_text(page, "#chat", r"From the", 30)

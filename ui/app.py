@@ -4,6 +4,7 @@ with answers whose citations seek the player."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import threading
 import time
@@ -14,9 +15,10 @@ import pandas as pd
 import redis
 
 from orchestrator.ask import AskService, inbox_channel, new_session_id, tokens_channel
+from orchestrator.config import IngestConfig
 from orchestrator.events import EVENT_KINDS, fmt_time
 from orchestrator.export import export_moments
-from orchestrator.media import MediaError
+from orchestrator.media import MediaError, decoder_choice
 from orchestrator.model_clients import TritonModels
 from orchestrator.templates import Templates
 
@@ -162,9 +164,19 @@ class AppState:
         try:
             ready = self.models().ready()
             lines.append(f"| Triton ({self.triton_url}) | " + ", ".join(f"{m} {'ready' if ok else 'NOT ready'}" for m, ok in ready.items()) + " |")
+            if ready.get("detector"):
+                params = self.models().parameters("detector")
+                engine = f", network in `{params['engine_model']}`" if params.get("engine_model") else ""
+                lines.append(f"| detector | {params.get('head', 'centernet')}{engine}, score ≥ {params.get('score_threshold', '?')} |")
         except Exception as exc:  # noqa: BLE001
             lines.append(f"| Triton ({self.triton_url}) | unreachable: {exc} |")
         lines.append(f"| answer engine | {self.ask_service.engine_name} |")
+        try:
+            config = IngestConfig()
+            where = f"Ray ({os.environ.get('RAY_ADDRESS') or 'local cluster'})" if config.executor == "ray" else "this machine"
+            lines.append(f"| ingest | windows of {config.window_s:g} s analysed on {where}; decoder {decoder_choice()} |")
+        except ValueError as exc:  # a bad VDET_EXECUTOR / VDET_DECODER: say which
+            lines.append(f"| ingest | misconfigured: {exc} |")
         try:
             self.redis.ping()
             lines.append(f"| Redis ({self.library.services.bus.url.split('@')[-1]}) | up |")
@@ -282,7 +294,7 @@ def build_ui(state: AppState) -> gr.Blocks:
                 f_to = gr.Number(label="To (s)", value=None)
                 f_search = gr.Textbox(label="Search text")
             table = gr.Dataframe(value=pd.DataFrame(columns=TABLE_COLUMNS), interactive=False, wrap=True, elem_id="events", max_height=360)
-        with gr.Accordion("Status", open=False, elem_id="status-panel"):
+        with gr.Accordion("Status", open=False, elem_id="status-panel") as status_panel:
             status = gr.Markdown(elem_id="status")
             refresh = gr.Button("Refresh", size="sm")
         seek_t = gr.Number(visible=False, elem_id="seek")
@@ -411,6 +423,7 @@ def build_ui(state: AppState) -> gr.Blocks:
         table.select(row_selected, [table], [seek_t])
         seek_t.change(None, [seek_t], None, js="(t) => { if (t !== null && window.vdSeek) window.vdSeek(t); return []; }")
         refresh.click(state.status_md, None, [status])
+        status_panel.expand(state.status_md, None, [status])  # opened: show the state now, not the page load's
         def on_load(request: gr.Request):
             return gr.update(choices=state.choices(state.owner(request))), state.status_md()
 
