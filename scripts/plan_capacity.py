@@ -53,7 +53,7 @@ LAYOUTS = {
 }
 
 
-MEASURED_CPU_X_REALTIME = 3.93  # bench_ingest, 10 min of 720p with continuous speech, this 2-core machine
+MEASURED_CPU_X_REALTIME = 4.04  # bench_ingest, 10 min of 720p with continuous speech, this 2-core machine
 
 
 def plan(hours: float, layout: Layout, shared_cpu: bool, nodes: int = 1) -> tuple[dict[str, float], float, str]:

@@ -141,11 +141,11 @@ def test_capacity_plan_prints_each_layout_and_its_bottleneck():
         i = next(i for i, tok in enumerate(tokens[1:], 1) if tok.replace(".", "").isdigit())
         return float(tokens[i]), tokens[i + 1]
 
-    assert x_and_bottleneck(rows["2-core"]) == (3.9, "asr")  # the CPU row is the measurement: 2 h at 3.93x realtime
+    assert x_and_bottleneck(rows["2-core"]) == (4.0, "asr")  # the CPU row is the measurement: 2 h at 4.04x realtime
     x, bottleneck = x_and_bottleneck(rows["1xH100"])
     # on a GPU the models outrun the driver's serial assembly (262 ms per 20 s window): 20 / 0.262 / 1.15 overlap
     assert bottleneck == "assembly" and x == 66.4
     out = subprocess.run([sys.executable, "scripts/plan_capacity.py", "--nodes", "4", "--layout", "2-core CPU"], cwd=REPO,
                          capture_output=True, text=True, timeout=60)
     row = next(line.split() for line in out.stdout.splitlines() if line.startswith("4x 2-core"))
-    assert x_and_bottleneck(row[1:]) == (15.7, "asr")  # four machines fan the models out: 4 x 3.93
+    assert x_and_bottleneck(row[1:]) == (16.2, "asr")  # four machines fan the models out: 4 x 4.04
