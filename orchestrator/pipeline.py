@@ -688,11 +688,19 @@ class Ingestor:
             graph.upsert_video(video_id, display_name or Path(path).name, str(Path(path).resolve()), sha, asdict(info), self.config.window_s, len(windows))
             done = set(graph.done_windows(video_id))
             state = PipelineState()
-            saved = graph.last_state(video_id)
+            saved = graph.last_state(video_id) if len(done) < len(windows) else None  # a finished video needs no state
             if saved:
-                state = pickle.loads(saved[1])
+                try:
+                    state = pickle.loads(saved[1])
+                except Exception:  # noqa: BLE001 - a state pickled by another version may not even load
+                    state = None
                 if getattr(state, "version", None) != STATE_VERSION:
-                    raise RuntimeError("checkpoint from an incompatible version; delete the video and ingest again")
+                    # a partial ingest by an older version cannot be continued: start this video over (its old rows go)
+                    log.warning("%s: checkpoint from an older version; ingesting it again from the start", Path(path).name)
+                    graph.delete_video(video_id)
+                    graph.upsert_video(video_id, display_name or Path(path).name, str(Path(path).resolve()), sha, asdict(info),
+                                       self.config.window_s, len(windows))
+                    done, state = set(), PipelineState()
             if state.tracker is None:
                 state.tracker = VideoTracker(self.config.sampling.max_detect_fps, self.config.track_lost_s, self.config.min_track_frames)
             todo = [w for w in windows if w.index not in done]

@@ -179,3 +179,24 @@ def test_a_person_hidden_longer_than_the_tracker_buffer_is_linked_as_the_same_en
     assert before["t_end"] <= 6.5 and after["t_start"] >= 11.5
     scenes = [e for e in events if e["kind"] == "scene"]
     assert len(scenes) == 1 and "1 person" not in scenes[0]["text"] and "2 people" in scenes[0]["text"]
+
+
+def test_checkpoint_from_an_older_version_is_ingested_again_not_marked_failed(gt_ingested, gt_clip, services, tmp_path):
+    import pickle
+    import shutil
+    from types import SimpleNamespace
+
+    summary, events, _, _, home = gt_ingested
+    copy = tmp_path / "home"
+    shutil.copytree(home, copy)
+    old_state = pickle.dumps(SimpleNamespace(version=1))  # what an earlier version saved: not today's PipelineState
+    with EventGraph(database_path(copy)) as g:
+        g.con.execute("UPDATE windows SET state = ? WHERE video_id = ?", [old_state, summary.video_id])
+    finished = Ingestor(copy, services).ingest(gt_clip[0])  # finished: nothing to continue, nothing to redo
+    assert (finished.windows_resumed, finished.status) == (2, "done")
+    with EventGraph(database_path(copy)) as g:
+        g.con.execute("UPDATE windows SET status = 'pending' WHERE video_id = ? AND idx = 1", [summary.video_id])
+        g.con.execute("UPDATE videos SET status = 'ingesting' WHERE video_id = ?", [summary.video_id])
+    again = Ingestor(copy, services).ingest(gt_clip[0])  # half done by an older version: started over, same graph
+    assert (again.windows_resumed, again.status) == (0, "done")
+    assert _fingerprint(_events(copy, summary.video_id)) == _fingerprint(events)
