@@ -126,6 +126,10 @@ class RayExecutor:
     name = "ray"
 
     def __init__(self, max_in_flight: int = 0, task_retries: int = 3, address: str | None = None, local_cpus: int = 2):
+        if (address or os.environ.get("RAY_ADDRESS")) and not os.environ.get("RAY_AUTH_MODE") and (Path.home() / ".ray" / "auth_token").is_file():
+            # the start scripts run the cluster with token authentication; Ray turns it on by itself only for clusters
+            # it starts, not for an explicit address (and reads the setting when it is imported)
+            os.environ["RAY_AUTH_MODE"] = "token"
         try:
             import ray  # only now: importing the core must not load Ray
         except ImportError:
@@ -144,9 +148,11 @@ class RayExecutor:
                 else:  # no cluster named: a small private one on this machine
                     ray.init(num_cpus=local_cpus, include_dashboard=False, object_store_memory=LOCAL_RAY_OBJECT_STORE_BYTES,
                              job_config=job_config, log_to_driver=False, logging_level=logging.WARNING)
-            except ConnectionError as exc:
-                raise ExecutorError(f"cannot reach the Ray cluster at {address}: {exc}; start it with scripts/start_ray_head.sh "
-                                    "or unset RAY_ADDRESS to use a local one") from exc
+            except (ConnectionError, RuntimeError, ray.exceptions.RayError) as exc:  # unreachable, refused, or not authenticated
+                first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+                raise ExecutorError(f"cannot use the Ray cluster at {address or 'this machine'}: {first}. Start it with "
+                                    "scripts/start_ray_head.sh (and copy ~/.ray/auth_token to this machine), or unset RAY_ADDRESS "
+                                    "to use a local one") from exc
             self._owns_ray = True
         self._remote = ray.remote(num_cpus=1, max_retries=task_retries, retry_exceptions=False)(_analyse_on_node)
         cpus = int(ray.cluster_resources().get("CPU", 1))
