@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import math
 import os
 import shutil
 import subprocess
@@ -369,10 +370,14 @@ class FrameReader:
             self.backend = "pyav"
 
     def read(self, t0: float, t1: float, fps: float) -> Iterator[tuple[float, np.ndarray]]:
-        """Frames in [t0, t1) at about ``fps`` (never more than the source has), with their real times."""
+        """Frames in [t0, t1) at about ``fps`` (never more than the source has), with their real times. A decoder that
+        fails part-way hands over to the next, which continues after the last frame already given (none twice)."""
+        last = -math.inf
         if self.backend == "nvdec":
             try:
-                yield from self._read_nvdec(t0, t1, fps)
+                for t, rgb in self._read_nvdec(t0, t1, fps):
+                    last = t
+                    yield t, rgb
                 return
             except Exception as exc:  # noqa: BLE001
                 log.warning("NVDEC failed on %.1f-%.1f s (%s); decoding on the CPU from now on", t0, t1, exc)
@@ -380,12 +385,17 @@ class FrameReader:
                 self._open_decord()
         if self.backend == "decord":
             try:
-                yield from self._read_decord(t0, t1, fps)
+                for t, rgb in self._read_decord(t0, t1, fps):
+                    if t > last:
+                        last = t
+                        yield t, rgb
                 return
             except Exception as exc:  # noqa: BLE001
                 log.warning("decord failed on %.1f-%.1f s (%s); falling back to PyAV", t0, t1, exc)
                 self.backend = "pyav"
-        yield from self._read_pyav(t0, t1, fps)
+        for t, rgb in self._read_pyav(t0, t1, fps):
+            if t > last:
+                yield t, rgb
 
     def _read_nvdec(self, t0: float, t1: float, fps: float):
         times = self._times

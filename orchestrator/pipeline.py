@@ -27,6 +27,7 @@ import threading
 import time
 from collections import Counter, OrderedDict, deque
 from concurrent.futures import Future
+from concurrent.futures import wait as futures_wait
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -387,6 +388,8 @@ def analyse_window(task: WindowTask) -> WindowAnalysis:
     started = time.monotonic()
     video = _THREADS.submit(_with_models, _analyse_video, task) if task.info.has_video else None
     audio = _THREADS.submit(_with_models, _analyse_audio, task) if task.info.has_audio else None
+    # both halves end before this returns or raises: a half left running would decode into the next try (or into exit)
+    futures_wait([f for f in (video, audio) if f is not None])
     frames, detections, decoder = video.result() if video is not None else ([], [], "none")
     audio_events = audio.result() if audio is not None else []
     return WindowAnalysis(task.window.index, frames, detections, audio_events, decoder, f"{socket.gethostname()}:{os.getpid()}",
@@ -416,10 +419,15 @@ def _last_scanned_frame(reader: FrameReader, w: Window, fps: float):
     remembered = getattr(reader, "last_scanned", None)
     if remembered is not None and remembered[0] == (w, fps):
         return remembered[1]
-    last = None
-    for item in reader.read(max(w.t_start, float(targets[-1]) - 1.0 / fps), w.t_end, fps):
-        last = item
-    return last
+    # the last target's nearest frame lies within one scan step of it when the source has a frame there; a sparse
+    # source (1-2 fps, gaps) may have its nearest frame further back: then the whole window is scanned again
+    for since in (max(w.t_start, float(targets[-1]) - 1.0 / fps), w.t_start):
+        last = None
+        for item in reader.read(since, w.t_end, fps):
+            last = item
+        if last is not None:
+            return last
+    return None
 
 
 def _analyse_video(task: WindowTask, models: TritonModels):

@@ -149,3 +149,22 @@ def test_capacity_plan_prints_each_layout_and_its_bottleneck():
                          capture_output=True, text=True, timeout=60)
     row = next(line.split() for line in out.stdout.splitlines() if line.startswith("4x 2-core"))
     assert x_and_bottleneck(row[1:]) == (16.2, "asr")  # four machines fan the models out: 4 x 4.04
+
+
+def test_previous_windows_last_frame_is_found_again_on_a_sparse_source(tmp_path):
+    """Resume and Ray start a window's motion gate from the previous window's last scanned frame, decoded again by
+    a fresh reader: on a 1 fps source it lies more than one scan step before the window's end, and must still be found."""
+    import subprocess
+
+    from orchestrator.pipeline import _last_scanned_frame
+    from orchestrator.windows import Window
+
+    clip = tmp_path / "one_fps.mp4"
+    subprocess.run(["ffmpeg", "-loglevel", "error", "-f", "lavfi", "-i", "testsrc=size=160x120:rate=1:duration=40",
+                    "-c:v", "libx264", "-pix_fmt", "yuv420p", str(clip)], check=True)
+    info = probe(clip)
+    window = Window(0, 0.0, 20.0)
+    scanned = list(FrameReader(info, 160).read(window.t_start, window.t_end, 4.0))
+    found = _last_scanned_frame(FrameReader(info, 160), window, 4.0)
+    assert found is not None and found[0] == scanned[-1][0] == 19.0
+    assert (found[1] == scanned[-1][1]).all()
