@@ -237,7 +237,8 @@ def main(argv: list[str] | None = None) -> int:
         fix_position_embeddings(model)
         head = detection_head(model)
         args.out.mkdir(parents=True, exist_ok=True)
-        onnx_path = args.out / ONNX_NAME
+        # written under temporary names and renamed only once checked: a failed export never replaces a good one
+        onnx_path, final_onnx = args.out / (ONNX_NAME + ".partial"), args.out / ONNX_NAME
         t0 = time.monotonic()
         export_onnx(head, args.size, onnx_path, args.opset)
         print(f"exported {onnx_path} ({onnx_path.stat().st_size / 1e6:.1f} MB) in {time.monotonic() - t0:.1f} s", file=sys.stderr)
@@ -251,7 +252,6 @@ def main(argv: list[str] | None = None) -> int:
             "source": "random-small" if args.random_small else args.checkpoint,
             "opset": args.opset,
         }
-        (args.out / META_NAME).write_text(json.dumps(meta, indent=1))
         images = sample_images(args.size, args.check_images, seed=args.seed)
         diffs = check_against_torch(head, onnx_path, images, args.tolerance)
     except ExportError as exc:
@@ -260,10 +260,15 @@ def main(argv: list[str] | None = None) -> int:
     print("ONNX Runtime vs PyTorch, max abs diff: " + ", ".join(f"{k} {v:.2e}" for k, v in diffs.items()))
     worst = max(diffs.values())
     if worst > args.tolerance:
+        onnx_path.unlink(missing_ok=True)
         print(f"error: ONNX output differs from PyTorch by {worst:.2e} > tolerance {args.tolerance:g}; "
-              "the export is wrong (try another --opset, or a newer torch)", file=sys.stderr)
+              "the export is wrong (try another --opset, or a newer torch); nothing was installed", file=sys.stderr)
         return 1
-    print(json.dumps({"onnx": str(onnx_path), "meta": str(args.out / META_NAME), "max_abs_diff": worst}))
+    onnx_path.replace(final_onnx)
+    meta_tmp = args.out / (META_NAME + ".partial")
+    meta_tmp.write_text(json.dumps(meta, indent=1))
+    meta_tmp.replace(args.out / META_NAME)
+    print(json.dumps({"onnx": str(final_onnx), "meta": str(args.out / META_NAME), "max_abs_diff": worst}))
     return 0
 
 
