@@ -99,8 +99,8 @@ class GpuSettings:
 
 MODEL_GPU_SETTINGS: dict[str, GpuSettings] = {
     "detector": GpuSettings(
-        parameters={"head": "rtdetr", "engine_model": "detector_engine"},
-        drop_parameters=("onnx_batching", "intra_op_threads"),
+        parameters={"head": "rtdetr", "engine_model": "detector_engine", "score_threshold": "0.5"},  # as configs/cpu-rtdetr.pbtxt
+        drop_parameters=("onnx_batching", "intra_op_threads", "nms_iou"),  # RT-DETR needs no NMS
         note="Pre/post-processing in the python backend; the network runs in the TensorRT model "
         "named by engine_model, called through BLS (any instance of it, on any of its GPUs).",
     ),
