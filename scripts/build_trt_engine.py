@@ -238,6 +238,16 @@ def make_calibrator(trt, args):
     return EntropyCalibrator()
 
 
+def is_float_compute(trt, layer) -> bool:
+    """A layer whose precision can be pinned: every input and output a float tensor, and not a constant or shape op
+    (pinning those makes TensorRT refuse the build under OBEY_PRECISION_CONSTRAINTS)."""
+    if layer.type in (trt.LayerType.CONSTANT, trt.LayerType.SHAPE):
+        return False
+    floats = (trt.float32, trt.float16)
+    tensors = [layer.get_input(j) for j in range(layer.num_inputs)] + [layer.get_output(j) for j in range(layer.num_outputs)]
+    return all(t is None or t.dtype in floats for t in tensors)
+
+
 def pin_gridsample_fp32(trt, network) -> int:
     """Pin GridSample layers and the layers computing their inputs (up to PRODUCER_DEPTH up) to FP32."""
     producer = {}
@@ -245,7 +255,8 @@ def pin_gridsample_fp32(trt, network) -> int:
         layer = network.get_layer(i)
         for j in range(layer.num_outputs):
             producer[layer.get_output(j).name] = layer
-    pinned: set[str] = set()
+    pinned: set[str] = set()  # visited
+    count = 0  # actually pinned
     frontier = [network.get_layer(i) for i in range(network.num_layers) if network.get_layer(i).type == trt.LayerType.GRID_SAMPLE]
     for _ in range(PRODUCER_DEPTH + 1):
         following = []
@@ -253,16 +264,17 @@ def pin_gridsample_fp32(trt, network) -> int:
             if layer.name in pinned:
                 continue
             pinned.add(layer.name)
-            layer.precision = trt.float32
-            for j in range(layer.num_outputs):
-                if layer.get_output(j).dtype in (trt.float32, trt.float16):
+            if is_float_compute(trt, layer):  # shape/index arithmetic (int64 Shape, Gather, Concat...) keeps its type
+                count += 1
+                layer.precision = trt.float32
+                for j in range(layer.num_outputs):
                     layer.set_output_type(j, trt.float32)
             for j in range(layer.num_inputs):
                 tensor = layer.get_input(j)
                 if tensor is not None and tensor.name in producer:
                     following.append(producer[tensor.name])
         frontier = following
-    return len(pinned)
+    return count
 
 
 def build_engine(trt, args, pin_gridsample: bool) -> bytes:
