@@ -268,6 +268,11 @@ class _ReaderPool:
         self.free: list[FrameReader] = []
         self.lock = threading.Lock()
 
+    def clear(self) -> None:
+        """Let go of the pooled readers (an ingest ended: their file handles and decode buffers go with them)."""
+        with self.lock:
+            self.key, self.free = None, []
+
     @contextmanager
     def use(self, info: MediaInfo, max_side: int):
         key = (info, max_side)
@@ -773,5 +778,6 @@ class Ingestor:
                 executor.cancel(handle)
             if executor is not None and executor is not self.executor:
                 executor.close()
+            _READERS.clear()
             self._drop_driver_models()
             graph.close()
