@@ -455,6 +455,8 @@ def _analyse_video(task: WindowTask, models: TritonModels):
         reader.last_scanned = ((w, cfg.sampling.scan_fps), last) if last is not None else None
         decoder = reader.backend
     detections = models.detect(kept, batch=cfg.detector_batch, in_flight=cfg.detector_concurrency) if kept else []
+    if len(detections) != len(kept):  # a model answer that does not fit: the analysis is run again
+        raise ModelError(f"window {w.index}: the detector answered for {len(detections)} of {len(kept)} frames")
     return frames, detections, decoder
 
 
@@ -557,8 +559,8 @@ class Ingestor:
         if state.motion_run and w.t_end >= info.duration_s - 1e-3:
             self._flush_motion(state, w, events)
         kept = [d.t for d in analysis.frames if d.keep]
-        if len(kept) != len(analysis.detections):
-            raise ModelError(f"window {w.index}: {len(analysis.detections)} detector results for {len(kept)} frames")
+        if len(kept) != len(analysis.detections):  # checked by the analysis; here it would be a bug, not a model fault
+            raise RuntimeError(f"window {w.index}: {len(analysis.detections)} detector results for {len(kept)} frames")
         det_rows = []
         for t, fd in zip(kept, analysis.detections):
             for td in state.tracker.update(t, w.index, fd):

@@ -69,7 +69,7 @@ def remove_shm_regions(http_port: int) -> None:
 
 def rtdetr_export_dir() -> Path:
     """Where the detector's model.py looks for an RT-DETR-v2 export (rtdetr.onnx + rtdetr.json)."""
-    explicit = os.environ.get("VDET_DETECTOR_PATH")
+    explicit = os.environ.get("VDET_RTDETR_PATH")
     return Path(explicit) if explicit else weights.models_dir() / "detector-rtdetr"
 
 

@@ -49,7 +49,7 @@ def rtdetr_triton(rtdetr_dir, tmp_path_factory):
     (repo / "detector/1").symlink_to(REPOSITORY / "detector/1", target_is_directory=True)
     (repo / "embedder").symlink_to(REPOSITORY / "embedder", target_is_directory=True)
     mp = pytest.MonkeyPatch()
-    mp.delenv("VDET_DETECTOR_PATH", raising=False)  # it would win over model_path
+    mp.delenv("VDET_RTDETR_PATH", raising=False)  # it would win over model_path
     try:
         server = TritonServer.start(models=("detector", "embedder"), repository=repo)
     finally:
@@ -195,7 +195,7 @@ def test_rtdetr_switch_without_an_export_says_how_to_make_one(tmp_path, monkeypa
     from orchestrator.triton_server import TritonServer, TritonStartError
 
     monkeypatch.setenv("VDET_DETECTOR", "rtdetr")
-    monkeypatch.setenv("VDET_DETECTOR_PATH", str(tmp_path / "nothing-here"))
+    monkeypatch.setenv("VDET_RTDETR_PATH", str(tmp_path / "nothing-here"))
     with pytest.raises(TritonStartError, match="scripts/export_rtdetr.py --checkpoint"):
         TritonServer.start(models=("detector",))
     monkeypatch.setenv("VDET_DETECTOR", "yolo")

@@ -12,7 +12,7 @@ All requests in a dynamic batch that share a frame size run as one ONNX batch.
 model size, scaled to 0..1, NCHW; the network gives ``logits`` [N,Q,C] and ``pred_boxes`` [N,Q,4]
 (cx,cy,w,h normalised); scores are sigmoid, the top Q of queries x classes are kept (as transformers'
 ``post_process_object_detection``), thresholded, padded to 100. The network runs in ONNX Runtime
-(``rtdetr.onnx`` from ``VDET_DETECTOR_PATH``, the ``model_path`` parameter, or
+(``rtdetr.onnx`` from ``VDET_RTDETR_PATH``, the ``model_path`` parameter, or
 ``$VDET_MODELS/detector-rtdetr``), or, when the ``engine_model`` parameter names a model (the GPU's
 TensorRT ``detector_engine``), through Triton BLS with the same pre/post-processing.
 """
@@ -81,7 +81,7 @@ def rtdetr_postprocess(logits: np.ndarray, pred_boxes: np.ndarray, score_thresho
 def rtdetr_onnx_path(params: dict) -> Path:
     """Where ``rtdetr.onnx`` / ``rtdetr.json`` live: a folder, or the .onnx file itself."""
     models = Path(os.environ.get("VDET_MODELS", Path.home() / ".cache/video-detective/models"))
-    path = Path(os.environ.get("VDET_DETECTOR_PATH") or params.get("model_path") or models / "detector-rtdetr").expanduser()
+    path = Path(os.environ.get("VDET_RTDETR_PATH") or params.get("model_path") or models / "detector-rtdetr").expanduser()
     return path if path.suffix == ".onnx" else path / "rtdetr.onnx"
 
 
@@ -125,7 +125,7 @@ class TritonPythonModel:
         else:
             raise pb_utils.TritonModelException(
                 f"detector (rtdetr): {meta_path} not found; export the model with scripts/export_rtdetr.py "
-                "or point VDET_DETECTOR_PATH / the model_path parameter at its folder"
+                "or point VDET_RTDETR_PATH / the model_path parameter at its folder"
             )
         self.labels = np.array(names + ("",), dtype=object)
         if self.engine_model:
