@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import logging
 import os
+import queue
 import threading
 from concurrent.futures import Future
 from concurrent.futures import wait as futures_wait
@@ -62,20 +63,39 @@ def node_triton_url(default: str) -> str:
     return os.environ.get("VDET_NODE_TRITON_URL") or os.environ.get("TRITON_URL") or default
 
 
-def spawn(fn, *args) -> Future:
-    """Run ``fn(*args)`` on a new daemon thread (a thread pool's threads are joined at exit, so a decoder that
-    hangs would keep the process alive after its window timed out)."""
-    future: Future = Future()
+class DaemonPool:
+    """Daemon threads running submitted calls, a new one whenever all are busy (a ThreadPoolExecutor's threads are
+    joined at exit, so a decoder that hangs would keep the process alive after its window timed out)."""
 
-    def run() -> None:
-        if future.set_running_or_notify_cancel():
-            try:
-                future.set_result(fn(*args))
-            except BaseException as exc:  # noqa: BLE001 - handed to the waiting caller
-                future.set_exception(exc)
+    def __init__(self, name: str):
+        self.name = name
+        self.jobs: queue.Queue = queue.Queue()
+        self.lock = threading.Lock()
+        self.waiting = 0  # threads blocked on the queue, not yet promised a job
 
-    threading.Thread(target=run, name=f"vdet-{getattr(fn, '__name__', 'job')}", daemon=True).start()
-    return future
+    def submit(self, fn, *args) -> Future:
+        future: Future = Future()
+        with self.lock:
+            if self.waiting:
+                self.waiting -= 1
+            else:
+                threading.Thread(target=self._run, name=f"{self.name}-{threading.active_count()}", daemon=True).start()
+        self.jobs.put((future, fn, args))
+        return future
+
+    def _run(self) -> None:
+        while True:
+            future, fn, args = self.jobs.get()
+            if future.set_running_or_notify_cancel():
+                try:
+                    future.set_result(fn(*args))
+                except BaseException as exc:  # noqa: BLE001 - handed to the waiting caller
+                    future.set_exception(exc)
+            with self.lock:
+                self.waiting += 1
+
+
+_WINDOW_THREADS = DaemonPool("vdet-window")
 
 
 def _analyse(task):
@@ -95,7 +115,7 @@ class LocalExecutor:
         self.max_in_flight = max(1, max_in_flight)
 
     def submit(self, task) -> Future:
-        return spawn(_analyse, task)
+        return _WINDOW_THREADS.submit(_analyse, task)
 
     def result(self, handle: Future, timeout_s: float | None):
         return handle.result(timeout=timeout_s)  # concurrent.futures.TimeoutError is TimeoutError

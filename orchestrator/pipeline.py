@@ -21,7 +21,6 @@ import logging
 import math
 import os
 import pickle
-import queue
 import socket
 import threading
 import time
@@ -39,7 +38,7 @@ from .audio import SpeechRegion, VoiceActivity, signal_events
 from .bus import Bus, RedisServer, bus_from_env, progress_channel
 from .config import IngestConfig
 from .events import Event, Relation, build_relations, fmt_time, plural
-from .executors import WindowExecutor, WindowLost, make_executor
+from .executors import DaemonPool, WindowExecutor, WindowLost, make_executor
 from .graph import EventGraph, WindowResult
 from .media import FrameReader, MediaError, MediaInfo, probe, read_audio
 from .model_clients import FrameDetections, ModelError, TritonModels
@@ -288,39 +287,14 @@ class _ReaderPool:
                 self.free.append(reader)
 
 
-class _DaemonPool:
-    """Daemon threads running submitted calls, a new one whenever all are busy (a ThreadPoolExecutor's threads are
-    joined at exit, so a decoder that hangs would keep the process alive after its window timed out). Each thread
-    keeps its own Triton clients: the HTTP client is bound to the thread that made it."""
+class _AnalysisThreads(DaemonPool):
+    """The daemon threads that run the two halves of window analyses. Each thread keeps its own Triton clients:
+    the HTTP client is bound to the thread that made it."""
 
     def __init__(self, name: str):
-        self.name = name
-        self.jobs: queue.Queue = queue.Queue()
-        self.lock = threading.Lock()
-        self.waiting = 0  # threads blocked on the queue, not yet promised a job
+        super().__init__(name)
         self.local = threading.local()
         self.generation = 0  # bumped when Triton restarted: every thread then reconnects
-
-    def submit(self, fn, *args) -> Future:
-        future: Future = Future()
-        with self.lock:
-            if self.waiting:
-                self.waiting -= 1
-            else:
-                threading.Thread(target=self._run, name=f"{self.name}-{threading.active_count()}", daemon=True).start()
-        self.jobs.put((future, fn, args))
-        return future
-
-    def _run(self) -> None:
-        while True:
-            future, fn, args = self.jobs.get()
-            if future.set_running_or_notify_cancel():
-                try:
-                    future.set_result(fn(*args))
-                except BaseException as exc:  # noqa: BLE001 - handed to the waiting caller
-                    future.set_exception(exc)
-            with self.lock:
-                self.waiting += 1
 
     def models(self, url: str) -> TritonModels:
         """This thread's client for the Triton at ``url``."""
@@ -371,7 +345,7 @@ class _OnceCache:
         return future.result()
 
 
-_THREADS = _DaemonPool("vdet-analysis")
+_THREADS = _AnalysisThreads("vdet-analysis")
 _READERS = _ReaderPool()
 _SPEECH_REGIONS = _OnceCache()
 _VAD: list = []
