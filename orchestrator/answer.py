@@ -32,7 +32,6 @@ Transcripts are quoted data: they never become instructions to either engine.
 from __future__ import annotations
 
 import base64
-import inspect
 import re
 import threading
 from collections import OrderedDict
@@ -374,9 +373,7 @@ class VLMEngine:
             if key in self._jpegs:
                 self._jpegs.move_to_end(key)
                 return self._jpegs[key]
-        loader = self.frame_loader
-        takes_side = "max_side" in inspect.signature(loader).parameters  # type: ignore[arg-type]
-        jpeg = loader(path, t, max_side=side) if takes_side else loader(path, t)  # type: ignore[misc]
+        jpeg = self.frame_loader(path, t, max_side=side)  # type: ignore[misc] - (path, t, max_side=) -> JPEG, like media.frame_jpeg
         if jpeg:
             with self._jpegs_lock:
                 self._jpegs[key] = jpeg
