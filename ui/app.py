@@ -16,7 +16,7 @@ import redis
 
 from orchestrator.ask import AskService, inbox_channel, new_session_id, tokens_channel
 from orchestrator.config import IngestConfig
-from orchestrator.events import EVENT_KINDS, fmt_time
+from orchestrator.events import EVENT_KINDS, fmt_time, plural
 from orchestrator.export import export_moments
 from orchestrator.media import MediaError, decoder_choice
 from orchestrator.model_clients import TritonModels
@@ -125,7 +125,7 @@ class AppState:
         done, total = v["windows_done"], max(v["n_windows"] or 1, 1)
         if v["status"] == "done" or done >= total:
             return (f"<div class='vd-bar'><div style='width:100%'></div></div><div class='vd-text'>{v['name']}: ingested, "
-                    f"{total} windows, {fmt_time(v['duration_s'] or 0)}</div>")
+                    f"{plural(total, 'window')}, {fmt_time(v['duration_s'] or 0)}</div>")
         eta = f" — about {job.eta_s:.0f} s left" if job and job.eta_s else ""
         covered = min(done * (v["duration_s"] or 0) / total, v["duration_s"] or 0)
         return (f"<div class='vd-bar'><div style='width:{100 * done / total:.0f}%'></div></div><div class='vd-text'>{v['name']}: ingesting "
