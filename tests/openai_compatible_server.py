@@ -116,7 +116,7 @@ def build_app(state: ServerState) -> FastAPI:
                                       "prompt_tokens_details": {"cached_tokens": usage["cached_tokens"]}}}
                     yield f"data: {json.dumps(last)}\n\n"
                 yield "data: [DONE]\n\n"
-            except asyncio.CancelledError:
+            except (asyncio.CancelledError, GeneratorExit):  # cancelled while waiting, or closed when a send found the client gone
                 state.disconnected.set()
                 raise
 
