@@ -310,6 +310,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("videos", help="list ingested videos")
     common(p)
     p.set_defaults(func=cmd_videos)
+    from .evaluation import add_parser as add_eval_parser  # noqa: PLC0415
+
+    add_eval_parser(sub)  # eval SUITE.yaml: accuracy, citations and latency of answers
     return parser
 
 
