@@ -32,6 +32,22 @@ import triton_python_backend_utils as pb_utils
 COCO_LABELS = tuple((Path(__file__).resolve().parent / "coco_labels.txt").read_text().split("\n")[:-1])
 MAX_DETS = 100
 INPUT_SIZE = 512
+# per-class score thresholds calibrated on annotated real images (scripts/eval_objects.py --calibrate)
+CLASS_THRESHOLDS = Path(__file__).resolve().parent / "class_thresholds.json"
+
+
+def class_thresholds(names: tuple[str, ...], default: float, head: str, path: Path = CLASS_THRESHOLDS) -> np.ndarray:
+    """One score threshold per class id: the calibrated ``detect`` value where the file has one for this
+    head, else ``default`` (classes without enough annotated data, or no file)."""
+    thresholds = np.full(len(names), default, np.float32)
+    try:
+        classes = json.loads(path.read_text()).get(head, {}).get("classes", {})
+    except (OSError, ValueError):
+        return thresholds
+    for i, name in enumerate(names):
+        if "detect" in classes.get(name, {}):
+            thresholds[i] = float(classes[name]["detect"])
+    return thresholds
 
 
 def letterbox(frame: np.ndarray, size: int = INPUT_SIZE) -> tuple[np.ndarray, float]:
@@ -109,6 +125,10 @@ class TritonPythonModel:
         # (measured: 35 vs 30 ms/frame on 2 cores); batching still pays by sharing the request overhead.
         self.dynamic_batch = not isinstance(batch_dim, int) and params.get("onnx_batching", "frame") == "batch"
         self.labels = np.array(COCO_LABELS + ("",), dtype=object)
+        # "" turns the calibrated per-class thresholds off (every class at score_threshold)
+        name = params.get("class_thresholds", CLASS_THRESHOLDS.name)
+        self.thresholds = class_thresholds(COCO_LABELS, self.score_threshold, "centernet", CLASS_THRESHOLDS.parent / name) if name \
+            else np.full(len(COCO_LABELS), self.score_threshold, np.float32)
 
     def _initialize_rtdetr(self, params: dict) -> None:
         self.score_threshold = float(params.get("score_threshold", "0.5"))
@@ -182,7 +202,8 @@ class TritonPythonModel:
         boxes = np.zeros((MAX_DETS, 4), np.float32)
         scores = np.zeros(MAX_DETS, np.float32)
         classes = np.full(MAX_DETS, -1, np.int32)
-        keep = raw[:, 4] >= self.score_threshold
+        cls = np.clip(raw[:, 5].astype(int), 0, len(self.thresholds) - 1)
+        keep = raw[:, 4] >= self.thresholds[cls]
         det = raw[keep]
         if len(det):
             xyxy = det[:, :4] / scale
@@ -190,7 +211,7 @@ class TritonPythonModel:
             xyxy[:, [1, 3]] = np.clip(xyxy[:, [1, 3]], 0, h)
             xywh = np.column_stack([xyxy[:, 0], xyxy[:, 1], xyxy[:, 2] - xyxy[:, 0], xyxy[:, 3] - xyxy[:, 1]])
             idx = cv2.dnn.NMSBoxesBatched(
-                xywh.tolist(), det[:, 4].tolist(), det[:, 5].astype(int).tolist(), self.score_threshold, self.nms_iou
+                xywh.tolist(), det[:, 4].tolist(), det[:, 5].astype(int).tolist(), float(self.thresholds.min()), self.nms_iou
             )
             idx = np.asarray(idx, dtype=int).reshape(-1)[:MAX_DETS]
             n = len(idx)
