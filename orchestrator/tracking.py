@@ -5,14 +5,21 @@ frame rate is the rate we sample at, so its lost-track buffer means seconds,
 not source frames. Per window we report, for every track seen in it, one
 segment (first/last seen in the window, best frame, start/end position); a
 track seen in several windows keeps its id, so nothing is duplicated at window
-boundaries. Tracks seen on fewer than ``min_frames`` frames are held back until
-they are confirmed, and dropped if they never are. The whole state is picklable
+boundaries. A track is held back until it is confirmed, and dropped if it never
+is: confirmed means seen on at least ``min_frames`` frames with a best score at
+least its class's confirmation threshold (``class_thresholds.json`` beside the
+detector, calibrated by ``scripts/eval_objects.py``), and not a thing that
+never moves, never changes size and flickers between classes (litter and cones
+read as a ball one frame and a frisbee the next). A track whose class votes
+disagree is reported under its majority class. The whole state is picklable
 and goes into the window checkpoint.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import supervision as sv
@@ -32,7 +39,7 @@ class _LabelVotes:
 
 @dataclass
 class TrackSegment(_LabelVotes):
-    """A track's appearance within one window."""
+    """A track's appearance within one window (``label``: the whole track's majority class once confirmed)."""
 
     track_id: int
     window_index: int
@@ -45,6 +52,11 @@ class TrackSegment(_LabelVotes):
     start_center: tuple[float, float] = (0.0, 0.0)
     end_center: tuple[float, float] = (0.0, 0.0)
     label_votes: dict[str, float] = field(default_factory=dict)
+    track_label: str = ""  # set when the segment is released: one track, one class across its windows
+
+    @property
+    def label(self) -> str:
+        return self.track_label or _LabelVotes.label.fget(self)  # type: ignore[attr-defined]
 
 
 @dataclass
@@ -60,6 +72,26 @@ class TrackSummary(_LabelVotes):
     best_box: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0)
     label_votes: dict[str, float] = field(default_factory=dict)
     path: list[tuple[float, float, float]] = field(default_factory=list)  # (t, cx, cy), thinned
+    label_hits: dict[str, int] = field(default_factory=dict)  # frames per class (flicker)
+    first_center: tuple[float, float] = (0.0, 0.0)
+    max_shift: float = 0.0  # farthest the centre has been from where it was first seen (frame fraction)
+    min_area: float = 1.0  # smallest and largest box area seen (frame fraction)
+    max_area: float = 0.0
+    confirmed: bool = False
+
+    def __setstate__(self, state: dict) -> None:  # checkpoints written before a field existed still load
+        self.__dict__.update({"label_hits": {}, **state})
+
+    @property
+    def majority_share(self) -> float:
+        """Fraction of the track's frames that voted for its most frequent class (1.0: never flickered)."""
+        total = sum(self.label_hits.values())
+        return max(self.label_hits.values()) / total if total else 1.0
+
+    @property
+    def static(self) -> bool:
+        """Never moved (centre within 2 % of the frame) and never changed size (area within 25 %)."""
+        return self.max_shift < STATIC_SHIFT and self.max_area <= self.min_area * STATIC_AREA_RATIO
 
     def path_summary(self) -> dict:
         if not self.path:
@@ -83,6 +115,41 @@ class TrackedDetection:
 
 
 SCALE = 1000.0
+STATIC_SHIFT = 0.02
+STATIC_AREA_RATIO = 1.25
+FLICKER_SHARE = 0.7  # a static track whose majority class has fewer of its frames than this flickers
+THRESHOLDS_FILE = Path(__file__).resolve().parents[1] / "triton_models" / "detector" / "1" / "class_thresholds.json"
+
+
+@dataclass(frozen=True)
+class ConfirmPolicy:
+    """When a track is an object worth reporting.
+
+    ``confirm``: per-class best-score thresholds (``default`` for the rest); a track needs ``min_frames`` hits
+    and one of them at or above its class's threshold. Static tracks whose class flickers are dropped.
+    """
+
+    min_frames: int = 2
+    default: float = 0.3
+    confirm: dict[str, float] = field(default_factory=dict)
+
+    def threshold(self, label: str) -> float:
+        return self.confirm.get(label, self.default)
+
+    def reportable(self, track: "TrackSummary") -> bool:
+        if track.n_frames < self.min_frames or track.best_confidence < self.threshold(track.label):
+            return False
+        return not (track.static and track.majority_share < FLICKER_SHARE)
+
+    @classmethod
+    def from_file(cls, path: Path | str = THRESHOLDS_FILE, head: str = "centernet", min_frames: int = 2) -> "ConfirmPolicy":
+        """The detector head's calibrated thresholds; no file (or no entry for the head): the plain default."""
+        try:
+            data = json.loads(Path(path).read_text())[head]
+        except (OSError, KeyError, ValueError):
+            return cls(min_frames=min_frames)
+        return cls(min_frames=min_frames, default=float(data["default"]["confirm"]),
+                   confirm={k: float(v["confirm"]) for k, v in data.get("classes", {}).items() if "confirm" in v})
 
 
 def _iou(a, b) -> float:
@@ -94,7 +161,8 @@ def _iou(a, b) -> float:
 
 
 class VideoTracker:
-    def __init__(self, sample_fps: float, lost_s: float = 4.0, min_frames: int = 2, max_path_points: int = 64):
+    def __init__(self, sample_fps: float, lost_s: float = 4.0, min_frames: int = 2, max_path_points: int = 64,
+                 policy: ConfirmPolicy | None = None):
         fps = max(1, int(round(sample_fps)))
         # ByteTrack keeps a lost track for frame_rate / 30 * lost_track_buffer updates
         self.tracker = sv.ByteTrack(
@@ -102,6 +170,7 @@ class VideoTracker:
             frame_rate=fps, minimum_consecutive_frames=1,
         )
         self.min_frames = min_frames
+        self.policy = policy or ConfirmPolicy.from_file(min_frames=min_frames)
         self.lost_s = lost_s
         self.update_times: dict[int, float] = {}  # tracker frame number -> video time
         self.unmatched: list[TrackedDetection] = []  # last update's detections that got no track id
@@ -109,6 +178,11 @@ class VideoTracker:
         self.tracks: dict[int, TrackSummary] = {}
         self.pending: dict[int, list[TrackSegment]] = {}  # segments of tracks not yet confirmed
         self.window_segments: dict[int, TrackSegment] = {}
+
+    def __setstate__(self, state: dict) -> None:  # checkpoints written before the policy existed still load
+        self.__dict__.update(state)
+        if "policy" not in state:
+            self.policy = ConfirmPolicy(min_frames=self.min_frames)
 
     def update(self, t: float, window_index: int, dets: FrameDetections) -> list[TrackedDetection]:
         sv_dets = sv.Detections(
@@ -165,9 +239,13 @@ class VideoTracker:
         cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
         track = self.tracks.get(tid)
         if track is None:
-            track = self.tracks[tid] = TrackSummary(tid, t, t)
+            track = self.tracks[tid] = TrackSummary(tid, t, t, first_center=(cx, cy))
         track.last_t, track.n_frames = t, track.n_frames + 1
         track.label_votes[label] = track.label_votes.get(label, 0.0) + conf
+        track.label_hits[label] = track.label_hits.get(label, 0) + 1
+        track.max_shift = max(track.max_shift, float(np.hypot(cx - track.first_center[0], cy - track.first_center[1])))
+        area = max(0.0, box[2] - box[0]) * max(0.0, box[3] - box[1])
+        track.min_area, track.max_area = min(track.min_area, area), max(track.max_area, area)
         if conf > track.best_confidence:
             track.best_t, track.best_confidence, track.best_box = t, conf, box
         track.path.append((t, cx, cy))
@@ -193,9 +271,13 @@ class VideoTracker:
         self.window_segments = {}
         touched = []
         for tid in list(self.pending):
-            if self.tracks[tid].n_frames >= self.min_frames:
-                ready.extend(self.pending.pop(tid))
-                touched.append(self.tracks[tid])
+            track = self.tracks[tid]
+            if track.confirmed or self.policy.reportable(track):
+                track.confirmed = True
+                for seg in self.pending.pop(tid):
+                    seg.track_label = track.label
+                    ready.append(seg)
+                touched.append(track)
         # tracks the tracker has dropped for good and that never confirmed are noise
         alive = {t.external_track_id for t in self.tracker.tracked_tracks + self.tracker.lost_tracks}
         for tid in list(self.pending):
