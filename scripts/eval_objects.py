@@ -263,24 +263,28 @@ def write_thresholds(classes: dict, n_images: int) -> None:
 
 # -- colours ------------------------------------------------------------------------------------
 def eval_colours() -> int:
-    from orchestrator.appearance import crop, dominant_colours  # noqa: PLC0415
+    from orchestrator.appearance import crop, object_colours  # noqa: PLC0415
 
     doc = json.loads((DATA / "colours.json").read_text())
     entries = {e["id"]: e for e in json.loads((DATA / "annotations.json").read_text())["images"]}
     frames: dict[str, np.ndarray] = {}
-    hit1 = hit_any = 0
+    hits: dict[str, list[tuple[bool, bool]]] = defaultdict(list)
     for item in doc["crops"]:
         if item["image"] not in frames:
             frames[item["image"]] = load_image(entries[item["image"]])
-        names = [n for n, _ in dominant_colours(crop(frames[item["image"]], item["box"]))]
-        ok1 = bool(names) and names[0] in item["colours"]
+        names = [n for n, _ in object_colours(crop(frames[item["image"]], item["box"]), item.get("label"))]
+        ok1 = bool(names) and names[0] in item.get("main", item["colours"])
         ok_any = bool(set(names) & set(item["colours"]))
-        hit1 += ok1
-        hit_any += ok_any
-        print(f"{'ok ' if ok1 else ('~  ' if ok_any else 'NO ')} {item['what']:38s} truth {'/'.join(item['colours']):22s} named {', '.join(names)}")
-    n = len(doc["crops"])
-    print(f"\ncolour naming on {n} hand-labelled crops of real images: main colour right {hit1}/{n} = {hit1 / n:.2f}; "
-          f"one of the named colours right {hit_any}/{n} = {hit_any / n:.2f}")
+        hits[item.get("set", "dev")].append((ok1, ok_any))
+        print(f"{'ok ' if ok1 else ('~  ' if ok_any else 'NO ')} {item.get('set', 'dev'):5s} {item['what'][:44]:44s} "
+              f"truth {'/'.join(item.get('main', item['colours'])):24s} named {', '.join(names)}")
+    print()
+    for name, rows in sorted(hits.items(), key=lambda kv: kv[0] != "fresh"):
+        n = len(rows)
+        main, anyc = sum(r[0] for r in rows), sum(r[1] for r in rows)
+        what = "not tuned on" if name == "fresh" else "seen while writing the rules: optimistic"
+        print(f"colour naming, {name} set ({what}), {n} hand-labelled crops of real images: main colour right "
+              f"{main}/{n} = {main / n:.2f}; one of the named colours right {anyc}/{n} = {anyc / n:.2f}")
     return 0
 
 
