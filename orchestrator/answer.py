@@ -38,7 +38,7 @@ from collections import OrderedDict
 from dataclasses import asdict, dataclass, field
 from typing import Callable, Iterator, Protocol
 
-from .events import fmt_time, plural, quote
+from .events import plural, quote
 from .retrieval import Evidence, RetrievalResult
 from .vlm_profiles import VLMProfile, frame_limit, profile_for, select_frames
 
@@ -83,6 +83,8 @@ class Turn:
     time_range: list[float] | None = None
     prompt: str = ""  # the timeline text the VLM was sent with this question ("" when no VLM was asked)
     frame_times: list[float] = field(default_factory=list)  # the key frames sent with it, in order
+    plan: dict = field(default_factory=dict)  # the turn's QueryPlan (follow-ups resolve against it)
+    matches: list[dict] = field(default_factory=list)  # what answered it: [{event_id, kind, label, t_start, t_end, track_id}]
 
 
 @dataclass
@@ -96,6 +98,7 @@ class AnswerRequest:
     prompt: str = ""
     frame_times: list[float] = field(default_factory=list)
     usage: dict = field(default_factory=dict)
+    citations: list[Citation] | None = None  # set by an engine that writes its own citations (the extractive one)
 
 
 class Cancelled(Exception):
@@ -119,7 +122,8 @@ def citations_for(text: str, retrieval: RetrievalResult, extra: list[Evidence] |
     seen = set()
     for m in CITE_RE.finditer(text):
         t = int(m.group(1) or 0) * 3600 + int(m.group(2)) * 60 + int(m.group(3))
-        candidates = [e for e in pool if int(e.t_start) == t] or [e for e in pool if int(e.t_end) == t]
+        candidates = [e for e in pool if round(e.t_start) == t] or [e for e in pool if round(e.t_end) == t]
+        candidates = candidates or [e for e in pool if int(e.t_start) == t]
         if not candidates:
             candidates = sorted((e for e in pool if e.t_start - 5 <= t <= e.t_end + 5), key=lambda e: abs(e.t_start - t))
         best = next((e for e in candidates if e.event_id not in seen), None)
@@ -133,12 +137,19 @@ def citations_for(text: str, retrieval: RetrievalResult, extra: list[Evidence] |
 # extractive engine
 
 
+def clock(t: float, long: bool = False) -> str:
+    """A time as the answer writes it: rounded to the nearest second (32.99 s → 00:33, as its citation), hh:mm:ss
+    throughout when the video is over an hour long."""
+    t = max(0, int(round(t)))
+    h, rem = divmod(t, 3600)
+    m, s = divmod(rem, 60)
+    return f"{h:02d}:{m:02d}:{s:02d}" if (h or long) else f"{m:02d}:{s:02d}"
 
 
 def _span(e: Evidence) -> str:
     if e.kind != "speech" and e.t_end - e.t_start >= 1.5:
-        return f"from [{fmt_time(e.t_start)}] to {fmt_time(e.t_end)}"
-    return f"at [{fmt_time(e.t_start)}]"
+        return f"from [{clock(e.t_start)}] to [{clock(e.t_end)}]"
+    return f"at [{clock(e.t_start)}]"
 
 
 def _quote(text: str) -> str:
@@ -153,137 +164,552 @@ def describe_evidence(e: Evidence) -> str:
     if e.kind == "sound":
         return f"{_span(e)} a {e.label} is heard"
     if e.kind == "scene_cut":
-        return f"[{fmt_time(e.t_start)}] the scene changes"
+        return f"[{clock(e.t_start)}] the scene changes"
     if e.kind == "motion":
         return f"{_span(e)} there is sudden motion"
     if e.kind == "alert":
-        return f"[{fmt_time(e.t_start)}] alert: {e.label}{' — ' + e.text if e.text else ''}"
+        return f"[{clock(e.t_start)}] alert: {e.label}{' — ' + e.text if e.text else ''}"
     if e.kind == "scene":
-        return f"[{fmt_time(e.t_start)}] {e.text}"
-    return f"[{fmt_time(e.t_start)}] {e.kind} {e.label}"
+        return f"[{clock(e.t_start)}] {e.text}"
+    return f"[{clock(e.t_start)}] {e.kind} {e.label}"
+
+
+MASS_SOUNDS = ("music", "noise", "human voice", "vehicle engine", "fireworks", "animal", "static", "traffic")
+
+
+def _seconds(d: float) -> str:
+    d = max(0, int(round(d)))
+    if d >= 3600:
+        return f"{d // 3600} h {d % 3600 // 60} min"
+    if d >= 60:
+        return f"{d // 60} min {d % 60} s" if d % 60 else f"{d // 60} min"
+    return f"{max(d, 1)} s" if d else "under a second"
+
+
+class _Writer:
+    """Writes times as citations: every time in the text is ``[mm:ss]`` (``[hh:mm:ss]`` past an hour) and names the
+    graph event it comes from, so the text and the citation list always agree."""
+
+    def __init__(self, duration_s: float):
+        self.long = duration_s >= 3600
+        self.citations: list[Citation] = []
+        self._cited: set[str] = set()
+        self.told: set[str] = set()  # events already described: no fact is said twice
+
+    def t(self, e: Evidence, which: str = "start") -> str:
+        if e.event_id not in self._cited:
+            self._cited.add(e.event_id)
+            self.citations.append(Citation(e.t_start, e.t_end, e.event_id))
+        return f"[{clock(e.t_start if which == 'start' else e.t_end, self.long)}]"
+
+    def span(self, e: Evidence) -> str:
+        if e.kind != "speech" and e.t_end - e.t_start >= 1.5:
+            return f"from {self.t(e)} to {self.t(e, 'end')}"
+        return f"at {self.t(e)}"
+
+    def phrase(self, text: str) -> str:
+        """A planner's time phrase ("after [00:30]") in this answer's clock format."""
+        def repl(m: re.Match) -> str:
+            secs = int(m.group(1) or 0) * 3600 + int(m.group(2)) * 60 + int(m.group(3))
+            return f"[{clock(secs, self.long)}]"
+
+        return CITE_RE.sub(repl, text)
+
+    # one sentence per kind of event ---------------------------------------------------------
+    def noun(self, e: Evidence) -> str:
+        if e.kind == "object":
+            if e.colours and e.label == "person":
+                return f"a person in {e.colours[0]}"
+            return _a(f"{e.colours[0]} {e.label}" if e.colours else e.label)
+        if e.kind == "sound":
+            return e.label if e.label.endswith("ing") or e.label in MASS_SOUNDS else _a(e.label)
+        if e.kind == "speech":
+            return f"speech {_quote(e.text)}"
+        if e.kind == "text":
+            return f"the text {quote(e.label or e.text, 120)}"
+        if e.kind == "alert":
+            return f"an alert ({e.label})"
+        if e.kind == "scene_cut":
+            return "a scene cut"
+        if e.kind == "motion":
+            return "sudden motion"
+        return f"{e.kind} {e.label}"
+
+    def sentence(self, e: Evidence, with_time: bool = True) -> str:
+        """'a siren sounds from [12:04] to [12:13]', 'someone says "..." at [00:18]'."""
+        self.told.add(e.event_id)
+        when = (" " + self.span(e)) if with_time else ""
+        if e.kind == "object":
+            return f"{self.noun(e)} is visible{when}"
+        if e.kind == "sound":
+            n = self.noun(e)
+            verb = "is heard" if not n.startswith(("a ", "an ")) else "sounds"
+            length = f" for {_seconds(e.t_end - e.t_start)}" if e.t_end - e.t_start >= 1.5 and with_time else ""
+            return f"{n} {verb}{(' at ' + self.t(e)) if with_time else ''}{length}"
+        if e.kind == "speech":
+            return f"someone says {_quote(e.text)}{when}"
+        if e.kind == "text":
+            return f"{self.noun(e)} is on screen{when}"
+        if e.kind == "alert":
+            return f"an alert is raised{when}: {e.label}{' — ' + e.text if e.text else ''}"
+        if e.kind == "scene_cut":
+            return f"the scene changes{when}"
+        if e.kind == "motion":
+            return f"there is sudden motion{when}"
+        if e.kind == "scene":
+            return f"{e.text}{when}"
+        return f"{e.kind} {e.label}{when}"
+
+
+def _a(noun: str) -> str:
+    return f"{'an' if noun[:1].lower() in 'aeiou' else 'a'} {noun}"
+
+
+def _cap(s: str) -> str:
+    return s[:1].upper() + s[1:] if s else s
+
+
+def _join(items: list[str], word: str = "and") -> str:
+    items = [i for i in items if i]
+    if len(items) <= 1:
+        return "".join(items)
+    return ", ".join(items[:-1]) + f" {word} " + items[-1]
+
+
+def _names(plan, default: str = "such thing") -> str:
+    names = [plural(2, w).split(" ", 1)[1] for w in plan.object_labels[:3]]
+    names += plan.sound_labels[:2]
+    if "text" in plan.lanes and not names:
+        names.append("on-screen text" + (f" with {_join([repr(k) for k in plan.keywords[:2]], 'or')}" if plan.keywords else ""))
+    if "speech" in plan.lanes and not names:
+        names.append(("mention of " + _join([f'"{k}"' for k in plan.keywords[:2]], "or")) if plan.keywords else "speech")
+    if "alert" in plan.lanes and not names:
+        names.append("alert")
+    if plan.colours and plan.object_labels:
+        names = [f"{plan.colours[0]} {n}" for n in names]
+    return _join(names, "or") or default
 
 
 class ExtractiveEngine:
-    """Grounded answers composed from evidence and SQL facts; no model weights."""
+    """Grounded answers composed from the plan's matches and SQL facts; no model weights.
+
+    The first sentence answers the question head-on; short evidence follows; every time is a citation."""
 
     name = "extractive"
 
     def compose(self, request: AnswerRequest) -> str:
         if request.report is not None:
             return request.report.render()  # type: ignore[attr-defined]
+        text, citations = self.compose_cited(request)
+        request.citations = citations
+        return text
+
+    def compose_cited(self, request: AnswerRequest) -> tuple[str, list[Citation]]:
         r = request.retrieval
         plan = r.plan
-        intents = set(plan.intents)
-        scope = f" {plan.time_phrase}" if plan.time_phrase else ""
-        evidence = sorted(r.evidence, key=lambda e: e.t_start)
-        objects = [e for e in evidence if e.kind == "object"]
-        speech = [e for e in evidence if e.kind == "speech"]
-        sounds = [e for e in evidence if e.kind == "sound"]
-        wanted = plan.object_labels
-        facts = [f for label, f in r.object_facts.items() if not wanted or label in wanted]
+        w = _Writer(r.duration_s)
         parts: list[str] = []
         if r.partial:
             parts.append(f"(Still ingesting: this answer uses the first {r.windows_done} of {r.windows_total} windows.)")
-        direct = False  # has the question been answered head-on?
+        scope = f" {w.phrase(plan.time_phrase)}" if plan.time_phrase and not plan.anchor else ""
+        if plan.point is not None and r.matches and not r.widened and plan.intent not in ("count", "summary"):
+            scope = ""  # "at [01:00]": the cited times say it
+        intent = plan.intent
+        lead = ""
+        if plan.anchor and r.anchor_missing:
+            parts.append(f"I don't know — I found no {plan.anchor} in this video, so I cannot place what comes "
+                         f"{'after' if plan.anchor_side == 'after' else 'before' if plan.anchor_side == 'before' else 'around'} it.")
+            parts += self._nearby(w, r)
+            return "\n\n".join(parts), w.citations
+        if plan.anchor and r.anchor_event is not None:
+            lead = self._anchor_lead(w, r)
+        body = getattr(self, f"_{intent}", self._summary)(w, r, scope, lead)
+        parts += [b for b in body if b]
+        if not r.matches and intent not in ("summary", "duration") or (intent == "summary" and not r.matches and not r.evidence):
+            parts += self._nearby(w, r)
+        return "\n\n".join(parts), w.citations
 
-        # objects: counts, presence, when, how long — numbers from SQL
-        if wanted and intents & {"count", "exists", "when", "duration", "search"}:
-            if facts:
-                if "count" in intents or "exists" in intents or "search" in intents:
-                    bits = []
-                    for f in facts:
-                        bit = f"{plural(f.tracks, f.label)} (first seen [{fmt_time(f.first_t)}], last seen [{fmt_time(f.last_t)}]"
-                        bits.append(bit + (f", at most {f.max_at_once} at once)" if f.max_at_once > 1 else ")"))
-                    lead = "I counted" if "count" in intents else "Yes:"
-                    tail = ", each counted once however long it stayed in view" if "count" in intents else ""
-                    parts.append(f"{lead} {self._join(bits)}{scope}{tail}.")
-                if "when" in intents:
-                    for f in facts:
-                        line = f"The {f.label} first appears at [{fmt_time(f.first_t)}]" if f.tracks == 1 else \
-                            f"The first {f.label} appears at [{fmt_time(f.first_t)}]"
-                        later = [o for o in objects if o.label == f.label and o.t_start > f.first_t + 1][:4]
-                        if later:
-                            line += f"; {f.label}s are seen again at " + self._join([f"[{fmt_time(o.t_start)}]" for o in later])
-                        line += f"; the last one leaves at {fmt_time(f.last_t)}." if f.tracks > 1 else f" and stays until {fmt_time(f.last_t)}."
-                        parts.append(line)
-                if "duration" in intents:
-                    parts.append(" ".join(f"{plural(f.tracks, f.label).capitalize()} {'was' if f.tracks == 1 else 'were'} in view for about "
-                                          f"{f.visible_s:.0f} s in total, between [{fmt_time(f.first_t)}] and {fmt_time(f.last_t)}." for f in facts))
-            else:
-                names = self._join([plural(2, w).split(" ", 1)[1] for w in wanted], "or")
-                parts.append(f"No, I saw no {names}{scope}." if "exists" in intents else f"I saw no {names}{scope}.")
-            direct = True
+    # -- pieces -------------------------------------------------------------------------------
+    def _anchor_lead(self, w: _Writer, r: RetrievalResult) -> str:
+        a = r.anchor_event
+        plan = r.plan
+        w.told.add(a.event_id)
+        if a.kind == "sound":
+            n = w.noun(a)
+            return _cap(f"{n} {'sounds' if n.startswith(('a ', 'an ')) else 'is heard'} at {w.t(a)}")
+        if a.kind == "object":
+            if "end" in a.why:
+                return f"The {a.label} leaves at {w.t(a, 'end')}"
+            return f"The {a.label} appears at {w.t(a)}"
+        if a.kind == "speech":
+            return f"{_quote(a.text)} is said at {w.t(a)}"
+        if a.kind == "text":
+            return f"The text {quote(a.label or a.text, 80)} appears at {w.t(a)}"
+        if a.kind == "scene_cut":
+            return f"The scene cuts at {w.t(a)}"
+        return f"The {plan.anchor} is at {w.t(a)}"
 
-        # sounds asked about by name
-        if plan.sound_labels and intents & {"count", "heard", "exists", "when", "search"}:
-            hits = [e for e in sounds if e.label in plan.sound_labels]
-            if hits:
-                by_label: dict[str, list[Evidence]] = {}
-                for e in hits:
+    def _nearby(self, w: _Writer, r: RetrievalResult) -> list[str]:
+        near = [e for e in r.nearby if e.event_id not in w.told][:3]
+        if not near:
+            return []
+        return ["Nearest I found: " + "; ".join(w.sentence(e) for e in near) + "."]
+
+    def _following(self, w: _Writer, r: RetrievalResult, lead: str, what: str) -> str:
+        """The anchored answer's first sentence: the anchor, then the nearest thing after (or before) it."""
+        plan = r.plan
+        if not r.matches:
+            return f"{lead}; I found no {what} {'after' if plan.anchor_side == 'after' else 'before'} it."
+        e = r.matches[0] if plan.anchor_side != "before" else r.matches[-1]
+        nxt = "next" if plan.anchor_side != "before" else "last"
+        if e.kind == "speech":
+            w.told.add(e.event_id)
+            return f"{lead}; the {nxt} thing said, at {w.t(e)}, is {_quote(e.text)}."
+        return f"{lead}; {'next' if nxt == 'next' else 'just before it'}, {w.sentence(e)}."
+
+    # -- intents ------------------------------------------------------------------------------
+    def _count(self, w: _Writer, r: RetrievalResult, scope: str, lead: str) -> list[str]:
+        plan = r.plan
+        out: list[str] = []
+        objects = [e for e in r.matches if e.kind == "object"]
+        others = [e for e in r.matches if e.kind != "object"]
+        wanted = plan.object_labels
+        facts = [f for label, f in r.object_facts.items() if not wanted or label in wanted]
+        pre = f"{lead}; after it, " if lead else ""
+        if plan.colours and objects:
+            n = len(objects)
+            label = objects[0].label
+            out.append(_cap(f"{pre}I counted {plural(n, plan.colours[0] + ' ' + label)}{scope}."))
+            out.append(self._first_last(w, objects))
+        elif facts and ("object" in plan.lanes or wanted):
+            n = sum(f.tracks for f in facts)
+            bits = [plural(f.tracks, f.label) for f in facts]
+            head = _join(bits) if len(bits) <= 3 else f"{n} objects ({_join(bits[:4])}…)"
+            total = f" ({n} in all)" if len(bits) > 1 else ""
+            out.append(_cap(f"{pre}I counted {head}{total}{scope}, each counted once however long it stayed in view."))
+            out.append(self._first_last(w, objects) if objects else "")
+            most = max(facts, key=lambda f: f.max_at_once)
+            if most.max_at_once > 1:
+                out[-1] = (out[-1] + " " if out[-1] else "") + f"At most {most.max_at_once} {plural(2, most.label).split(' ', 1)[1]} are in view at once."
+        elif others:
+            n = r.match_total or len(others)
+            e0 = others[0]
+            thing = (f'"{plan.keywords[0]}" is said' if e0.kind == "speech" and plan.keywords else
+                     f"{w.noun(e0)} {'is heard' if e0.kind == 'sound' else 'is on screen' if e0.kind == 'text' else 'occurs'}")
+            times = ", ".join(w.t(e) for e in others[:8])
+            more = f" (the first {min(8, len(others))} shown)" if n > 8 else ""
+            out.append(_cap(f"{pre}{thing} {n} time{'s' if n != 1 else ''}{scope}: at {times}{more}."))
+            for e in others[:8]:
+                w.told.add(e.event_id)
+        else:
+            names = _names(plan, "such things")
+            out.append(_cap(f"{pre}I counted 0 {names}{scope} — I found none."))
+        return out
+
+    def _first_last(self, w: _Writer, items: list[Evidence]) -> str:
+        items = sorted(items, key=lambda e: e.t_start)
+        if not items:
+            return ""
+        for e in items:
+            w.told.add(e.event_id)
+        if len(items) == 1:
+            return f"It is in view {w.span(items[0])}."
+        last = max(items, key=lambda e: e.t_end)
+        middle = [e for e in items[1:] if e is not last][:4]
+        again = f"; others appear at {_join([w.t(e) for e in middle])}" if middle else ""
+        return f"The first appears at {w.t(items[0])}{again}; the last leaves at {w.t(last, 'end')}."
+
+    def _when(self, w: _Writer, r: RetrievalResult, scope: str, lead: str) -> list[str]:
+        plan = r.plan
+        m = r.matches
+        if lead:
+            return [self._following(w, r, lead, _names(plan, "event"))]
+        if not m:
+            return [f"I don't know — I found no {_names(plan)}{scope}."]
+        widened = " (nothing at that exact moment; this is the nearest)" if r.widened else ""
+        if plan.ordinal is not None and len(m) == 1:
+            e = m[0]
+            which = {1: "first", 2: "second", 3: "third", -1: "last"}.get(plan.ordinal, f"number {plan.ordinal}")
+            return [_cap(f"the {which} one: {w.sentence(e)}{widened}.")]
+        e0 = m[0]
+        if e0.kind == "object":
+            by_label: dict[str, list[Evidence]] = {}
+            for e in m:
+                if e.kind == "object":
                     by_label.setdefault(e.label, []).append(e)
-                bits = []
-                for label, es in by_label.items():
-                    n = r.sound_facts.get(label, len(es))
-                    when = self._join([f"[{fmt_time(e.t_start)}]" for e in es[:5]])
-                    bits.append(f"a {label} at {when}" if n == 1 else f"{plural(n, label)}, at {when}{' and later' if n > 5 else ''}")
-                parts.append(f"{'Yes: I heard' if 'exists' in intents else 'I heard'} {self._join(bits)}{scope}.")
+            lines = []
+            for label, items in by_label.items():
+                if len(items) == 1:
+                    lines.append(f"The {label} is in view {w.span(items[0])}")
+                    w.told.add(items[0].event_id)
+                else:
+                    last = max(items, key=lambda e: e.t_end)
+                    again = [e for e in items[1:] if e is not last][:4]
+                    line = f"The first {label} appears at {w.t(items[0])}"
+                    if again:
+                        line += f"; {plural(2, label).split(' ', 1)[1]} are seen again at {_join([w.t(e) for e in again])}"
+                    line += f"; the last one leaves at {w.t(last, 'end')}"
+                    lines.append(line)
+                    for e in items:
+                        w.told.add(e.event_id)
+            return [_cap("; ".join(lines) + f"{scope}{widened}.")]
+        if e0.kind == "speech" and plan.keywords:
+            head = f'"{plan.keywords[0]}" is said at {w.t(e0)}{scope}{widened}: {_quote(e0.text)}.'
+        else:
+            head = _cap(f"{w.sentence(e0)}{scope}{widened}.")
+        w.told.add(e0.event_id)
+        rest = [e for e in m[1:] if e.event_id not in w.told][:5]
+        out = [head]
+        if rest:
+            out.append("Again at " + _join([w.t(e) for e in rest]) + (f", and {len(m) - 1 - len(rest)} more times" if len(m) - 1 > len(rest) else "") + ".")
+            for e in rest:
+                w.told.add(e.event_id)
+        return out
+
+    def _duration(self, w: _Writer, r: RetrievalResult, scope: str, lead: str) -> list[str]:
+        plan = r.plan
+        m = r.matches
+        if not plan.lanes and not plan.object_labels and not plan.sound_labels:
+            return [f"The video is {_seconds(r.duration_s)} long."]
+        if not m:
+            return [f"I don't know — I found no {_names(plan)}{scope}."]
+        objects = [e for e in m if e.kind == "object"]
+        if objects and len(objects) > 1:
+            label = objects[0].label
+            total = sum(e.t_end - e.t_start for e in objects)
+            first, last = objects[0], max(objects, key=lambda e: e.t_end)
+            w.told.update(e.event_id for e in objects)
+            return [f"{_cap(plural(len(objects), label))} are in view for about {_seconds(total)} in total{scope}, "
+                    f"between {w.t(first)} and {w.t(last, 'end')}."]
+        e = m[0]
+        w.told.add(e.event_id)
+        what = w.noun(e)
+        verb = "is in view" if e.kind == "object" else "is on screen" if e.kind == "text" else "lasts"
+        out = [_cap(f"{'the ' + what[2:] if what.startswith('a ') else what} {verb} {'for ' if verb != 'lasts' else ''}"
+                    f"{_seconds(e.t_end - e.t_start)}, from {w.t(e)} to {w.t(e, 'end')}{scope}.")]
+        if len(m) > 1:
+            total = sum(x.t_end - x.t_start for x in m)
+            out.append(f"It occurs {len(m)} times, {_seconds(total)} in all; the others start at {_join([w.t(x) for x in m[1:5]])}.")
+            w.told.update(x.event_id for x in m[1:5])
+        return out
+
+    def _said(self, w: _Writer, r: RetrievalResult, scope: str, lead: str) -> list[str]:
+        plan = r.plan
+        speech = [e for e in r.matches if e.kind == "speech"]
+        if lead:
+            return [self._following(w, r, lead, "speech")]
+        if not speech:
+            what = f"about {_join([repr(k) for k in plan.keywords[:2]], 'or')} " if plan.keywords and "speech" in plan.lanes else ""
+            return [f"No speech {what}was recognised{scope}."]
+        widened = " (nothing was said at that exact moment; this is the nearest)" if r.widened else ""
+        if plan.ordinal is not None and len(speech) == 1:
+            e = speech[0]
+            which = {1: "first", -1: "final"}.get(plan.ordinal, {2: "second", 3: "third"}.get(plan.ordinal, f"number {plan.ordinal}"))
+            w.told.add(e.event_id)
+            return [f"The {which} words, at {w.t(e)}, are {_quote(e.text)}."]
+        if len(speech) == 1:
+            e = speech[0]
+            w.told.add(e.event_id)
+            return [f"At {w.t(e)} someone says {_quote(e.text)}{scope}{widened}."]
+        n = r.match_total or len(speech)
+        head = f"{plural(n, 'line')} {'is' if n == 1 else 'are'} said{scope}; the first, at {w.t(speech[0])}: {_quote(speech[0].text)}."
+        w.told.add(speech[0].event_id)
+        rest = speech[1:6]
+        lines = [f"- {w.t(e)} {_quote(e.text)}" for e in rest]
+        w.told.update(e.event_id for e in rest)
+        more = [f"(and {n - 1 - len(rest)} more)"] if n - 1 > len(rest) else []
+        return [head, "\n".join(lines + more)]
+
+    def _heard(self, w: _Writer, r: RetrievalResult, scope: str, lead: str, yes: bool = False) -> list[str]:
+        plan = r.plan
+        sounds = [e for e in r.matches if e.kind == "sound"] or ([e for e in r.matches] if not plan.sound_labels else [])
+        if lead:
+            return [self._following(w, r, lead, "sound")]
+        if not sounds:
+            return [f"No — I heard no {_names(plan, 'sounds') if plan.sound_labels else 'sound'}{scope}."]
+        widened = " (nothing at that exact moment; this is the nearest)" if r.widened else ""
+        first = sounds[:4]
+        head = ("Yes — " if yes else "") + _join([w.sentence(e) for e in first]) + f"{scope}{widened}."
+        out = [_cap(head)]
+        if len(sounds) > 4:
+            out.append(f"Also at {_join([w.t(e) for e in sounds[4:9]])}" + (f" and {len(sounds) - 9} more times" if len(sounds) > 9 else "") + ".")
+        return out
+
+    def _seen(self, w: _Writer, r: RetrievalResult, scope: str, lead: str) -> list[str]:
+        plan = r.plan
+        if lead:
+            return [self._following(w, r, lead, "thing seen")]
+        objects = [e for e in r.matches if e.kind == "object"]
+        if not objects:
+            if r.matches:
+                return self._summary(w, r, scope, lead)
+            return [f"No — I saw no {_names(plan, 'objects')}{scope}."]
+        by_label: dict[str, list[Evidence]] = {}
+        for e in objects:
+            by_label.setdefault(e.label, []).append(e)
+        bits = []
+        for label, items in sorted(by_label.items(), key=lambda kv: kv[1][0].t_start):
+            n = r.object_facts[label].tracks if label in r.object_facts and not plan.colours else len(items)
+            w.told.update(e.event_id for e in items)
+            bits.append(f"{plural(n, label)} (first {w.span(items[0])})" if n > 1 else f"{plural(1, label)} ({w.span(items[0])})")
+        return [f"I saw {_join(bits[:6])}{scope}."]
+
+    def _colour(self, w: _Writer, r: RetrievalResult, scope: str, lead: str) -> list[str]:
+        plan = r.plan
+        objects = [e for e in r.matches if e.kind == "object"]
+        if not objects:
+            return [f"I don't know — I saw no {_names(plan, 'object')}{scope}."]
+        coloured = [e for e in objects if e.colours]
+        if not coloured:
+            e = objects[0]
+            return [f"I don't know the colour: the {e.label} {w.span(e)} has no colour recorded."]
+        if plan.ordinal is None and len({(e.label, e.colours[0]) for e in coloured}) == 1:
+            e = coloured[0]
+            w.told.add(e.event_id)
+            return [f"The {e.label} is {_join(e.colours[:2])} ({w.span(e)}{scope})."]
+        bits = [f"a {e.colours[0]} {e.label} {w.span(e)}" for e in coloured[:4]]
+        w.told.update(e.event_id for e in coloured[:4])
+        return [_cap(f"I saw {_join(bits)}{scope}.")]
+
+    def _text(self, w: _Writer, r: RetrievalResult, scope: str, lead: str) -> list[str]:
+        plan = r.plan
+        texts = [e for e in r.matches if e.kind == "text"]
+        if not texts:
+            return [f"I don't know — I found no on-screen text{' with ' + repr(plan.keywords[0]) if plan.keywords else ''}{scope}."]
+        seen: dict[str, Evidence] = {}
+        for e in texts:
+            seen.setdefault((e.label or e.text).strip().lower(), e)
+        items = list(seen.values())
+        if len(items) == 1:
+            e = items[0]
+            w.told.add(e.event_id)
+            return [f"It says {quote(e.label or e.text, 160)} (on screen {w.span(e)}{scope})."]
+        w.told.update(e.event_id for e in items[:6])
+        return [f"On-screen text{scope}: " + "; ".join(f"{quote(e.label or e.text, 80)} {w.span(e)}" for e in items[:6]) + "."]
+
+    def _yesno(self, w: _Writer, r: RetrievalResult, scope: str, lead: str) -> list[str]:
+        plan = r.plan
+        m = r.matches
+        if lead:
+            line = self._following(w, r, lead, _names(plan, "thing"))
+            return [("Yes — " if r.matches else "No — ") + line[0].lower() + line[1:]]
+        if not m:
+            verb = "heard" if "sound" in plan.lanes and not plan.object_labels else "saw" if "object" in plan.lanes else "found"
+            return [f"No — I {verb} no {_names(plan)}{scope}."]
+        widened = " (nothing at that exact moment; this is the nearest)" if r.widened else ""
+        e = m[0]
+        if e.kind == "speech" and plan.keywords:
+            head = f'Yes — "{plan.keywords[0]}" is said at {w.t(e)}{scope}{widened}: {_quote(e.text)}.'
+            w.told.add(e.event_id)
+        elif e.kind == "object":
+            n = r.object_facts[e.label].tracks if e.label in r.object_facts else 1
+            head = f"Yes — {plural(n, e.label) if n > 1 else w.noun(e)} {'are' if n > 1 else 'is'} visible{scope}{widened}, the first {w.span(e)}." if n > 1 \
+                else f"Yes — {w.sentence(e)}{scope}{widened}."
+            w.told.add(e.event_id)
+        else:
+            head = f"Yes — {w.sentence(e)}{scope}{widened}."
+        out = [head]
+        rest = [x for x in m[1:] if x.event_id not in w.told and x.kind == e.kind and x.label == e.label][:4]
+        if rest:
+            out.append("Again at " + _join([w.t(x) for x in rest]) + ".")
+            w.told.update(x.event_id for x in rest)
+        return out
+
+    def _compare(self, w: _Writer, r: RetrievalResult, scope: str, lead: str) -> list[str]:
+        plan = r.plan
+        q = plan.question.lower()
+        groups: list[tuple[str, list[Evidence]]] = []
+        for g in plan.compare or []:
+            if g[0] == "speech":
+                groups.append(("speech", [e for e in r.matches if e.kind == "speech"]))
             else:
-                parts.append(f"No, I heard no {self._join(plan.sound_labels, 'or')}{scope}.")
-            direct = True
-        elif "heard" in intents and not direct and sounds:
-            parts.append("I heard: " + "; ".join(f"{e.label} at [{fmt_time(e.t_start)}]" for e in sounds[:8]) + ".")
-            direct = True
-
-        # alerts raised by the user's rules
-        if "alerts" in intents:
-            alerts = [e for e in evidence if e.kind == "alert"]
-            if alerts:
-                parts.append(f"{plural(len(alerts), 'alert')}{scope}:\n" + "\n".join(f"- [{fmt_time(e.t_start)}] {e.label}: {e.text}" for e in alerts[:10]))
+                groups.append((g[0], [e for e in r.matches if e.label in g[1:] and e.kind in ("object", "sound")]))
+        if len(groups) < 2:
+            return self._summary(w, r, scope, lead)
+        if re.search(r"\b(first|earlier|before|sooner|last|later)\b", q) and not re.search(r"\b(more|fewer|less)\b", q):
+            present = sorted([(items[0], name) for name, items in groups if items], key=lambda x: x[0].t_start)
+            if not present:
+                return [f"I don't know — I found neither {_join([n for n, _ in groups], 'nor')}{scope}."]
+            (e0, n0) = present[0]
+            out = f"The {n0} comes first, at {w.t(e0)}"
+            if len(present) > 1:
+                e1, n1 = present[1]
+                out += f"; the {n1} follows at {w.t(e1)}"
             else:
-                parts.append(f"No alerts were raised{scope}.")
-            direct = True
+                out += "; " + _join([f"no {n}" for n, items in groups if not items]) + " was found"
+            return [out + f"{scope}."]
 
-        # speech
-        if "said" in intents:
-            if speech:
-                parts.append(f"What was said{scope}:\n" + "\n".join(f"- {_span(e)}: {_quote(e.text)}" for e in speech[:6]))
+        def count(name: str, items: list[Evidence]) -> int:
+            if items and items[0].kind == "object":
+                return len({e.track_id for e in items}) if all(e.track_id is not None for e in items) else len(items)
+            return len(items)
+
+        counted = [(name, count(name, items), items) for name, items in groups]
+        counted.sort(key=lambda x: -x[1])
+        (a, na, ia), (b, nb, ib) = counted[0], counted[1]
+        when = lambda items: f", first at {w.t(items[0])}" if items else ""  # noqa: E731
+        if na == nb:
+            return [f"The same number: {plural(na, a)}{when(ia)} and {plural(nb, b)}{when(ib)}{scope}."]
+        return [f"More {plural(2, a).split(' ', 1)[1]} ({na}{when(ia)}) than {plural(2, b).split(' ', 1)[1]} ({nb}{when(ib)}){scope}."]
+
+    def _summary(self, w: _Writer, r: RetrievalResult, scope: str, lead: str) -> list[str]:
+        plan = r.plan
+        if lead:
+            return [self._following(w, r, lead, "event")]
+        pool = r.matches if (plan.time_range is not None or plan.lanes) and r.matches else sorted(r.evidence, key=lambda e: e.t_start)
+        if not pool:
+            return [f"I found nothing{' about ' + _names(plan, '') if _names(plan, '') else ''}{scope} in this video."]
+        objects = [e for e in pool if e.kind == "object"]
+        others = [e for e in pool if e.kind not in ("object", "scene")]
+        if plan.point is not None:
+            others.sort(key=lambda e: min(abs(e.t_start - plan.point), abs(e.t_end - plan.point)))
+        out: list[str] = []
+        lines = []
+        if plan.point is not None and (others or objects):
+            e = (others or objects)[0]
+            near = abs(e.t_start - plan.point) <= 2 or e.t_start <= plan.point <= e.t_end
+            out.append(_cap(f"{w.sentence(e)}." if near else f"{scope.strip()}: nothing starts exactly then; the nearest, {w.sentence(e)}."))
+            if others:
+                others = others[1:]
             else:
-                parts.append(f"No speech was recognised{scope}.")
-            direct = True
-        elif plan.keywords and speech and not direct:
-            parts.append("Related speech:\n" + "\n".join(f"- {_span(e)}: {_quote(e.text)}" for e in speech[:4]))
-            direct = True
+                objects = objects[1:]
+        else:
+            out.append(f"Here is what happens{scope}:")
+        for e in sorted(others, key=lambda e: e.t_start)[:8]:
+            if e.event_id not in w.told:
+                lines.append(f"- {_cap(w.sentence(e))}")
+        by_label: dict[str, list[Evidence]] = {}
+        for e in objects:
+            if e.event_id not in w.told:
+                by_label.setdefault(e.label, []).append(e)
+        for label, items in sorted(by_label.items(), key=lambda kv: kv[1][0].t_start)[:5]:
+            w.told.update(e.event_id for e in items)
+            if len(items) == 1:
+                lines.append(f"- {_cap(w.sentence(items[0]))}")
+            else:
+                lines.append(f"- {plural(len(items), label)} are visible, the first {w.span(items[0])}, the last until {w.t(max(items, key=lambda e: e.t_end), 'end')}")
+        if lines:
+            out.append("\n".join(lines) if out[0].endswith(":") else "Also:\n" + "\n".join(lines))
+        if out[0].endswith(":"):
+            out = [out[0] + "\n" + (out[1] if len(out) > 1 else "")]
+        co = self._co_occurrence(w, objects, [e for e in others if e.kind in ("speech", "sound")])
+        if co:
+            out.append(co)
+        return out
 
-        # summaries, and anything not answered head-on: the timeline
-        if "summary" in intents or not direct:
-            if evidence:
-                intro = f"Here is what happens{scope}:" if "summary" in intents or not parts else "Related moments:"
-                parts.append(intro + "\n" + "\n".join(f"- {describe_evidence(e)}" for e in evidence[:10]))
-            elif not parts or parts[-1].startswith("(Still"):
-                what = self._join(wanted + plan.sound_labels + plan.keywords[:3], "or")
-                parts.append(f"I found nothing{' about ' + what if what else ''}{scope} in this video.")
-        co = self._co_occurrence(objects, speech + sounds)
-        if co and (intents & {"summary", "said", "search"}):
-            parts.append(co)
-        return "\n\n".join(parts)
-
-    @staticmethod
-    def _co_occurrence(objects: list[Evidence], others: list[Evidence]) -> str:
+    def _co_occurrence(self, w: _Writer, objects: list[Evidence], others: list[Evidence]) -> str:
         for o in others:
             during = [x for x in objects if x.t_start - 0.5 <= o.t_start <= x.t_end + 0.5]
             if during:
                 labels = sorted({x.label for x in during})
-                what = "someone speaks" if o.kind == "speech" else f"a {o.label} is heard"
-                named = ExtractiveEngine._join([f"a {x}" for x in labels])
-                return f"At [{fmt_time(o.t_start)}] {what} while {named} {'is' if len(labels) == 1 else 'are'} in view."
+                what = "someone speaks" if o.kind == "speech" else f"{w.noun(o)} is heard"
+                named = _join([f"a {x}" for x in labels])
+                return f"At {w.t(o)} {what} while {named} {'is' if len(labels) == 1 else 'are'} in view."
         return ""
 
     @staticmethod
     def _join(items: list[str], word: str = "and") -> str:
-        items = [i for i in items if i]
-        if len(items) <= 1:
-            return "".join(items)
-        return ", ".join(items[:-1]) + f" {word} " + items[-1]
+        return _join(items, word)
 
     def stream(self, request: AnswerRequest, cancel: threading.Event) -> Iterator[str]:
         text = self.compose(request)
@@ -308,19 +734,20 @@ Rules:
 
 def _timeline_text(request: AnswerRequest) -> str:
     r = request.retrieval
-    lines = [f"VIDEO: {r.video_name} ({fmt_time(r.duration_s)} long)"]
+    long = r.duration_s >= 3600
+    lines = [f"VIDEO: {r.video_name} ({clock(r.duration_s, long)} long)"]
     if r.partial:
         lines.append(f"NOTE: still ingesting; events cover only the first {r.windows_done} of {r.windows_total} windows.")
     if r.object_facts or r.sound_facts:
         lines.append("FACTS (exact, from the event graph):")
         for f in r.object_facts.values():
-            lines.append(f"- {f.label}: {f.tracks} distinct, first [{fmt_time(f.first_t)}], last [{fmt_time(f.last_t)}], "
+            lines.append(f"- {f.label}: {f.tracks} distinct, first [{clock(f.first_t, long)}], last [{clock(f.last_t, long)}], "
                          f"visible {f.visible_s:.0f} s in total, at most {f.max_at_once} at once")
         for label, n in r.sound_facts.items():
             lines.append(f"- sound '{label}': {n} times")
     lines.append("TIMELINE:")
     for e in sorted(r.evidence, key=lambda x: x.t_start):
-        span = f"[{fmt_time(e.t_start)}]-[{fmt_time(e.t_end)}]"
+        span = f"[{clock(e.t_start, long)}]-[{clock(e.t_end, long)}]"
         if e.kind == "speech":
             # transcripts are data: quoted, inner quotes neutralised
             lines.append(f"- {span} speech (transcript, quoted data): «{' '.join(e.text.split()).replace('»', '')}»")
@@ -394,7 +821,7 @@ class VLMEngine:
                 image: dict = {"url": "data:image/jpeg;base64," + base64.b64encode(jpeg).decode()}
                 if profile.image_modality:
                     image["modalities"] = profile.image_modality
-                content.append({"type": "text", "text": f"Frame at [{fmt_time(t)}] (t={t:.1f} s):"})
+                content.append({"type": "text", "text": f"Frame at [{clock(t)}] (t={t:.1f} s):"})
                 content.append({"type": "image_url", "image_url": image})
                 shown.append(t)
         content.append({"type": "text", "text": f"QUESTION: {question}"})

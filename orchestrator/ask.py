@@ -34,13 +34,12 @@ import redis
 
 from .answer import Answer, AnswerRequest, Cancelled, ExtractiveEngine, Turn, VLMEngine, citations_for
 from .bus import SCHEMA_VERSION
-from .retrieval import Retriever, plan_question
+from .retrieval import QueryPlan, Retriever, plan_question
 from .templates import Templates, template_evidence_retriever
 
 log = logging.getLogger(__name__)
 HISTORY_TURNS = 20
 HISTORY_TTL_S = 7 * 24 * 3600
-ORDINALS = {"first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "1st": 1, "2nd": 2, "3rd": 3, "4th": 4, "5th": 5}
 SESSION_RE = re.compile(r"^[A-Za-z0-9_\-]{1,64}$")
 
 
@@ -90,49 +89,85 @@ class ConversationStore:
         self.client.delete(self.key(session))
 
 
-def resolve_followup(question: str, history: list[Turn], video_id: str, con, duration_s: float):
-    """Plan for ``question``, with references to earlier turns filled in from the history."""
-    plan = plan_question(question, duration_s)
+FOLLOW_AFTER = re.compile(r"\b(after that|after this|after it|afterwards|afterward|next|then what|what happened then|and then|later on|later|after then)\b")
+FOLLOW_BEFORE = re.compile(r"\b(before that|before this|before then|before it|earlier|prior to that|previously)\b")
+FOLLOW_THEN = re.compile(r"\b(then|there|at that (?:moment|point|time)|at the same time|meanwhile|during that|while that)\b")
+FOLLOW_ORDINAL = re.compile(r"\b(?:the |that )?(first|second|third|fourth|fifth|1st|2nd|3rd|4th|5th|last|final|other|next) (?:one|ones|of them|time)\b|"
+                            r"^(?:and |what about |how about )?the (first|second|third|fourth|fifth|last|other)\b")
+PRONOUN = re.compile(r"\b(he|she|they|him|her|them|it|its|his|their|that one|this one)\b")
+
+
+def resolve_followup(question: str, history: list[Turn], video_id: str, con, duration_s: float, retriever: Retriever | None = None) -> QueryPlan:
+    """Plan for ``question``, with references to earlier turns ("and before that?", "what did he say then?",
+    "show me the second one") filled in from the previous turn's plan and answer."""
+    plan = retriever.plan(video_id, question, duration_s) if retriever is not None else plan_question(question, duration_s)
     last = next((t for t in reversed(history) if t.video_id == video_id), None)
     if last is None:
         return plan
-    q = question.lower()
+    prev = QueryPlan.from_dict(last.plan) if last.plan else None
+    q = " ".join(question.lower().split())
     cited = last.citations or []
-    if re.search(r"\b(after that|afterwards|next|then what|what happened then|and then|later)\b", q) and not plan.time_range and cited:
+    own_entities = bool(plan.object_labels or plan.sound_labels or plan.keywords or plan.anchor)
+    short = len(q.split()) <= 6
+
+    def inherit(intent: bool = True) -> None:
+        if prev is None:
+            if last.object_labels and not plan.object_labels:
+                plan.object_labels = list(last.object_labels)
+            return
+        plan.object_labels, plan.sound_labels, plan.graph_sound_labels = list(prev.object_labels), list(prev.sound_labels), list(prev.graph_sound_labels)
+        plan.keywords, plan.colours = list(prev.keywords), list(prev.colours)
+        plan.lanes = sorted(set(prev.lanes) | set(plan.lanes)) if plan.intent not in ("summary",) else list(prev.lanes)
+        if intent and (plan.intent == "summary" or short):
+            plan.intent = prev.intent if prev.intent not in ("count",) else "when"
+            plan.intents = [plan.intent] + [i for i in prev.intents if i != plan.intent]
+
+    if FOLLOW_AFTER.search(q) and plan.time_range is None and not plan.anchor and cited:
         plan.time_range = (max(c["t_end"] for c in cited), duration_s)
-        plan.time_phrase = "after that"
-        plan.starts_after = True
-        if not any(i in plan.intents for i in ("count", "said", "heard", "when")):
-            plan.intents = ["summary"]
-    elif re.search(r"\bbefore (that|this|then|it)\b", q) and not plan.time_range and cited:
+        plan.time_phrase, plan.starts_after, plan.scope, plan.followup = "after that", True, "relative", "after"
+        if not own_entities and short and prev is not None and prev.intent not in ("summary",) and (prev.object_labels or prev.sound_labels or prev.keywords):
+            inherit()
+        elif plan.intent not in ("count", "said", "heard", "when", "seen", "yesno"):
+            plan.intent, plan.intents = "summary", ["summary"]
+    elif FOLLOW_BEFORE.search(q) and plan.time_range is None and not plan.anchor and cited:
         plan.time_range = (0.0, min(c["t_start"] for c in cited))
-        plan.time_phrase = "before that"
-        if not any(i in plan.intents for i in ("count", "said", "heard", "when")):
-            plan.intents = ["summary"]
-    m = re.search(r"\b(first|second|third|fourth|fifth|1st|2nd|3rd|4th|5th|last|other)\b(?: one| (\w+))?", q)
-    labels = plan.object_labels or last.object_labels
-    if m and labels and (m.group(2) is None or m.group(2) in ("one", *labels) or plan.object_labels):
-        label = labels[0]
-        rows = con.execute("SELECT track_id, first_t, last_t FROM tracks WHERE video_id = ? AND label = ? ORDER BY first_t",
-                           [video_id, label]).fetchall()
-        which = m.group(1)
-        pick = None
-        if which == "last" and rows:
-            pick = rows[-1]
-        elif which == "other" and rows:
-            pick = next((r for r in rows if r[0] not in last.track_ids), None)
-        elif which in ORDINALS and len(rows) >= ORDINALS[which]:
-            pick = rows[ORDINALS[which] - 1]
-        if pick is not None:
-            plan.object_labels = [label]
-            plan.time_range = (float(pick[1]), float(pick[2]))
-            plan.time_phrase = f"while the {which} {label} is in view"
-            if plan.intents == ["search"]:
-                plan.intents = ["when", "summary"]
-    if not plan.object_labels and re.search(r"\b(he|she|they|him|her|them|it|its|his|their)\b", q) and last.object_labels:
-        plan.object_labels = list(last.object_labels)
-    if not plan.time_range and re.search(r"\b(then|there|at that (moment|point|time))\b", q) and last.time_range:
-        plan.time_range = tuple(last.time_range)  # type: ignore[assignment]
+        plan.time_phrase, plan.scope, plan.followup = "before that", "relative", "before"
+        if not own_entities and short and prev is not None and (prev.object_labels or prev.sound_labels or prev.keywords):
+            inherit()
+        elif plan.intent not in ("count", "said", "heard", "when", "seen", "yesno"):
+            plan.intent, plan.intents = "summary", ["summary"]
+    m = FOLLOW_ORDINAL.search(q)
+    if m and prev is not None and not (plan.object_labels or plan.sound_labels) or (m and plan.object_labels and prev is not None and set(plan.object_labels) <= set(prev.object_labels)):
+        which = m.group(1) or m.group(2)
+        ordinal = {"first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "1st": 1, "2nd": 2, "3rd": 3, "4th": 4, "5th": 5,
+                   "last": -1, "final": -1}.get(which)
+        inherit()
+        if plan.intent in ("count", "summary", "yesno"):
+            plan.intent = "when"
+            plan.intents = ["when"] + plan.intents
+        if which == "other":
+            shown = {x.get("event_id") for x in last.matches}
+            ordinal = None
+            plan.followup = "other"
+            plan.exclude = sorted(x for x in shown if x)
+        elif which == "next" and last.matches:
+            plan.time_range = (max(x["t_start"] for x in last.matches) + 0.01, duration_s)
+            plan.starts_after = True
+            ordinal = 1
+        plan.ordinal = ordinal
+        plan.scope = "ordinal"
+        plan.time_range = plan.time_range if which == "next" else prev.time_range
+        plan.followup = plan.followup or "ordinal"
+    elif not plan.time_range and not plan.anchor and FOLLOW_THEN.search(q) and not FOLLOW_AFTER.search(q) and cited:
+        # "what did he say then?": around the moments the last answer cited
+        lo, hi = min(c["t_start"] for c in cited), max(c["t_end"] for c in cited)
+        plan.time_range = (max(0.0, lo - 5.0), min(duration_s, hi + 5.0) if duration_s else hi + 5.0)
+        plan.time_phrase, plan.scope, plan.followup = "at that moment", "relative", "then"
+    if not plan.object_labels and PRONOUN.search(q) and plan.followup == "" and (prev.object_labels if prev else last.object_labels):
+        if plan.intent not in ("said", "heard", "text"):
+            plan.object_labels = list(prev.object_labels if prev else last.object_labels)
+            if "object" not in plan.lanes:
+                plan.lanes.append("object")
     return plan
 
 
@@ -244,7 +279,10 @@ class AskService:
                         sep = "\n\n---\n\n"
                         text += sep
                         emit({"type": "token", "turn": turn, "text": sep})
-            citations = citations_for(text, request.retrieval, getattr(request.report, "evidence", None))
+            if request.citations is not None and engine_used == self.extractive.name and not notice.startswith("the VLM"):
+                citations = list(request.citations)
+            else:
+                citations = citations_for(text, request.retrieval, getattr(request.report, "evidence", None))
             total = (time.perf_counter() - started) * 1000
             usage = request.usage if engine_used == VLMEngine.name else {}
             answer = Answer(text, citations, engine_used, template, notice, round(ttft or total, 1), round(total, 1), round(retrieval_ms, 1),
@@ -263,8 +301,11 @@ class AskService:
                     self._publish(session, done_message)
             plan = request.retrieval.plan
             track_ids = sorted({e.track_id for e in request.retrieval.evidence if e.track_id is not None and e.kind == "object"})
+            matches = [{"event_id": e.event_id, "kind": e.kind, "label": e.label, "t_start": e.t_start, "t_end": e.t_end, "track_id": e.track_id}
+                       for e in request.retrieval.matches[:50]]
             self.store.append(session, Turn(question, text, video_id, [asdict(c) for c in citations], plan.object_labels, plan.sound_labels,
-                                            track_ids, list(plan.time_range) if plan.time_range else None, request.prompt, request.frame_times))
+                                            track_ids, list(plan.time_range) if plan.time_range else None, request.prompt, request.frame_times,
+                                            plan.to_dict(), matches))
             return answer
         except Exception as exc:
             emit({"type": "error", "turn": turn, "error": str(exc)[:300]})
@@ -282,7 +323,7 @@ class AskService:
         row = con.execute("SELECT duration_s FROM videos WHERE video_id = ?", [video_id]).fetchone()
         if row is None:
             raise LookupError(f"unknown video id {video_id!r}")
-        plan = resolve_followup(question, history, video_id, con, float(row[0] or 0))
+        plan = resolve_followup(question, history, video_id, con, float(row[0] or 0), retriever)
         retrieval = retriever.retrieve(video_id, question, plan=plan)
         return AnswerRequest(question, retrieval, history)
 

@@ -21,156 +21,17 @@ import numpy as np
 
 from .events import fmt_time
 
-COCO_LABELS = [w.replace("_", " ") for w in (
-    "person bicycle car motorcycle airplane bus train truck boat traffic_light fire_hydrant stop_sign parking_meter bench bird cat dog "
-    "horse sheep cow elephant bear zebra giraffe backpack umbrella handbag tie suitcase frisbee skis snowboard sports_ball kite "
-    "baseball_bat baseball_glove skateboard surfboard tennis_racket bottle wine_glass cup fork knife spoon bowl banana apple sandwich "
-    "orange broccoli carrot hot_dog pizza donut cake chair couch potted_plant bed dining_table toilet tv laptop mouse remote keyboard "
-    "cell_phone microwave oven toaster sink refrigerator book clock vase scissors teddy_bear hair_drier toothbrush"
-).split()]
+from .planner import (  # noqa: F401 - re-exported: the plan is part of retrieval's interface
+    COCO_LABELS, EMBED_CACHE, OBJECT_SYNONYMS, QueryPlan, TIME_RE, Vocabulary, anchor_labels, graph_sound_labels, parse_clock, plan_question,
+)
 
-VEHICLES = ["car", "truck", "bus", "motorcycle"]
-ANIMALS = ["bird", "cat", "dog", "horse", "sheep", "cow", "elephant", "bear", "zebra", "giraffe"]
-OBJECT_SYNONYMS: dict[str, list[str]] = {
-    "vehicle": VEHICLES, "vehicles": VEHICLES, "traffic": VEHICLES + ["bicycle"],
-    "people": ["person"], "persons": ["person"], "person": ["person"], "man": ["person"], "men": ["person"], "woman": ["person"],
-    "women": ["person"], "someone": ["person"], "somebody": ["person"], "anyone": ["person"], "anybody": ["person"],
-    "pedestrian": ["person"], "pedestrians": ["person"], "guy": ["person"], "kid": ["person"], "kids": ["person"], "child": ["person"],
-    "children": ["person"], "human": ["person"], "humans": ["person"], "he": [], "she": [],
-    "bike": ["bicycle"], "bikes": ["bicycle"], "cyclist": ["bicycle", "person"], "cyclists": ["bicycle", "person"],
-    "motorbike": ["motorcycle"], "motorbikes": ["motorcycle"], "scooter": ["motorcycle"], "lorry": ["truck"], "van": ["truck", "car"],
-    "animal": ANIMALS, "animals": ANIMALS, "pet": ["dog", "cat"], "pets": ["dog", "cat"], "phone": ["cell phone"], "phones": ["cell phone"],
-    "television": ["tv"], "screen": ["tv", "laptop"], "computer": ["laptop"], "bag": ["backpack", "handbag", "suitcase"],
-    "bags": ["backpack", "handbag", "suitcase"], "luggage": ["suitcase"], "table": ["dining table"], "sofa": ["couch"],
-    "plant": ["potted plant"], "ball": ["sports ball"], "plane": ["airplane"], "aircraft": ["airplane"], "ship": ["boat"],
-}
-for _label in COCO_LABELS:
-    OBJECT_SYNONYMS.setdefault(_label, [_label])
-    OBJECT_SYNONYMS.setdefault(_label + ("es" if _label.endswith(("s", "sh", "ch")) else "s"), [_label])
-
-SOUND_SYNONYMS: dict[str, list[str]] = {
-    "alarm": ["tone", "siren"], "alarms": ["tone", "siren"], "beep": ["tone"], "beeps": ["tone"], "beeping": ["tone"], "ring": ["tone"],
-    "ringing": ["tone"], "bell": ["tone"], "tone": ["tone"], "whistle": ["tone", "human whistle"], "siren": ["siren"], "sirens": ["siren"],
-    "bang": ["loud onset", "gun", "fireworks"], "loud": ["loud onset"], "explosion": ["loud onset", "fireworks", "gun"],
-    "crash": ["loud onset"], "gunshot": ["gun", "loud onset"], "gunshots": ["gun", "loud onset"], "shot": ["gun", "loud onset"],
-    "shots": ["gun", "loud onset"], "fireworks": ["fireworks"], "bark": ["dog"], "barking": ["dog"], "engine": ["engine"],
-    "engines": ["engine"], "motor": ["engine"], "drill": ["power tools"], "tools": ["power tools"], "noise": ["noise", "loud onset"],
-    "scream": ["human vocal", "loud onset"], "shout": ["human vocal", "loud onset"], "shouting": ["human vocal", "loud onset"],
-}
-
-INTENTS = {
-    "count": r"\bhow many\b|\bcount\b|\bnumber of\b|\bhow much\b",
-    "when": r"\bwhen\b|\bwhat time\b|\bat what point\b|\bfirst (?:appear|seen|time|show)|\blast (?:seen|time|appear)|\btimestamp",
-    "duration": r"\bhow long\b|\bduration\b|\bfor how much time\b",
-    "said": r"\bsa(?:y|id|ys|ying)\b|\btalk|\bmention|\bspeak|\bspoke|\bwords?\b|\btranscri|\bconversation|\bdiscuss|\btell\b|\bquote",
-    "heard": r"\bhear|\bsound|\bnoise|\baudio|\bloud|\balarm|\bbeep|\bsiren|\bbang|\bring(?:ing)?\b|\bexplosion|\bgunshot",
-    "summary": r"\bwhat happen|\bsummar|\bdescribe|\boverview|\bgoing on\b|\btell me about\b|\bwhat is (?:this|the) video\b|\bwhat'?s in",
-    "exists": r"^(?:is|are|was|were|did|does|do|can|could) |\bany\b",
-    "alerts": r"\balert|\bwarning|\bincident|\bviolation|\brules?\b|\bflagged",
-}
-STOP = set("""a an the of to in on at by for with from and or but is are was were be been being do does did what when where who whom which why how
-many much that this those these there here it its they them their he she his her i you we me my our your about after before during
-between into out up down over under again then than so if not no any some all each every can could should would will just only very video
-clip film footage scene see seen saw show shows shown appear appears appeared happen happens happened time times first last minute minutes
-second seconds hour hours end beginning start middle near tell say said says talk mention anything something someone people person
-summarize summarise summary describe overview happening going""".split())
-
-RANGE_UNIT = {"second": 1, "seconds": 1, "sec": 1, "secs": 1, "s": 1, "minute": 60, "minutes": 60, "min": 60, "mins": 60, "hour": 3600, "hours": 3600}
-TIME_RE = r"(\d{1,2}):(\d{2})(?::(\d{2}))?"
-WORD_NUMBERS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "ten": 10, "twenty": 20, "thirty": 30}
-
-
-def parse_clock(m: re.Match) -> float:
-    a, b, c = m.group(1), m.group(2), m.group(3)
-    return int(a) * 3600 + int(b) * 60 + int(c) if c is not None else int(a) * 60 + int(b)
-
-
-@dataclass
-class QueryPlan:
-    question: str
-    intents: list[str]
-    object_labels: list[str]
-    sound_labels: list[str]
-    keywords: list[str]
-    time_range: tuple[float, float] | None = None
-    time_phrase: str = ""  # how the answer names the time range, e.g. "in the first minute"
-    starts_after: bool = False  # "after X": only events that start after the range's start
-    anchor: str = ""  # e.g. "alarm" in "after the alarm"
-    anchor_side: str = ""  # "after" | "before"
-
-
-def plan_question(question: str, duration_s: float) -> QueryPlan:
-    q = " ".join(question.lower().split())
-    intents = [name for name, rx in INTENTS.items() if re.search(rx, q)]
-    words = re.findall(r"[a-z][a-z'\-]*", q)
-    objects: list[str] = []
-    for i, w in enumerate(words):
-        pair = f"{w} {words[i + 1]}" if i + 1 < len(words) else ""
-        for key in (pair, w):
-            if key and key in OBJECT_SYNONYMS:
-                objects += [x for x in OBJECT_SYNONYMS[key] if x not in objects]
-    sounds: list[str] = []
-    for w in words:
-        sounds += [x for x in SOUND_SYNONYMS.get(w, []) if x not in sounds]
-    keywords = [w for w in words if w not in STOP and len(w) > 2 and w not in OBJECT_SYNONYMS and w not in SOUND_SYNONYMS]
-    quoted = re.findall(r"[\"“']([^\"”']{3,})[\"”']", question)
-    keywords = [k.lower() for k in quoted] + keywords
-    plan = QueryPlan(question, intents or ["search"], objects, sounds, keywords)
-    _parse_time(q, duration_s, plan)
-    return plan
-
-
-def _parse_time(q: str, duration: float, plan: QueryPlan) -> None:
-    end = max(duration, 0.0)
-    span = max(30.0, 0.1 * end)
-    rules = (
-        (rf"between {TIME_RE} and {TIME_RE}", lambda m: (parse_clock(m), _clock_at(m, 4)), "between {0} and {1}"),
-        (rf"from {TIME_RE} (?:to|until|till) {TIME_RE}", lambda m: (parse_clock(m), _clock_at(m, 4)), "between {0} and {1}"),
-        (rf"(?:after|since) {TIME_RE}", lambda m: (parse_clock(m), end), "after {0}"),
-        (rf"(?:before|until|by) {TIME_RE}", lambda m: (0.0, parse_clock(m)), "before {0}"),
-        (rf"(?:at|around|near|about) {TIME_RE}", lambda m: (max(0.0, parse_clock(m) - 10), parse_clock(m) + 10), "around {0}"),
-        (rf"{TIME_RE}", lambda m: (max(0.0, parse_clock(m) - 10), parse_clock(m) + 10), "around {0}"),
-        (r"(?:first|opening) (?:(\d+|one|two|three|four|five|ten|twenty|thirty) )?(seconds?|secs?|minutes?|mins?|hours?)",
-         lambda m: (0.0, _amount(m.group(1)) * RANGE_UNIT[m.group(2)]), "in the {text}"),
-        (r"(?:last|final|closing) (?:(\d+|one|two|three|four|five|ten|twenty|thirty) )?(seconds?|secs?|minutes?|mins?|hours?)",
-         lambda m: (max(0.0, end - _amount(m.group(1)) * RANGE_UNIT[m.group(2)]), end), "in the {text}"),
-        (r"(\d+) (seconds?|minutes?|mins?) in\b", lambda m: (max(0.0, int(m.group(1)) * RANGE_UNIT[m.group(2)] - 10),
-                                                           int(m.group(1)) * RANGE_UNIT[m.group(2)] + 10), "{text}"),
-        (r"\bminute (\d+)\b", lambda m: ((int(m.group(1)) - 1) * 60.0, int(m.group(1)) * 60.0), "in {text}"),
-        (r"first half", lambda m: (0.0, end / 2), "in the first half"),
-        (r"second half", lambda m: (end / 2, end), "in the second half"),
-        (r"\b(?:near|at|towards?|by) the end\b|\bending\b|\bat the end\b", lambda m: (max(0.0, end - span), end), "near the end"),
-        (r"\b(?:at|in|near) the (?:beginning|start)\b|\bat first\b|\bopening\b", lambda m: (0.0, min(end, span)), "at the beginning"),
-        (r"\bin the middle\b", lambda m: (0.4 * end, 0.6 * end), "in the middle"),
-    )
-    for rx, fn, label in rules:
-        m = re.search(rx, q)
-        if m:
-            lo, hi = fn(m)
-            plan.time_range = (max(0.0, min(lo, hi)), min(end, max(lo, hi)) if end else max(lo, hi))
-            clocks = [x.group(0) for x in re.finditer(TIME_RE, m.group(0))]
-            plan.time_phrase = label.format(*clocks, text=m.group(0))
-            plan.starts_after = label.startswith("after")
-            break
-    m = re.search(r"\b(after|before) (?:the |a |an |that )?([a-z][a-z ]{2,30}?)(?:\?|$|,| and | did| was| were| is| happen)", q)
-    if m and not plan.time_range and m.group(2).strip() not in ("that", "this", "it", "then"):
-        plan.anchor, plan.anchor_side = m.group(2).strip(), m.group(1)
-        # the anchor's own words name the anchor, not what is asked about
-        anchor_words = set(plan.anchor.split())
-        plan.sound_labels = [x for x in plan.sound_labels if not any(x in SOUND_SYNONYMS.get(w, []) for w in anchor_words)]
-        plan.object_labels = [x for x in plan.object_labels if not any(x in OBJECT_SYNONYMS.get(w, []) for w in anchor_words)]
-        plan.keywords = [k for k in plan.keywords if k not in anchor_words]
-
-
-def _clock_at(m: re.Match, group: int) -> float:
-    a, b, c = m.group(group), m.group(group + 1), m.group(group + 2)
-    return int(a) * 3600 + int(b) * 60 + int(c) if c is not None else int(a) * 60 + int(b)
-
-
-def _amount(text: str | None) -> float:
-    if not text:
-        return 1.0
-    return float(WORD_NUMBERS.get(text, text))
+LEAVE_RX = re.compile(r"\b(leaves?|left|leaving|exits?|exited|disappears?|disappeared|goes away|gone|stops?|stopped|ends?|ended|finishes|finished|"
+                      r"is over|out of (?:view|frame|sight))\b")
+ANCHOR_FILLER = {"the", "someone", "somebody", "person", "man", "woman", "he", "she", "they", "first", "second", "last", "says", "said", "his",
+                 "her", "their", "its", "this", "that", "has", "have", "had", "was", "were", "is", "are", "been", "finish", "finishes", "ends",
+                 "stops", "done", "over", "speaking", "talking", "up", "off", "out"}
+ANCHOR_EDGES = {"end": "end", "the end": "end", "finish": "end", "ending": "end", "start": "start", "the start": "start",
+                "beginning": "start", "the beginning": "start", "outset": "start"}
 
 
 @dataclass
@@ -187,10 +48,16 @@ class Evidence:
     why: list[str] = field(default_factory=list)
     best_t: float | None = None
     event_ids: list[str] = field(default_factory=list)  # all events merged into this item (segments of one track)
+    attrs: dict = field(default_factory=dict)
 
     @property
     def cite(self) -> str:
-        return f"[{fmt_time(self.t_start)}]"
+        return f"[{fmt_time(round(self.t_start))}]"
+
+    @property
+    def colours(self) -> list[str]:
+        c = self.attrs.get("colours") or self.attrs.get("colors") or self.attrs.get("colour") or []
+        return [c] if isinstance(c, str) else [str(x) for x in c]
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -223,6 +90,12 @@ class RetrievalResult:
     windows_total: int
     key_frames: list[tuple[float, str]]  # (time, event id) to show a VLM
     anchor_event: Evidence | None = None
+    matches: list[Evidence] = field(default_factory=list)  # what answers the plan, in time order (a track is one item)
+    match_total: int = 0  # how many there are in all (matches may be cut)
+    nearby: list[Evidence] = field(default_factory=list)  # when nothing matched: the closest things the graph has
+    widened: bool = False  # a moment asked about had nothing: matches are the nearest ones around it
+    anchor_missing: bool = False  # the plan's anchor was not found in the graph
+    vocabulary: Vocabulary | None = None
 
     @property
     def partial(self) -> bool:
@@ -233,7 +106,12 @@ class VideoNotFound(LookupError):
     pass
 
 
+_VOCAB_CACHE: dict[tuple[str, int, int], Vocabulary] = {}
+
+
 class Retriever:
+    MATCH_ROWS = 400
+
     def __init__(self, con, embed: Callable[[list[str]], np.ndarray] | None = None, max_evidence: int = 12):
         self.con = con
         self.embed = embed
@@ -244,50 +122,226 @@ class Retriever:
         cols = [d[0] for d in cur.description]
         return [dict(zip(cols, r)) for r in cur.fetchall()]
 
+    # -- the graph's own vocabulary ---------------------------------------------------------
+    def vocabulary(self, video_id: str) -> Vocabulary:
+        """Distinct object classes, sound names and on-screen texts of a video (cached per ingest state)."""
+        n_done, n_events = self.con.execute(
+            "SELECT (SELECT count(*) FROM windows WHERE video_id = ? AND status = 'done'), (SELECT count(*) FROM events WHERE video_id = ?)",
+            [video_id, video_id]).fetchone()
+        key = (video_id, int(n_done or 0), int(n_events or 0))
+        if key in _VOCAB_CACHE:
+            return _VOCAB_CACHE[key]
+        vocab = Vocabulary()
+        for kind, label in self.con.execute("SELECT DISTINCT kind, label FROM events WHERE video_id = ? AND kind IN ('object', 'sound', 'text', 'speech')",
+                                            [video_id]).fetchall():
+            if kind == "object":
+                vocab.objects.add(label)
+            elif kind == "sound":
+                vocab.sounds.add(label)
+            elif kind == "text":
+                vocab.texts.add(label)
+            else:
+                vocab.has_speech = True
+        if len(_VOCAB_CACHE) > 256:
+            _VOCAB_CACHE.clear()
+        _VOCAB_CACHE[key] = vocab
+        return vocab
+
+    def plan(self, video_id: str, question: str, duration_s: float | None = None) -> QueryPlan:
+        if duration_s is None:
+            row = self.con.execute("SELECT duration_s FROM videos WHERE video_id = ?", [video_id]).fetchone()
+            duration_s = float(row[0] or 0.0) if row else 0.0
+        return plan_question(question, duration_s, self.vocabulary(video_id), self.embed)
+
+    # -- retrieval -------------------------------------------------------------------------
     def retrieve(self, video_id: str, question: str, plan: QueryPlan | None = None, max_evidence: int | None = None) -> RetrievalResult:
         video = self._rows("SELECT video_id, name, duration_s, n_windows FROM videos WHERE video_id = ?", [video_id])
         if not video:
             raise VideoNotFound(f"unknown video id {video_id!r}")
         v = video[0]
         duration = float(v["duration_s"] or 0.0)
-        plan = plan or plan_question(question, duration)
+        vocab = self.vocabulary(video_id)
+        plan = plan or plan_question(question, duration, vocab, self.embed)
+        if plan.sound_labels:
+            plan.graph_sound_labels = graph_sound_labels(plan.sound_labels, vocab.sounds) or list(plan.graph_sound_labels)
         limit = max_evidence or self.max_evidence
         done = self.con.execute("SELECT count(*), max(t_end) FROM windows WHERE video_id = ? AND status = 'done'", [video_id]).fetchone()
-        anchor = self._anchor(video_id, plan) if plan.anchor else None
-        if anchor is not None and plan.time_range is None:
-            plan.time_range = (anchor.t_end, duration) if plan.anchor_side == "after" else (0.0, anchor.t_start)
-            plan.starts_after = plan.anchor_side == "after"
-            plan.time_phrase = f"{plan.anchor_side} the {plan.anchor} ([{fmt_time(anchor.t_start)}])"
+        anchor, anchor_missing = None, False
+        if plan.anchor:
+            anchor = self._anchor(video_id, plan.anchor, plan)
+            anchor_missing = anchor is None
+            if anchor is not None and plan.time_range is None:
+                ends = "end" in anchor.why
+                if plan.anchor_side == "after":
+                    plan.time_range, plan.starts_after = (anchor.t_end if ends else anchor.t_start, duration), True
+                elif plan.anchor_side == "before":
+                    plan.time_range = (0.0, anchor.t_start)
+                else:  # between the anchor and another anchor (or the end)
+                    other = ANCHOR_EDGES.get(plan.anchor_end)
+                    if other == "end":
+                        t_end = duration
+                    elif other == "start":
+                        t_end = 0.0
+                    else:
+                        second = self._anchor(video_id, plan.anchor_end, plan, after=anchor.t_start)
+                        t_end = second.t_end if second is not None else duration
+                    plan.time_range = (min(anchor.t_start, t_end), max(anchor.t_end, t_end))
         lo, hi = plan.time_range or (0.0, max(duration, 1e9))
         # "after X" means what starts after X; otherwise anything overlapping the range
         time_sql = " AND t_start >= ? AND t_start <= ?" if plan.starts_after else " AND t_end >= ? AND t_start <= ?"
+
+        matches, total = self._matches(video_id, plan, lo, hi, time_sql, anchor)
+        widened = False
+        if not matches and plan.point is not None and plan.scope == "absolute":
+            # nothing at the moment asked about: the nearest such things within two minutes, closest first
+            wl, wh = max(0.0, plan.point - 120), plan.point + 120
+            near, _ = self._matches(video_id, plan, wl, wh, " AND t_end >= ? AND t_start <= ?", anchor)
+            near.sort(key=lambda e: min(abs(e.t_start - plan.point), abs(e.t_end - plan.point)))
+            if near:
+                matches, total, widened = sorted(near[:3], key=lambda e: e.t_start), min(len(near), 3), True
+        evidence = self._evidence(video_id, question, plan, lo, hi, time_sql, limit)
+        nearby = [] if matches else self._nearby(video_id, plan, lo, hi, time_sql)
+        facts = self._object_facts(video_id, plan, lo, hi, time_sql)
+        sound_facts = dict(self.con.execute(
+            f"SELECT label, count(*) FROM events WHERE video_id = ? AND kind = 'sound'{time_sql} GROUP BY label ORDER BY 2 DESC",
+            [video_id, lo, hi]).fetchall())
+        speech_count = self.con.execute(f"SELECT count(*) FROM events WHERE video_id = ? AND kind = 'speech'{time_sql}", [video_id, lo, hi]).fetchone()[0]
+        pool = {e.event_id: e for e in evidence}
+        for e in matches:
+            pool.setdefault(e.event_id, e)
+        frames = self._key_frames(list(pool.values()))
+        return RetrievalResult(video_id, v["name"], duration, plan, evidence, facts, sound_facts, int(speech_count), plan.time_range,
+                               int(done[0] or 0), int(v["n_windows"] or 0), frames, anchor, matches, total, nearby, widened, anchor_missing, vocab)
+
+    def _lane_where(self, plan: QueryPlan) -> list[tuple[str, str, list]]:
+        """(lane, SQL condition, params) for each lane the plan asks about."""
+        out: list[tuple[str, str, list]] = []
+        lanes = plan.lanes or []
+        if "object" in lanes or plan.object_labels:
+            if plan.object_labels:
+                out.append(("object", f"kind = 'object' AND label IN ({','.join('?' * len(plan.object_labels))})", list(plan.object_labels)))
+            else:
+                out.append(("object", "kind = 'object'", []))
+        if "sound" in lanes or plan.sound_labels:
+            labels = plan.graph_sound_labels if plan.sound_labels else []
+            if plan.sound_labels and not labels:
+                out.append(("sound", "FALSE", []))  # asked for a sound this graph never heard
+            elif labels:
+                out.append(("sound", f"kind = 'sound' AND label IN ({','.join('?' * len(labels))})", list(labels)))
+            else:
+                out.append(("sound", "kind = 'sound'", []))
+        if "speech" in lanes:
+            words = _word_patterns(plan.keywords) if plan.intent in ("when", "count", "yesno", "said", "duration") else []
+            if words:
+                out.append(("speech", "kind = 'speech' AND (" + " OR ".join("text ILIKE ?" for _ in words) + ")", words))
+            else:
+                out.append(("speech", "kind = 'speech'", []))
+        if "text" in lanes:
+            words = _word_patterns(plan.keywords)
+            cond = "kind = 'text'" + (" AND (" + " OR ".join("(label ILIKE ? OR text ILIKE ?)" for _ in words) + ")" if words else "")
+            out.append(("text", cond, [w for w in words for _ in (0, 1)]))
+        if "alert" in lanes:
+            out.append(("alert", "kind = 'alert'", []))
+        if "scene_cut" in lanes:
+            out.append(("scene_cut", "kind = 'scene_cut'", []))
+        return out
+
+    def _matches(self, video_id: str, plan: QueryPlan, lo: float, hi: float, time_sql: str, anchor: Evidence | None) -> tuple[list[Evidence], int]:
+        lanes = self._lane_where(plan)
+        if not lanes:
+            if plan.intent not in ("summary", "seen", "heard") and plan.scope == "none":
+                return [], 0
+            cond, params = "kind NOT IN ('scene')", []
+        else:
+            cond = " OR ".join(f"({c})" for _, c, _ in lanes)
+            params = [p for _, _, ps in lanes for p in ps]
+        rows = self._rows(f"SELECT * FROM events WHERE video_id = ? AND ({cond}){time_sql} ORDER BY t_start LIMIT {self.MATCH_ROWS}",
+                          [video_id, *params, lo, hi])
+        items = [self._ev(r) for r in rows if anchor is None or (r["id"] != anchor.event_id and not (plan.anchor_side == "after" and r["label"] == anchor.label
+                                                                                                  and r["kind"] == anchor.kind and r["t_start"] < anchor.t_end + 1))]
+        items = self._merge_tracks(items)
+        if plan.exclude:
+            items = [e for e in items if not set(e.event_ids) & set(plan.exclude)]
+        if plan.colours:
+            coloured = [e for e in items if e.kind != "object" or set(plan.colours) & {c.lower() for c in e.colours}]
+            items = coloured if any(e.colours for e in items) else items  # no colours recorded: the colour cannot narrow it
+        if "speech" in [lane for lane, _, _ in lanes] and plan.intent == "said" and plan.keywords and not any(e.kind == "speech" for e in items):
+            # "what did they say about trains?" with no word match: the speech nearest in meaning
+            items += self._similar_speech(video_id, plan, lo, hi, time_sql)
+            items.sort(key=lambda e: e.t_start)
+        total = len(items)
+        if plan.ordinal is not None and items and plan.intent not in ("count", "summary"):
+            pool = items
+            kinds = [k for k in ("speech", "object", "sound", "text") if any(e.kind == k for e in items)]
+            if len(kinds) > 1 and "speech" in (plan.lanes or []):
+                pool = [e for e in items if e.kind == "speech"]
+            n = plan.ordinal
+            if n == -1 or (n > 0 and n <= len(pool)):
+                items, total = [pool[-1] if n == -1 else pool[n - 1]], 1
+            else:
+                items, total = [], 0
+        return items, total
+
+    def _similar_speech(self, video_id: str, plan: QueryPlan, lo: float, hi: float, time_sql: str) -> list[Evidence]:
+        if self.embed is None:
+            return []
+        try:
+            qv = EMBED_CACHE.get(self.embed, [plan.question])[0].astype(np.float32).tolist()
+            rows = self._rows(
+                f"""SELECT e.*, array_cosine_similarity(m.vec, ?::FLOAT[384]) AS sim FROM embeddings m
+                    JOIN events e ON e.video_id = m.video_id AND e.id = m.event_id
+                    WHERE m.video_id = ? AND e.kind = 'speech'{time_sql.replace('t_', 'e.t_')} ORDER BY sim DESC LIMIT 3""",
+                [qv, video_id, lo, hi])
+        except Exception:  # noqa: BLE001
+            return []
+        return [self._ev(r) for r in rows if r["sim"] is not None and r["sim"] > 0.25]
+
+    def _nearby(self, video_id: str, plan: QueryPlan, lo: float, hi: float, time_sql: str) -> list[Evidence]:
+        """What the graph does have: the nearest things of the asked lanes outside the asked time, else the strongest
+        few of other kinds inside it."""
+        out: list[Evidence] = []
+        lanes = [(lane, c, p) for lane, c, p in self._lane_where(plan) if c != "FALSE"]
+        if lanes and plan.time_range is not None:
+            cond = " OR ".join(f"({c})" for _, c, _ in lanes)
+            params = [p for _, _, ps in lanes for p in ps]
+            rows = self._rows(f"""SELECT * FROM events WHERE video_id = ? AND ({cond}) AND (t_end < ? OR t_start > ?)
+                                  ORDER BY least(abs(t_end - ?), abs(t_start - ?)) LIMIT 2""", [video_id, *params, lo, hi, lo, hi])
+            out += [self._ev(r) for r in rows]
+        if not out:
+            rows = self._rows(f"""SELECT * FROM (SELECT *, row_number() OVER (PARTITION BY kind ORDER BY confidence DESC) AS rk FROM events
+                                  WHERE video_id = ? AND kind IN ('object', 'sound', 'speech', 'text', 'alert'){time_sql}) WHERE rk <= 1
+                                  ORDER BY t_start LIMIT 4""", [video_id, lo, hi])
+            out += [self._ev(r) for r in rows]
+        return sorted(out, key=lambda e: e.t_start)
+
+    def _evidence(self, video_id: str, question: str, plan: QueryPlan, lo: float, hi: float, time_sql: str, limit: int) -> list[Evidence]:
+        """Ranked context: label and word matches, vector similarity, and the timeline of the range."""
         scores: dict[str, tuple[float, list[str]]] = {}
 
         def bump(event_id: str, amount: float, reason: str) -> None:
             s, why = scores.get(event_id, (0.0, []))
             scores[event_id] = (s + amount, why + [reason])
 
-        labels = plan.object_labels + plan.sound_labels
+        labels = plan.object_labels + (plan.graph_sound_labels if plan.sound_labels else [])
         if labels:
-            for r in self._rows(f"SELECT id FROM events WHERE video_id = ? AND label IN ({','.join('?' * len(labels))}){time_sql}",
+            for r in self._rows(f"SELECT id FROM events WHERE video_id = ? AND label IN ({','.join('?' * len(labels))}){time_sql} ORDER BY t_start LIMIT 200",
                                 [video_id, *labels, lo, hi]):
                 bump(r["id"], 1.0, "label")
-        for kw in plan.keywords[:8]:
+        for kw in _word_patterns(plan.keywords[:6]):
             for r in self._rows(f"SELECT id FROM events WHERE video_id = ? AND (text ILIKE ? OR label ILIKE ?){time_sql} LIMIT 50",
-                                [video_id, f"%{kw}%", f"%{kw}%", lo, hi]):
-                bump(r["id"], 0.8, f"word:{kw}")
-        if "said" in plan.intents:
-            for r in self._rows(f"SELECT id FROM events WHERE video_id = ? AND kind = 'speech'{time_sql} ORDER BY t_start LIMIT 40", [video_id, lo, hi]):
-                bump(r["id"], 0.3, "speech")
-        if "alerts" in plan.intents:
-            for r in self._rows(f"SELECT id FROM events WHERE video_id = ? AND kind = 'alert'{time_sql} ORDER BY t_start LIMIT 40", [video_id, lo, hi]):
-                bump(r["id"], 1.0, "alert")
-        if "heard" in plan.intents and not plan.sound_labels:
+                                [video_id, kw, kw, lo, hi]):
+                bump(r["id"], 0.8, f"word:{kw.strip('%')}")
+        lanes = set(plan.lanes)
+        for lane, kind in (("speech", "speech"), ("alert", "alert"), ("text", "text")):
+            if lane in lanes:
+                for r in self._rows(f"SELECT id FROM events WHERE video_id = ? AND kind = ?{time_sql} ORDER BY t_start LIMIT 40", [video_id, kind, lo, hi]):
+                    bump(r["id"], 0.3, kind)
+        if "sound" in lanes and not plan.sound_labels:
             for r in self._rows(f"SELECT id FROM events WHERE video_id = ? AND kind = 'sound'{time_sql} ORDER BY confidence DESC LIMIT 40", [video_id, lo, hi]):
                 bump(r["id"], 0.3, "sound")
         if self.embed is not None:
             try:
-                qv = self.embed([question])[0].astype(np.float32).tolist()
+                qv = EMBED_CACHE.get(self.embed, [question])[0].astype(np.float32).tolist()
                 for r in self._rows(
                     f"""SELECT e.id, array_cosine_similarity(m.vec, ?::FLOAT[384]) AS sim FROM embeddings m
                         JOIN events e ON e.video_id = m.video_id AND e.id = m.event_id
@@ -298,7 +352,7 @@ class Retriever:
                         bump(r["id"], float(r["sim"]), f"similar:{r['sim']:.2f}")
             except Exception:  # noqa: BLE001 - no embedder: retrieval goes on with SQL only
                 pass
-        if plan.time_range is not None or "summary" in plan.intents or len(scores) < 3:
+        if plan.time_range is not None or plan.intent == "summary" or len(scores) < 3:
             # the timeline itself: spread over the range so a summary sees every part of it
             for r in self._rows(
                 f"""SELECT id FROM (SELECT id, kind, confidence, t_start,
@@ -312,31 +366,62 @@ class Retriever:
         if plan.time_range is not None:  # a scene summary spans beyond the asked range: keep to the events inside it
             evidence = [e for e in evidence if e.kind != "scene"]
         evidence.sort(key=lambda e: (-e.score, e.t_start))
-        evidence = evidence[:limit]
-        facts = self._object_facts(video_id, plan, lo, hi, time_sql)
-        sound_facts = dict(self.con.execute(
-            f"SELECT label, count(*) FROM events WHERE video_id = ? AND kind = 'sound'{time_sql} GROUP BY label ORDER BY 2 DESC",
-            [video_id, lo, hi]).fetchall())
-        speech_count = self.con.execute(f"SELECT count(*) FROM events WHERE video_id = ? AND kind = 'speech'{time_sql}", [video_id, lo, hi]).fetchone()[0]
-        frames = self._key_frames(evidence)
-        return RetrievalResult(video_id, v["name"], duration, plan, evidence, facts, sound_facts, int(speech_count), plan.time_range,
-                               int(done[0] or 0), int(v["n_windows"] or 0), frames, anchor)
+        return evidence[:limit]
 
-    def _anchor(self, video_id: str, plan: QueryPlan) -> Evidence | None:
-        words = plan.anchor.split()
-        labels = [x for w in words for x in SOUND_SYNONYMS.get(w, []) + OBJECT_SYNONYMS.get(w, [])]
-        rows = []
-        if labels:
-            rows = self._rows(f"SELECT * FROM events WHERE video_id = ? AND label IN ({','.join('?' * len(labels))}) ORDER BY t_start LIMIT 1",
-                              [video_id, *labels])
-        if not rows:
-            rows = self._rows("SELECT * FROM events WHERE video_id = ? AND (text ILIKE ? OR label ILIKE ?) ORDER BY t_start LIMIT 1",
-                              [video_id, f"%{plan.anchor}%", f"%{plan.anchor}%"])
-        if not rows:
+    def _anchor(self, video_id: str, phrase: str, plan: QueryPlan, after: float | None = None) -> Evidence | None:
+        """The first event an anchor phrase names: a sound, an object, spoken words, on-screen text, a scene cut."""
+        phrase = phrase.strip()
+        if ANCHOR_EDGES.get(phrase):
             return None
-        r = rows[0]
-        return Evidence(r["id"], r["kind"], r["label"], r["t_start"], r["t_end"], r["confidence"], r["text"] or "", r["track_id"],
-                        why=["anchor"], event_ids=[r["id"]])
+        objects, sounds = anchor_labels(phrase)
+        vocab = self.vocabulary(video_id)
+        glabels = graph_sound_labels(sounds, vocab.sounds)
+        t0 = -1.0 if after is None else after
+        m = re.search(r"\b(first|second|third|last|final|next)\b", phrase)
+        nth = {"first": 1, "second": 2, "third": 3, "last": -1, "final": -1}.get(m.group(1) if m else "", 1)
+        tries: list[tuple[str, list]] = []
+        if glabels:
+            tries.append((f"kind = 'sound' AND label IN ({','.join('?' * len(glabels))})", glabels))
+        if re.search(r"\b(cut|scene change|new scene|scene changes|transition)\b", phrase):
+            tries.append(("kind = 'scene_cut'", []))
+        if objects:
+            tries.append((f"kind = 'object' AND label IN ({','.join('?' * len(objects))})", objects))
+        said = re.search(r"\b(?:says?|said|mentions?|mentioned|speaks?|spoke|talks?|talking|asks?|utters?|speech|announcement|voice|words)\b"
+                         r"(?: (?:about|the word|the|that|of))? ?(.*)$", phrase)
+        words = [w for w in re.findall(r"[a-z][a-z'\-]{2,}", (said.group(1) if said else phrase).lower())
+                 if w not in ANCHOR_FILLER]
+        if said and not words:
+            tries.insert(0, ("kind = 'speech'", []))
+            objects = []
+        for w in words[:3]:
+            tries.append(("kind IN ('speech', 'text') AND text ILIKE ?", [f"%{w}%"]))
+            tries.append(("kind IN ('text', 'alert') AND label ILIKE ?", [f"%{w}%"]))
+        if not tries:
+            return None
+        for cond, params in tries:
+            order = "t_start DESC" if nth == -1 else "t_start"
+            rows = self._rows(f"SELECT * FROM events WHERE video_id = ? AND {cond} AND t_start > ? ORDER BY {order} LIMIT {max(nth, 1)}",
+                              [video_id, *params, t0])
+            if rows:
+                e = self._ev(rows[min(len(rows), max(nth, 1)) - 1])
+                e.why = ["anchor"]
+                if e.kind == "object" and e.track_id is not None:  # the whole track, not one window's segment of it
+                    t0, t1 = self.con.execute("SELECT min(t_start), max(t_end) FROM events WHERE video_id = ? AND kind = 'object' AND track_id = ?",
+                                              [video_id, e.track_id]).fetchone()
+                    e.t_start, e.t_end = float(t0), float(t1)
+                if LEAVE_RX.search(phrase):
+                    e.why = ["anchor", "end"]  # "after the person leaves": the moment it ends
+                return e
+        return None
+
+    @staticmethod
+    def _ev(r: dict) -> Evidence:
+        import json  # noqa: PLC0415
+
+        attrs = r.get("attrs")
+        attrs = json.loads(attrs) if isinstance(attrs, str) and attrs else (attrs or {})
+        return Evidence(r["id"], r["kind"], r["label"], r["t_start"], r["t_end"], r["confidence"], r.get("text") or "", r.get("track_id"),
+                        best_t=attrs.get("best_t"), event_ids=[r["id"]], attrs=attrs)
 
     def _load(self, video_id: str, scores: dict[str, tuple[float, list[str]]]) -> list[Evidence]:
         if not scores:
@@ -344,13 +429,11 @@ class Retriever:
         ids = list(scores)
         rows = self._rows(f"SELECT * FROM events WHERE video_id = ? AND id IN ({','.join('?' * len(ids))})", [video_id, *ids])
         out = []
-        import json  # noqa: PLC0415
-
         for r in rows:
             s, why = scores[r["id"]]
-            attrs = json.loads(r["attrs"]) if r["attrs"] else {}
-            out.append(Evidence(r["id"], r["kind"], r["label"], r["t_start"], r["t_end"], r["confidence"], r["text"] or "", r["track_id"],
-                                round(s, 4), why, attrs.get("best_t"), [r["id"]]))
+            e = self._ev(r)
+            e.score, e.why = round(s, 4), why
+            out.append(e)
         return out
 
     @staticmethod
@@ -368,6 +451,8 @@ class Retriever:
                     m.t_end = max(m.t_end, e.t_end)
                     m.score = max(m.score, e.score)
                     m.event_ids.append(e.event_id)
+                    for k, val in e.attrs.items():
+                        m.attrs.setdefault(k, val)
                     if e.confidence > m.confidence:
                         m.confidence, m.best_t = e.confidence, e.best_t
             else:
@@ -404,3 +489,17 @@ class Retriever:
             if len(frames) >= limit:
                 break
         return sorted(frames)
+
+
+def _word_patterns(words: list[str]) -> list[str]:
+    """ILIKE patterns for spoken/written words: each word and its singular ("cards" → %card%)."""
+    out: list[str] = []
+    for w in words:
+        w = w.strip().lower()
+        if len(w) < 3:
+            continue
+        stem = w[:-1] if w.endswith("s") and len(w) > 4 and not w.endswith("ss") else w
+        pat = f"%{stem}%"
+        if pat not in out:
+            out.append(pat)
+    return out

@@ -16,7 +16,7 @@ from .retrieval import Evidence, Retriever, plan_question
 
 SAFETY_WORDS = ("help", "fire", "stop", "emergency", "danger", "watch out", "police", "hurt", "injur", "accident", "careful", "call 911",
                 "ambulance", "weapon", "gun", "knife", "run")
-SAFETY_SOUNDS = ("siren", "gun", "fireworks", "loud onset", "tone")
+SAFETY_SOUNDS = ("siren", "gun", "gunshot", "fireworks", "alarm", "bang", "glass breaking", "loud onset", "tone")  # old labels too
 
 
 @dataclass
@@ -54,7 +54,7 @@ def _ev(r: dict) -> Evidence:
 
 
 def _t(t: float) -> str:
-    return f"[{fmt_time(t)}]"
+    return f"[{fmt_time(round(t))}]"  # rounded like the answers' times and their citations
 
 
 def _quote(text: str, n: int = 160) -> str:
@@ -118,7 +118,7 @@ class Templates:
                 evidence.append(speech[0])
             if sounds:
                 desc.append("sounds: " + ", ".join(label for label, _ in sounds.most_common(3)))
-            scenes.lines.append(f"Scene {i + 1}, {_t(a)} to {fmt_time(b)}: " + ("; ".join(desc) if desc else "quiet, nothing detected"))
+            scenes.lines.append(f"Scene {i + 1}, {_t(a)} to {_t(b)}: " + ("; ".join(desc) if desc else "quiet, nothing detected"))
             if len(scenes.lines) >= 12:
                 scenes.lines.append(f"… and {len(bounds) - 2 - i} more scenes")
                 break
@@ -182,7 +182,7 @@ class Templates:
         idle = _rows(self.con, """SELECT w.t_start, w.t_end FROM windows w WHERE w.video_id = ? AND w.status = 'done' AND NOT EXISTS
                                    (SELECT 1 FROM frames f WHERE f.video_id = w.video_id AND f.window_idx = w.idx AND f.reason IN ('motion','scene_cut'))
                                    ORDER BY w.t_start""", [video_id])
-        idle_lines = [f"{_t(r['t_start'])} to {fmt_time(r['t_end'])}: no motion" for r in idle[:8]]
+        idle_lines = [f"{_t(r['t_start'])} to {_t(r['t_end'])}: no motion" for r in idle[:8]]
         ev = self._events(video_id, f"AND id IN ({','.join('?' * len(per_min)) or 'NULL'})", [r["id"] for r in per_min])
         ev += self._events(video_id, f"AND id IN ({','.join('?' * len(tracks[:30])) or 'NULL'})", [t["id"] for t in tracks[:30]])
         idle_ev = [Evidence(f"window-{r['t_start']}", "motion", "idle", r["t_start"], r["t_end"], 1.0) for r in idle[:8]]
@@ -203,7 +203,7 @@ class Templates:
             mean = sum(gaps) / len(gaps)
             spread = (sum((g - mean) ** 2 for g in gaps) / len(gaps)) ** 0.5
             regular = " — regular, about every %.0f s" % mean if mean > 0 and spread < 0.25 * mean else f" — on average every {mean:.0f} s"
-            rec.append(f"{r['label']} ({r['kind'].replace('_', ' ')}) {r['n']} times from {_t(r['first_t'])} to {fmt_time(r['last_t'])}{regular}")
+            rec.append(f"{r['label']} ({r['kind'].replace('_', ' ')}) {r['n']} times from {_t(r['first_t'])} to {_t(r['last_t'])}{regular}")
         tracks = self._object_tracks(video_id)
         appear = Counter(t["label"] for t in tracks)
         arrivals = [f"{label}: {n} separate appearances, first {_t(next(t['t_start'] for t in tracks if t['label'] == label))}"

@@ -5,6 +5,7 @@ OpenAI-compatible HTTP server, and prompt injection."""
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 
@@ -14,7 +15,7 @@ from conftest import ZIDANE_PERSON_BOX, run_cli
 from media_factory import make_ground_truth_clip
 from openai_compatible_server import OpenAICompatibleServer
 
-from orchestrator.answer import CITE_RE, VLMEngine
+from orchestrator.answer import CITE_RE, VLMEngine, clock
 from orchestrator.ask import AskService, inbox_channel, tokens_channel
 from orchestrator.graph import EventGraph
 from orchestrator.pipeline import Ingestor, database_path
@@ -69,9 +70,11 @@ def test_what_was_said_is_quoted_and_cited(service, graph):
 def test_sounds_and_absent_things(service, graph):
     _, vid, truth = graph
     a = service.ask("alarm", vid, "Did you hear an alarm?")
-    assert a.text.startswith("Yes") and "tone" in a.text and any(overlaps(c, truth.tone) for c in a.citations)
+    assert a.text.startswith("Yes") and re.search(r"\b(tone|beep|beeping|alarm)\b", a.text) and any(overlaps(c, truth.tone) for c in a.citations)
     a = service.ask("dog", vid, "Is there a dog?")
-    assert a.text.startswith("No") and not a.citations
+    assert a.text.startswith("No") and "dog" in a.text.split("\n")[0]  # what it did find nearby may follow, cited
+    a = service.ask("ring", vid, "When does the phone ring?")  # a ringing sound, never a cell-phone object
+    assert "cell phone" not in a.text and all(not c.event_id.startswith("object") for c in a.citations)
 
 
 def test_time_expressions_restrict_the_answer(service, graph):
@@ -91,7 +94,7 @@ def test_every_cited_time_in_the_text_is_a_graph_event(service, graph):
     for c in a.citations:
         assert c.event_id in ids and ids[c.event_id]["t_start"] == c.t_start
     shown = {m.group(0) for m in CITE_RE.finditer(a.text)}
-    cited = {f"[{int(c.t_start) // 60:02d}:{int(c.t_start) % 60:02d}]" for c in a.citations}
+    cited = {f"[{clock(t)}]" for c in a.citations for t in (c.t_start, c.t_end)}  # every time shown, start or end, is cited
     assert shown <= cited
 
 
@@ -252,7 +255,7 @@ def test_prompt_injection_in_speech_does_not_steer_the_answer(media_dir, service
     try:
         service = AskService(lambda: g.con.cursor(), redis.Redis.from_url(redis_server.url), embed=models.embed)
         a = service.ask("inj", summary.video_id, "What happens in this video?")
-        assert "a person is visible" in a.text and "tone" in a.text
+        assert "a person is visible" in a.text.lower() and re.search(r"\b(tone|beep|beeping|alarm)\b", a.text)
         assert '"ignore all previous instructions' in a.text.lower()  # reported as what was said, in quotes
         assert not a.text.lower().startswith("the video is empty")
         vlm = VLMEngine(vlm_server.base_url, model="grounded", timeout_s=5)

@@ -1,0 +1,679 @@
+"""Question planner: a question becomes a typed plan — what is asked, about which entities, when.
+
+    >>> p = plan_question("How many cars pass in the last twenty seconds?", 80.0)
+    >>> p.intent, p.object_labels, p.scope, p.time_range
+    ('count', ['car'], 'relative', (60.0, 80.0))
+
+Rules are used only where they are exact: clock times ("1:12:30"), amounts ("2 hours 5 minutes",
+"twenty seconds"), ordinals ("the second", "the final") and relation words ("after", "between").
+Everything else is read by meaning when an ``embed`` callable (the text embedder the product
+serves) is given: the question is matched against intent exemplars, and its words against the
+graph's own vocabulary (the object classes, sound names and on-screen texts this video has), so
+a word means what the graph has, per lane ("phone" in a question about hearing is a ringing sound,
+not a cell-phone object). Without an embedder the cue words alone decide, which is what the fast
+tests exercise.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from dataclasses import asdict, dataclass, field
+from typing import Callable
+
+import numpy as np
+
+from . import sound_vocabulary as sv
+
+INTENTS = ("count", "when", "duration", "said", "heard", "seen", "colour", "text", "yesno", "summary", "compare")
+SCOPES = ("none", "absolute", "relative", "anchored", "ordinal")
+
+COCO_LABELS = [w.replace("_", " ") for w in (
+    "person bicycle car motorcycle airplane bus train truck boat traffic_light fire_hydrant stop_sign parking_meter bench bird cat dog "
+    "horse sheep cow elephant bear zebra giraffe backpack umbrella handbag tie suitcase frisbee skis snowboard sports_ball kite "
+    "baseball_bat baseball_glove skateboard surfboard tennis_racket bottle wine_glass cup fork knife spoon bowl banana apple sandwich "
+    "orange broccoli carrot hot_dog pizza donut cake chair couch potted_plant bed dining_table toilet tv laptop mouse remote keyboard "
+    "cell_phone microwave oven toaster sink refrigerator book clock vase scissors teddy_bear hair_drier toothbrush"
+).split()]
+
+VEHICLES = ["car", "truck", "bus", "motorcycle"]
+ANIMALS = ["bird", "cat", "dog", "horse", "sheep", "cow", "elephant", "bear", "zebra", "giraffe"]
+PERSON_WORDS = ("people persons person man men woman women someone somebody anyone anybody pedestrian pedestrians guy guys kid kids child "
+                "children human humans lady ladies boy boys girl girls walker walkers individual individuals figure figures "
+                "player players passer-by passers-by").split()
+OBJECT_SYNONYMS: dict[str, list[str]] = {
+    "vehicle": VEHICLES, "vehicles": VEHICLES, "traffic": VEHICLES + ["bicycle"],
+    **{w: ["person"] for w in PERSON_WORDS},
+    "bike": ["bicycle"], "bikes": ["bicycle"], "cyclist": ["bicycle", "person"], "cyclists": ["bicycle", "person"], "bicycles": ["bicycle"],
+    "motorbike": ["motorcycle"], "motorbikes": ["motorcycle"], "scooter": ["motorcycle"], "lorry": ["truck"], "lorries": ["truck"],
+    "van": ["truck", "car"], "vans": ["truck", "car"], "automobile": ["car"], "automobiles": ["car"], "suv": ["car", "truck"],
+    "animal": ANIMALS, "animals": ANIMALS, "pet": ["dog", "cat"], "pets": ["dog", "cat"], "phone": ["cell phone"], "phones": ["cell phone"],
+    "mobile": ["cell phone"], "smartphone": ["cell phone"], "cellphone": ["cell phone"],
+    "television": ["tv"], "screen": ["tv", "laptop"], "monitor": ["tv"], "computer": ["laptop"], "bag": ["backpack", "handbag", "suitcase"],
+    "bags": ["backpack", "handbag", "suitcase"], "luggage": ["suitcase"], "table": ["dining table"], "sofa": ["couch"],
+    "plant": ["potted plant"], "ball": ["sports ball"], "plane": ["airplane"], "aircraft": ["airplane"], "ship": ["boat"], "puppy": ["dog"],
+    "kitten": ["cat"], "coach": ["bus"],
+}
+for _label in COCO_LABELS:
+    OBJECT_SYNONYMS.setdefault(_label, [_label])
+    OBJECT_SYNONYMS.setdefault(_label + ("es" if _label.endswith(("s", "sh", "ch")) else "s"), [_label])
+
+# labels older sound lanes wrote, and the vocabulary names they stand for (old databases keep answering)
+LEGACY_SOUNDS: dict[str, set[str]] = {
+    "tone": {"alarm", "beeping", "ringing", "telephone ringing", "tone", "whistle"},
+    "loud onset": {"bang", "knock", "gunshot", "fireworks"},
+    "gun": {"gunshot"}, "dog": {"dog bark"}, "engine": {"vehicle engine"}, "power tools": {"power tool"},
+    "human vocal": {"human voice"}, "human whistle": {"whistle"},
+}
+SOUND_PHRASES = ("go off", "goes off", "went off", "going off", "alarm clock", "smoke alarm", "power tool", "test tone", "fire engine")
+
+COLOURS = {"white", "black", "red", "blue", "green", "yellow", "grey", "gray", "silver", "orange", "brown", "purple", "pink", "beige", "gold"}
+NUMBER_WORDS = {
+    "zero": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9, "ten": 10,
+    "eleven": 11, "twelve": 12, "thirteen": 13, "fourteen": 14, "fifteen": 15, "sixteen": 16, "seventeen": 17, "eighteen": 18,
+    "nineteen": 19, "twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70, "eighty": 80, "ninety": 90,
+    "a": 1, "an": 1, "a couple of": 2, "couple of": 2, "a few": 3, "few": 3,
+}
+ORDINAL_WORDS = {"first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "sixth": 6, "seventh": 7, "eighth": 8, "ninth": 9, "tenth": 10,
+                 "last": -1, "final": -1, "1st": 1, "2nd": 2, "3rd": 3, "4th": 4, "5th": 5, "6th": 6, "7th": 7, "8th": 8, "9th": 9, "10th": 10}
+UNIT_S = {"h": 3600, "hr": 3600, "hrs": 3600, "hour": 3600, "hours": 3600, "m": 60, "min": 60, "mins": 60, "minute": 60, "minutes": 60,
+          "s": 1, "sec": 1, "secs": 1, "second": 1, "seconds": 1}
+UNIT_RX = r"(?:hours?|hrs?|h|minutes?|mins?|m|seconds?|secs?|s)"
+AMOUNT_RX = rf"(?:\d+(?:\.\d+)? ?{UNIT_RX}\b(?:,? (?:and )?\d+(?:\.\d+)? ?{UNIT_RX}\b)*)"
+CLOCK_RX = r"\d{1,2}:\d{2}(?::\d{2})?(?:\.\d+)?"
+POINT_RX = rf"(?:{CLOCK_RX}|{AMOUNT_RX})"
+TIME_RE = r"(\d{1,2}):(\d{2})(?::(\d{2}))?"
+
+STOP = set("""a an the of to in on at by for with from and or but is are was were be been being do does did what when where who whom which why how
+many much that this those these there here it its they them their he she his her i you we me my our your about after before during
+between into out up down over under again then than so if not no any some all each every can could should would will just only very video
+clip film footage scene see seen saw show shows shown appear appears appeared happen happens happened time times first last minute minutes
+second seconds hour hours end beginning start middle near tell say said says talk mention anything something people person
+summarize summarise summary describe overview happening going visible view hear heard sound sounds noise noises word words spoken speak
+speaks spoke thing things ever once right just immediately shortly soon long often there's what's whats does doing get gets got kind type
+colour color colours colors written write read text sign signs more most less fewer other another same also please give list name names
+number count total occur occurs occurred heard audible camera frame frames point moment moments mark recording speaker narrator""".split())
+
+VERBS = set("""mentioned mention mentions pass passes passed passing walk walks walked walking drive drives driven driving enter enters entered
+leave leaves left cross crosses crossed go goes went gone come comes came arrive arrives arrived stay stays stayed ring rings rang ringing
+beep beeps beeped sound sounds sounded hear hears heard talk talks talked talking speak speaks spoke name names named call calls called
+present occur occurs occurred take takes took make makes made let lets look looks looked notice noticed spotted spot exist exists""".split())
+
+HEAR_CUES = re.compile(r"\b(hear|heard|hearing|sound|sounds|sounded|sounding|noise|noises|audio|audible|ring|rings|ringing|rang|beep|beeps|"
+                       r"beeping|beeped|bark|barks|barking|go(?:es)? off|went off|going off|buzz|buzzing|loud|listen|siren|alarm)\b")
+SEE_CUES = re.compile(r"\b(see|seen|saw|visible|view|appear|appears|appeared|shown|show|shows|on screen|on camera|in frame|look|looks|"
+                      r"watch|spot|spotted|walk|walks|walking|drive|drives|driving|pass|passes|passing|enter|enters|leave|leaves|cross|"
+                      r"crosses|park|parked|ride|rides|riding|hold|holds|holding|carry|carries|carrying|wear|wearing)\b")
+TEXT_CUES = re.compile(r"\b(sign|signs|written|writing|caption|captions|subtitle|subtitles|banner|label|labels|text|on-screen|"
+                       r"on screen text|poster|plate|headline|title|titles|lettering|read|reads)\b")
+SAID_CUES = re.compile(r"\b(say|says|said|saying|talk|talks|talked|talking|speak|speaks|spoke|speaking|spoken|mention|mentions|mentioned|"
+                       r"words?|transcri\w*|conversation|discuss\w*|quote|tell|tells|told|utter\w*|announce\w*|ask|asks|asked|"
+                       r"sentence|line|lines|narrat\w*|speaker|voice|call out|calls out|shout|shouts|names?|named|recite\w*|pronounce\w*)\b")
+
+# phrasings per intent; the embedder matches a question to the nearest (cue words decide without one)
+EXEMPLARS: dict[str, tuple[str, ...]] = {
+    "count": ("how many people are there", "count the cars", "number of vehicles that pass", "how many times does it ring",
+              "how often does the dog bark", "what is the total number of bikes", "tally the people who walk by"),
+    "when": ("when does the person appear", "at what time does the alarm sound", "what time is the word mentioned",
+             "at which moment does the car arrive", "when is the first bike seen", "give me the timestamp of the siren",
+             "at what point does someone speak", "when did it happen"),
+    "duration": ("how long does the alarm last", "for how long is the car visible", "how much time does the person stay in view",
+                 "what is the duration of the sound", "how long does the speech go on", "how long is the video"),
+    "said": ("what does the speaker say", "what is said", "what did they talk about", "what words are spoken", "quote what he says",
+             "give me the transcript", "what does the narrator mention", "what was the conversation about", "what were the final words"),
+    "heard": ("what sounds can be heard", "what can you hear", "is there any noise", "what is that sound", "which sounds occur",
+              "what do you hear in the background", "what audio events are there"),
+    "seen": ("what objects are visible", "what can you see", "what is shown on screen", "who appears in the video",
+             "which things are in view", "what kinds of vehicles are there", "what is in the frame"),
+    "colour": ("what colour is the car", "what color is the van", "which colour is the person's shirt", "what shade is the truck"),
+    "text": ("what does the sign say", "what text is on screen", "what is written on the wall", "read the caption",
+             "what words appear on screen", "what is the licence plate", "what does the banner read"),
+    "yesno": ("is there a dog", "did anyone speak", "does a car appear", "was there any siren", "do we see a bicycle",
+              "can you hear an alarm", "has anybody shown up", "are there any trucks"),
+    "summary": ("what happens in the video", "summarize the video", "describe the clip", "give me an overview", "what is going on",
+                "what is this video about", "what happens at this moment", "tell me about the footage"),
+    "compare": ("are there more cars or people", "which comes first the siren or the speech", "compare the number of bikes and cars",
+                "which lasts longer", "is the car seen before or after the person", "cars versus trucks"),
+}
+
+
+@dataclass
+class QueryPlan:
+    """What a question asks (``intent``), about what, and when. Fields before ``intent`` keep their old meaning."""
+
+    question: str
+    intents: list[str]  # the intent first, then secondary ones (e.g. ["when", "heard"])
+    object_labels: list[str]
+    sound_labels: list[str]  # vocabulary names asked for (the graph may hold older names: see ``graph_sound_labels``)
+    keywords: list[str]  # spoken / written words to look for
+    time_range: tuple[float, float] | None = None
+    time_phrase: str = ""  # how the answer names the time, e.g. "in the last 20 seconds"
+    starts_after: bool = False  # only events that start inside the range ("after 0:30")
+    anchor: str = ""  # "doorbell" in "right after the doorbell"
+    anchor_side: str = ""  # after | before | between
+    intent: str = "summary"
+    lanes: list[str] = field(default_factory=list)  # event kinds the question is about: object, sound, speech, text, alert
+    scope: str = "none"  # none | absolute | relative | anchored | ordinal
+    point: float | None = None  # "at 1:12:30": the moment asked about
+    ordinal: int | None = None  # 2 for "the second person", -1 for "the last"/"the final"
+    anchor_end: str = ""  # "the end" in "between the siren and the end"
+    colours: list[str] = field(default_factory=list)  # colour words qualifying the objects ("the white van")
+    compare: list[list[str]] = field(default_factory=list)  # label groups compared ("cars or people")
+    graph_sound_labels: list[str] = field(default_factory=list)  # the graph's sound labels that answer sound_labels
+    followup: str = ""  # how an earlier turn was used, when it was
+    exclude: list[str] = field(default_factory=list)  # event ids already shown ("the other one")
+    confidence: float = 0.0  # how sure the intent reading is (exemplar similarity, or 1.0 for an exact cue)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "QueryPlan":
+        names = set(cls.__dataclass_fields__)
+        d = {k: v for k, v in d.items() if k in names}
+        if d.get("time_range") is not None:
+            d["time_range"] = tuple(d["time_range"])
+        return cls(**d)
+
+
+@dataclass
+class Vocabulary:
+    """What one video's graph holds, per lane (from ``SELECT DISTINCT kind, label``)."""
+
+    objects: set[str] = field(default_factory=set)
+    sounds: set[str] = field(default_factory=set)
+    texts: set[str] = field(default_factory=set)
+    has_speech: bool = False
+
+    @property
+    def empty(self) -> bool:
+        return not (self.objects or self.sounds or self.texts or self.has_speech)
+
+
+# ---------------------------------------------------------------------------------------------
+# numbers and times
+
+
+def _num_word(text: str) -> float | None:
+    text = text.strip().replace("-", " ")
+    if re.fullmatch(r"\d+(?:\.\d+)?", text):
+        return float(text)
+    if text in NUMBER_WORDS:
+        return float(NUMBER_WORDS[text])
+    parts = text.split()
+    if len(parts) == 2 and parts[0] in NUMBER_WORDS and parts[1] in NUMBER_WORDS and NUMBER_WORDS[parts[0]] >= 20 and NUMBER_WORDS[parts[1]] < 10:
+        return float(NUMBER_WORDS[parts[0]] + NUMBER_WORDS[parts[1]])
+    return None
+
+
+_NUMW = "|".join(sorted((re.escape(w) for w in NUMBER_WORDS), key=len, reverse=True))
+_AMOUNT_WORDS_RE = re.compile(rf"\b((?:{_NUMW})(?:[ -](?:one|two|three|four|five|six|seven|eight|nine))?|\d+(?:\.\d+)?) "
+                              rf"(hours?|minutes?|seconds?|mins?|secs?|hrs?)( and a half)?\b")
+
+
+def normalise_numbers(q: str) -> str:
+    """Amounts in words become digits, only before a unit (so "the second one" stays an ordinal):
+    "twenty seconds" → "20 seconds", "a minute and a half" → "90 seconds", "half a minute" → "30 seconds"."""
+    q = re.sub(r"\bhalf(?: an?)? (hour|minute)\b", lambda m: "1800 seconds" if m.group(1) == "hour" else "30 seconds", q)
+    q = re.sub(r"\bhalf a second\b", "0.5 seconds", q)
+
+    def repl(m: re.Match) -> str:
+        n = _num_word(m.group(1))
+        if n is None:
+            return m.group(0)
+        if m.group(3):
+            return f"{int((n + 0.5) * UNIT_S[m.group(2)])} seconds"
+        return f"{n:g} {m.group(2)}"
+
+    q = _AMOUNT_WORDS_RE.sub(repl, q)
+    q = re.sub(r"\b(\d+(?:\.\d+)?)(h|hrs?|m|mins?|s|secs?)\b", r"\1 \2", q)  # "90s" -> "90 s"
+    return q
+
+
+def parse_point(text: str) -> float | None:
+    """Seconds of a clock time ("1:12:30", "12:04") or an amount ("2 hours 5 minutes", "90 seconds")."""
+    text = text.strip()
+    m = re.fullmatch(r"(\d{1,2}):(\d{2})(?::(\d{2}))?(?:\.(\d+))?", text)
+    if m:
+        a, b, c = int(m.group(1)), int(m.group(2)), m.group(3)
+        return float(a * 3600 + b * 60 + int(c)) if c is not None else float(a * 60 + b)
+    total, found = 0.0, False
+    for n, unit in re.findall(rf"(\d+(?:\.\d+)?) ?({UNIT_RX})\b", text):
+        total += float(n) * UNIT_S[unit]
+        found = True
+    return total if found else None
+
+
+def parse_clock(m: re.Match) -> float:
+    a, b, c = m.group(1), m.group(2), m.group(3)
+    return int(a) * 3600 + int(b) * 60 + int(c) if c is not None else int(a) * 60 + int(b)
+
+
+def _fmt(t: float) -> str:
+    t = int(round(t))
+    h, rem = divmod(t, 3600)
+    m, s = divmod(rem, 60)
+    return f"{h:02d}:{m:02d}:{s:02d}" if h else f"{m:02d}:{s:02d}"
+
+
+def _amount_phrase(seconds: float) -> str:
+    if seconds >= 3600 and seconds % 3600 == 0:
+        n = int(seconds // 3600)
+        return "hour" if n == 1 else f"{n} hours"
+    if seconds >= 60 and seconds % 60 == 0:
+        n = int(seconds // 60)
+        return "minute" if n == 1 else f"{n} minutes"
+    return f"{seconds:g} seconds"
+
+
+def parse_time(q: str, duration: float, plan: QueryPlan) -> str:
+    """Fill the plan's time scope from exact phrases; returns the question with the time phrase removed."""
+    end = max(duration, 0.0)
+    span = max(30.0, 0.1 * end)
+
+    def clip(lo: float, hi: float) -> tuple[float, float]:
+        lo, hi = max(0.0, min(lo, hi)), max(lo, hi)
+        if end and lo >= end:  # past the end of the video: its last moments
+            lo = max(0.0, end - (hi - lo if hi > lo else span))
+        return (lo, min(end, hi) if end else hi)
+
+    def point_window(t: float, loose: bool) -> tuple[float, float]:
+        w = 20.0 if loose else 10.0
+        return clip(t - w, t + w)
+
+    rules: list[tuple[str, Callable[[re.Match], tuple[float, float] | None], str, str]] = [
+        (rf"\bbetween ({POINT_RX}) and ({POINT_RX})", lambda m: clip(parse_point(m.group(1)), parse_point(m.group(2))), "absolute", "between {0} and {1}"),
+        (rf"\bfrom ({POINT_RX}) (?:to|until|till|through) ({POINT_RX})", lambda m: clip(parse_point(m.group(1)), parse_point(m.group(2))), "absolute", "between {0} and {1}"),
+        (rf"\b(?:after|since|past|later than) ({POINT_RX})(?! in\b)", lambda m: clip(parse_point(m.group(1)), end), "absolute", "after {0}"),
+        (rf"\b(?:before|until|till|by|up to|earlier than) ({POINT_RX})(?! in\b)", lambda m: clip(0.0, parse_point(m.group(1))), "absolute", "before {0}"),
+        (rf"\b(?:around|about|near|approximately|roughly|circa|close to) (?:the )?({POINT_RX})(?: mark)?(?: in(?:to)?(?: the video)?)?",
+         lambda m: point_window(parse_point(m.group(1)), True), "absolute", "around {0}"),
+        (rf"\b(?:at|by|on) (?:the )?({POINT_RX})(?: mark)?(?: in(?:to)?(?: the video)?)?", lambda m: point_window(parse_point(m.group(1)), False),
+         "absolute", "at {0}"),
+        (rf"\b({AMOUNT_RX}) in(?:to)?\b(?: the video)?", lambda m: point_window(parse_point(m.group(1)), False), "absolute", "at {0}"),
+        (rf"\b(?:in |during |within |over )?the (?:first|opening|initial) ({AMOUNT_RX}|(?:{UNIT_RX}))\b",
+         lambda m: clip(0.0, parse_point(m.group(1)) or UNIT_S.get(m.group(1), 60)), "relative", "in the first {amount}"),
+        (rf"\b(?:in |during |within |over )?the (?:last|final|closing|ending|remaining) ({AMOUNT_RX}|(?:{UNIT_RX}))\b",
+         lambda m: clip(end - (parse_point(m.group(1)) or UNIT_S.get(m.group(1), 60)), end), "relative", "in the last {amount}"),
+        (rf"\b(?:first|opening) ({AMOUNT_RX})\b", lambda m: clip(0.0, parse_point(m.group(1))), "relative", "in the first {amount}"),
+        (rf"\b(?:last|final) ({AMOUNT_RX})\b", lambda m: clip(end - parse_point(m.group(1)), end), "relative", "in the last {amount}"),
+        (r"\b(?:in |during )?the (\d+)(?:st|nd|rd|th) minute\b", lambda m: clip((int(m.group(1)) - 1) * 60.0, int(m.group(1)) * 60.0), "absolute", "in minute {n}"),
+        (r"\bminute (\d+)\b", lambda m: clip((int(m.group(1)) - 1) * 60.0, int(m.group(1)) * 60.0), "absolute", "in minute {n}"),
+        (r"\b(?:in |during )?the first half\b", lambda m: clip(0.0, end / 2), "relative", "in the first half"),
+        (r"\b(?:in |during )?the (?:second|latter|last) half\b", lambda m: clip(end / 2, end), "relative", "in the second half"),
+        (r"\b(?:in |during )?the (?:first|opening) (?:few )?(?:moments|bit|part)\b", lambda m: clip(0.0, min(end, span)), "relative", "at the beginning"),
+        (r"\b(?:in |during )?the (?:last|final|closing) (?:few )?(?:moments|bit|part)\b", lambda m: clip(end - span, end), "relative", "near the end"),
+        (r"\b(?:near|at|towards?|by|before|close to|around) the (?:very )?end\b|\bending\b|\bat the (?:very )?end\b|\bin the end\b|\blate in the\b|\bfinal moments\b",
+         lambda m: clip(end - span, end), "relative", "near the end"),
+        (r"\b(?:at|in|near|around|towards?) the (?:very )?(?:beginning|start|outset)\b|\bat first\b|\bearly on\b|\bopening\b|\bearly in the\b",
+         lambda m: clip(0.0, min(end, span)), "relative", "at the beginning"),
+        (r"\b(?:in|around|during) the middle\b|\bhalfway\b|\bmidway\b", lambda m: clip(0.4 * end, 0.6 * end), "relative", "in the middle"),
+        (rf"({CLOCK_RX})", lambda m: point_window(parse_point(m.group(1)), False), "absolute", "at {0}"),
+    ]
+    for rx, fn, scope, label in rules:
+        m = re.search(rx, q)
+        if not m:
+            continue
+        try:
+            rng = fn(m)
+        except (TypeError, ValueError):
+            continue
+        if rng is None:
+            continue
+        plan.time_range, plan.scope = rng, scope
+        groups = [g for g in m.groups() if g]
+        points = [parse_point(g) for g in groups]
+        shown = [_fmt(p) for p in points if p is not None]
+        amount = _amount_phrase(parse_point(groups[0]) or UNIT_S.get(groups[0], 60)) if groups else ""
+        plan.time_phrase = label.format(*[f"[{s}]" for s in shown], amount=amount, n=groups[0] if groups else "")
+        plan.starts_after = label.startswith("after")
+        if label.startswith(("at ", "around ")) and points and points[0] is not None:
+            plan.point = float(points[0])
+        return q[: m.start()] + " " + q[m.end():]
+    return q
+
+
+# ---------------------------------------------------------------------------------------------
+# the embedder, cached
+
+
+class _EmbedCache:
+    """Vectors of fixed texts (exemplars, a graph's labels), per embedder, computed once."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._vectors: dict[tuple[int, str], np.ndarray] = {}
+
+    def get(self, embed: Callable, texts: list[str]) -> np.ndarray:
+        key = id(getattr(embed, "__self__", embed)), getattr(embed, "__name__", "")
+        missing = [t for t in texts if (key, t) not in self._vectors]
+        if missing:
+            vecs = _normalise(np.asarray(embed(missing), np.float32))
+            with self._lock:
+                for t, v in zip(missing, vecs):
+                    self._vectors[(key, t)] = v
+                if len(self._vectors) > 50_000:
+                    self._vectors.clear()
+        return np.stack([self._vectors[(key, t)] for t in texts]) if texts else np.zeros((0, 1), np.float32)
+
+
+def _normalise(v: np.ndarray) -> np.ndarray:
+    return v / np.maximum(np.linalg.norm(v, axis=1, keepdims=True), 1e-9)
+
+
+EMBED_CACHE = _EmbedCache()
+_EXEMPLAR_TEXTS = [(intent, text) for intent, texts in EXEMPLARS.items() for text in texts]
+
+
+def _intent_scores(qv: np.ndarray, embed: Callable) -> dict[str, float]:
+    ex = EMBED_CACHE.get(embed, [t for _, t in _EXEMPLAR_TEXTS])
+    sims = ex @ qv
+    out: dict[str, float] = {}
+    for (intent, _), s in zip(_EXEMPLAR_TEXTS, sims):
+        out[intent] = max(out.get(intent, -1.0), float(s))
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# intent from exact cues
+
+
+def _cue_intents(q: str) -> list[tuple[str, float]]:
+    """Intents the question's own words state exactly, strongest first."""
+    out: list[tuple[str, float]] = []
+    if re.search(r"\bhow many\b|\bhow often\b|\bnumber of\b|\bcount\b|\bhow much (?!time)|\btally\b|\bhow many times\b", q):
+        out.append(("count", 1.0))
+    if re.search(r"\bhow long\b|\bduration\b|\bfor how much time\b|\bhow much time\b|\blast(?:s|ed)? for\b", q):
+        out.append(("duration", 1.0))
+    if re.search(r"\bcolou?rs?\b|\bshade\b|\bwhat hue\b", q):
+        out.append(("colour", 1.0))
+    if re.search(r"\b(?:more|fewer|less|longer|shorter|earlier|later)\b.*\b(?:or|than)\b|\bwhich (?:comes?|came|happens?|happened|appears?|appeared|is heard|was heard)"
+                 r" (?:first|last|earlier|later)\b|\bcompare\b|\bversus\b|\bvs\.?\b|\bbefore or after\b", q):
+        out.append(("compare", 1.0))
+    if TEXT_CUES.search(q) and re.search(r"\b(say|says|said|read|reads|written|write|text|what's on|what is on|show|shows|display|displayed|caption|sign|plate)\b", q) \
+            and not re.search(r"\b(?:he|she|they|someone|somebody|speaker|narrator|man|woman|person|anyone|guy)\b.*\b(say|says|said)\b", q):
+        out.append(("text", 0.95))
+    if re.search(r"\bwhen\b|\bwhat time\b|\bat what (?:point|moment|time)\b|\bat which (?:point|moment|time)\b|\btimestamps?\b|\bwhat minute\b|\bhow soon\b|\bhow far in\b", q):
+        out.append(("when", 0.9))
+    if re.search(r"\bsummar|\boverview\b|\bdescribe\b|\bwhat(?:'s| is| was)? (?:going on|happening)\b|\bwhat happens?\b|\bwhat happened\b|\bwhat occurs\b|"
+                 r"\bwhat is (?:this|the) (?:video|clip)\b|\bwhat(?:'s| is) in (?:the|this) (?:video|clip)\b|\brecap\b|\bgist\b", q):
+        out.append(("summary", 0.8))
+    if SAID_CUES.search(q) and not (out and out[0][0] == "text"):
+        out.append(("said", 0.75))
+    if HEAR_CUES.search(q):
+        out.append(("heard", 0.7))
+    if re.search(r"^(?:is|are|was|were|did|does|do|can|could|has|have|had|will|would)\b|\bany\b.*\?$|\bwhether\b", q):
+        out.append(("yesno", 0.65))
+    if SEE_CUES.search(q) or re.search(r"\bwho\b", q):
+        out.append(("seen", 0.6))
+    return out
+
+
+def _pick_intent(q: str, qv: np.ndarray | None, embed: Callable | None) -> tuple[str, list[str], float]:
+    cues = _cue_intents(q)
+    scores: dict[str, float] = {}
+    if qv is not None and embed is not None:
+        try:
+            scores = _intent_scores(qv, embed)
+        except Exception:  # noqa: BLE001 - an embedder that fails leaves the cues to decide
+            scores = {}
+    combined = dict(scores)
+    for intent, weight in cues:
+        combined[intent] = combined.get(intent, 0.0) + weight
+    # question forms outrank content lanes: "when does he say X" is a when-question about speech
+    form = {"count", "duration", "colour", "compare", "text", "when", "summary", "yesno"}
+    lane_only = {"said", "heard", "seen"}
+    if not combined:
+        return "summary", [], 0.0
+    ranked = sorted(combined.items(), key=lambda kv: -kv[1])
+    cue_names = [c for c, _ in cues]
+    strong = [c for c, w in cues if w >= 0.9]
+    if strong:
+        intent = strong[0]
+    elif "yesno" in cue_names and any(c in lane_only for c in cue_names) and re.match(r"^(?:is|are|was|were|did|does|do|can|could|has|have)\b", q):
+        intent = "yesno"
+    elif cues:
+        intent = cues[0][0] if not scores else max(cue_names, key=lambda c: combined[c])
+        if intent == "summary" and any(c in lane_only for c in cue_names) and re.search(r"\bwhat (?:is|was|were) (?:said|heard)\b", q):
+            intent = next(c for c in cue_names if c in lane_only)
+    else:
+        intent = ranked[0][0]
+    confidence = 1.0 if cues else float(scores.get(intent, 0.0))
+    secondary = [c for c in cue_names if c != intent] + [k for k, v in ranked if k != intent and k not in cue_names and v > 0.55][:2]
+    return intent, secondary, confidence
+
+
+# ---------------------------------------------------------------------------------------------
+# entities
+
+
+def sound_labels_for(word: str) -> list[str]:
+    """Vocabulary names a word asks for: those that list it as a question word, then those that accept it as a name."""
+    w = word.strip().lower()
+    out = [s.label for s in sv.VOCABULARY if w in s.words]
+    out += [s.label for s in sv.VOCABULARY if w in s.accepts and s.label not in out and w not in ("bell", "ring", "phone ringing", "tone")]
+    if w in sv.BY_LABEL and w not in out:
+        out.insert(0, w)
+    return out
+
+
+def graph_sound_labels(asked: list[str], graph_sounds: set[str]) -> list[str]:
+    """The graph's sound labels that answer the asked names (new names, their accepted names, legacy labels)."""
+    out = []
+    for g in sorted(graph_sounds):
+        names = {g, *sv.accepted_names(g), *LEGACY_SOUNDS.get(g, set())}
+        if g in asked or names & set(asked):
+            out.append(g)
+    return out
+
+
+def _singular(w: str) -> str:
+    if w.endswith("ies") and len(w) > 4:
+        return w[:-3] + "y"
+    if w.endswith("es") and w[:-2].endswith(("s", "sh", "ch", "x")):
+        return w[:-2]
+    if w.endswith("s") and not w.endswith("ss") and len(w) > 3:
+        return w[:-1]
+    return w
+
+
+def _entities(q: str, words: list[str], vocab: Vocabulary | None, hear: bool, see: bool) -> tuple[list[str], list[str], set[str]]:
+    """Object labels and sound names the words ask for; and the words they used up."""
+    objects: list[str] = []
+    sounds: list[str] = []
+    used: set[str] = set()
+    for phrase in SOUND_PHRASES:
+        if re.search(rf"\b{phrase}\b", q):
+            sounds += [x for x in sound_labels_for(phrase) if x not in sounds]
+            used.update(phrase.split())
+    i = 0
+    while i < len(words):
+        w = words[i]
+        pair = f"{w} {words[i + 1]}" if i + 1 < len(words) else ""
+        obj = OBJECT_SYNONYMS.get(pair) or OBJECT_SYNONYMS.get(w) or []
+        snd = (sound_labels_for(pair) if pair else []) or sound_labels_for(w)
+        if pair and (pair in OBJECT_SYNONYMS or sound_labels_for(pair)):
+            used.update(pair.split())
+            i += 1
+        elif obj or snd:
+            used.add(w)
+        if obj and snd:
+            # one word, two lanes: the question's verbs decide, then what the graph has
+            in_graph_obj = vocab is not None and any(o in vocab.objects for o in obj)
+            in_graph_snd = vocab is not None and bool(graph_sound_labels(snd, vocab.sounds))
+            if hear and not see:
+                obj = []
+            elif see and not hear:
+                snd = []
+            elif vocab is not None and in_graph_snd != in_graph_obj:
+                obj, snd = (obj, []) if in_graph_obj else ([], snd)
+            elif hear and see:
+                snd = snd if w in ("phone", "phones", "bell", "bells", "alarm", "alarms") else []
+            else:
+                snd = []  # neither lane named: a noun is a thing seen
+        objects += [x for x in obj if x not in objects]
+        sounds += [x for x in snd if x not in sounds]
+        i += 1
+    return objects, sounds, used
+
+
+def _match_vocabulary(words: list[str], vocab: Vocabulary, embed: Callable, word_vecs: np.ndarray, threshold: float = 0.6) -> tuple[list[str], list[str], set[str]]:
+    """Words that no table knows, matched by meaning against the graph's own labels."""
+    labels = sorted(vocab.objects | vocab.sounds | vocab.texts)
+    if not labels or not len(words):
+        return [], [], set()
+    lv = EMBED_CACHE.get(embed, labels)
+    sims = word_vecs @ lv.T
+    objects, sounds, used = [], [], set()
+    for i, w in enumerate(words):
+        j = int(np.argmax(sims[i]))
+        if sims[i, j] >= threshold:
+            label = labels[j]
+            used.add(w)
+            if label in vocab.objects and label not in objects:
+                objects.append(label)
+            elif label in vocab.sounds and label not in sounds:
+                sounds.append(label)
+    return objects, sounds, used
+
+
+ANCHOR_RX = re.compile(
+    r"\b(?:right |just |immediately |shortly |soon |directly |straight )?(after|before|following|since|until|till|once|prior to|preceding)"
+    r" (?:the |a |an |that |this |his |her |their |its |someone |somebody )?(.+?)(?=\?|$|,|\.|;| and | but | did | does | do | was | were | is | are |"
+    r" what\b| who\b| how\b| when\b| which\b| has\b| have\b| had\b)")
+BETWEEN_RX = re.compile(r"\bbetween (?:the |a |an )?(.+?) and (?:the |a |an )?(.+?)(?=\?|$|,|\.| did | does | do | was | were | is | are | what\b)")
+ORDINAL_RX = re.compile(r"\b(?:the|his|her|their|its|that) (?:very )?(first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth|last|final|1st|2nd|3rd|4th|5th|6th|7th|8th|9th|10th)\b"
+                        r"(?: (?:ever |one |few ))?(?: ?(\w[\w\-]*))?")
+FOLLOWUP_WORDS = {"that", "this", "it", "then", "them", "him", "her", "those", "these"}
+
+
+def plan_question(question: str, duration_s: float, vocab: Vocabulary | None = None, embed: Callable | None = None) -> QueryPlan:
+    """Read a question into a typed plan. ``vocab``: what this video's graph holds; ``embed``: texts → vectors."""
+    q = " ".join(question.lower().replace("’", "'").replace("“", '"').replace("”", '"').split())
+    q = normalise_numbers(q)
+    plan = QueryPlan(question, [], [], [], [])
+    rest = parse_time(q, duration_s, plan)
+
+    # anchored relations: "right after the doorbell", "between the siren and the end"
+    m = BETWEEN_RX.search(rest)
+    if m and plan.time_range is None:
+        plan.anchor, plan.anchor_end, plan.anchor_side, plan.scope = m.group(1).strip(), m.group(2).strip(), "between", "anchored"
+        rest = rest[: m.start()] + " " + rest[m.end():]
+    m = ANCHOR_RX.search(rest)
+    if m and re.search(r"\b(?:before or after|after or before)\b", rest):
+        m = None  # "did the car come before or after the person?" compares, it does not anchor
+    if m and plan.time_range is None and not plan.anchor:
+        what = m.group(2).strip()
+        first = what.split()[0] if what else ""
+        if what and first not in FOLLOWUP_WORDS and what not in ("the end", "end", "the start", "start"):
+            side = {"following": "after", "since": "after", "once": "after", "until": "before", "till": "before", "prior to": "before",
+                    "preceding": "before"}.get(m.group(1), m.group(1))
+            plan.anchor, plan.anchor_side, plan.scope = what, side, "anchored"
+            rest = rest[: m.start()] + " " + rest[m.end():]
+
+    # ordinals: "the second person", "the final words", "the last thing said"
+    m = ORDINAL_RX.search(rest)
+    if m and not (m.group(2) or "").startswith(("half", "minute", "second", "hour", "for", "long")):
+        plan.ordinal = ORDINAL_WORDS[m.group(1)]
+        if plan.scope == "none":
+            plan.scope = "ordinal"
+
+    rest = re.sub(r"\bon(?: the)?[ -]screen\b|\bon (?:the )?(?:tv|monitor|display)\b", " on-screen ", rest)  # a lane cue, not a tv seen
+    words = [w for w in re.findall(r"[a-z][a-z'\-]*", rest) if w != "on-screen"]
+    hear = bool(HEAR_CUES.search(rest))
+    see = bool(SEE_CUES.search(rest))
+    objects, sounds, used = _entities(rest, words, vocab, hear, see)
+
+    # colours qualify objects
+    plan.colours = [w for w in words if w in COLOURS]
+    used.update(plan.colours)
+
+    quoted = [x.strip().lower() for x in re.findall(r"[\"']([^\"']{2,})[\"']", question)]
+    content = [w for w in words if w not in STOP and w not in ORDINAL_WORDS and w not in VERBS and len(w) > 2 and w not in used
+               and not TEXT_CUES.fullmatch(w) and w not in ("writing", "sign", "signs", "displayed", "display")]
+
+    qv = word_vecs = None
+    if embed is not None:
+        try:
+            vecs = EMBED_CACHE.get(embed, [question] + content)  # one request for what is not cached yet; retrieval reuses it
+            qv, word_vecs = vecs[0], vecs[1:]
+        except Exception:  # noqa: BLE001 - without an embedder the cues decide
+            qv = word_vecs = None
+    intent, secondary, confidence = _pick_intent(q, qv, embed)
+    if embed is not None and vocab is not None and word_vecs is not None and content:
+        try:
+            o2, s2, used2 = _match_vocabulary(content, vocab, embed, word_vecs)
+        except Exception:  # noqa: BLE001
+            o2, s2, used2 = [], [], set()
+        objects += [x for x in o2 if x not in objects]
+        for s in s2:  # a graph sound label matched by meaning: ask for it by its own name
+            if s not in sounds:
+                sounds.append(s)
+        content = [w for w in content if w not in used2]
+
+    plan.intent = intent
+    plan.intents = [intent] + [s for s in secondary if s != intent]
+    plan.object_labels, plan.sound_labels = objects, sounds
+    plan.keywords = quoted + [w for w in content if w not in quoted]
+    plan.confidence = round(confidence, 3)
+
+    # lanes: which kinds of events answer it
+    lanes: list[str] = []
+    if intent == "text" or "text" in plan.intents[:1]:
+        lanes.append("text")
+    if sounds or intent == "heard" or (hear and not objects and intent not in ("said", "text")):
+        lanes.append("sound")
+    if objects or intent in ("seen", "colour") or (see and not sounds and intent not in ("said", "text")):
+        lanes.append("object")
+    if intent == "said" or "said" in plan.intents or (plan.ordinal == -1 and re.search(r"\bwords?\b|\bline\b|\bsentence\b", rest)):
+        if intent != "text":
+            lanes.append("speech")
+    if re.search(r"\balerts?\b|\bwarnings?\b|\bincidents?\b|\bviolations?\b|\brules?\b|\bflagged\b", q):
+        lanes.append("alert")
+    if re.search(r"\bscenes? (?:change|changes|changed|cut|cuts|switch|switches)\b|\b(?:scene|camera|hard) cuts?\b|\bcut to\b|\btransitions?\b|"
+                 r"\b(?:new|next|different) (?:scene|shot)\b|\bbackground changes?\b", rest):
+        lanes.append("scene_cut")
+    if "text" not in lanes and TEXT_CUES.search(rest) and intent not in ("said",) and not SAID_CUES.search(rest.replace("say", "")):
+        lanes.append("text")
+    if "speech" not in lanes and intent in ("when", "count", "yesno") and plan.keywords and not objects and not sounds and "text" not in lanes:
+        lanes.append("speech")  # "when is the station mentioned?" without a cue: the words are spoken ones
+    if intent == "said" and "speech" not in lanes:
+        lanes.append("speech")
+    plan.lanes = lanes
+    if plan.ordinal is not None and plan.scope == "ordinal" and plan.ordinal == -1 and intent == "summary" and "speech" in lanes:
+        plan.intent = plan.intents[0] = "said"
+
+    # the anchor's own words name the anchor, not what is asked about
+    if plan.anchor:
+        aw = set(plan.anchor.split()) | set(plan.anchor_end.split())
+        plan.sound_labels = [x for x in plan.sound_labels if not any(x in sound_labels_for(w) for w in aw)]
+        plan.object_labels = [x for x in plan.object_labels if not any(x in OBJECT_SYNONYMS.get(w, []) for w in aw)]
+        plan.keywords = [k for k in plan.keywords if k not in aw]
+    if "compare" == plan.intent:
+        # one group per thing named: [the word, the labels it stands for (graph names for sounds)]
+        groups: list[list[str]] = []
+        for w in words:
+            o = OBJECT_SYNONYMS.get(w, []) if w in used else []
+            s = sound_labels_for(w) if w in used else []
+            s = graph_sound_labels(s, vocab.sounds) if (s and vocab is not None) else s
+            o = [x for x in o if x in plan.object_labels]
+            s = [x for x in s if any(x == y or x in graph_sound_labels([y], {x}) for y in plan.sound_labels)] if s else []
+            labels = o or s
+            if labels and not any(set(labels) == set(g[1:]) for g in groups):
+                groups.append([labels[0] if len(labels) == 1 else _singular(w), *labels])
+        if "speech" in lanes or re.search(r"\bspeech\b|\bspeak|\btalk", q):
+            groups.append(["speech"])
+        plan.compare = groups
+    if vocab is not None:
+        plan.graph_sound_labels = graph_sound_labels(plan.sound_labels, vocab.sounds)
+    else:
+        plan.graph_sound_labels = plan.sound_labels + [g for g, names in LEGACY_SOUNDS.items() if names & set(plan.sound_labels)]
+    return plan
+
+
+def anchor_labels(anchor: str) -> tuple[list[str], list[str]]:
+    """Object labels and sound names an anchor phrase names ("the doorbell" → ringing; "the red car" → car)."""
+    words = re.findall(r"[a-z][a-z'\-]*", anchor.lower())
+    hear = bool(HEAR_CUES.search(anchor)) or any(sound_labels_for(w) and not OBJECT_SYNONYMS.get(w) for w in words)
+    objects, sounds, _ = _entities(anchor.lower(), words, None, hear, bool(SEE_CUES.search(anchor)))
+    return objects, sounds

@@ -1,0 +1,225 @@
+"""Question reading, retrieval and the extractive answer on graphs written directly: no Triton, no Redis,
+a deterministic embedder (or none). Fast: the whole file runs in a few seconds."""
+
+from __future__ import annotations
+
+import re
+import threading
+
+import pytest
+from synthetic_graph import bag_embed, clip_graph, long_graph
+
+from orchestrator.answer import CITE_RE, AnswerRequest, ExtractiveEngine, Turn, clock
+from orchestrator.ask import resolve_followup
+from orchestrator.planner import Vocabulary, normalise_numbers, parse_point, plan_question
+from orchestrator.retrieval import Retriever
+
+VOCAB = Vocabulary({"person", "car", "cell phone"}, {"ringing", "alarm", "siren"}, {"EXIT"}, True)
+
+
+# -- the plan ------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("question, intent", [
+    ("How many cars pass in the last twenty seconds?", "count"),
+    ("When does the phone ring?", "when"),
+    ("does an alarm go off?", "yesno"),
+    ("what is said right after the doorbell?", "said"),
+    ("what colour is the van?", "colour"),
+    ("What does the sign say?", "text"),
+    ("how long does the alarm last?", "duration"),
+    ("Give me a quick recap of the clip", "summary"),
+    ("are there more cars or people?", "compare"),
+    ("Which cards does the speaker name?", "said"),
+    ("what can be heard in the background?", "heard"),
+    ("who shows up on camera?", "seen"),
+])
+def test_intent(question, intent):
+    assert plan_question(question, 80.0, VOCAB).intent == intent
+
+
+def test_a_word_means_what_the_graph_has_per_lane():
+    p = plan_question("When does the phone ring?", 80.0, VOCAB)
+    assert p.lanes == ["sound"] and p.object_labels == [] and "ringing" in p.graph_sound_labels
+    p = plan_question("Is anyone holding a phone?", 80.0, VOCAB)
+    assert "cell phone" in p.object_labels and p.sound_labels == []
+    p = plan_question("does an alarm go off?", 80.0, VOCAB)
+    assert {"alarm", "siren"} <= set(p.graph_sound_labels) and "ringing" not in p.graph_sound_labels
+    # an old graph's "tone" answers for beeps, rings and alarms
+    p = plan_question("Did you hear an alarm?", 40.0, Vocabulary({"person"}, {"tone"}, set(), True))
+    assert p.graph_sound_labels == ["tone"]
+
+
+@pytest.mark.parametrize("question, duration, scope, rng", [
+    ("what was said at 1:12:30?", 7200, "absolute", (4340.0, 4360.0)),
+    ("what was said around 2 hours 5 minutes?", 7600, "absolute", (7480.0, 7520.0)),
+    ("anything in the last twenty seconds?", 80, "relative", (60.0, 80.0)),
+    ("Did anything beep during the last half minute?", 80, "relative", (50.0, 80.0)),
+    ("what happens near the end?", 600, "relative", (540.0, 600.0)),
+    ("How many vehicles passed in the first minute?", 600, "relative", (0.0, 60.0)),
+    ("what happens between 0:30 and 1:10?", 80, "absolute", (30.0, 70.0)),
+    ("what happens a minute and a half in?", 600, "absolute", (80.0, 100.0)),
+])
+def test_time_scopes(question, duration, scope, rng):
+    p = plan_question(question, duration, VOCAB)
+    assert p.scope == scope and p.time_range == rng
+
+
+def test_anchored_and_ordinal_scopes():
+    p = plan_question("what is said right after the doorbell?", 80, VOCAB)
+    assert (p.scope, p.anchor, p.anchor_side, p.lanes) == ("anchored", "doorbell", "after", ["speech"])
+    p = plan_question("between the siren and the end, what is heard?", 80, VOCAB)
+    assert (p.anchor, p.anchor_end, p.anchor_side) == ("siren", "end", "between")
+    p = plan_question("when does the second person appear?", 80, VOCAB)
+    assert (p.scope, p.ordinal, p.object_labels) == ("ordinal", 2, ["person"])
+    p = plan_question("what were the final words?", 80, VOCAB)
+    assert (p.intent, p.ordinal, p.lanes) == ("said", -1, ["speech"])
+    assert plan_question("how long does the tone last?", 80, VOCAB).ordinal is None  # "last" the verb
+    p = plan_question("what happened after the alarm?", 600)
+    assert p.anchor == "alarm" and p.anchor_side == "after" and p.sound_labels == []
+
+
+def test_numbers_and_clock_times_are_exact():
+    assert normalise_numbers("the last twenty seconds") == "the last 20 seconds"
+    assert normalise_numbers("forty-five seconds in") == "45 seconds in"
+    assert normalise_numbers("show me the second one") == "show me the second one"
+    assert parse_point("1:12:30") == 4350 and parse_point("12:04") == 724 and parse_point("2 hours 5 minutes") == 7500
+
+
+def test_the_embedder_matches_words_the_tables_do_not_know():
+    def embed(texts):  # "sedan" means the graph's "car"
+        return bag_embed([t.replace("sedan", "car") for t in texts])
+
+    assert plan_question("when does the sedan arrive?", 80.0, VOCAB, embed).object_labels == ["car"]
+    assert plan_question("when does the sedan arrive?", 80.0, VOCAB).object_labels == []
+
+
+# -- answers on a graph ----------------------------------------------------------------------------
+
+def answer(con, vid, question, history=None, embed=bag_embed):
+    retriever = Retriever(con, embed=embed)
+    dur = con.execute("SELECT duration_s FROM videos WHERE video_id = ?", [vid]).fetchone()[0]
+    plan = resolve_followup(question, history or [], vid, con, dur, retriever)
+    r = retriever.retrieve(vid, question, plan=plan)
+    req = AnswerRequest(question, r)
+    text = "".join(ExtractiveEngine().stream(req, threading.Event()))
+    return text, req.citations, r
+
+
+def turn(question, text, citations, r, vid):
+    return Turn(question, text, vid, [{"t_start": c.t_start, "t_end": c.t_end, "event_id": c.event_id} for c in citations],
+                r.plan.object_labels, r.plan.sound_labels, [], list(r.plan.time_range) if r.plan.time_range else None,
+                plan=r.plan.to_dict(), matches=[{"event_id": e.event_id, "t_start": e.t_start} for e in r.matches])
+
+
+def cited(citations, lo, hi):
+    return any(c.t_start <= hi + 1 and c.t_end >= lo - 1 for c in citations)
+
+
+@pytest.fixture(scope="module")
+def clip():
+    con, vid = clip_graph()
+    yield con, vid
+    con.close()
+
+
+def test_every_time_in_the_text_is_a_cited_start_or_end(clip):
+    con, vid = clip
+    for q in ("summarize the video", "When does the person appear?", "how long does the alarm last?", "What does the sign say?"):
+        text, citations, _ = answer(con, vid, q)
+        times = {m.group(0) for m in CITE_RE.finditer(text)}
+        allowed = {f"[{clock(c.t_start)}]" for c in citations} | {f"[{clock(c.t_end)}]" for c in citations}
+        assert times and times <= allowed, (q, text)
+        # no time appears outside brackets
+        assert not re.search(r"(?<!\[)\b\d{2}:\d{2}\b(?!\])", text), text
+
+
+def test_times_round_to_the_nearest_second_like_their_citation(clip):
+    con, vid = clip
+    text, citations, _ = answer(con, vid, "When does the phone ring?")
+    assert text.startswith("Ringing is heard at [00:33]") and citations[0].t_start == 32.99
+    assert "ring" in text.lower() and "cell phone" not in text
+
+
+def test_head_on_yes_no_with_nearby_when_absent(clip):
+    con, vid = clip
+    text, citations, _ = answer(con, vid, "does an alarm go off?")
+    assert text.startswith("Yes — an alarm sounds at [01:00] for 6 s.") and cited(citations, 60, 66)
+    text, _, _ = answer(con, vid, "Did anything beep during the last half minute?")
+    assert text.startswith("Yes") and "[01:00]" in text
+    text, citations, _ = answer(con, vid, "Is there a dog?")
+    assert text.startswith("No") and "Nearest I found" in text
+
+
+def test_counts_say_each_fact_once(clip):
+    con, vid = clip
+    text, citations, _ = answer(con, vid, "How many people are in the video?")
+    assert text.startswith("I counted 2 people")
+    assert text.count("[00:04]") == 1 and cited(citations, 4, 12) and cited(citations, 44, 52)
+    text, _, _ = answer(con, vid, "how many times does the phone ring?")
+    assert re.match(r"Ringing is heard 1 time\b", text)
+
+
+def test_anchored_answer_names_the_anchor_then_what_follows(clip):
+    con, vid = clip
+    text, citations, _ = answer(con, vid, "what is said right after the phone rings?")
+    assert text == 'Ringing is heard at [00:33]; the next thing said, at [00:37], is "Hello, who is calling?".'
+    assert [c.event_id for c in citations] == ["sound:1", "speech:2"]
+    text, _, _ = answer(con, vid, "what is said right after the doorbell?")
+    assert "Hello, who is calling?" in text
+    text, _, _ = answer(con, vid, "what happens right after the fireworks?")
+    assert text.startswith("I don't know — I found no fireworks")
+
+
+def test_colour_text_and_ordinals(clip):
+    con, vid = clip
+    text, _, _ = answer(con, vid, "what colour is the van?")
+    assert "white car" in text and "red car" in text
+    text, _, _ = answer(con, vid, "What colour is the first car?")
+    assert "white" in text and "red" not in text
+    text, citations, _ = answer(con, vid, "what does the sign say?")
+    assert '"EXIT"' in text and cited(citations, 40, 55)
+    text, citations, _ = answer(con, vid, "when does the second person appear?")
+    assert cited(citations, 44, 52) and not cited(citations, 4, 12)
+    text, _, _ = answer(con, vid, "what were the final words?")
+    assert text.startswith('The final words, at [01:16], are "Goodbye and thank you."')
+
+
+def test_a_moment_puts_what_happens_then_first(clip):
+    con, vid = clip
+    text, _, _ = answer(con, vid, "what happens at 1:00?")
+    assert text.startswith("An alarm sounds at [01:00]")
+
+
+def test_follow_ups_resolve_against_the_previous_plan(clip):
+    con, vid = clip
+    q1 = "When does the person appear?"
+    t1, c1, r1 = answer(con, vid, q1)
+    history = [turn(q1, t1, c1, r1, vid)]
+    text, citations, _ = answer(con, vid, "show me the second one", history)
+    assert cited(citations, 44, 52) and not cited(citations, 4, 12)
+    q2 = "does an alarm go off?"
+    t2, c2, r2 = answer(con, vid, q2)
+    text, citations, _ = answer(con, vid, "what did they say then?", [turn(q2, t2, c2, r2, vid)])
+    assert "Everyone please leave" in text or "No speech" in text
+    q3 = "When does the phone ring?"
+    t3, c3, r3 = answer(con, vid, q3)
+    text, citations, _ = answer(con, vid, "and before that?", [turn(q3, t3, c3, r3, vid)])
+    assert citations and all(c.t_start < 33 for c in citations)
+
+
+def test_long_video_uses_hours_everywhere_and_finds_speech_by_hours():
+    con, vid = long_graph()
+    text, citations, _ = answer(con, vid, "what was said around 2 hours 5 minutes?")
+    assert "loading dock" in text and "[02:04:45]" in text
+    text, _, _ = answer(con, vid, "When does the siren sound?")
+    assert text.startswith("A siren sounds at [00:31:05]")  # 1864.99 s, rounded, in hh:mm:ss
+    text, _, _ = answer(con, vid, "what were the final words of the video?")
+    assert "good night" in text
+    assert all(len(m.group(0)) == 10 for m in CITE_RE.finditer(text))
+    con.close()
+
+
+def test_without_an_embedder_the_cues_still_answer(clip):
+    con, vid = clip
+    text, citations, _ = answer(con, vid, "When does the phone ring?", embed=None)
+    assert text.startswith("Ringing is heard at [00:33]")
