@@ -172,13 +172,17 @@ class TrackAppearance:
 
 
 def describe_track(crops: Sequence[np.ndarray], boxes: Sequence[Box], path: Sequence[PathPoint],
-                   frame_size: tuple[int, int], label: str | None = None) -> TrackAppearance:
+                   frame_size: tuple[int, int], label: str | None = None,
+                   colour_votes: Sequence[Sequence[tuple[str, float]]] = ()) -> TrackAppearance:
     """Appearance of one track from its best crops (RGB uint8, any size), their boxes and its path.
 
     ``frame_size`` is (width, height) in pixels; it is used to keep the colour vote fair between crops
     of very different sizes (each crop's vote is weighted by its pixel area, capped). ``label`` (the
     track's class) says where on the box to read colours (``PARTS``). Colours are the crops' dominant
     colours voted by share; size and region come from the median box.
+
+    ``colour_votes``: ``object_colours`` results computed elsewhere (e.g. where the frames are, one per
+    detection), voted like crops of full weight; pass crops, votes or both.
     """
     votes: dict[str, float] = {}
     frame_px = max(1, frame_size[0] * frame_size[1])
@@ -186,6 +190,9 @@ def describe_track(crops: Sequence[np.ndarray], boxes: Sequence[Box], path: Sequ
         weight = min(1.0, crop.shape[0] * crop.shape[1] / (0.01 * frame_px)) if crop.size else 0.0
         for name, share in object_colours(crop, label):
             votes[name] = votes.get(name, 0.0) + share * max(weight, 0.1)
+    for named in colour_votes:
+        for name, share in named:
+            votes[name] = votes.get(name, 0.0) + share
     total = sum(votes.values()) or 1.0
     ranked = [(n, v / total) for n, v in sorted(votes.items(), key=lambda kv: -kv[1])]
     ranked = [(n, s) for n, s in ranked if s >= 0.25][:2] or ranked[:1]

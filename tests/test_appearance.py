@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from orchestrator.appearance import (TrackAppearance, crop, describe_track, dominant_colours, frame_region, motion, name_colour,
-                                     size_class)
+                                     object_colours, size_class)
 
 TEST_MEDIA = Path(os.environ.get("VDET_TEST_MEDIA", Path.home() / ".cache/video-detective/test-media"))
 
@@ -74,6 +74,9 @@ def test_describe_track_and_attrs():
     attrs = a.to_attrs()
     assert attrs["appearance_colours"][0] == "dark blue" and attrs["appearance_motion"] == "stationary"
     json.dumps(attrs)
+    # colours computed where the frames were (one object_colours per detection) vote the same way
+    votes = [object_colours(solid((210, 25, 30), seed=i), "person") for i in range(2)]
+    assert describe_track([], boxes, [], (640, 360), label="person", colour_votes=votes).colours == ["red"]
     empty = describe_track([], [], [], (640, 360))
     assert empty.colours == [] and empty.region == "centre"
 
@@ -102,3 +105,12 @@ def test_real_photo_blue_bus_and_red_shirt():
 BUS_SIDE = (0.50, 0.48, 0.66, 0.56)
 RED_SHIRT = (0.356, 0.447, 0.374, 0.475)
 BEIGE_COAT = (0.09, 0.43, 0.22, 0.58)
+
+
+def test_person_colours_are_top_then_legs_and_vehicle_colour_skips_windows():
+    person = solid((210, 25, 30), 100, 40)  # red top ...
+    person[52:] = solid((30, 70, 190), 48, 40, seed=3)  # ... blue jeans
+    assert [n for n, _ in object_colours(person, "person")] == ["red", "blue"]
+    car = solid((20, 20, 22), 60, 100)  # dark windows on top ...
+    car[27:] = solid((250, 250, 250), 33, 100, seed=4)  # ... a white body below
+    assert object_colours(car, "car")[0][0] == "white"
