@@ -13,7 +13,7 @@ import os
 import sys
 from pathlib import Path
 
-from .config import IngestConfig, default_home
+from .config import DEFAULT_LANES, IngestConfig, default_home, lanes_from_env
 
 
 def _home(args) -> Path:
@@ -28,8 +28,15 @@ def cmd_ingest(args) -> int:
     from .media import probe  # noqa: PLC0415
     from .pipeline import Ingestor, Services  # noqa: PLC0415
 
+    from .lanes import resolve  # noqa: PLC0415
+
     info = probe(args.path)  # fail fast on bad input, before any server starts
-    config = IngestConfig(window_s=args.window_s, executor=args.executor)
+    lanes = tuple(x.strip() for x in args.lanes.split(",") if x.strip()) if args.lanes else lanes_from_env()
+    try:
+        resolve(lanes)  # an unknown lane name is an error before anything starts
+    except ValueError as exc:
+        raise LookupError(f"{exc} (--lanes or VDET_LANES)") from None
+    config = IngestConfig(window_s=args.window_s, executor=args.executor, lanes=lanes)
 
     def on_progress(msg: dict) -> None:
         if bar.total is None:
@@ -262,6 +269,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--executor", choices=["local", "ray"], default=os.environ.get("VDET_EXECUTOR", "local"),
                    help="where windows are analysed: local threads (default, or $VDET_EXECUTOR) or tasks on the Ray cluster at $RAY_ADDRESS")
+    p.add_argument("--lanes", help="comma-separated senses to run (default $VDET_LANES or all): " + ", ".join(DEFAULT_LANES))
     common(p)
     p.set_defaults(func=cmd_ingest)
 

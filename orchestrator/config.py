@@ -11,6 +11,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 EXECUTORS = ("local", "ray")
+DEFAULT_LANES = ("motion", "objects", "speech", "sounds")  # the senses run on every window (orchestrator/lanes/)
+
+
+def lanes_from_env() -> tuple[str, ...]:
+    """``VDET_LANES`` (comma-separated lane names), else every lane."""
+    raw = os.environ.get("VDET_LANES", "")
+    return tuple(x.strip() for x in raw.split(",") if x.strip()) or DEFAULT_LANES
 
 
 def default_home() -> Path:
@@ -37,6 +44,7 @@ class AudioConfig:
     max_region_s: float = 28.0  # Whisper's context is 30 s
     boundary_overflow_s: float = 10.0  # speech that starts in a window may run this far past its end
     onset_db: float = 12.0  # loudness jump (dB over the recent floor) that is a loud onset
+    sound_lookback_s: float = 6.0  # the sounds lane also reads this much before its window: a sound that began earlier is not reported twice
 
 
 @dataclass(frozen=True)
@@ -55,10 +63,13 @@ class IngestConfig:
     # where window analysis runs: "local" (threads here) or "ray" (tasks on a Ray cluster, RAY_ADDRESS); default $VDET_EXECUTOR
     executor: str = field(default_factory=lambda: os.environ.get("VDET_EXECUTOR") or "local")
     windows_in_flight: int = 0  # windows analysed ahead of the one being written; 0: 1 locally (one decoder reading on, memory flat), the cluster's CPUs on Ray
+    lanes: tuple[str, ...] = field(default_factory=lanes_from_env)  # which senses run (see orchestrator/lanes/); default $VDET_LANES or all
     ray_task_retries: int = 3  # Ray re-runs a window task whose worker or node died this many times before the driver resubmits it
 
     def __post_init__(self) -> None:
         if self.executor not in EXECUTORS:
             raise ValueError(f"executor must be one of {', '.join(EXECUTORS)}, not {self.executor!r} (check VDET_EXECUTOR)")
+        if not self.lanes:
+            raise ValueError("at least one lane must run (the lanes are " + ", ".join(DEFAULT_LANES) + ")")
         if self.windows_in_flight < 0:
             raise ValueError(f"windows_in_flight must be 0 (automatic) or more, not {self.windows_in_flight}")

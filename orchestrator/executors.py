@@ -1,6 +1,6 @@
 """Where window analysis runs: threads in this process, or tasks on a Ray cluster.
 
-The analysis of one window (``pipeline.analyse_window``: decode, motion gate, detector, VAD, ASR, sound
+The analysis of one window (``analysis.analyse_window``: decode, motion gate, detector, VAD, ASR, sound
 tags) is a pure function of a ``WindowTask``; the driver assembles the results in window order
 (tracking, events, relations, rules) and is the only DuckDB writer. An executor only runs analyses:
 
@@ -22,14 +22,13 @@ from __future__ import annotations
 
 import logging
 import os
-import queue
-import threading
 from concurrent.futures import Future
 from concurrent.futures import wait as futures_wait
 from pathlib import Path
 from typing import Any, Protocol
 
 from .config import IngestConfig
+from .threads import DaemonPool
 
 log = logging.getLogger(__name__)
 
@@ -63,44 +62,11 @@ def node_triton_url(default: str) -> str:
     return os.environ.get("VDET_NODE_TRITON_URL") or os.environ.get("TRITON_URL") or default
 
 
-class DaemonPool:
-    """Daemon threads running submitted calls, a new one whenever all are busy (a ThreadPoolExecutor's threads are
-    joined at exit, so a decoder that hangs would keep the process alive after its window timed out)."""
-
-    def __init__(self, name: str):
-        self.name = name
-        self.jobs: queue.Queue = queue.Queue()
-        self.lock = threading.Lock()
-        self.waiting = 0  # threads blocked on the queue, not yet promised a job
-
-    def submit(self, fn, *args) -> Future:
-        future: Future = Future()
-        with self.lock:
-            if self.waiting:
-                self.waiting -= 1
-            else:
-                threading.Thread(target=self._run, name=f"{self.name}-{threading.active_count()}", daemon=True).start()
-        self.jobs.put((future, fn, args))
-        return future
-
-    def _run(self) -> None:
-        while True:
-            future, fn, args = self.jobs.get()
-            if future.set_running_or_notify_cancel():
-                try:
-                    future.set_result(fn(*args))
-                except BaseException as exc:  # noqa: BLE001 - handed to the waiting caller
-                    future.set_exception(exc)
-            with self.lock:
-                self.waiting += 1
-
-
 _WINDOW_THREADS = DaemonPool("vdet-window")
 
 
 def _analyse(task):
-    # imported here, not at the top: pipeline imports this module
-    from .pipeline import analyse_window
+    from .analysis import analyse_window  # imported when a window runs: importing the core loads no decoder or model client
 
     return analyse_window(task)
 

@@ -34,7 +34,7 @@ CREATE TABLE IF NOT EXISTS videos (
 CREATE TABLE IF NOT EXISTS windows (
     video_id VARCHAR, idx INTEGER, t_start DOUBLE, t_end DOUBLE, status VARCHAR,
     frames_scanned INTEGER, frames_kept INTEGER, detections INTEGER, events INTEGER, wall_s DOUBLE,
-    state BLOB, finished_at TIMESTAMP, PRIMARY KEY (video_id, idx)
+    state BLOB, finished_at TIMESTAMP, lanes VARCHAR[], PRIMARY KEY (video_id, idx)
 );
 CREATE TABLE IF NOT EXISTS frames (
     video_id VARCHAR, t DOUBLE, window_idx INTEGER, reason VARCHAR, motion DOUBLE, scene_score DOUBLE,
@@ -65,6 +65,7 @@ CREATE TABLE IF NOT EXISTS owners (
     video_id VARCHAR, owner VARCHAR, PRIMARY KEY (video_id, owner)
 );
 CREATE INDEX IF NOT EXISTS events_time ON events (video_id, t_start);
+ALTER TABLE windows ADD COLUMN IF NOT EXISTS lanes VARCHAR[];
 """
 
 PER_WINDOW_TABLES = ("frames", "detections", "events", "relations", "embeddings")
@@ -87,6 +88,7 @@ class WindowResult:
     state: bytes = b""
     frames_scanned: int = 0
     wall_s: float = 0.0
+    lanes: tuple[str, ...] = ()  # the lanes that ran for this window
 
 
 class StorageError(OSError):
@@ -170,6 +172,21 @@ class EventGraph:
         ).fetchone()
         return (row[0], bytes(row[1])) if row else None
 
+    def done_until(self, video_id: str) -> float:
+        """How far (seconds) the finished windows of a video reach."""
+        return float(self.con.execute("SELECT coalesce(max(t_end), 0) FROM windows WHERE video_id = ? AND status = 'done'", [video_id]).fetchone()[0])
+
+    def frame_totals(self, video_id: str) -> tuple[int, int]:
+        """(frames kept, frames scanned) over the finished windows of a video."""
+        kept, scanned = self.con.execute(
+            "SELECT coalesce(sum(frames_kept), 0), coalesce(sum(frames_scanned), 0) FROM windows WHERE video_id = ?", [video_id]).fetchone()
+        return int(kept), int(scanned)
+
+    def window_lanes(self, video_id: str) -> dict[int, list[str]]:
+        """Which lanes ran for each finished window (empty for windows written before lanes were recorded)."""
+        rows = self.con.execute("SELECT idx, lanes FROM windows WHERE video_id = ? AND status = 'done' ORDER BY idx", [video_id]).fetchall()
+        return {int(i): list(lanes or []) for i, lanes in rows}
+
     def last_event(self, video_id: str, before_window: int) -> Event | None:
         cur = self.con.execute(
             """SELECT id, kind, label, t_start, t_end, confidence, text, track_id, window_idx FROM events
@@ -219,9 +236,10 @@ class EventGraph:
                 con.execute(f"INSERT INTO embeddings SELECT video_id, event_id, window_idx, vec::FLOAT[{EMBED_DIM}] FROM emb_df")
                 con.unregister("emb_df")
             con.execute(
-                """INSERT OR REPLACE INTO windows VALUES (?, ?, ?, ?, 'done', ?, ?, ?, ?, ?, ?, now())""",
+                """INSERT OR REPLACE INTO windows (video_id, idx, t_start, t_end, status, frames_scanned, frames_kept, detections,
+                   events, wall_s, state, finished_at, lanes) VALUES (?, ?, ?, ?, 'done', ?, ?, ?, ?, ?, ?, now(), ?)""",
                 [r.video_id, r.index, r.t_start, r.t_end, r.frames_scanned, len(r.frames), len(r.detections), len(r.events),
-                 round(r.wall_s, 3), r.state],
+                 round(r.wall_s, 3), r.state, list(r.lanes)],
             )
             con.execute("COMMIT")
         except BaseException as exc:

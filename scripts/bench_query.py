@@ -73,7 +73,7 @@ def build_long_graph(graph: EventGraph, sources: list[tuple[str, float]], hours:
             con.execute("""INSERT INTO tracks SELECT ?, track_id + ?, label, first_t + ?, last_t + ?, n_frames, best_t + ?, best_confidence,
                            best_box, path FROM tracks WHERE video_id = ?""", [vid, track_base, offset, offset, offset, src])
             con.execute("""INSERT INTO windows SELECT ?, idx + ?, t_start + ?, t_end + ?, status, frames_scanned, frames_kept, detections, events,
-                           wall_s, NULL, finished_at FROM windows WHERE video_id = ?""", [vid, win_base, offset, offset, src])
+                           wall_s, NULL, finished_at, lanes FROM windows WHERE video_id = ?""", [vid, win_base, offset, offset, src])
             con.execute("""INSERT INTO relations SELECT ?, src || '-r' || CAST(? AS INTEGER), dst || '-r' || CAST(? AS INTEGER), kind, weight,
                            window_idx + ? FROM relations WHERE video_id = ?""", [vid, win_base, win_base, win_base, src])
             n_win = con.execute("SELECT coalesce(max(idx), 0) + 1 FROM windows WHERE video_id = ?", [src]).fetchone()[0]

@@ -156,7 +156,7 @@ def test_previous_windows_last_frame_is_found_again_on_a_sparse_source(tmp_path)
     a fresh reader: on a 1 fps source it lies more than one scan step before the window's end, and must still be found."""
     import subprocess
 
-    from orchestrator.pipeline import _last_scanned_frame
+    from orchestrator.analysis import _last_scanned_frame, _PooledReader
     from orchestrator.windows import Window
 
     clip = tmp_path / "one_fps.mp4"
@@ -165,6 +165,6 @@ def test_previous_windows_last_frame_is_found_again_on_a_sparse_source(tmp_path)
     info = probe(clip)
     window = Window(0, 0.0, 20.0)
     scanned = list(FrameReader(info, 160).read(window.t_start, window.t_end, 4.0))
-    found = _last_scanned_frame(FrameReader(info, 160), window, 4.0)
+    found = _last_scanned_frame(_PooledReader(FrameReader(info, 160)), window, 4.0)
     assert found is not None and found[0] == scanned[-1][0] == 19.0
     assert (found[1] == scanned[-1][1]).all()
