@@ -54,7 +54,7 @@ MAX_SIDE = 640  # the product decodes frames at this longer side (SamplingConfig
 OUTDOOR_SUSPECTS = ("sports ball", "kite", "frisbee", "umbrella", "handbag", "suitcase", "fire hydrant", "stop sign",
                     "parking meter", "bird", "skateboard", "surfboard", "tie", "bottle", "cup", "cell phone")
 TARGET_PRECISION = 0.8  # detection threshold: the lowest score at which calib precision reaches this
-CONFIRM_PRECISION = 0.9  # track confirmation: a track needs one detection at the score where precision reaches this
+CONFIRM_PRECISION = 1.0  # track confirmation: a track needs one detection at a score above every false detection seen on calib
 MIN_SUPPORT = 5  # calib detections of a class (above the pool threshold) needed to calibrate it
 GRID = np.round(np.arange(0.2, 0.951, 0.05), 2)
 
@@ -252,8 +252,8 @@ def write_thresholds(classes: dict, n_images: int) -> None:
     doc["_about"] = (
         "Per-class score thresholds for the detector (detect: applied in model.py; confirm: a track needs one detection at this "
         f"score, tracking.py). Calibrated by scripts/eval_objects.py --calibrate on the calib split of tests/data/object_eval "
-        f"({n_images} hand-annotated real images): detect = lowest score with precision >= {TARGET_PRECISION}, confirm = with "
-        f">= {CONFIRM_PRECISION}; a class never that precise is set above every false detection seen; classes with fewer than "
+        f"({n_images} hand-annotated real images): detect = lowest score with precision >= {TARGET_PRECISION}, confirm = lowest "
+        f"score with precision >= {CONFIRM_PRECISION} (above every false detection of the class seen); a class never that precise is set above every false detection seen; classes with fewer than "
         f"{MIN_SUPPORT} detections use the default (detect = the config's score_threshold; confirm 0.4, a prior, not calibrated). "
         "Reported on the heldout split only."
     )
