@@ -144,6 +144,12 @@ CLIPS = (
     Clip("teeworlds-data", TEE + "foley_foot_left-01.wv", "footsteps", "57d29a660a46285ca7f515a654d920aefb09372f7ed567672f27e6aab1435dce"),
     Clip("openarena-data", OA + "player/footsteps/step1.wav", "footsteps", "68967620a9c9e9ffdced52c2e9bb5c2a580a5d2d12b00f3fced1b1fe6bd07dd5"),
     Clip("openarena-data", OA + "player/footsteps/boot1.wav", "footsteps", "c6591c6d11e335173735882b5e9886a0b764e461df05dd12c181774aa5046a66"),
+    # backgrounds the scenes are mixed into (never a target themselves)
+    Clip("scorched3d-data", S3D + "apoc/data/wav/misc/citysounds.wav", "background", "ac868fee61d2164f1ed10aa067bdcb762325a397a5a2c35bc4c989480e5a9996",
+         "CC-BY-SA-3.0"),
+    Clip("scorched3d-data", S3D + "none/data/wav/misc/rain.wav", "background", "1121b04160e55c0b7ae6aafb3d519d39a1924b2ede986e1aca4e8dc94f14b4cb"),
+    Clip("openttd-opensfx", SFX + "52", "background", "ff90e750c6c280e96d38358c57fbf30a7cafe533f041eba8f38b9c59d67ed86e",
+         "CC-BY-3.0 (wind1.wav by Anton, edited by Janis Lukss)"),
     # speech, with reference transcripts
     Clip("pyannote.audio", "pyannote/audio/sample/sample.wav", "speech", "c319b4abca767b124e41432d364fd7df006cb26bb79d09326c487d606a134e6e", stm="pyannote/audio/sample/sample.stm"),
     Clip("nodejs-whisper", "package/cpp/whisper.cpp/bindings/go/samples/jfk.wav", "speech", "59dfb9a4acb36fe2a2affc14bacbee2920ff435cb13cc314a08c13f66ba7860e",
@@ -156,7 +162,8 @@ def corpus_dir() -> Path:
 
 
 def clip_id(clip: Clip) -> str:
-    stem = clip.member.replace("#", "-").rsplit("/", 1)[-1].rsplit(".", 1)[0]
+    name = clip.member.rsplit("/", 1)[-1]
+    stem = name.split(".")[0] + "-" + name.split("#")[1] if "#" in name else name.rsplit(".", 1)[0]
     pkg = clip.package.strip("@").replace("/", "-")
     return f"{clip.sound.replace(' ', '-')}--{pkg}--{stem}".lower()
 
