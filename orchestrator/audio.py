@@ -1,4 +1,4 @@
-"""Audio stage: voice activity, speech regions for ASR, and sound events read from the signal.
+"""Audio stage: voice activity and the speech regions sent to ASR.
 
 Speech: Silero VAD (ONNX, run here: it is tiny) marks speech; regions are
 padded, merged across short pauses and capped at Whisper's 30 s context. A
@@ -6,9 +6,7 @@ region belongs to the window it starts in and may run past the window's end
 (the window reads ``boundary_overflow_s`` of extra audio), so an utterance
 across a boundary is transcribed once, whole.
 
-Signal events need no model: loud onsets (a jump over the recent loudness
-floor), tonal sounds (beeps, rings, alarms: energy concentrated in a narrow
-band, sustained), and silence is simply the absence of both.
+Sounds other than speech are named by the sounds lane (``lanes/sounds.py``).
 """
 
 from __future__ import annotations
@@ -29,15 +27,6 @@ VAD_CONTEXT = 64
 class SpeechRegion:
     t_start: float
     t_end: float
-
-
-@dataclass(frozen=True)
-class SignalEvent:
-    label: str  # "loud onset", "tone"
-    t_start: float
-    t_end: float
-    confidence: float
-    attrs: dict
 
 
 class VoiceActivity:
@@ -102,63 +91,3 @@ class VoiceActivity:
                 start += cfg.max_region_s
             out.append(SpeechRegion(round(start + offset_s, 3), round(end + offset_s, 3)))
         return out
-
-
-def _frames_db(pcm: np.ndarray, hop: int) -> np.ndarray:
-    n = len(pcm) // hop
-    if n == 0:
-        return np.zeros(0, np.float32)
-    frames = pcm[: n * hop].reshape(n, hop)
-    return 10 * np.log10(np.mean(frames**2, axis=1) + 1e-10)
-
-
-def signal_events(pcm: np.ndarray, cfg: AudioConfig, offset_s: float = 0.0) -> list[SignalEvent]:
-    """Loud onsets and sustained tones found in the waveform itself."""
-    events: list[SignalEvent] = []
-    hop = 800  # 50 ms
-    step = hop / AUDIO_RATE
-    db = _frames_db(pcm, hop)
-    if len(db) == 0:
-        return events
-    # loud onsets: a frame well above the median of the previous second, and loud in absolute terms
-    last_onset = -1e9
-    for i in range(1, len(db)):
-        floor = float(np.median(db[max(0, i - 20) : i]))
-        jump = db[i] - floor
-        if jump >= cfg.onset_db and db[i] > -30 and (i * step - last_onset) > 1.0:
-            end = i
-            while end + 1 < len(db) and db[end + 1] > floor + cfg.onset_db / 2:
-                end += 1
-            events.append(SignalEvent("loud onset", round(offset_s + i * step, 3), round(offset_s + (end + 1) * step, 3),
-                                      round(min(1.0, jump / (2 * cfg.onset_db)), 3), {"jump_db": round(float(jump), 1), "level_db": round(float(db[i]), 1)}))
-            last_onset = i * step
-    # tones: a narrow spectral peak holding most of the energy over >= 0.3 s
-    n_fft = 2048
-    spec_hop = 1024
-    if len(pcm) >= n_fft:
-        win = np.hanning(n_fft).astype(np.float32)
-        idx = np.arange(0, len(pcm) - n_fft + 1, spec_hop)
-        frames = np.stack([pcm[i : i + n_fft] * win for i in idx])
-        mag = np.abs(np.fft.rfft(frames, axis=1)) ** 2
-        total = mag.sum(axis=1) + 1e-12
-        peak = mag.argmax(axis=1)
-        # energy within +-2 bins of the peak
-        band = np.stack([mag[np.arange(len(mag)), np.clip(peak + k, 0, mag.shape[1] - 1)] for k in range(-2, 3)]).sum(axis=0)
-        ratio = band / total
-        level = 10 * np.log10(total / n_fft + 1e-12)
-        tonal = (ratio > 0.6) & (level > -45) & (peak > 5)
-        freqs = peak * AUDIO_RATE / n_fft
-        i = 0
-        while i < len(tonal):
-            if not tonal[i]:
-                i += 1
-                continue
-            j = i
-            while j + 1 < len(tonal) and tonal[j + 1] and abs(freqs[j + 1] - freqs[i]) < 60:
-                j += 1
-            t0, t1 = idx[i] / AUDIO_RATE, (idx[j] + n_fft) / AUDIO_RATE
-            if t1 - t0 >= 0.3:
-                events.append(SignalEvent("tone", round(offset_s + t0, 3), round(offset_s + t1, 3), round(float(ratio[i : j + 1].mean()), 3),
-                                          {"frequency_hz": round(float(np.median(freqs[i : j + 1])), 1)}))
-            i = j + 1
-    return events

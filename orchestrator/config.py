@@ -43,7 +43,6 @@ class AudioConfig:
     speech_pad_s: float = 0.2
     max_region_s: float = 28.0  # Whisper's context is 30 s
     boundary_overflow_s: float = 10.0  # speech that starts in a window may run this far past its end
-    onset_db: float = 12.0  # loudness jump (dB over the recent floor) that is a loud onset
     sound_lookback_s: float = 6.0  # the sounds lane also reads this much before its window: a sound that began earlier is not reported twice
 
 

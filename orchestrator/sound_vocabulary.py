@@ -42,6 +42,8 @@ VOCABULARY: tuple[SoundName, ...] = (
                "gunshot", "gunshots", "shot", "shots", "loud")),
     SoundName("knock", "Knock", ("bang", "tap"), ("knock", "knocks", "knocking", "knocked", "tap", "taps", "tapping", "door")),
     SoundName("music", "Music", ("song", "melody"), ("music", "musical", "song", "songs", "melody", "tune", "singing", "playing", "band")),
+    SoundName("applause", "Applause", ("clapping", "crowd"), ("applause", "clap", "claps", "clapping", "cheer", "cheering", "crowd", "audience")),
+    SoundName("footsteps", "Walk, footsteps", ("steps", "walking"), ("footsteps", "footstep", "steps", "walking", "walks", "running", "stomping")),
     SoundName("dog bark", "Bark", ("dog", "barking"), ("dog", "dogs", "bark", "barks", "barking", "barked", "woof")),
     SoundName("vehicle engine", "Engine", ("engine", "car", "motor"), ("engine", "engines", "motor", "motors", "car", "cars", "vehicle", "traffic", "revving")),
     SoundName("gunshot", "Gunshot, gunfire", ("bang", "gun", "shot"), ("gun", "guns", "gunshot", "gunshots", "gunfire", "shot", "shots", "shooting")),

@@ -7,7 +7,7 @@ import wave
 import numpy as np
 import pytest
 
-from orchestrator.audio import VoiceActivity, signal_events
+from orchestrator.audio import VoiceActivity
 from orchestrator.config import AudioConfig, SamplingConfig
 from orchestrator.events import Event, build_relations, fmt_time
 from orchestrator.media import FrameReader, probe, read_audio
@@ -48,20 +48,6 @@ def test_motion_gate_keeps_heartbeats_on_static_scene_and_motion_and_cuts():
     # a cut to a different scene
     cut = gate.score(13.0, np.dstack([np.full((90, 160), 20, np.uint8), np.full((90, 160), 200, np.uint8), np.full((90, 160), 60, np.uint8)]))
     assert cut.keep and cut.reason == "scene_cut"
-
-
-def test_signal_events_find_tone_and_onset_at_true_times():
-    rate = 16000
-    pcm = np.random.default_rng(1).standard_normal(10 * rate).astype(np.float32) * 0.001
-    pcm[3 * rate : 4 * rate] += 0.3 * np.sin(2 * np.pi * 880 * np.arange(rate) / rate)  # tone 3-4 s
-    pcm[7 * rate : int(7.2 * rate)] += np.random.default_rng(2).standard_normal(int(0.2 * rate)) * 0.5  # bang at 7 s
-    events = signal_events(pcm.astype(np.float32), AudioConfig(), offset_s=100.0)
-    tones = [e for e in events if e.label == "tone"]
-    onsets = [e for e in events if e.label == "loud onset"]
-    assert len(tones) == 1 and abs(tones[0].t_start - 103.0) < 0.15 and abs(tones[0].t_end - 104.0) < 0.15
-    assert abs(tones[0].attrs["frequency_hz"] - 880) < 20
-    assert any(abs(e.t_start - 107.0) < 0.1 for e in onsets)
-    assert not any(106.5 > e.t_start > 104.5 for e in onsets)  # nothing in the quiet part
 
 
 def test_vad_finds_the_speech_of_a_real_call(media_dir):

@@ -1,10 +1,62 @@
-"""Sounds lane: the sound tagger (Triton) and what the signal itself shows, as sound events."""
+"""Sounds lane: named sound events from the sound tagger (Triton) and from the shape of the signal, fused.
+
+Worker, per window:
+- the signal analysis (``sound_signal.py``, no model) names beeps, alarms, rings, sirens, tones, bangs, knocks and
+  music from their structure, over the window plus ``sound_lookback_s`` before it and the overflow after it; a
+  sound is reported by the window its first burst starts in, whole, so a ringing across a boundary is one event;
+- the tagger (BirdNET on the embedded default; an AudioSet tagger where its weights are present) labels 3 s
+  chunks; its labels are mapped onto ``sound_vocabulary`` names, consecutive chunks merged;
+- fusion: one real sound, one event. A tagger run that overlaps a signal sound of a compatible name, or covers most
+  of one, is folded into it (the tagger's name, which a trained model gives, wins over the shape's, except a
+  species name over a tonal sound; both sources in ``attrs["sources"]``); tags that only restate speech ("human vocal" during voice
+  activity) or name nothing useful ("noise") are dropped; a species tag over a tonal signal sound is attributed to
+  that sound (beeps are often read as bird calls).
+"""
 
 from __future__ import annotations
 
-from ..audio import signal_events
+from dataclasses import replace
+
+import numpy as np
+
 from ..events import Event
+from ..media import AUDIO_RATE, read_audio
+from ..sound_vocabulary import accepted_names, name_for
 from .base import AssemblyContext, AudioMedia, Lane, LaneOutput
+from .sound_signal import SignalConfig, SignalSound, analyse_signal
+from .speech import speech_regions
+
+UNNAMED_TAGS = {"noise"}  # a tag that names nothing a person would ask for
+SPEECH_TAGS = {"human voice"}  # restates the speech lane when it falls in voice activity
+
+
+def _compatible(a: str, b: str) -> bool:
+    return a == b or a in accepted_names(b) or b in accepted_names(a)
+
+
+def fuse(signal: list[SignalSound], tags: list[tuple[str, float, float, float]], speech: list[tuple[float, float]]) -> list[SignalSound]:
+    """Signal sounds and tagger runs ``(name, t0, t1, confidence)`` → one sound per real sound."""
+    out = [replace(s, attrs={**s.attrs, "sources": ["signal"]}) for s in signal]
+    for name, t0, t1, conf in tags:
+        if name in UNNAMED_TAGS:
+            continue
+        in_speech = sum(max(0.0, min(t1, b) - max(t0, a)) for a, b in speech) / max(t1 - t0, 1e-6)
+        if name in SPEECH_TAGS and in_speech > 0.3:
+            continue
+        overlapping = [s for s in out if min(s.t_end, t1) > max(s.t_start, t0)]
+        host = next((s for s in overlapping if _compatible(s.label, name)), None)
+        if host is None:  # a sound the run mostly covers is the sound the tagger heard there, whatever its shape said
+            host = next((s for s in overlapping if min(s.t_end, t1) - max(s.t_start, t0) >= 0.5 * max(s.t_end - s.t_start, 1e-6)), None)
+        if host is not None:
+            host.attrs["sources"] = sorted({*host.attrs["sources"], "tagger"})
+            host.attrs.setdefault("tagger_labels", []).append(name)
+            if name != host.label and name != "animal":  # a trained model's name beats the shape of the signal
+                host.attrs["signal_label"] = host.label
+                host.label = name
+            host.confidence = round(max(host.confidence, conf), 3)
+            continue
+        out.append(SignalSound(name, t0, t1, round(conf, 3), {"sources": ["tagger"]}))
+    return sorted(out, key=lambda s: (s.t_start, s.label))
 
 
 class SoundsLane(Lane):
@@ -13,25 +65,28 @@ class SoundsLane(Lane):
     models = ("sound_tagger",)
 
     def analyse(self, task, media: AudioMedia, models) -> list[Event]:
-        acfg, w = task.config.audio, task.window
-        window_pcm = media.window_pcm
-        events: list[Event] = []
-        tags = models.tag_sounds(window_pcm)
-        # the tagger's chunks merged over consecutive chunks, plus what the signal itself shows
-        merged: dict[str, list] = {}
-        for tag in sorted(tags, key=lambda x: x.t_start):
-            run = merged.get(tag.label)
+        acfg, info, w = task.config.audio, task.info, task.window
+        lead_s = min(acfg.sound_lookback_s, w.t_start)
+        lead = read_audio(info, w.t_start - lead_s, w.t_start) if lead_s > 0 else media.pcm[:0]
+        pcm = np.concatenate([lead, media.pcm]) if len(lead) else media.pcm
+        t0 = w.t_start - len(lead) / AUDIO_RATE
+        # voice activity over the same stretch: this window's regions, the previous ones that reach into it, the next one's
+        speech = [(r.t_start, r.t_end) for p in (*task.speech_lookback, w) for r in speech_regions(info, p, acfg)]
+        found = analyse_signal(pcm, speech, SignalConfig(), offset_s=t0)
+        signal = [s for s in found if w.t_start <= s.t_start < w.t_end]  # a sound belongs to the window it starts in
+        runs: dict[str, list] = {}
+        for tag in sorted(models.tag_sounds(media.window_pcm), key=lambda x: x.t_start):
+            name = name_for(tag.label)
+            run = runs.get(name)
             if run and tag.t_start - run[-1][1] <= 0.01:
                 run[-1][1], run[-1][2] = tag.t_end, max(run[-1][2], tag.confidence)
             else:
-                merged.setdefault(tag.label, []).append([tag.t_start, tag.t_end, tag.confidence])
-        for label, runs in sorted(merged.items()):
-            for t0, t1, conf in runs:
-                events.append(Event(f"sound-{w.index:05d}-{len(events):03d}", "sound", label, w.t_start + t0, w.t_start + t1, conf,
-                                    window_index=w.index, attrs={"source": "tagger"}))
-        for sig in signal_events(window_pcm, acfg, offset_s=w.t_start):
-            events.append(Event(f"sound-{w.index:05d}-{len(events):03d}", "sound", sig.label, sig.t_start, sig.t_end, sig.confidence,
-                                window_index=w.index, attrs={"source": "signal", **sig.attrs}))
+                runs.setdefault(name, []).append([tag.t_start, tag.t_end, tag.confidence])
+        tags = [(name, w.t_start + a, w.t_start + b, c) for name, rs in runs.items() for a, b, c in rs]
+        events = []
+        for s in fuse(signal, tags, speech):
+            events.append(Event(f"sound-{w.index:05d}-{len(events):03d}", "sound", s.label, s.t_start, s.t_end, s.confidence,
+                                window_index=w.index, attrs=s.attrs))
         return events
 
     def assemble(self, events: list[Event], ctx: AssemblyContext) -> LaneOutput:

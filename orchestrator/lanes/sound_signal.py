@@ -1,0 +1,345 @@
+"""Sounds named from the structure of the signal itself, with no model (librosa for the spectral analysis).
+
+The audio is cut into *bursts* (stretches clearly above the background) and each burst is described by its
+shape: a **steady** tone (one pitch held), a **warble** (a trill or a fast wobble of pitch: electronic ringers,
+bells), a **sweep** (pitch gliding up and down over seconds: sirens), a **decaying** tone (struck: a bell,
+a ding-dong), **impulsive** broadband (a bang, a knock) or **harmonic** sustained sound (music). Bursts that
+belong together become one sound with a pattern, named as people name them:
+
+- repeated short steady beeps at a regular pace → ``alarm`` ("6 beeps, 1.0 s apart"); fewer or irregular →
+  ``beeping``
+- warbling or struck tonal bursts, or long steady bursts repeated in a ring cadence → ``ringing`` ("3 rings")
+- a sweep → ``siren``; one long steady tone → ``tone``
+- one impulsive hit → ``bang``; a quick series of them → ``knock`` ("3 knocks")
+- sustained harmonic sound outside speech → ``music``
+
+Speech is not a sound: bursts inside voice activity are dropped unless they are pure steady tones (a beep over
+someone talking is still a beep).
+
+    >>> import numpy as np
+    >>> t = np.arange(int(0.25 * 16000)) / 16000
+    >>> beep = 0.2 * np.sin(2 * np.pi * 2500 * t)
+    >>> pcm = np.zeros(16000 * 8, np.float32)
+    >>> for k in range(5):
+    ...     pcm[16000 * (1 + k): 16000 * (1 + k) + len(beep)] += beep
+    >>> [(s.label, s.attrs["pattern"]) for s in analyse_signal(pcm)]
+    [('alarm', '5 beeps, 1.0 s apart')]
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+RATE = 16000
+N_FFT = 1024
+HOP = 160  # 10 ms
+FPS = RATE / HOP
+BACKGROUND_S = 10.0  # long enough that a sound lasting a few seconds does not become its own background
+MIN_FREQ_HZ = 150.0
+MIN_TONE_HZ = 250.0  # tonal bursts lower than this are hum and rumble  # below: hum and rumble, not a sound anyone names
+
+
+@dataclass(frozen=True)
+class SignalConfig:
+    rise_db: float = 10.0  # a burst stands this far above the background (its running 10th percentile)
+    min_level_db: float = -50.0  # and is at least this loud (dB re full scale RMS)
+    tonal: float = 0.55  # energy share of the 3 strongest spectral peaks that makes a frame tonal
+    speech_tonal: float = 0.8  # inside speech only purer tones count
+    min_burst_s: float = 0.08
+    speech_burst_s: float = 0.15  # a tone inside voice activity must hold this long (vowels are tonal for a moment)
+    group_gap_s: float = 4.5  # bursts of one sound are at most this far apart (a ring cadence is 2 s on, 4 s off)
+    same_pitch: float = 0.2  # relative pitch difference of bursts of one sound
+    short_burst_s: float = 0.7  # a beep is shorter than this
+    regular_cv: float = 0.3  # coefficient of variation of intervals below which a pattern is regular
+    impulse_s: float = 0.35  # an impulsive burst is shorter than this
+    knock_gap_s: float = 0.8  # knocks of one series are at most this far apart
+    music_min_s: float = 4.0
+    lone_beep_tonality: float = 0.75  # a single short beep is reported only when this pure
+    melody_gap_s: float = 0.35  # tonal bursts of different pitch this close are notes of one tune
+
+
+@dataclass
+class Burst:
+    t0: float
+    t1: float
+    shape: str  # steady | warble | sweep | glide | melodic | chord | decaying | impulsive | harmonic
+    freq_hz: float
+    level_db: float
+    tonality: float
+    in_speech: float  # fraction of the burst inside voice activity
+
+    @property
+    def duration(self) -> float:
+        return self.t1 - self.t0
+
+
+@dataclass
+class SignalSound:
+    label: str
+    t_start: float
+    t_end: float
+    confidence: float
+    attrs: dict = field(default_factory=dict)
+
+
+def _runs(mask: np.ndarray, fill: int = 0) -> list[tuple[int, int]]:
+    """[start, end) index runs where ``mask`` holds, gaps of up to ``fill`` frames bridged."""
+    idx = np.flatnonzero(mask)
+    if len(idx) == 0:
+        return []
+    breaks = np.flatnonzero(np.diff(idx) > fill + 1)
+    starts = np.r_[idx[0], idx[breaks + 1]]
+    ends = np.r_[idx[breaks], idx[-1]] + 1
+    return list(zip(starts.tolist(), ends.tolist()))
+
+
+def _frame_features(pcm: np.ndarray):
+    import librosa  # noqa: PLC0415 - heavy (numba): loaded by the lane on first use, not by importing the core
+
+    spec = np.abs(librosa.stft(pcm.astype(np.float32), n_fft=N_FFT, hop_length=HOP, center=True)) ** 2
+    freqs = librosa.fft_frequencies(sr=RATE, n_fft=N_FFT)
+    band = spec[freqs >= MIN_FREQ_HZ]
+    bfreqs = freqs[freqs >= MIN_FREQ_HZ]
+    total = band.sum(axis=0) + 1e-12
+    level = librosa.power_to_db(total / (N_FFT * N_FFT / 6), ref=1.0)  # ~dBFS RMS of the band (Hann window power gain)
+    # tonality: share of energy in the 3 strongest peaks (±2 bins each); chord: how much of it is not the strongest one
+    smooth = np.stack([np.roll(band, k, axis=0) for k in range(-2, 3)]).sum(axis=0)
+    work = smooth.copy()
+    cols = np.arange(work.shape[1])
+    shares = []
+    top = np.argmax(work, axis=0)
+    for _ in range(3):
+        i = np.argmax(work, axis=0)
+        shares.append(work[i, cols] / total)
+        for k in range(-4, 5):
+            work[np.clip(i + k, 0, len(work) - 1), cols] = 0
+    tonality = np.clip(sum(shares), 0, 1)
+    chord = 1.0 - shares[0] / np.maximum(tonality, 1e-9)
+    # purity: the strongest peak against its neighbourhood (±12 bins): a partial is narrow, rumble and noise are not
+    wide = np.stack([np.roll(band, k, axis=0) for k in range(-12, 13)]).sum(axis=0)
+    purity = smooth[top, cols] / np.maximum(wide[top, cols], 1e-12)
+    tonality = np.where(purity >= 0.6, tonality, 0.0)
+    flatness = librosa.feature.spectral_flatness(S=np.sqrt(band))[0]
+    return level, tonality, chord, bfreqs[top], flatness, spec
+
+
+def _background(level: np.ndarray) -> np.ndarray:
+    """Running background level: the 10th percentile over ``BACKGROUND_S`` around each frame."""
+    from scipy.ndimage import percentile_filter  # noqa: PLC0415
+
+    return percentile_filter(level, 10, size=int(BACKGROUND_S * FPS) | 1, mode="nearest")
+
+
+def _in_speech(t0: float, t1: float, speech: list[tuple[float, float]]) -> float:
+    inside = sum(max(0.0, min(t1, b) - max(t0, a)) for a, b in speech)
+    return inside / max(t1 - t0, 1e-6)
+
+
+def _notes(f: np.ndarray) -> int:
+    """Distinct pitches (semitone bins) that each hold at least 10 % of a burst's frames."""
+    semis = np.round(12 * np.log2(np.maximum(f, 1.0) / 440.0)).astype(int)
+    _, counts = np.unique(semis, return_counts=True)
+    return int(np.count_nonzero(counts >= max(2, 0.1 * len(f))))
+
+
+def _periodic(track: np.ndarray, min_lag: int = 3, max_lag: int = 12) -> bool:
+    """Whether a pitch track repeats itself every 3-12 frames (an 8-33 Hz trill), not just jitters."""
+    x = track - track.mean()
+    if len(x) < 3 * max_lag or not x.any():
+        return False
+    ac = np.correlate(x, x, mode="full")[len(x) - 1 :]
+    ac = ac / ac[0]
+    return float(ac[min_lag : max_lag + 1].max()) >= 0.5
+
+
+def _shape_of_tonal(f: np.ndarray, lv: np.ndarray, chord: float) -> str:
+    dur = len(f) / FPS
+    lo, hi = np.percentile(f, [5, 95])
+    mid = (lo + hi) / 2
+    spread = (hi - lo) / max(mid, 1.0)
+    centred = np.sign(f - mid)
+    reversals = np.count_nonzero(np.diff(centred[centred != 0])) / dur
+    semis = 12 * np.log2(np.maximum(f, 1.0) / 440.0)
+    visited = len(np.unique(np.round(semis)))
+    if spread > 0.25 and dur >= 0.8 and reversals < 16 and visited >= 5 and float(np.median(np.abs(np.diff(semis)))) < 0.5:
+        return "sweep"  # a glide through many pitches, smoothly: a wail, or a yelp (a few glides a second)
+    if spread > 0.06 and reversals >= 16 and _periodic(semis):
+        return "warble"  # a trill: pitch alternating regularly, 8 or more times a second
+    if spread > 0.06 and np.mean(np.abs(np.diff(semis)) < 0.3) < 0.7:
+        return "glide"  # pitch moving without holding: a voice, a bark; not a sound this analysis names
+    if chord > 0.45:
+        return "chord"
+    if _notes(f) >= 3:
+        return "melodic"  # held notes, in steps
+    if dur >= 0.3 and lv[0] - lv[-1] > 15 and np.argmax(lv) < len(lv) * 0.25:
+        return "decaying"
+    return "steady"
+
+
+def find_bursts(pcm: np.ndarray, speech: list[tuple[float, float]] = (), cfg: SignalConfig = SignalConfig(), offset_s: float = 0.0) -> list[Burst]:
+    """Bursts of sound standing out of the background, each with its shape (times in seconds plus ``offset_s``)."""
+    if len(pcm) < N_FFT:
+        return []
+    level, tonality, chord, freq, flatness, spec = _frame_features(pcm)
+    background = _background(level)
+    active = (level > background + cfg.rise_db) & (level > cfg.min_level_db)
+    times = offset_s + np.arange(len(level)) / FPS
+    speaking = np.zeros(len(level), bool)
+    for a, b in speech:
+        speaking |= (times >= a) & (times < b)
+    # tonal bursts, frame by frame: a beep over someone talking is found inside the speech, but there only pure tones count
+    tonal = active & (tonality >= np.where(speaking, cfg.speech_tonal, cfg.tonal))
+    bursts: list[Burst] = []
+    for a, b in _runs(tonal, fill=3):
+        t0, t1 = float(times[a]), float(times[b - 1]) + 1 / FPS
+        if t1 - t0 < cfg.min_burst_s:
+            continue
+        if float(np.median(freq[a:b])) < MIN_TONE_HZ:
+            continue  # a low hum or rumble: tonal, but nothing people call a tone
+        shape = _shape_of_tonal(freq[a:b], level[a:b], float(np.median(chord[a:b])))
+        speech_frac = float(speaking[a:b].mean())
+        if speech_frac > 0.3 and (shape != "steady" or t1 - t0 < cfg.speech_burst_s):
+            continue  # pitch that moves, or holds only for a moment, inside voice activity is the voice
+        f = freq[a:b]
+        centre = float(np.sqrt(np.prod(np.percentile(f, [5, 95])))) if shape in ("warble", "sweep") else float(np.median(f))
+        bursts.append(Burst(round(t0, 3), round(t1, 3), shape, centre, float(level[a:b].max()),
+                            float(tonality[a:b].mean()), speech_frac))
+    near_tonal = np.convolve(tonal, np.ones(7), mode="same") > 0
+    for a, b in _runs(active & ~near_tonal & ~speaking, fill=3):
+        t0, t1 = float(times[a]), float(times[b - 1]) + 1 / FPS
+        dur = t1 - t0
+        lv = level[a:b]
+        if dur < cfg.min_burst_s / 2:
+            continue
+        jump = float(lv.max() - background[a])
+        if dur <= cfg.impulse_s and jump >= cfg.rise_db + 5 and float(flatness[a:b].max()) > 0.05:
+            bursts.append(Burst(round(t0, 3), round(t1, 3), "impulsive", 0.0, float(lv.max()), float(tonality[a:b].mean()), 0.0))
+        elif dur >= cfg.music_min_s and _harmonic_share(spec[:, a:b]) > 0.6:
+            bursts.append(Burst(round(t0, 3), round(t1, 3), "harmonic", 0.0, float(lv.max()), float(tonality[a:b].mean()), 0.0))
+    return bursts
+
+
+def _harmonic_share(spec: np.ndarray) -> float:
+    import librosa  # noqa: PLC0415
+
+    harmonic, percussive = librosa.decompose.hpss(spec, power=2.0)
+    return float(harmonic.sum() / max(harmonic.sum() + percussive.sum(), 1e-12))
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def _regular(onsets: list[float], cfg: SignalConfig) -> tuple[bool, float]:
+    if len(onsets) < 3:
+        return False, float(np.diff(onsets).mean()) if len(onsets) == 2 else 0.0
+    gaps = np.diff(onsets)
+    return bool(gaps.std() / max(gaps.mean(), 1e-6) < cfg.regular_cv), float(np.median(gaps))
+
+
+def group_bursts(bursts: list[Burst], cfg: SignalConfig = SignalConfig()) -> list[SignalSound]:
+    """Bursts that belong together (same kind, similar pitch, close in time) become one named sound."""
+    sounds: list[SignalSound] = []
+    tonal = [b for b in bursts if b.shape not in ("impulsive", "harmonic", "glide")]
+    tonal, music = _music_stretches(tonal, cfg)
+    sounds += music
+    groups: list[list[Burst]] = []
+    for b in sorted(tonal, key=lambda x: x.t0):
+        for g in reversed(groups[-3:]):
+            last = g[-1]
+            same_pitch = abs(np.log(max(b.freq_hz, 1) / max(last.freq_hz, 1))) < cfg.same_pitch or "sweep" in (b.shape, last.shape)
+            melody = b.t0 - last.t1 <= cfg.melody_gap_s  # notes of one tune follow each other closely
+            if b.t0 - last.t1 <= cfg.group_gap_s and (same_pitch or melody):
+                g.append(b)
+                break
+        else:
+            groups.append([b])
+    for g in groups:
+        if len(g) == 1 and g[0].shape == "steady" and g[0].duration < cfg.short_burst_s and g[0].tonality < cfg.lone_beep_tonality:
+            continue  # one short, impure blip is too little to name
+        sounds.append(_name_tonal_group(g, cfg))
+    impulses = sorted((b for b in bursts if b.shape == "impulsive"), key=lambda x: x.t0)
+    series: list[list[Burst]] = []
+    for b in impulses:
+        if series and b.t0 - series[-1][-1].t1 <= cfg.knock_gap_s:
+            series[-1].append(b)
+        else:
+            series.append([b])
+    for s in series:
+        loud = max(b.level_db for b in s)
+        n = len(s)
+        regular, interval = _regular([b.t0 for b in s], cfg)
+        if n >= 8 and interval < 0.3:
+            label, pattern = "applause", f"{n} claps"
+        elif n >= 6 and regular and 0.35 <= interval <= 0.9:
+            label, pattern = "footsteps", f"{n} steps, {interval:.1f} s apart"
+        elif n >= 2:
+            label, pattern = "knock", _plural(n, "knock")
+        else:
+            label, pattern = "bang", "1 hit"
+        sounds.append(SignalSound(label, s[0].t0, s[-1].t1, round(min(0.9, 0.5 + 0.1 * n), 3),
+                                  {"pattern": pattern, "n_bursts": n, "shape": "impulsive", "level_db": round(loud, 1)}))
+    for b in (b for b in bursts if b.shape == "harmonic"):
+        sounds.append(SignalSound("music", b.t0, b.t1, 0.5, {"pattern": f"{b.duration:.0f} s of sustained harmonic sound", "shape": "harmonic"}))
+    return sorted(sounds, key=lambda s: s.t_start)
+
+
+def _music_stretches(tonal: list[Burst], cfg: SignalConfig) -> tuple[list[Burst], list[SignalSound]]:
+    """Dense runs of tonal bursts in many pitches (a tune, chords) become music; the rest is returned for grouping."""
+    chains: list[list[Burst]] = []
+    for b in sorted(tonal, key=lambda x: x.t0):
+        if chains and b.t0 - max(x.t1 for x in chains[-1]) <= 1.0:
+            chains[-1].append(b)
+        else:
+            chains.append([b])
+    rest, music = [], []
+    for c in chains:
+        span = max(x.t1 for x in c) - c[0].t0
+        pitches = len({round(12 * np.log2(max(x.freq_hz, 1.0) / 440.0)) for x in c})
+        coverage = sum(x.duration for x in c) / max(span, 1e-6)
+        chords = sum(x.duration for x in c if x.shape == "chord") / max(span, 1e-6)
+        if span >= cfg.music_min_s + 2 and coverage >= 0.5 and (pitches >= 4 or chords >= 0.5):
+            music.append(SignalSound("music", c[0].t0, max(x.t1 for x in c), round(min(0.8, 0.4 + 0.05 * pitches), 3),
+                                     {"pattern": f"{span:.0f} s, {pitches} pitches", "shape": "melodic", "n_bursts": len(c)}))
+        else:
+            rest += c
+    return rest, music
+
+
+def _name_tonal_group(g: list[Burst], cfg: SignalConfig) -> SignalSound:
+    n = len(g)
+    onsets = [b.t0 for b in g]
+    regular, interval = _regular(onsets, cfg)
+    shapes = [b.shape for b in g]
+    mean_dur = float(np.mean([b.duration for b in g]))
+    freq = float(np.median([b.freq_hz for b in g]))
+    attrs = {"n_bursts": n, "frequency_hz": round(freq, 1), "shape": max(set(shapes), key=shapes.count),
+             "burst_s": round(mean_dur, 2)}
+    tonality = float(np.mean([b.tonality for b in g]))
+    span = g[-1].t1 - g[0].t0
+    pitches = len({round(12 * np.log2(max(b.freq_hz, 1.0) / 440.0)) for b in g})
+    if shapes.count("sweep") * 2 >= n:
+        label, pattern = "siren", ("rising and falling" if n == 1 else f"{n} wails")
+    elif (shapes.count("warble") + shapes.count("decaying") + shapes.count("melodic") + shapes.count("chord")) * 2 >= n or pitches >= 3:
+        label, pattern = "ringing", _plural(n, "ring")
+    elif mean_dur < cfg.short_burst_s:
+        if n >= 3 and regular:
+            label, pattern = "alarm", f"{n} beeps, {interval:.1f} s apart"
+        elif n >= 6:  # a long series of beeps in a cadence (groups of beeps) is an alarm too
+            label, pattern = "alarm", f"{n} beeps in {span:.0f} s"
+        else:
+            label, pattern = "beeping", _plural(n, "beep")
+    elif n >= 2 and regular or n == 2:
+        label, pattern = "ringing", _plural(n, "ring")  # long steady bursts in a cadence: a ringer
+    else:
+        label, pattern = "tone", f"{mean_dur:.1f} s at {freq:.0f} Hz"
+    confidence = round(min(0.95, 0.4 + 0.4 * tonality + (0.1 if n >= 3 and regular else 0.0)), 3)
+    return SignalSound(label, g[0].t0, g[-1].t1, confidence, {"pattern": pattern, **attrs})
+
+
+def analyse_signal(pcm: np.ndarray, speech: list[tuple[float, float]] = (), cfg: SignalConfig = SignalConfig(),
+                   offset_s: float = 0.0) -> list[SignalSound]:
+    """The named sounds in ``pcm`` (16 kHz mono), times in seconds plus ``offset_s``."""
+    return group_bursts(find_bursts(pcm, list(speech), cfg, offset_s), cfg)
