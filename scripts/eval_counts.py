@@ -6,7 +6,7 @@ objects per class the graph reports: object tracks, joined where re-identificati
 looking at the frames) and, with ``--crops DIR``, writes each reported track's best crop (with context)
 so a person can judge track precision: is each reported track a real object of the reported class?
 
-    .venv/bin/python scripts/eval_counts.py ~/.cache/video-detective/test-media/bikes.mp4 --crops /tmp/bikes-crops
+    .venv/bin/python scripts/eval_counts.py ~/.cache/video-detective/test-media/bikes.mp4 --crops bikes-crops
     # the campus clip (Debian opencv-doc; scripts/eval_objects.py --fetch unpacks it into the eval cache):
     .venv/bin/python scripts/eval_counts.py ~/.cache/video-detective/eval-media/opencv-doc/usr/share/doc/opencv-doc/examples/data/vtest.avi
 
