@@ -99,6 +99,7 @@ class AnswerRequest:
     frame_times: list[float] = field(default_factory=list)
     usage: dict = field(default_factory=dict)
     citations: list[Citation] | None = None  # set by an engine that writes its own citations (the extractive one)
+    retriever: "object | None" = None  # the retriever that made ``retrieval`` (the tool-planning engine queries the graph with it)
 
 
 class Cancelled(Exception):
@@ -285,6 +286,8 @@ def _names(plan, default: str = "such thing") -> str:
         names.append(("mention of " + _join([f'"{k}"' for k in plan.keywords[:2]], "or")) if plan.keywords else "speech")
     if "alert" in plan.lanes and not names:
         names.append("alert")
+    if not names and plan.unknown:
+        names = [plural(2, w).split(" ", 1)[1] if not w.endswith("s") else w for w in plan.unknown[:2]]
     if plan.colours and plan.object_labels:
         names = [f"{plan.colours[0]} {n}" for n in names]
     return _join(names, "or") or default
@@ -334,6 +337,9 @@ class ExtractiveEngine:
         a = r.anchor_event
         plan = r.plan
         w.told.add(a.event_id)
+        if "end" in a.why and a.kind in ("sound", "speech", "text"):
+            what = _cap(w.noun(a)) if a.kind != "speech" else f"The line {_quote(a.text)}"
+            return f"{what} {'ends' if a.kind == 'speech' else 'stops'} at {w.t(a, 'end')}"
         if a.kind == "sound":
             n = w.noun(a)
             return _cap(f"{n} {'sounds' if n.startswith(('a ', 'an ')) else 'is heard'} at {w.t(a)}")
@@ -358,6 +364,14 @@ class ExtractiveEngine:
     def _following(self, w: _Writer, r: RetrievalResult, lead: str, what: str) -> str:
         """The anchored answer's first sentence: the anchor, then the nearest thing after (or before) it."""
         plan = r.plan
+        if plan.anchor_side == "during":
+            if not r.matches:
+                return f"{lead}; I found no {what} at the same time."
+            e = r.matches[0]
+            if e.kind == "speech":
+                w.told.add(e.event_id)
+                return f"{lead}; meanwhile, at {w.t(e)}, someone says {_quote(e.text)}."
+            return f"{lead}; at the same time, {w.sentence(e)}."
         if not r.matches:
             return f"{lead}; I found no {what} {'after' if plan.anchor_side == 'after' else 'before'} it."
         e = r.matches[0] if plan.anchor_side != "before" else r.matches[-1]
@@ -394,7 +408,7 @@ class ExtractiveEngine:
         elif others:
             n = r.match_total or len(others)
             e0 = others[0]
-            thing = (f'"{plan.keywords[0]}" is said' if e0.kind == "speech" and plan.keywords else
+            thing = (f'"{plan.keywords[0]}" is said' if e0.kind == "speech" and plan.keywords else "something is said" if e0.kind == "speech" else
                      f"{w.noun(e0)} {'is heard' if e0.kind == 'sound' else 'is on screen' if e0.kind == 'text' else 'occurs'}")
             times = ", ".join(w.t(e) for e in others[:8])
             more = f" (the first {min(8, len(others))} shown)" if n > 8 else ""
@@ -440,7 +454,8 @@ class ExtractiveEngine:
             lines = []
             for label, items in by_label.items():
                 if len(items) == 1:
-                    lines.append(f"The {label} is in view {w.span(items[0])}")
+                    named = f"{plan.colours[0]} {label}" if plan.colours and label != "person" else label
+                    lines.append(f"The {named} is in view {w.span(items[0])}")
                     w.told.add(items[0].event_id)
                 else:
                     last = max(items, key=lambda e: e.t_end)
@@ -511,7 +526,7 @@ class ExtractiveEngine:
             e = speech[0]
             w.told.add(e.event_id)
             return [f"At {w.t(e)} someone says {_quote(e.text)}{scope}{widened}."]
-        n = r.match_total or len(speech)
+        n = len(speech) if r.match_total <= len(r.matches) else r.match_total
         head = f"{plural(n, 'line')} {'is' if n == 1 else 'are'} said{scope}; the first, at {w.t(speech[0])}: {_quote(speech[0].text)}."
         w.told.add(speech[0].event_id)
         rest = speech[1:6]
@@ -566,7 +581,8 @@ class ExtractiveEngine:
         if plan.ordinal is None and len({(e.label, e.colours[0]) for e in coloured}) == 1:
             e = coloured[0]
             w.told.add(e.event_id)
-            return [f"The {e.label} is {_join(e.colours[:2])} ({w.span(e)}{scope})."]
+            verb = "is wearing" if e.label == "person" else "is"
+            return [f"The {e.label} {verb} {_join(e.colours[:2])} ({w.span(e)}{scope})."]
         bits = [f"a {e.colours[0]} {e.label} {w.span(e)}" for e in coloured[:4]]
         w.told.update(e.event_id for e in coloured[:4])
         return [_cap(f"I saw {_join(bits)}{scope}.")]
@@ -590,6 +606,12 @@ class ExtractiveEngine:
     def _yesno(self, w: _Writer, r: RetrievalResult, scope: str, lead: str) -> list[str]:
         plan = r.plan
         m = r.matches
+        if not lead and not plan.lanes and not plan.object_labels and not plan.sound_labels and not plan.unknown:
+            # "did I miss anything in the middle?": what there is, after a yes or a no
+            body = self._summary(w, r, scope, lead)
+            if not r.matches and not r.evidence:
+                return [f"No — nothing was detected{scope}."]
+            return [("Yes — " + body[0][0].lower() + body[0][1:]) if not body[0].startswith("Here") else f"Yes — here is what happens{scope}:" + body[0].split(":", 1)[1]] + body[1:]
         if lead:
             line = self._following(w, r, lead, _names(plan, "thing"))
             return [("Yes — " if r.matches else "No — ") + line[0].lower() + line[1:]]
@@ -598,11 +620,18 @@ class ExtractiveEngine:
             return [f"No — I {verb} no {_names(plan)}{scope}."]
         widened = " (nothing at that exact moment; this is the nearest)" if r.widened else ""
         e = m[0]
+        if plan.colours and e.kind == "object" and plan.ordinal is not None:
+            # "was the second car red?": the colour of that one decides
+            w.told.add(e.event_id)
+            if not e.colours:
+                return [f"I don't know — the {e.label} {w.span(e)} has no colour recorded."]
+            yes = bool(set(plan.colours) & {c.lower() for c in e.colours})
+            return [f"{'Yes' if yes else 'No'} — the {e.label} {w.span(e)} is {_join(e.colours[:2])}."]
         if e.kind == "speech" and plan.keywords:
             head = f'Yes — "{plan.keywords[0]}" is said at {w.t(e)}{scope}{widened}: {_quote(e.text)}.'
             w.told.add(e.event_id)
         elif e.kind == "object":
-            n = r.object_facts[e.label].tracks if e.label in r.object_facts else 1
+            n = r.object_facts[e.label].tracks if e.label in r.object_facts and not plan.colours else len([x for x in m if x.kind == "object"])
             head = f"Yes — {plural(n, e.label) if n > 1 else w.noun(e)} {'are' if n > 1 else 'is'} visible{scope}{widened}, the first {w.span(e)}." if n > 1 \
                 else f"Yes — {w.sentence(e)}{scope}{widened}."
             w.told.add(e.event_id)
@@ -639,6 +668,19 @@ class ExtractiveEngine:
                 out += "; " + _join([f"no {n}" for n, items in groups if not items]) + " was found"
             return [out + f"{scope}."]
 
+        if re.search(r"\b(louder|quieter|softer|longer|shorter|lasts? longer)\b", q):
+            present = [(name, items) for name, items in groups if items]
+            if len(present) < 2:
+                return [f"I don't know — I found only {_join([n for n, _ in present]) or 'neither'}{scope}."]
+            lengths = [(name, sum(e.t_end - e.t_start for e in items), items[0]) for name, items in present]
+            facts = _join([f"the {n} {w.span(e)} lasts {_seconds(d)}" for n, d, e in lengths])
+            if re.search(r"\b(louder|quieter|softer)\b", q):
+                return [f"I don't know which is louder — loudness is not recorded; {facts}."]
+            lengths.sort(key=lambda x: -x[1])
+            word = "longer" if "longer" in q else "shorter"
+            best = lengths[0] if word == "longer" else lengths[-1]
+            return [f"The {best[0]} is {word}: {facts}."]
+
         def count(name: str, items: list[Evidence]) -> int:
             if items and items[0].kind == "object":
                 return len({e.track_id for e in items}) if all(e.track_id is not None for e in items) else len(items)
@@ -656,6 +698,10 @@ class ExtractiveEngine:
         plan = r.plan
         if lead:
             return [self._following(w, r, lead, "event")]
+        if plan.ordinal is not None and len(r.matches) == 1 and plan.scope == "ordinal":
+            e = r.matches[0]
+            which = {1: "first", 2: "second", 3: "third", -1: "last"}.get(plan.ordinal, f"number {plan.ordinal}")
+            return [f"The {which} thing that happens: {w.sentence(e)}."]
         pool = r.matches if (plan.time_range is not None or plan.lanes) and r.matches else sorted(r.evidence, key=lambda e: e.t_start)
         if not pool:
             return [f"I found nothing{' about ' + _names(plan, '') if _names(plan, '') else ''}{scope} in this video."]
@@ -675,6 +721,8 @@ class ExtractiveEngine:
                 objects = objects[1:]
         else:
             out.append(f"Here is what happens{scope}:")
+        if any(e.kind != "motion" for e in others) or objects:
+            others = [e for e in others if e.kind != "motion"]  # motion spikes say little when something named is there
         for e in sorted(others, key=lambda e: e.t_start)[:8]:
             if e.event_id not in w.told:
                 lines.append(f"- {_cap(w.sentence(e))}")

@@ -175,8 +175,9 @@ class AskService:
     """Answers questions for sessions: retrieval → engine → tokens on Redis; cancel via the inbox."""
 
     def __init__(self, con_factory: Callable[[], object], redis_client: redis.Redis, embed: Callable | None = None,
-                 vlm: VLMEngine | None = None, video_path: Callable[[str], str | None] | None = None):
+                 vlm: VLMEngine | None = None, video_path: Callable[[str], str | None] | None = None, llm=None):
         self.con_factory = con_factory
+        self.llm = llm if llm is not None else tool_planner_from_env()  # plans with the graph tools (LLM_BASE_URL)
         self.redis = redis_client
         self.embed = embed
         self.extractive = ExtractiveEngine()
@@ -186,6 +187,8 @@ class AskService:
 
     @property
     def engine_name(self) -> str:
+        if self.llm:
+            return f"llm-tools ({self.llm.base_url})"
         return f"vlm ({self.vlm.base_url})" if self.vlm else "extractive"
 
     def _publish(self, session: str, message: dict) -> None:
@@ -251,7 +254,8 @@ class AskService:
         try:
             request = self._request(con, video_id, question, template, history)
             retrieval_ms = (time.perf_counter() - started) * 1000
-            engines = [self.vlm, self.extractive] if self.vlm else [self.extractive]
+            engines = [e for e in (self.llm if not template else None, self.vlm, self.extractive) if e is not None]
+            partial = False  # a model's partial answer is above the fallback's
             text, engine_used, notice, ttft = "", self.extractive.name, "", None
             if request.retrieval.partial:
                 notice = f"still ingesting: answered from {request.retrieval.windows_done} of {request.retrieval.windows_total} windows"
@@ -273,13 +277,17 @@ class AskService:
                     if engine is self.extractive:
                         raise
                     reason = _vlm_error(exc)
-                    notice = f"the VLM at {self.vlm.base_url} {reason}; answered by the extractive engine" + (" instead" if not text else " (the VLM's partial answer is above)")
+                    who = "the VLM" if engine is self.vlm else "the language model"
+                    nxt = "the VLM" if engine is self.llm and self.vlm else "the extractive engine"
+                    notice = f"{who} at {engine.base_url} {reason}; answered by {nxt}" + (" instead" if not text else f" ({who}'s partial answer is above)")
+                    partial = partial or bool(text)
+                    request.citations = None
                     emit({"type": "notice", "turn": turn, "text": notice})
                     if text:
                         sep = "\n\n---\n\n"
                         text += sep
                         emit({"type": "token", "turn": turn, "text": sep})
-            if request.citations is not None and engine_used == self.extractive.name and not notice.startswith("the VLM"):
+            if request.citations is not None and engine_used in (self.extractive.name, "llm-tools") and not partial:
                 citations = list(request.citations)
             else:
                 citations = citations_for(text, request.retrieval, getattr(request.report, "evidence", None))
@@ -325,7 +333,20 @@ class AskService:
             raise LookupError(f"unknown video id {video_id!r}")
         plan = resolve_followup(question, history, video_id, con, float(row[0] or 0), retriever)
         retrieval = retriever.retrieve(video_id, question, plan=plan)
-        return AnswerRequest(question, retrieval, history)
+        return AnswerRequest(question, retrieval, history, retriever=retriever)
+
+
+def tool_planner_from_env():
+    """The tool-planning engine when ``LLM_BASE_URL`` names an OpenAI-compatible server, else None."""
+    import os  # noqa: PLC0415
+
+    url = os.environ.get("LLM_BASE_URL")
+    if not url:
+        return None
+    from .graph_tools import ToolPlannerEngine  # noqa: PLC0415
+
+    return ToolPlannerEngine(url, model=os.environ.get("LLM_MODEL"), api_key=os.environ.get("LLM_API_KEY", "EMPTY"),
+                             timeout_s=float(os.environ.get("LLM_TIMEOUT_S", "30")))
 
 
 def _clean_question(question: str, limit: int = 2000) -> str:

@@ -40,7 +40,7 @@ VEHICLES = ["car", "truck", "bus", "motorcycle"]
 ANIMALS = ["bird", "cat", "dog", "horse", "sheep", "cow", "elephant", "bear", "zebra", "giraffe"]
 PERSON_WORDS = ("people persons person man men woman women someone somebody anyone anybody pedestrian pedestrians guy guys kid kids child "
                 "children human humans lady ladies boy boys girl girls walker walkers individual individuals figure figures "
-                "player players passer-by passers-by").split()
+                "player players passer-by passers-by folks folk ppl peeps").split()
 OBJECT_SYNONYMS: dict[str, list[str]] = {
     "vehicle": VEHICLES, "vehicles": VEHICLES, "traffic": VEHICLES + ["bicycle"],
     **{w: ["person"] for w in PERSON_WORDS},
@@ -52,7 +52,9 @@ OBJECT_SYNONYMS: dict[str, list[str]] = {
     "television": ["tv"], "screen": ["tv", "laptop"], "monitor": ["tv"], "computer": ["laptop"], "bag": ["backpack", "handbag", "suitcase"],
     "bags": ["backpack", "handbag", "suitcase"], "luggage": ["suitcase"], "table": ["dining table"], "sofa": ["couch"],
     "plant": ["potted plant"], "ball": ["sports ball"], "plane": ["airplane"], "aircraft": ["airplane"], "ship": ["boat"], "puppy": ["dog"],
-    "kitten": ["cat"], "coach": ["bus"],
+    "kitten": ["cat"], "coach": ["bus"], "aeroplane": ["airplane"], "aeroplanes": ["airplane"], "jet": ["airplane"], "taxi": ["car"],
+    "taxis": ["car"], "cab": ["car"], "cabs": ["car"], "hatchback": ["car"], "pickup": ["truck"], "motorcyclist": ["motorcycle", "person"],
+    "rider": ["person"], "riders": ["person"], "driver": ["person"], "drivers": ["person"], "puppies": ["dog"], "kitty": ["cat"],
 }
 for _label in COCO_LABELS:
     OBJECT_SYNONYMS.setdefault(_label, [_label])
@@ -92,7 +94,9 @@ second seconds hour hours end beginning start middle near tell say said says tal
 summarize summarise summary describe overview happening going visible view hear heard sound sounds noise noises word words spoken speak
 speaks spoke thing things ever once right just immediately shortly soon long often there's what's whats does doing get gets got kind type
 colour color colours colors written write read text sign signs more most less fewer other another same also please give list name names
-number count total occur occurs occurred heard audible camera frame frames point moment moments mark recording speaker narrator""".split())
+number count total occur occurs occurred heard audible camera frame frames point moment moments mark recording speaker narrator
+past roughly approximately idea anywhere somewhere have has bit part miss missed important interesting notable unusual footage clip
+folks ever actually really exactly basically like okay ok hey please""".split())
 
 VERBS = set("""mentioned mention mentions pass passes passed passing walk walks walked walking drive drives driven driving enter enters entered
 leave leaves left cross crosses crossed go goes went gone come comes came arrive arrives arrived stay stays stayed ring rings rang ringing
@@ -104,9 +108,9 @@ HEAR_CUES = re.compile(r"\b(hear|heard|hearing|sound|sounds|sounded|sounding|noi
 SEE_CUES = re.compile(r"\b(see|seen|saw|visible|view|appear|appears|appeared|shown|show|shows|on screen|on camera|in frame|look|looks|"
                       r"watch|spot|spotted|walk|walks|walking|drive|drives|driving|pass|passes|passing|enter|enters|leave|leaves|cross|"
                       r"crosses|park|parked|ride|rides|riding|hold|holds|holding|carry|carries|carrying|wear|wearing)\b")
-TEXT_CUES = re.compile(r"\b(sign|signs|written|writing|caption|captions|subtitle|subtitles|banner|label|labels|text|on-screen|"
+TEXT_CUES = re.compile(r"\b(sign|signs|written|writing|caption|captions|subtitle|subtitles|banner|label|labels|text|"
                        r"on screen text|poster|plate|headline|title|titles|lettering|read|reads)\b")
-SAID_CUES = re.compile(r"\b(say|says|said|saying|talk|talks|talked|talking|speak|speaks|spoke|speaking|spoken|mention|mentions|mentioned|"
+SAID_CUES = re.compile(r"\b(say|says|said|saying|talk|talks|talked|talking|speak|speaks|spoke|speaking|spoken|speech|mention|mentions|mentioned|"
                        r"words?|transcri\w*|conversation|discuss\w*|quote|tell|tells|told|utter\w*|announce\w*|ask|asks|asked|"
                        r"sentence|line|lines|narrat\w*|speaker|voice|call out|calls out|shout|shouts|names?|named|recite\w*|pronounce\w*)\b")
 
@@ -162,6 +166,7 @@ class QueryPlan:
     graph_sound_labels: list[str] = field(default_factory=list)  # the graph's sound labels that answer sound_labels
     followup: str = ""  # how an earlier turn was used, when it was
     exclude: list[str] = field(default_factory=list)  # event ids already shown ("the other one")
+    unknown: list[str] = field(default_factory=list)  # nouns that name nothing known ("aeroplane" in a graph without one)
     confidence: float = 0.0  # how sure the intent reading is (exemplar similarity, or 1.0 for an exact cue)
 
     def to_dict(self) -> dict:
@@ -381,22 +386,27 @@ def _intent_scores(qv: np.ndarray, embed: Callable) -> dict[str, float]:
 def _cue_intents(q: str) -> list[tuple[str, float]]:
     """Intents the question's own words state exactly, strongest first."""
     out: list[tuple[str, float]] = []
-    if re.search(r"\bhow many\b|\bhow often\b|\bnumber of\b|\bcount\b|\bhow much (?!time)|\btally\b|\bhow many times\b", q):
+    seconds = re.search(r"\bhow many (?:seconds|minutes|hours|secs|mins)\b", q)
+    if re.search(r"\bhow many\b|\bhow often\b|\bnumber of\b|\bcount\b|\bhow much (?!time)|\btally\b|\bhow many times\b", q) and not seconds:
         out.append(("count", 1.0))
-    if re.search(r"\bhow long\b|\bduration\b|\bfor how much time\b|\bhow much time\b|\blast(?:s|ed)? for\b", q):
+    if re.search(r"\bhow long\b|\bduration\b|\bfor how much time\b|\bhow much time\b|\blast(?:s|ed)? for\b", q) or seconds:
         out.append(("duration", 1.0))
     if re.search(r"\bcolou?rs?\b|\bshade\b|\bwhat hue\b", q):
         out.append(("colour", 1.0))
     if re.search(r"\b(?:more|fewer|less|longer|shorter|earlier|later)\b.*\b(?:or|than)\b|\bwhich (?:comes?|came|happens?|happened|appears?|appeared|is heard|was heard)"
-                 r" (?:first|last|earlier|later)\b|\bcompare\b|\bversus\b|\bvs\.?\b|\bbefore or after\b", q):
+                 r" (?:first|last|earlier|later)\b|\bcompare\b|\bversus\b|\bvs\.?\b|\bbefore or after\b|\bor\b.+\b(?:first|earlier|sooner)\?*$|"
+                 r"\bwhich (?:one |of (?:them|the two) )?(?:is |was )?(?:first|earlier|longer|louder|more)\b", q):
         out.append(("compare", 1.0))
     if TEXT_CUES.search(q) and re.search(r"\b(say|says|said|read|reads|written|write|text|what's on|what is on|show|shows|display|displayed|caption|sign|plate)\b", q) \
             and not re.search(r"\b(?:he|she|they|someone|somebody|speaker|narrator|man|woman|person|anyone|guy)\b.*\b(say|says|said)\b", q):
         out.append(("text", 0.95))
-    if re.search(r"\bwhen\b|\bwhat time\b|\bat what (?:point|moment|time)\b|\bat which (?:point|moment|time)\b|\btimestamps?\b|\bwhat minute\b|\bhow soon\b|\bhow far in\b", q):
+    conj_when = re.match(r"^(?:what|who|which|how|is|are|was|were|did|does|do|can|could|tell|show|describe)\b", q) and \
+        re.search(r"\b(?:right |just |exactly )?(?:when|while|as soon as|as) (?:the|a|an|someone|somebody|he|she|they)\b", q)
+    if not conj_when and re.search(r"^where\b|\bwhere (?:does|do|did|is|was) (?:that|it|this) (?:appear|show|happen)|\bwhen\b|\bwhat time\b|\bat what (?:point|moment|time)\b|\bat which (?:point|moment|time)\b|\btimestamps?\b|\bwhat minute\b|\bhow soon\b|\bhow far in\b", q):
         out.append(("when", 0.9))
     if re.search(r"\bsummar|\boverview\b|\bdescribe\b|\bwhat(?:'s| is| was)? (?:going on|happening)\b|\bwhat happens?\b|\bwhat happened\b|\bwhat occurs\b|"
-                 r"\bwhat is (?:this|the) (?:video|clip)\b|\bwhat(?:'s| is) in (?:the|this) (?:video|clip)\b|\brecap\b|\bgist\b", q):
+                 r"\bwhat is (?:this|the) (?:video|clip)\b|\bwhat(?:'s| is) in (?:the|this) (?:video|clip)\b|\brecap\b|\bgist\b|\bplay-by-play\b|\brun-?down\b|"
+                 r"\bwalk me through\b|\bgoes on\b|\bwent on\b|\bgoing on\b|\bwhat(?:'s| is) up\b|\bwhat do (?:i|we) see\b|\banything (?:important|interesting|notable|unusual)\b", q):
         out.append(("summary", 0.8))
     if SAID_CUES.search(q) and not (out and out[0][0] == "text"):
         out.append(("said", 0.75))
@@ -447,9 +457,14 @@ def _pick_intent(q: str, qv: np.ndarray | None, embed: Callable | None) -> tuple
 # entities
 
 
+GENERIC_SOUND_WORDS = {"noise", "noises", "sound", "sounds", "audio"}
+
+
 def sound_labels_for(word: str) -> list[str]:
     """Vocabulary names a word asks for: those that list it as a question word, then those that accept it as a name."""
     w = word.strip().lower()
+    if w in GENERIC_SOUND_WORDS:
+        return []  # "what noises are there?" asks for any sound
     out = [s.label for s in sv.VOCABULARY if w in s.words]
     out += [s.label for s in sv.VOCABULARY if w in s.accepts and s.label not in out and w not in ("bell", "ring", "phone ringing", "tone")]
     if w in sv.BY_LABEL and w not in out:
@@ -482,16 +497,20 @@ def _entities(q: str, words: list[str], vocab: Vocabulary | None, hear: bool, se
     objects: list[str] = []
     sounds: list[str] = []
     used: set[str] = set()
+    late: list[str] = []  # "goes off" names an alarm only when nothing else is named ("when does the phone go off?")
     for phrase in SOUND_PHRASES:
         if re.search(rf"\b{phrase}\b", q):
-            sounds += [x for x in sound_labels_for(phrase) if x not in sounds]
+            (late if "off" in phrase else sounds).extend(x for x in sound_labels_for(phrase) if x not in sounds)
             used.update(phrase.split())
     i = 0
     while i < len(words):
         w = words[i]
         pair = f"{w} {words[i + 1]}" if i + 1 < len(words) else ""
         obj = OBJECT_SYNONYMS.get(pair) or OBJECT_SYNONYMS.get(w) or []
-        snd = (sound_labels_for(pair) if pair else []) or sound_labels_for(w)
+        snd = (sound_labels_for(pair) if pair and pair not in SOUND_PHRASES else []) or sound_labels_for(w)
+        if pair in SOUND_PHRASES:
+            i += 2
+            continue
         if pair and (pair in OBJECT_SYNONYMS or sound_labels_for(pair)):
             used.update(pair.split())
             i += 1
@@ -514,12 +533,14 @@ def _entities(q: str, words: list[str], vocab: Vocabulary | None, hear: bool, se
         objects += [x for x in obj if x not in objects]
         sounds += [x for x in snd if x not in sounds]
         i += 1
+    if not sounds and not objects:
+        sounds = list(dict.fromkeys(late))
     return objects, sounds, used
 
 
 def _match_vocabulary(words: list[str], vocab: Vocabulary, embed: Callable, word_vecs: np.ndarray, threshold: float = 0.6) -> tuple[list[str], list[str], set[str]]:
     """Words that no table knows, matched by meaning against the graph's own labels."""
-    labels = sorted(vocab.objects | vocab.sounds | vocab.texts)
+    labels = sorted(vocab.objects | vocab.sounds)  # on-screen texts match by their letters, not by meaning
     if not labels or not len(words):
         return [], [], set()
     lv = EMBED_CACHE.get(embed, labels)
@@ -541,9 +562,15 @@ ANCHOR_RX = re.compile(
     r"\b(?:right |just |immediately |shortly |soon |directly |straight )?(after|before|following|since|until|till|once|prior to|preceding)"
     r" (?:the |a |an |that |this |his |her |their |its |someone |somebody )?(.+?)(?=\?|$|,|\.|;| and | but | did | does | do | was | were | is | are |"
     r" what\b| who\b| how\b| when\b| which\b| has\b| have\b| had\b)")
+WHEN_ANCHOR_RX = re.compile(
+    r"\b(?:right |just |exactly )?(when|while|as soon as|during|the moment|at the same time as) (?:the |a |an |that |his |her |their |its )?(.+?)"
+    r"(?=\?|$|,|\.|;| and | but | what\b| who\b| how\b)")
 BETWEEN_RX = re.compile(r"\bbetween (?:the |a |an )?(.+?) and (?:the |a |an )?(.+?)(?=\?|$|,|\.| did | does | do | was | were | is | are | what\b)")
 ORDINAL_RX = re.compile(r"\b(?:the|his|her|their|its|that) (?:very )?(first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth|last|final|1st|2nd|3rd|4th|5th|6th|7th|8th|9th|10th)\b"
                         r"(?: (?:ever |one |few ))?(?: ?(\w[\w\-]*))?")
+PRONOUNS = {"anyone", "anybody", "someone", "somebody", "everyone", "everybody", "nobody"}
+SPEAKER_WORDS = {"anyone", "anybody", "someone", "somebody", "everyone", "everybody", "nobody", "people", "person", "man", "woman", "guy",
+                 "lady", "he", "she", "they"}
 FOLLOWUP_WORDS = {"that", "this", "it", "then", "them", "him", "her", "those", "these"}
 
 
@@ -559,7 +586,12 @@ def plan_question(question: str, duration_s: float, vocab: Vocabulary | None = N
     if m and plan.time_range is None:
         plan.anchor, plan.anchor_end, plan.anchor_side, plan.scope = m.group(1).strip(), m.group(2).strip(), "between", "anchored"
         rest = rest[: m.start()] + " " + rest[m.end():]
-    m = ANCHOR_RX.search(rest)
+    m = WHEN_ANCHOR_RX.search(rest) if re.match(r"^(?:what|who|which|how|is|are|was|were|did|does|do|can|could|tell|show|describe)\b", rest.strip()) else None
+    if m and plan.time_range is None and m.group(2).split()[0] not in FOLLOWUP_WORDS:
+        # "what does she say when the phone rings?": at the same time as the anchor
+        plan.anchor, plan.anchor_side, plan.scope = m.group(2).strip(), "during", "anchored"
+        rest = rest[: m.start()] + " " + rest[m.end():]
+    m = ANCHOR_RX.search(rest) if not plan.anchor else None
     if m and re.search(r"\b(?:before or after|after or before)\b", rest):
         m = None  # "did the car come before or after the person?" compares, it does not anchor
     if m and plan.time_range is None and not plan.anchor:
@@ -577,6 +609,9 @@ def plan_question(question: str, duration_s: float, vocab: Vocabulary | None = N
         plan.ordinal = ORDINAL_WORDS[m.group(1)]
         if plan.scope == "none":
             plan.scope = "ordinal"
+    elif re.search(r"\b(?:said|spoken|mentioned|heard|uttered) (?:first|last)\b", rest):
+        plan.ordinal = 1 if re.search(r"\b(?:said|spoken|mentioned|heard|uttered) first\b", rest) else -1
+        plan.scope = "ordinal" if plan.scope == "none" else plan.scope
 
     rest = re.sub(r"\bon(?: the)?[ -]screen\b|\bon (?:the )?(?:tv|monitor|display)\b", " on-screen ", rest)  # a lane cue, not a tv seen
     words = [w for w in re.findall(r"[a-z][a-z'\-]*", rest) if w != "on-screen"]
@@ -611,17 +646,31 @@ def plan_question(question: str, duration_s: float, vocab: Vocabulary | None = N
                 sounds.append(s)
         content = [w for w in content if w not in used2]
 
+    named_texts = [t for t in (vocab.texts if vocab is not None else ()) if len(t) >= 3 and re.search(rf"(?<!\w){re.escape(t.lower())}(?!\w)", q)]
     plan.intent = intent
     plan.intents = [intent] + [s for s in secondary if s != intent]
+    person_words = [w for w in words if OBJECT_SYNONYMS.get(w) == ["person"]]
+    pronoun_person = bool(person_words) and all(w in SPEAKER_WORDS for w in person_words)
+    only_pronouns = bool(person_words) and all(w in PRONOUNS for w in person_words)
+    if "person" in objects and ((len(objects) > 1 and only_pronouns) or (pronoun_person and (SAID_CUES.search(rest) or intent in ("said", "heard")) and not see)):
+        # "did anyone say anything?", "is anyone carrying a bag?": the person is the subject, not what is asked about
+        objects = [o for o in objects if o != "person"]
+    if objects and SAID_CUES.search(rest) and not see and intent in ("said", "yesno", "when", "count") and not TEXT_CUES.search(rest):
+        # "does someone mention a train station?": the nouns are spoken words
+        spoken = [w for w in words if OBJECT_SYNONYMS.get(w) and w not in SPEAKER_WORDS]
+        content = spoken + [w for w in content if w not in spoken]
+        objects = []
+    unknown = [w for w in content if w not in quoted and not w.endswith(("ing", "ed", "ly")) and w not in VERBS]
+    plan.unknown = unknown if not objects and not sounds else []
     plan.object_labels, plan.sound_labels = objects, sounds
-    plan.keywords = quoted + [w for w in content if w not in quoted]
+    plan.keywords = [t.lower() for t in named_texts] + quoted + [w for w in content if w not in quoted and w not in {t.lower() for t in named_texts}]
     plan.confidence = round(confidence, 3)
 
     # lanes: which kinds of events answer it
     lanes: list[str] = []
-    if intent == "text" or "text" in plan.intents[:1]:
+    if intent == "text" or "text" in plan.intents[:1] or named_texts:
         lanes.append("text")
-    if sounds or intent == "heard" or (hear and not objects and intent not in ("said", "text")):
+    if sounds or (intent == "heard" and not SAID_CUES.search(rest)) or (hear and not objects and intent not in ("said", "text") and not SAID_CUES.search(rest)):
         lanes.append("sound")
     if objects or intent in ("seen", "colour") or (see and not sounds and intent not in ("said", "text")):
         lanes.append("object")
@@ -635,7 +684,12 @@ def plan_question(question: str, duration_s: float, vocab: Vocabulary | None = N
         lanes.append("scene_cut")
     if "text" not in lanes and TEXT_CUES.search(rest) and intent not in ("said",) and not SAID_CUES.search(rest.replace("say", "")):
         lanes.append("text")
-    if "speech" not in lanes and intent in ("when", "count", "yesno") and plan.keywords and not objects and not sounds and "text" not in lanes:
+    if re.search(r"\b(?:mov(?:e|es|ed|ing)|motion|movement|movements)\b", rest) and not objects:
+        lanes.append("motion")
+        plan.keywords = [k for k in plan.keywords if not re.fullmatch(r"mov\w*|motion|movements?", k)]
+        plan.unknown = [k for k in plan.unknown if not re.fullmatch(r"mov\w*|motion|movements?", k)]
+    if "speech" not in lanes and intent in ("when", "count", "yesno") and plan.keywords and not objects and not sounds \
+            and not {"text", "object", "motion"} & set(lanes):
         lanes.append("speech")  # "when is the station mentioned?" without a cue: the words are spoken ones
     if intent == "said" and "speech" not in lanes:
         lanes.append("speech")

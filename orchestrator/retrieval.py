@@ -1,11 +1,13 @@
-"""Retrieval: from a question to ranked, de-duplicated evidence from the event graph.
+"""Retrieval: a question's plan (``orchestrator/planner.py``) run on the event graph.
 
-A question is read for what it asks (count, when, what was said, what was heard, how long, a
-summary), which objects (with synonyms: "vehicles" → car, truck, bus, motorcycle), which sounds,
-which words, and which time ("at 5:30", "in the first minute", "near the end", "after the alarm").
-Evidence comes from SQL over the graph (labels, words, time), from vector similarity of the
-question to every event's text (``array_cosine_similarity``), and aggregates — counts of distinct
+The plan says what is asked, about which entities per lane, and when; retrieval finds the events
+that answer it (``matches``, in time order, a track's per-window segments merged into one item),
+resolves anchors on the graph first ("right after the doorbell": the doorbell, then what follows),
+picks ordinals by time ("the second person"), widens a moment that has nothing to the nearest such
+events, and when nothing matches says what the graph does have nearby. Aggregates — distinct
 tracks, first/last appearance, time visible, most at once — are computed by SQL, never guessed.
+Context evidence for summaries and the VLM comes from SQL and from vector similarity of the
+question to every event's text (``array_cosine_similarity``).
 
     retriever = Retriever(con, embed=models.embed)
     result = retriever.retrieve(video_id, "how many people walk by after 0:30?")
@@ -172,7 +174,11 @@ class Retriever:
             anchor_missing = anchor is None
             if anchor is not None and plan.time_range is None:
                 ends = "end" in anchor.why
-                if plan.anchor_side == "after":
+                if plan.anchor_side == "during" and ends:
+                    plan.anchor_side = "after"  # "when the phone stops ringing": what follows its end
+                if plan.anchor_side == "during":
+                    plan.time_range = (max(0.0, anchor.t_start - 1.0), anchor.t_end + 1.0)
+                elif plan.anchor_side == "after":
                     plan.time_range, plan.starts_after = (anchor.t_end if ends else anchor.t_start, duration), True
                 elif plan.anchor_side == "before":
                     plan.time_range = (0.0, anchor.t_start)
@@ -220,6 +226,10 @@ class Retriever:
         if "object" in lanes or plan.object_labels:
             if plan.object_labels:
                 out.append(("object", f"kind = 'object' AND label IN ({','.join('?' * len(plan.object_labels))})", list(plan.object_labels)))
+            elif plan.unknown and plan.intent in ("yesno", "when", "count", "duration", "colour"):
+                # asked about a thing by a name no lane knows: only a label that contains the word answers it
+                words = _word_patterns(plan.unknown[:3])
+                out.append(("object", "kind = 'object' AND (" + " OR ".join("label ILIKE ?" for _ in words) + ")", words))
             else:
                 out.append(("object", "kind = 'object'", []))
         if "sound" in lanes or plan.sound_labels:
@@ -244,6 +254,8 @@ class Retriever:
             out.append(("alert", "kind = 'alert'", []))
         if "scene_cut" in lanes:
             out.append(("scene_cut", "kind = 'scene_cut'", []))
+        if "motion" in lanes:
+            out.append(("motion", "kind IN ('motion', 'object')", []))
         return out
 
     def _matches(self, video_id: str, plan: QueryPlan, lo: float, hi: float, time_sql: str, anchor: Evidence | None) -> tuple[list[Evidence], int]:
@@ -262,7 +274,7 @@ class Retriever:
         items = self._merge_tracks(items)
         if plan.exclude:
             items = [e for e in items if not set(e.event_ids) & set(plan.exclude)]
-        if plan.colours:
+        if plan.colours and not (plan.intent == "yesno" and plan.ordinal is not None):
             coloured = [e for e in items if e.kind != "object" or set(plan.colours) & {c.lower() for c in e.colours}]
             items = coloured if any(e.colours for e in items) else items  # no colours recorded: the colour cannot narrow it
         if "speech" in [lane for lane, _, _ in lanes] and plan.intent == "said" and plan.keywords and not any(e.kind == "speech" for e in items):
@@ -270,8 +282,8 @@ class Retriever:
             items += self._similar_speech(video_id, plan, lo, hi, time_sql)
             items.sort(key=lambda e: e.t_start)
         total = len(items)
-        if plan.ordinal is not None and items and plan.intent not in ("count", "summary"):
-            pool = items
+        if plan.ordinal is not None and items and (plan.intent not in ("count", "summary") or (plan.intent == "summary" and plan.scope == "ordinal")):
+            pool = items if plan.intent != "summary" else [e for e in items if e.kind not in ("motion", "scene")] or items
             kinds = [k for k in ("speech", "object", "sound", "text") if any(e.kind == k for e in items)]
             if len(kinds) > 1 and "speech" in (plan.lanes or []):
                 pool = [e for e in items if e.kind == "speech"]

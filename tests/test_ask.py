@@ -90,7 +90,7 @@ def test_every_cited_time_in_the_text_is_a_graph_event(service, graph):
     g, vid, _ = graph
     a = service.ask("all", vid, "summarize the video")
     ids = {e["id"]: e for e in g.events(vid)}
-    assert len(a.citations) >= 5
+    assert {c.event_id.split("-")[0] for c in a.citations} >= {"speech", "cut", "sound", "obj"}  # every real thing in the clip, cited
     for c in a.citations:
         assert c.event_id in ids and ids[c.event_id]["t_start"] == c.t_start
     shown = {m.group(0) for m in CITE_RE.finditer(a.text)}

@@ -223,3 +223,47 @@ def test_without_an_embedder_the_cues_still_answer(clip):
     con, vid = clip
     text, citations, _ = answer(con, vid, "When does the phone ring?", embed=None)
     assert text.startswith("Ringing is heard at [00:33]")
+
+
+# -- a language model planning with the graph tools ----------------------------------------------
+
+@pytest.fixture()
+def tool_server():
+    from openai_compatible_server import OpenAICompatibleServer
+
+    server = OpenAICompatibleServer().start()
+    yield server
+    server.stop()
+
+
+def tool_answer(con, vid, question, server, model="tools"):
+    from orchestrator.graph_tools import ToolPlannerEngine
+
+    retriever = Retriever(con, embed=bag_embed)
+    r = retriever.retrieve(vid, question)
+    req = AnswerRequest(question, r, retriever=retriever)
+    engine = ToolPlannerEngine(server.base_url, model=model, timeout_s=5)
+    text = "".join(engine.stream(req, threading.Event()))
+    return text, req.citations, server.state.requests
+
+
+def test_the_model_calls_graph_tools_and_the_graph_supplies_times_and_numbers(clip, tool_server):
+    con, vid = clip
+    text, citations, requests = tool_answer(con, vid, "How many people are there?", tool_server)
+    assert requests[0]["tools"] and {t["function"]["name"] for t in requests[0]["tools"]} == \
+        {"count", "find", "between", "after", "transcript", "text", "attributes"}
+    assert text.startswith("I count 2, the first at [00:04]")  # the count and the time come from the tool's result
+    assert "99" not in text and "12:34" not in text and "34" not in text  # what the model made up is dropped
+    assert [c.event_id for c in citations] == ["object:1"]
+    tool_msg = next(m for m in requests[-1]["messages"] if m["role"] == "tool")
+    assert '"count": 2' in tool_msg["content"]
+    text, citations, _ = tool_answer(con, vid, "what is said after the alarm?", tool_server)
+    assert text == "The anchor is at [01:00]; next, at [01:08]." and [c.event_id for c in citations] == ["sound:2", "speech:3"]
+    text, citations, _ = tool_answer(con, vid, "When does the phone ring?", tool_server)
+    assert text == "It is seen from [00:33] to [00:36]." and citations[0].event_id == "sound:1"
+
+
+def test_a_model_that_skips_the_tools_is_not_trusted(clip, tool_server):
+    con, vid = clip
+    with pytest.raises(RuntimeError, match="without querying the graph"):
+        tool_answer(con, vid, "How many people are there?", tool_server, model="tools-lazy")
