@@ -7,6 +7,8 @@ stream, cancel and errors behave. Behaviour is chosen by the model name:
 - ``slow``: like grounded, one token every 0.3 s (for cancel tests)
 - ``error``: HTTP 500
 - ``drop``: a few tokens, then the connection is cut
+- ``tools``: with ``tools`` in the request, calls one graph tool and then answers from its result (``tool_reply``);
+  ``tools-lazy`` answers without calling any
 
 Prefix cache, like SGLang's radix cache: every request's messages are flattened the way a chat
 template does (role markers, text, each image's data URL) and kept, finished answers included as
@@ -66,6 +68,47 @@ class ServerState:
         return prompt, usage
 
 
+def tool_reply(body: dict, model: str) -> dict:
+    """A tool-calling model (non-streamed, like OpenAI's API): first it calls one graph tool chosen from the
+    question's words, then it answers from the tool's result, citing references ({E1}, {N1}) — and, to
+    test that the engine drops them, one time and one number of its own. ``tools-lazy`` never calls a tool."""
+    messages = body["messages"]
+    question = next(m["content"] for m in messages if m["role"] == "user").split("QUESTION:", 1)[-1].strip().lower()
+    results = [json.loads(m["content"]) for m in messages if m["role"] == "tool"]
+
+    def reply(message: dict, finish: str) -> dict:
+        return {"id": "t", "object": "chat.completion", "created": int(time.time()), "model": model,
+                "choices": [{"index": 0, "message": {"role": "assistant", **message}, "finish_reason": finish}]}
+
+    if model == "tools-lazy":
+        return reply({"content": "It happens at [00:07], 5 times."}, "stop")
+    if not results:
+        if question.startswith("how many"):
+            call = ("count", {"what": question[len("how many"):].strip(" ?")})
+        elif " after " in question:
+            call = ("after", {"anchor": question.split(" after ", 1)[1].strip(" ?"), "what": "speech" if "said" in question or "say" in question else ""})
+        elif re.search(r"\b(say|said|says)\b", question):
+            call = ("transcript", {})
+        else:
+            call = ("find", {"what": question.strip(" ?")})
+        args = json.dumps(call[1])
+        return reply({"content": None, "tool_calls": [{"id": "call_1", "type": "function", "function": {"name": call[0], "arguments": args}}]},
+                     "tool_calls")
+    r = results[-1]
+    if "count_ref" in r:
+        first = f", the first at {{{r['events'][0]['ref']}}}" if r["events"] else ""
+        text = f"I count {{{r['count_ref']}}}{first} (about 99 in all at 12:34)."
+    elif "next" in r:
+        nxt = r["next"][0]["ref"] if r["next"] else None
+        text = f"The anchor is at {{{r['anchor']['ref']}}}" + (f"; next, at {{{nxt}}}." if nxt else "; nothing follows.") if r.get("anchor") else "I found no anchor."
+    elif "lines" in r:
+        text = f"At {{{r['lines'][0]['ref']}}} someone says: {r['lines'][0]['text']}" if r["lines"] else "Nothing is said."
+    else:
+        ev = r.get("events") or []
+        text = f"It is seen from {{{ev[0]['ref']}}} to {{{ev[0]['ref']}.end}}." if ev else "I found nothing."
+    return reply({"content": text}, "stop")
+
+
 def build_app(state: ServerState) -> FastAPI:
     app = FastAPI()
 
@@ -82,6 +125,8 @@ def build_app(state: ServerState) -> FastAPI:
         model = body.get("model", state.model)
         if model == "error":
             return JSONResponse({"error": {"message": "model exploded"}}, status_code=500)
+        if body.get("tools"):
+            return JSONResponse(tool_reply(body, model))
         user = body["messages"][-1]["content"]
         texts = [part["text"] for part in user if part["type"] == "text"] if isinstance(user, list) else [user]
         timeline = [line for line in "\n".join(texts).splitlines() if line.startswith("- [")]
