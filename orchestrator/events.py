@@ -37,7 +37,10 @@ class Event:
         if self.kind == "speech":
             return f'speech {span}: "{self.text}"'
         if self.kind == "object":
-            return f"{self.label} visible {span}"
+            looks = " and ".join(self.attrs.get("appearance_colours") or [])
+            moving = self.attrs.get("appearance_motion")
+            how = f", {moving}{' ' + self.attrs['appearance_direction'] if self.attrs.get('appearance_direction') else ''}" if moving else ""
+            return f"{looks + ' ' if looks else ''}{self.label} visible {span}{how}"
         if self.kind == "sound":
             return f"sound of {self.label} {span}"
         if self.kind == "scene_cut":

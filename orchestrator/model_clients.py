@@ -56,6 +56,7 @@ class TranscriptSegment:
     avg_logprob: float
     no_speech_prob: float
     words: tuple[Word, ...]
+    language: str | None = None  # what the model heard (ISO 639-1), per request
 
 
 @dataclass(frozen=True)
@@ -160,7 +161,7 @@ class TritonModels:
         return [
             TranscriptSegment(
                 s["start"], s["end"], s["text"], s["avg_logprob"], s["no_speech_prob"],
-                tuple(Word(w["start"], w["end"], w["word"], w["probability"]) for w in s["words"]),
+                tuple(Word(w["start"], w["end"], w["word"], w["probability"]) for w in s["words"]), doc.get("language"),
             )
             for s in doc["segments"]
         ]

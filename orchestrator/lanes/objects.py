@@ -1,8 +1,10 @@
 """Objects lane: the detector (Triton) on the kept frames, then ByteTrack and re-identification on the driver.
 
-Worker: ``models.detect`` on the window's kept frames. Driver: the video's one tracker (carried across windows and
+Worker: ``models.detect`` on the window's kept frames, and each detection's colours read from its pixels
+(``appearance.object_colours``: frames never leave the worker). Driver: the video's one tracker (carried across windows and
 across a crash in ``ObjectsState``) turns detections into tracks; each track's part inside a window becomes an
-``object`` event, linked to the track's previous event (``same_track``) and, for a new track that starts where a
+``object`` event carrying the track's appearance (colours voted over its largest sightings, size, where in the
+frame it stays, moving or stationary, direction: ``appearance.describe_track``), linked to the track's previous event (``same_track``) and, for a new track that starts where a
 track of the same label was lost a little earlier, to that one (``same_entity``).
 """
 
@@ -11,16 +13,22 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 
+from ..appearance import crop, describe_track, object_colours
 from ..events import Event, Relation
 from ..model_clients import FrameDetections, ModelError
 from ..tracking import VideoTracker
 from .base import AssemblyContext, Lane, LaneOutput, VideoMedia
 
 
+Colours = list[tuple[str, float]]  # (plain colour name, share of the object's pixels), main colour first
+MAX_COLOUR_VOTES = 12  # per track: the colours of its largest sightings
+
+
 @dataclass
 class ObjectsResult:
     times: list[float]  # the kept frames' times
     detections: list[FrameDetections]  # one per kept frame
+    colours: list[list[Colours]] = field(default_factory=list)  # per kept frame, per detection: read where the pixels are
 
 
 @dataclass
@@ -29,6 +37,11 @@ class ObjectsState:
     track_last_event: dict[int, str] = field(default_factory=dict)
     # tracks that ended recently: (label, last_t, (x, y) last centre, last event id), for re-identification
     ended_tracks: dict[int, tuple[str, float, tuple[float, float], str]] = field(default_factory=dict)
+    # a live track's colour readings: (box area, colours) of its largest sightings
+    colour_votes: dict[int, list[tuple[float, Colours]]] = field(default_factory=dict)
+
+    def __setstate__(self, state: dict) -> None:  # checkpoints written before colours existed still load
+        self.__dict__.update({"colour_votes": {}, **state})
 
 
 def object_event_id(track_id: int, window_index: int) -> str:
@@ -49,26 +62,37 @@ class ObjectsLane(Lane):
         detections = models.detect(kept, batch=cfg.detector_batch, in_flight=cfg.detector_concurrency) if kept else []
         if len(detections) != len(kept):  # a model answer that does not fit: the analysis is run again
             raise ModelError(f"window {task.window.index}: the detector answered for {len(detections)} of {len(kept)} frames")
-        return ObjectsResult([d.t for d in media.frames if d.keep], detections)
+        colours = [[object_colours(crop(frame, tuple(box)), label) for box, label in zip(fd.boxes, fd.labels)]
+                   for frame, fd in zip(kept, detections)]
+        return ObjectsResult([d.t for d in media.frames if d.keep], detections, colours)
 
     def assemble(self, result: ObjectsResult, ctx: AssemblyContext) -> LaneOutput:
         w, state = ctx.window, ctx.state
         if len(result.times) != len(result.detections):  # checked by the analysis; here it would be a bug, not a model fault
             raise RuntimeError(f"window {w.index}: {len(result.detections)} detector results for {len(result.times)} frames")
         out = LaneOutput()
-        for t, fd in zip(result.times, result.detections):
-            for td in state.tracker.update(t, w.index, fd):
+        colours = result.colours or [[[] for _ in range(len(fd))] for fd in result.detections]
+        for t, fd, frame_colours in zip(result.times, result.detections, colours):
+            for td, named in zip(state.tracker.update(t, w.index, fd), frame_colours):
+                if td.track_id is not None and named:
+                    votes = state.colour_votes.setdefault(td.track_id, [])
+                    votes.append(((td.box[2] - td.box[0]) * (td.box[3] - td.box[1]), named))
+                    votes.sort(key=lambda v: -v[0])
+                    del votes[MAX_COLOUR_VOTES:]
                 out.detections.append({"t": round(t, 3), "track_id": td.track_id, "label": td.label, "confidence": round(td.confidence, 4),
                                        "x1": td.box[0], "y1": td.box[1], "x2": td.box[2], "y2": td.box[3]})
         segments, touched = state.tracker.close_window()
         first_ids: set[int] = set()
         for seg in segments:
             eid = object_event_id(seg.track_id, seg.window_index)
+            track = state.tracker.tracks.get(seg.track_id)
+            looks = describe_track([], [seg.best_box], track.path if track else [], (ctx.info.width, ctx.info.height), seg.label,
+                                   colour_votes=[named for _, named in state.colour_votes.get(seg.track_id, [])])
             out.events.append(Event(eid, "object", seg.label, seg.first_t, seg.last_t, round(seg.best_confidence, 4), track_id=seg.track_id,
                                     window_index=w.index,
                                     attrs={"n_frames": seg.n_frames, "best_t": round(seg.best_t, 3), "best_box": [round(v, 4) for v in seg.best_box],
                                            "start_center": [round(v, 4) for v in seg.start_center],
-                                           "end_center": [round(v, 4) for v in seg.end_center]}))
+                                           "end_center": [round(v, 4) for v in seg.end_center], **looks.to_attrs()}))
             prev = state.track_last_event.get(seg.track_id)
             if prev:
                 out.relations.append(Relation(prev, eid, "same_track"))
@@ -77,6 +101,7 @@ class ObjectsLane(Lane):
             state.track_last_event[seg.track_id] = eid
         out.relations += self._reidentify(state, segments, first_ids, ctx.config)
         state.track_last_event = {k: v for k, v in state.track_last_event.items() if k in state.tracker.tracks}
+        state.colour_votes = {k: v for k, v in state.colour_votes.items() if k in state.tracker.tracks}
         out.tracks = [{"track_id": t.track_id, "label": t.label, "first_t": round(t.first_t, 3), "last_t": round(t.last_t, 3),
                        "n_frames": t.n_frames, "best_t": round(t.best_t, 3), "best_confidence": round(t.best_confidence, 4),
                        "best_box": list(t.best_box), "path": json.dumps(t.path_summary())} for t in touched]

@@ -96,7 +96,8 @@ class SpeechLane(Lane):
                 events.append(Event(f"speech-{w.index:05d}-{len(events):03d}", "speech", "speech", start + seg.start, start + seg.end,
                                     round(float(min(1.0, max(0.0, 1.0 + seg.avg_logprob / 2))), 3), text=seg.text, window_index=w.index,
                                     attrs={"words": [[round(start + x.start, 3), round(start + x.end, 3), x.word.strip()] for x in seg.words],
-                                           "no_speech_prob": seg.no_speech_prob, "avg_logprob": seg.avg_logprob}))
+                                           "no_speech_prob": seg.no_speech_prob, "avg_logprob": seg.avg_logprob,
+                                           "language": seg.language}))
             covered_until = max(covered_until, region.t_end)
         return events
 

@@ -47,7 +47,7 @@ class TritonPythonModel:
     def initialize(self, args):
         config = json.loads(args["model_config"])
         params = {k: v["string_value"] for k, v in config.get("parameters", {}).items()}
-        role = params.get("model", "whisper-tiny.en")
+        role = os.environ.get("VDET_ASR_MODEL") or params.get("model", "whisper-tiny.en")  # e.g. whisper-base for other languages
         models = Path(os.environ.get("VDET_MODELS", Path.home() / ".cache/video-detective/models"))
         env_key = "VDET_" + role.upper().replace("-", "_").replace(".", "_") + "_PATH"
         path = Path(os.environ.get(env_key, models / role))
