@@ -280,6 +280,7 @@ def main(argv=None) -> int:
                 print(f"[{k}/{len(truths)}] {truth['scene']}: FAILED {str(err)[-200:]}", file=sys.stderr)
                 continue
             r, rep = score_sounds(truth, events, args.tol)
+            r = [x for x in r if not classes or x["class"] in classes]
             rows += r
             reported += rep
             sp = score_speech(truth, events)
