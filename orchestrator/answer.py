@@ -175,6 +175,7 @@ def describe_evidence(e: Evidence) -> str:
     return f"[{clock(e.t_start)}] {e.kind} {e.label}"
 
 
+BURSTS_RE = re.compile(r"\bhow many times\b|\bhow often\b|\bhow many (?:rings|beeps|knocks|barks|bangs|wails|claps|steps|shots|times)\b", re.I)
 MASS_SOUNDS = ("music", "noise", "human voice", "vehicle engine", "fireworks", "animal", "static", "traffic")
 
 
@@ -246,7 +247,9 @@ class _Writer:
             n = self.noun(e)
             verb = "is heard" if not n.startswith(("a ", "an ")) else "sounds"
             length = f" for {_seconds(e.t_end - e.t_start)}" if e.t_end - e.t_start >= 1.5 and with_time else ""
-            return f"{n} {verb}{(' at ' + self.t(e)) if with_time else ''}{length}"
+            pattern = e.attrs.get("pattern")
+            shape = f" ({pattern})" if isinstance(pattern, str) and pattern and not re.search(r"\bHz\b", pattern) else ""
+            return f"{n} {verb}{(' at ' + self.t(e)) if with_time else ''}{length}{shape}"
         if e.kind == "speech":
             return f"someone says {_quote(e.text)}{when}"
         if e.kind == "text":
@@ -405,6 +408,12 @@ class ExtractiveEngine:
             most = max(facts, key=lambda f: f.max_at_once)
             if most.max_at_once > 1:
                 out[-1] = (out[-1] + " " if out[-1] else "") + f"At most {most.max_at_once} {plural(2, most.label).split(' ', 1)[1]} are in view at once."
+        elif others and others[0].kind == "sound" and BURSTS_RE.search(plan.question) and any(e.attrs.get("n_bursts") for e in others):
+            # "how many times does the phone ring?": the rings of each ringing, not the number of ringing events
+            n = sum(int(e.attrs.get("n_bursts") or 1) for e in others)
+            parts = "; ".join(f"{e.attrs.get('pattern') or plural(int(e.attrs.get('n_bursts') or 1), 'time')} {w.span(e)}" for e in others[:6])
+            w.told.update(e.event_id for e in others[:6])
+            out.append(_cap(f"{pre}{w.noun(others[0])} is heard {n} time{'s' if n != 1 else ''}{scope}: {parts}."))
         elif others:
             n = r.match_total or len(others)
             e0 = others[0]

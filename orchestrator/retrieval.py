@@ -269,6 +269,13 @@ class Retriever:
             params = [p for _, _, ps in lanes for p in ps]
         rows = self._rows(f"SELECT * FROM events WHERE video_id = ? AND ({cond}){time_sql} ORDER BY t_start LIMIT {self.MATCH_ROWS}",
                           [video_id, *params, lo, hi])
+        cut = len(rows) >= self.MATCH_ROWS
+        if cut:  # a long video: the first rows and the last ones, so first/last/final are right; the total by SQL
+            seen = {r["id"] for r in rows}
+            rows += [r for r in reversed(self._rows(f"SELECT * FROM events WHERE video_id = ? AND ({cond}){time_sql} ORDER BY t_end DESC LIMIT 60",
+                                                    [video_id, *params, lo, hi])) if r["id"] not in seen]
+            full = self.con.execute(f"""SELECT count(DISTINCT CASE WHEN kind = 'object' AND track_id IS NOT NULL THEN 'T' || track_id ELSE id END)
+                                        FROM events WHERE video_id = ? AND ({cond}){time_sql}""", [video_id, *params, lo, hi]).fetchone()[0]
         items = [self._ev(r) for r in rows if anchor is None or (r["id"] != anchor.event_id and not (plan.anchor_side == "after" and r["label"] == anchor.label
                                                                                                   and r["kind"] == anchor.kind and r["t_start"] < anchor.t_end + 1))]
         items = self._merge_tracks(items)
@@ -281,7 +288,7 @@ class Retriever:
             # "what did they say about trains?" with no word match: the speech nearest in meaning
             items += self._similar_speech(video_id, plan, lo, hi, time_sql)
             items.sort(key=lambda e: e.t_start)
-        total = len(items)
+        total = max(len(items), int(full)) if cut else len(items)
         if plan.ordinal is not None and items and (plan.intent not in ("count", "summary") or (plan.intent == "summary" and plan.scope == "ordinal")):
             pool = items if plan.intent != "summary" else [e for e in items if e.kind not in ("motion", "scene")] or items
             kinds = [k for k in ("speech", "object", "sound", "text") if any(e.kind == k for e in items)]

@@ -143,7 +143,7 @@ def test_times_round_to_the_nearest_second_like_their_citation(clip):
 def test_head_on_yes_no_with_nearby_when_absent(clip):
     con, vid = clip
     text, citations, _ = answer(con, vid, "does an alarm go off?")
-    assert text.startswith("Yes — an alarm sounds at [01:00] for 6 s.") and cited(citations, 60, 66)
+    assert text.startswith("Yes — an alarm sounds at [01:00] for 6 s (6 beeps, 1.0 s apart).") and cited(citations, 60, 66)
     text, _, _ = answer(con, vid, "Did anything beep during the last half minute?")
     assert text.startswith("Yes") and "[01:00]" in text
     text, citations, _ = answer(con, vid, "Is there a dog?")
@@ -156,7 +156,9 @@ def test_counts_say_each_fact_once(clip):
     assert text.startswith("I counted 2 people")
     assert text.count("[00:04]") == 1 and cited(citations, 4, 12) and cited(citations, 44, 52)
     text, _, _ = answer(con, vid, "how many times does the phone ring?")
-    assert re.match(r"Ringing is heard 1 time\b", text)
+    assert text.startswith("Ringing is heard 2 times: 2 rings from [00:33] to [00:36].")  # the rings, not the ringing events
+    text, _, _ = answer(con, vid, "how many alarms go off?")
+    assert re.match(r"An alarm is heard 1 time\b", text)
 
 
 def test_anchored_answer_names_the_anchor_then_what_follows(clip):
@@ -267,3 +269,12 @@ def test_a_model_that_skips_the_tools_is_not_trusted(clip, tool_server):
     con, vid = clip
     with pytest.raises(RuntimeError, match="without querying the graph"):
         tool_answer(con, vid, "How many people are there?", tool_server, model="tools-lazy")
+
+
+def test_long_lists_keep_their_last_items_and_true_totals(clip, monkeypatch):
+    con, vid = clip
+    monkeypatch.setattr(Retriever, "MATCH_ROWS", 2)
+    text, citations, _ = answer(con, vid, "How many times is something said?")
+    assert text.startswith("Something is said 4 times")
+    text, _, _ = answer(con, vid, "When does the person appear?")
+    assert "the last one leaves at [00:52]" in text
