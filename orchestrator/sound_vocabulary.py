@@ -45,6 +45,7 @@ VOCABULARY: tuple[SoundName, ...] = (
     SoundName("applause", "Applause", ("clapping", "crowd"), ("applause", "clap", "claps", "clapping", "cheer", "cheering", "crowd", "audience")),
     SoundName("footsteps", "Walk, footsteps", ("steps", "walking"), ("footsteps", "footstep", "steps", "walking", "walks", "running", "stomping")),
     SoundName("dog bark", "Bark", ("dog", "barking"), ("dog", "dogs", "bark", "barks", "barking", "barked", "woof")),
+    SoundName("car horn", "Vehicle horn, car horn, honking", ("horn", "honk"), ("horn", "horns", "honk", "honks", "honking", "honked", "beeped")),
     SoundName("vehicle engine", "Engine", ("engine", "car", "motor"), ("engine", "engines", "motor", "motors", "car", "cars", "vehicle", "traffic", "revving")),
     SoundName("gunshot", "Gunshot, gunfire", ("bang", "gun", "shot"), ("gun", "guns", "gunshot", "gunshots", "gunfire", "shot", "shots", "shooting")),
     SoundName("fireworks", "Fireworks", ("bang", "explosion"), ("fireworks", "firework", "explosion", "explosions", "bang", "bangs")),

@@ -86,7 +86,8 @@ class Lane:
         raise NotImplementedError
 
     def assemble(self, result: Any, context: AssemblyContext) -> LaneOutput:
-        raise NotImplementedError
+        """By default the analysis already is the window's events (a lane that carries no state)."""
+        return LaneOutput(events=list(result))
 
     def __repr__(self) -> str:
         return f"<lane {self.name}>"

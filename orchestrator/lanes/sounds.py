@@ -22,7 +22,7 @@ import numpy as np
 from ..events import Event
 from ..media import AUDIO_RATE, read_audio
 from ..sound_vocabulary import accepted_names, name_for
-from .base import AssemblyContext, AudioMedia, Lane, LaneOutput
+from .base import AudioMedia, Lane
 from .sound_signal import SignalConfig, SignalSound, analyse_signal
 from .speech import speech_regions
 
@@ -88,6 +88,3 @@ class SoundsLane(Lane):
             events.append(Event(f"sound-{w.index:05d}-{len(events):03d}", "sound", s.label, s.t_start, s.t_end, s.confidence,
                                 window_index=w.index, attrs=s.attrs))
         return events
-
-    def assemble(self, events: list[Event], ctx: AssemblyContext) -> LaneOutput:
-        return LaneOutput(events=events)

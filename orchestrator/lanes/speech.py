@@ -19,7 +19,7 @@ from ..audio import SpeechRegion, VoiceActivity
 from ..events import Event
 from ..media import AUDIO_RATE, MediaInfo, read_audio
 from ..windows import Window
-from .base import AssemblyContext, AudioMedia, Lane, LaneOutput
+from .base import AudioMedia, Lane
 
 
 class _OnceCache:
@@ -100,6 +100,3 @@ class SpeechLane(Lane):
                                            "language": seg.language}))
             covered_until = max(covered_until, region.t_end)
         return events
-
-    def assemble(self, events: list[Event], ctx: AssemblyContext) -> LaneOutput:
-        return LaneOutput(events=events)
