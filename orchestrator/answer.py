@@ -634,7 +634,7 @@ class ExtractiveEngine:
             w.told.add(e.event_id)
             if not e.colours:
                 return [f"I don't know — the {e.label} {w.span(e)} has no colour recorded."]
-            yes = bool(set(plan.colours) & {c.lower() for c in e.colours})
+            yes = e.has_colour(plan.colours)
             return [f"{'Yes' if yes else 'No'} — the {e.label} {w.span(e)} is {_join(e.colours[:2])}."]
         if e.kind == "speech" and plan.keywords:
             head = f'Yes — "{plan.keywords[0]}" is said at {w.t(e)}{scope}{widened}: {_quote(e.text)}.'

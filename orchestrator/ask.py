@@ -91,7 +91,7 @@ class ConversationStore:
 
 FOLLOW_AFTER = re.compile(r"\b(after that|after this|after it|afterwards|afterward|next|then what|what happened then|and then|later on|later|after then)\b")
 FOLLOW_BEFORE = re.compile(r"\b(before that|before this|before then|before it|earlier|prior to that|previously)\b")
-FOLLOW_THEN = re.compile(r"\b(then|there|at that (?:moment|point|time)|at the same time|meanwhile|during that|while that)\b")
+FOLLOW_THEN = re.compile(r"\b(then|(?<!is )(?<!are )(?<!was )(?<!were )(?<!any )there|at that (?:moment|point|time)|at the same time|meanwhile|during that|while that)\b")
 FOLLOW_ORDINAL = re.compile(r"\b(?:the |that )?(first|second|third|fourth|fifth|1st|2nd|3rd|4th|5th|last|final|other|next) (?:one|ones|of them|time)\b|"
                             r"^(?:and |what about |how about )?the (first|second|third|fourth|fifth|last|other)\b")
 PRONOUN = re.compile(r"\b(he|she|they|him|her|them|it|its|his|their|that one|this one)\b")

@@ -68,9 +68,9 @@ class GraphTools:
             d["text"] = e.text[:300]
         if e.colours:
             d["colours"] = e.colours
-        for k in ("size", "motion", "direction"):
-            if k in e.attrs:
-                d[k] = e.attrs[k]
+        for k in ("size", "region", "motion", "direction"):
+            if e.attr(k) is not None:
+                d[k] = e.attr(k)
         return d
 
     def _num(self, n: int) -> str:

@@ -56,10 +56,20 @@ class Evidence:
     def cite(self) -> str:
         return f"[{fmt_time(round(self.t_start))}]"
 
+    def attr(self, name: str):
+        """An attribute as the objects lane stores it (``appearance_colours``) or plainly (``colours``)."""
+        v = self.attrs.get(f"appearance_{name}")
+        return v if v is not None else self.attrs.get(name)
+
     @property
     def colours(self) -> list[str]:
-        c = self.attrs.get("colours") or self.attrs.get("colors") or self.attrs.get("colour") or []
+        c = self.attr("colours") or self.attr("colors") or self.attr("colour") or []
         return [c] if isinstance(c, str) else [str(x) for x in c]
+
+    def has_colour(self, wanted: list[str]) -> bool:
+        """'blue' matches 'dark blue'; 'grey' matches 'gray'."""
+        names = {c.lower().replace("gray", "grey") for c in self.colours}
+        return any(w.lower().replace("gray", "grey") in n.split() or w.lower() == n for w in wanted for n in names)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -282,7 +292,7 @@ class Retriever:
         if plan.exclude:
             items = [e for e in items if not set(e.event_ids) & set(plan.exclude)]
         if plan.colours and not (plan.intent == "yesno" and plan.ordinal is not None):
-            coloured = [e for e in items if e.kind != "object" or set(plan.colours) & {c.lower() for c in e.colours}]
+            coloured = [e for e in items if e.kind != "object" or e.has_colour(plan.colours)]
             items = coloured if any(e.colours for e in items) else items  # no colours recorded: the colour cannot narrow it
         if "speech" in [lane for lane, _, _ in lanes] and plan.intent == "said" and plan.keywords and not any(e.kind == "speech" for e in items):
             # "what did they say about trains?" with no word match: the speech nearest in meaning

@@ -60,14 +60,14 @@ CLIP_EVENTS = [
     ("object:1", "object", "person", 4.0, 12.0, "", 1, {"colours": ["blue"]}),
     ("speech:1", "speech", "speech", 18.5, 21.9, "The red car is parked near the old railway station.", None, None),
     ("cut:1", "scene_cut", "scene cut", 25.0, 25.0, "", None, None),
-    ("object:2", "object", "car", 26.0, 34.0, "", 2, {"colours": ["white"]}),
+    ("object:2", "object", "car", 26.0, 34.0, "", 2, {"appearance_colours": ["white"], "appearance_motion": "moving", "appearance_direction": "left"}),
     ("sound:1", "sound", "ringing", 32.99, 36.0, "", None, {"pattern": "2 rings", "n_bursts": 2}),
     ("speech:2", "speech", "speech", 37.2, 39.5, "Hello, who is calling?", None, None),
     ("text:1", "text", "EXIT", 40.0, 55.0, "EXIT", None, None),
     ("object:3", "object", "person", 44.0, 52.0, "", 3, None),
     ("sound:2", "sound", "alarm", 60.0, 66.0, "", None, {"pattern": "6 beeps, 1.0 s apart", "n_bursts": 6}),
     ("speech:3", "speech", "speech", 68.0, 71.0, "Everyone please leave the building now.", None, None),
-    ("object:4", "object", "car", 70.0, 78.0, "", 4, {"colours": ["red"]}),
+    ("object:4", "object", "car", 70.0, 78.0, "", 4, {"appearance_colours": ["dark red", "black"]}),
     ("speech:4", "speech", "speech", 76.0, 79.0, "Goodbye and thank you.", None, None),
 ]
 CLIP_DURATION = 80.0

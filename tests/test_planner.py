@@ -203,6 +203,8 @@ def test_follow_ups_resolve_against_the_previous_plan(clip):
     t2, c2, r2 = answer(con, vid, q2)
     text, citations, _ = answer(con, vid, "what did they say then?", [turn(q2, t2, c2, r2, vid)])
     assert "Everyone please leave" in text or "No speech" in text
+    text, citations, _ = answer(con, vid, "Is there a car?", [turn(q2, t2, c2, r2, vid)])  # "is there" is not "there"
+    assert text.startswith("Yes") and cited(citations, 26, 34)
     q3 = "When does the phone ring?"
     t3, c3, r3 = answer(con, vid, q3)
     text, citations, _ = answer(con, vid, "and before that?", [turn(q3, t3, c3, r3, vid)])
