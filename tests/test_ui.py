@@ -213,7 +213,7 @@ def test_stop_cancels_a_streaming_answer(browser, triton, redis_server, tmp_path
     running = RunningApp(home, {"TRITON_URL": triton.http_url, "REDIS_URL": redis_server.url, "VLM_BASE_URL": server.base_url,
                                 "VLM_MODEL": "slow", "VLM_API_KEY": "sk-test-SECRET-4711"}, ["--preload", str(gt_clip[0]), "-v"])
     try:
-        page = browser.new_page(viewport={"width": 1500, "height": 1000})
+        page = browser.new_page(viewport={"width": 1280, "height": 800})
         page.goto(running.url)
         page.locator("#library input").click()
         page.locator("ul[role=listbox] li", has_text="ground_truth.mp4").first.click()
@@ -222,13 +222,31 @@ def test_stop_cancels_a_streaming_answer(browser, triton, redis_server, tmp_path
         wait_text(page, "#status", r"1 video, [1-9]\d* windows? ingested", 15)  # refreshed when opened, not as at page load
         status = page.locator("#status").inner_text()
         assert "vlm" in status and "centernet" in status and "analysed on this machine" in status, status  # engine, detector head, executor
+        # idle: nothing to stop
+        assert page.locator("#stop").is_disabled()
+        # a slow engine: the first words show while the answer is still being written, with a typing indicator
         page.locator("#question textarea").fill("When does the person appear?")
         page.locator("#send").click()
-        wait_text(page, "#chat", r"From the", 30)
+        first = wait_text(page, "#chat", r"From the", 30)
+        assert "cited moment" not in page.locator("#notice").inner_text()  # not finished yet
+        assert page.locator("#chat .vd-typing").count() >= 1
+        assert page.locator("#stop").is_enabled()
+        shot(page, "08-streaming-1280x800")
+        page.wait_for_timeout(2000)
+        assert len(page.locator("#chat").inner_text()) > len(first)  # still growing
+        wait_text(page, "#notice", r"cited moment", 60)
+        assert page.locator("#chat .vd-typing").count() == 0
+        page.wait_for_timeout(500)
+        assert page.locator("#stop").is_disabled()
+        page.locator("#question textarea").fill("When does the person appear?")
+        page.locator("#send").click()
+        wait_text(page, "#chat", r"From the[\s\S]*From the", 30)  # the second answer has started
         page.locator("#stop").click()
         wait_text(page, "#notice", r"stopped", 10)
         assert server.state.disconnected.wait(5), "the VLM request was not closed"
         shot(page, "07-stopped")
+        page.wait_for_timeout(500)
+        assert page.locator("#stop").is_disabled()
         assert "SECRET-4711" not in page.content()
         page.close()
     finally:
@@ -288,3 +306,254 @@ def test_with_auth_users_see_only_their_own_uploads(browser, triton, redis_serve
         assert lib.may_see(lib.videos("ana")[0]["video_id"], "ana") and not lib.may_see(lib.videos("ana")[0]["video_id"], "bob")
     finally:
         lib.close()
+
+
+def open_clip(page, app, path: Path) -> None:
+    """The clip on the page: uploaded (or, when already in the library, shown) and ingested."""
+    page.goto(app.url)
+    page.wait_for_selector("#question textarea")
+    upload(page, path)
+    wait_text(page, "#progress", r"ingested", 120)
+
+
+def pick(page, dropdown: str, option: str) -> None:
+    page.locator(f"{dropdown} input").click()
+    page.locator("ul[role=listbox] li", has_text=option).first.click()
+
+
+def table_rows(page) -> list[str]:
+    """The rows the events table draws (a virtual table: the rows in view)."""
+    return page.evaluate("() => [...document.querySelectorAll('#events .virtual-row')].map((r) => r.innerText.replace(/\\s+/g, ' '))")
+
+
+def header_overflow(page) -> list[str]:
+    """Column headers of the events table that sit outside its visible box (behind a horizontal scroll)."""
+    return page.evaluate("""() => {
+        const box = document.querySelector('#events .table-wrap').getBoundingClientRect();
+        return [...document.querySelectorAll('#events thead th')].filter((th) => {
+            const r = th.getBoundingClientRect();
+            return r.width > 0 && (r.right > box.right + 1 || r.left < box.left - 1);
+        }).map((th) => th.innerText.trim());
+    }""")
+
+
+def type_into(page, elem_id: str, text: str) -> None:
+    box = page.locator(f"#{elem_id} textarea, #{elem_id} input").first
+    box.fill(text)
+    box.press("Enter")
+
+
+def wait_rows(page, ok, timeout_s: float = 15) -> list[str]:
+    deadline = time.monotonic() + timeout_s
+    rows = table_rows(page)
+    while time.monotonic() < deadline and not (rows and ok(rows)):
+        page.wait_for_timeout(250)
+        rows = table_rows(page)
+    assert rows and ok(rows), rows
+    return rows
+
+
+def starts(rows: list[str]) -> list[float]:
+    out = []
+    for r in rows:
+        m = re.match(r"\s*(\d+):(\d+)", r)
+        out.append(int(m.group(1)) * 60 + int(m.group(2)))
+    return out
+
+
+@pytest.mark.parametrize("viewport", [(1280, 800), (390, 844)], ids=["desktop", "phone"])
+def test_event_filters_show_rows_and_fit(browser, app, gt_clip, viewport):
+    page = browser.new_page(viewport={"width": viewport[0], "height": viewport[1]})
+    open_clip(page, app, gt_clip[0])
+    page.locator("#events-panel").click()
+    wait_rows(page, lambda rows: len(rows) >= 4)
+    # an untouched range reads as "from the start, to the end", not as 0
+    assert page.locator("#f-from input, #f-from textarea").first.input_value() == ""
+    assert page.locator("#f-to input, #f-to textarea").first.input_value() == ""
+    pick(page, "#f-kind", "speech")  # the first filter change: the range must not become 0..0
+    rows = wait_rows(page, lambda rows: all(" speech " in f" {r} " for r in rows))
+    assert any("railway station" in r.lower() for r in rows), rows
+    shot(page, f"10-events-speech-{viewport[0]}x{viewport[1]}")
+    pick(page, "#f-kind", "all")
+    type_into(page, "f-label", "person")
+    wait_rows(page, lambda rows: all("person" in r for r in rows))
+    type_into(page, "f-label", "")
+    # a typed 0 in "To" is "to the end" too; a real range narrows the table
+    type_into(page, "f-to", "0")
+    wait_rows(page, lambda rows: max(starts(rows)) >= 18)
+    type_into(page, "f-from", "0:22")  # mm:ss: what overlaps 00:22 and later
+    type_into(page, "f-to", "")
+    wait_rows(page, lambda rows: not any(r.startswith("00:18") for r in rows) and max(starts(rows)) >= 25)
+    type_into(page, "f-from", "")
+    type_into(page, "f-to", "10")
+    rows = wait_rows(page, lambda rows: max(starts(rows)) <= 10)
+    if viewport[0] >= 1280:  # the main columns fit without a horizontal scroll
+        assert header_overflow(page) == [], header_overflow(page)
+    shot(page, f"11-events-range-{viewport[0]}x{viewport[1]}")
+    page.close()
+
+
+def seconds_left(text: str) -> float | None:
+    m = re.search(r"about (?:(\d+) h )?(?:(\d+) min ?)?(?:(\d+) s)? left", text)
+    if not m or not any(m.groups()):
+        return None
+    h, mi, s = (int(g or 0) for g in m.groups())
+    return h * 3600 + mi * 60 + s
+
+
+def test_ingest_progress_counts_from_one_and_estimates_time_left(browser, app, gt_clip, tmp_path):
+    clip = tmp_path / "five times.mp4"
+    listing = tmp_path / "list.txt"
+    listing.write_text(f"file '{gt_clip[0]}'\n" * 5)
+    subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "concat", "-safe", "0", "-i", str(listing), "-c", "copy", str(clip)], check=True)
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    page.goto(app.url)
+    page.wait_for_selector("#question textarea")
+    upload(page, clip)
+    samples: list[tuple[float, str]] = []
+    messages: set[str] = set()
+    deadline = time.monotonic() + 240
+    shots = 0
+    while time.monotonic() < deadline:
+        text = page.locator("#progress").inner_text()
+        samples.append((time.monotonic(), text))
+        messages.add(page.locator("#upload-msg").inner_text().strip())
+        if "ingested" in text:
+            break
+        if shots == 0 and re.search(r"window [3-9] of 10", text):
+            shot(page, "12-ingesting-1280x800")
+            page.set_viewport_size({"width": 390, "height": 844})
+            shot(page, "12-ingesting-390x844")
+            page.set_viewport_size({"width": 1280, "height": 800})
+            shots = 1
+        page.wait_for_timeout(250)
+    finished = samples[-1][0]
+    assert "ingested" in samples[-1][1], samples[-1]
+    ingesting = [t for _, t in samples if "ingesting window" in t]
+    assert ingesting, samples
+    assert not any(re.search(r"window 0 of", t) for t in ingesting), ingesting[:3]
+    assert re.search(r"window 1 of 10", ingesting[0]), ingesting[0]  # windows count from 1
+    assert any("ingest has started" in m for m in messages), messages
+    # once the ingest ended the "has started" message is gone, replaced by what is now in the library
+    msg = wait_text(page, "#upload-msg", r"is in the library", 10)
+    assert "ingest has started" not in msg
+    # the time left shown matches the time it really took (on this run's own pace)
+    ratios = []
+    for t, text in samples:
+        left = seconds_left(text)
+        done = re.search(r"window (\d+) of 10", text)
+        if left is not None and done and 3 <= int(done.group(1)) <= 8 and finished - t > 3:
+            ratios.append(left / (finished - t))
+    assert len(ratios) >= 3, [s for _, s in samples][::8]
+    ratios.sort()
+    median = ratios[len(ratios) // 2]
+    assert 0.6 <= median <= 1.5, ratios
+    shot(page, "13-ingested-1280x800")
+    page.close()
+
+
+def last_answer_links(page) -> set[str]:
+    return set(page.evaluate("""() => { const bots = document.querySelectorAll('#chat .bot.message');
+        const last = bots[bots.length - 1]; return last ? [...last.querySelectorAll("a[href^='#t=']")].map((a) => a.getAttribute('href')) : []; }"""))
+
+
+@pytest.mark.parametrize("template", ["safety", "comprehensive"])
+def test_footer_counts_the_cited_links(browser, app, gt_clip, template):
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    open_clip(page, app, gt_clip[0])
+    for ask in (lambda: page.locator(f"#tpl-{template}").click(),
+                lambda: (page.locator("#question textarea").fill("What did they say?"), page.locator("#send").click())):
+        page.locator("#question textarea").fill("")
+        before = page.locator("#chat .bot.message").count()
+        ask()
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not (page.locator("#chat .bot.message").count() > before
+                                                   and re.search(r"cited moment", page.locator("#notice").inner_text())):
+            page.wait_for_timeout(250)
+        footer = page.locator("#notice").inner_text()
+        n = int(re.search(r"(\d+) cited moments?", footer).group(1))
+        links = last_answer_links(page)
+        assert links and n == len(links), (footer, sorted(links))
+    shot(page, f"14-{template}-report-1280x800")
+    page.close()
+
+
+def playhead(page) -> dict | None:
+    """Where the timeline's playhead is drawn, and where the plot's own axis puts the player's time."""
+    return page.evaluate("""() => {
+        const p = document.querySelector('#timeline .js-plotly-plot'), line = p && p.querySelector('.vd-playhead');
+        const v = document.querySelector('#player video');
+        if (!line || line.style.display === 'none' || !v) return null;
+        const fl = p._fullLayout, r = line.getBoundingClientRect(), box = p.getBoundingClientRect();
+        const [a, b] = fl.xaxis.range;
+        return {x: r.left + r.width / 2 - box.left, expected: fl._size.l + (v.currentTime - a) / (b - a) * fl._size.w,
+                t: v.currentTime, top: r.top - box.top, height: r.height, plot_h: fl._size.h};
+    }""")
+
+
+@pytest.mark.parametrize("viewport", [(1280, 800), (390, 844)], ids=["desktop", "phone"])
+def test_timeline_playhead_follows_seeks(browser, app, gt_clip, viewport):
+    path, truth = gt_clip
+    page = browser.new_page(viewport={"width": viewport[0], "height": viewport[1]})
+    open_clip(page, app, path)
+    page.locator("#question textarea").fill("When does the person appear?")
+    page.locator("#send").click()
+    wait_text(page, "#notice", r"cited moment", 30)
+    link = page.locator("#chat a[href^='#t=']").first
+    cited = float(re.search(r"#t=([0-9.]+)", link.get_attribute("href")).group(1))
+    link.click()
+    page.wait_for_timeout(800)
+    page.locator("#player video").evaluate("v => v.pause()")
+    page.wait_for_timeout(800)
+    at = playhead(page)
+    assert at is not None, "no playhead after a citation click"
+    assert cited - 0.1 <= at["t"] <= cited + 2.5, at
+    assert abs(at["x"] - at["expected"]) <= 3, at  # drawn at the player's time on the plot's axis
+    assert at["height"] >= 0.9 * at["plot_h"], at  # a vertical line across the lanes
+    page.locator("#timeline").scroll_into_view_if_needed()
+    shot(page, f"15-playhead-{viewport[0]}x{viewport[1]}")
+    # a seek elsewhere moves it
+    page.evaluate("window.vdSeek(30)")
+    page.wait_for_timeout(800)
+    page.locator("#player video").evaluate("v => v.pause()")
+    page.wait_for_timeout(800)
+    moved = playhead(page)
+    assert moved is not None and 29.9 <= moved["t"] <= 32 and abs(moved["x"] - moved["expected"]) <= 3, moved
+    assert moved["x"] > at["x"] + 10
+    page.close()
+
+
+def test_named_api_endpoints_with_gradio_client(app, gt_clip):
+    from gradio_client import Client
+
+    path, truth = gt_clip
+    client = Client(app.url, verbose=False)
+    api = client.view_api(return_format="dict", print_info=False)
+    assert set(api["named_endpoints"]) == {"/videos", "/ask", "/template", "/events", "/export", "/status"}, list(api["named_endpoints"])
+    assert not api["unnamed_endpoints"], list(api["unnamed_endpoints"])
+    videos = client.predict(api_name="/videos")
+    if not any(v["name"] == path.name and v["status"] == "done" for v in videos):  # this test alone: put the clip in the library
+        from playwright.sync_api import sync_playwright
+
+        with sync_playwright() as p:
+            b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+            open_clip(b.new_page(), app, path)
+            b.close()
+        client = Client(app.url, verbose=False)
+        videos = client.predict(api_name="/videos")
+    video_id = next(v["video_id"] for v in videos if v["name"] == path.name)
+    result = client.predict(video_id, "When does the person appear?", "", api_name="/ask")
+    assert "person" in result["answer"] and result["engine"] == "extractive"
+    assert result["citations"] and all({"t_start", "t_end", "time", "event_id", "kind", "label"} <= set(c) for c in result["citations"])
+    first = result["citations"][0]
+    assert first["kind"] == "object" and first["label"] == "person" and truth.person[0] - 1 <= first["t_start"] <= truth.person[1]
+    # a follow-up in the same session resolves against the previous answer
+    follow = client.predict(video_id, "what happened after that?", result["session"], api_name="/ask")
+    assert follow["session"] == result["session"] and all(c["t_start"] >= first["t_end"] - 1 for c in follow["citations"])
+    report = client.predict(video_id, "safety", "", api_name="/template")
+    assert report["answer"] and isinstance(report["citations"], list)
+    speech = client.predict(video_id, "speech", "", "", "", "", api_name="/events")
+    assert speech and all(e["kind"] == "speech" for e in speech) and "railway station" in speech[0]["text"].lower()
+    assert "database" in client.predict(api_name="/status")
+    with pytest.raises(Exception, match="unknown video"):
+        client.predict("nope", "hello", "", api_name="/ask")

@@ -26,7 +26,21 @@ from .library import Library, UploadError
 from .timeline import timeline_figure
 
 CITE = re.compile(r"\[(?:(\d{1,2}):)?(\d{1,2}):(\d{2})\]")
-TABLE_COLUMNS = ["start", "end", "kind", "label", "text", "confidence", "t"]
+TABLE_COLUMNS = ["when", "kind", "label", "text", "conf"]
+TABLE_WIDTHS = ["15%", "10%", "17%", "50%", "8%"]
+CLOCK = re.compile(r"^\s*(?:(\d+):)?(?:(\d+):)?(\d+(?:\.\d*)?)\s*s?\s*$")
+
+
+def parse_clock(text) -> float | None:
+    """A time typed in a filter: seconds ("90", "90.5"), mm:ss ("1:30") or hh:mm:ss; empty or unreadable is None."""
+    if text is None or isinstance(text, (int, float)):
+        return None if text is None else float(text)
+    m = CLOCK.match(str(text))
+    if not m:
+        return None
+    a, b, sec = m.groups()
+    h, mi = (int(a), int(b)) if b is not None else (0, int(a or 0))
+    return h * 3600 + mi * 60 + float(sec)
 
 CSS = """
 #progress .vd-bar { width: 100%; height: 10px; background: #e9ecef; border-radius: 5px; overflow: hidden; }
@@ -34,7 +48,18 @@ CSS = """
 #progress .vd-text { font-size: 0.9em; color: #495057; margin-top: 4px; }
 #chat a[href^="#t="] { font-family: ui-monospace, monospace; text-decoration: none; background: #e7f5ff; padding: 0 3px; border-radius: 3px; }
 #notice { font-size: 0.85em; color: #868e96; }
+#chat .vd-typing { display: inline-block; margin-left: 2px; color: #1c7ed6; letter-spacing: 1px; animation: vd-blink 1s steps(2, start) infinite; }
+#library input { text-overflow: ellipsis; padding-right: 2.2em; }  /* a long entry ends in "…", not under the arrow */
+#timeline .js-plotly-plot { position: relative; }
+#timeline .vd-playhead { position: absolute; width: 2px; margin-left: -1px; background: #e03131; pointer-events: none; z-index: 5; }
+@media (max-width: 640px) {  /* a phone: the time, label and text are what matter */
+  #events thead th:nth-child(2), #events thead th:nth-child(5), #events .virtual-row > .body-cell:nth-child(2),
+  #events .virtual-row > .body-cell:nth-child(5), #events .sizing-body td:nth-child(2), #events .sizing-body td:nth-child(5) { display: none; }
+  #events .cell-wrap { font-size: 0.85em; }
+}
+@keyframes vd-blink { to { visibility: hidden; } }
 """
+TYPING = "<span class='vd-typing' title='writing…'>●●●</span>"  # shown after the words streamed so far
 
 JS = """
 () => {
@@ -53,26 +78,76 @@ JS = """
     ev.preventDefault(); ev.stopPropagation();
     window.vdSeek(parseFloat(m[1]));
   }, true);
+  // the playhead: a vertical line on the timeline at the player's current time (after a seek, a citation
+  // click, or while playing), placed from the plot's own axis so it stays right when the figure is redrawn
+  const playhead = () => {
+    const v = document.querySelector('#player video');
+    document.querySelectorAll('#timeline .js-plotly-plot').forEach((p) => {
+      let line = p.querySelector(':scope > .vd-playhead');
+      const fl = p._fullLayout;
+      if (!v || !v.currentSrc || v.readyState < 1 || !fl || !fl.xaxis || !fl.xaxis.l2p) { if (line) line.style.display = 'none'; return; }
+      if (!line) {
+        line = document.createElement('div');
+        line.className = 'vd-playhead';
+        line.setAttribute('aria-hidden', 'true');
+        p.appendChild(line);
+      }
+      const t = v.currentTime, range = fl.xaxis.range;
+      const inside = t >= Math.min(range[0], range[1]) && t <= Math.max(range[0], range[1]);
+      line.style.display = inside ? 'block' : 'none';
+      line.style.left = (fl._size.l + fl.xaxis.l2p(t)) + 'px';
+      line.style.top = fl._size.t + 'px';
+      line.style.height = fl._size.h + 'px';
+      line.dataset.t = t.toFixed(2);
+    });
+  };
+  window.vdPlayhead = playhead;
+  ['timeupdate', 'seeked', 'loadedmetadata'].forEach((e) => document.addEventListener(e, (ev) => {
+    if (ev.target && ev.target.closest && ev.target.closest('#player')) playhead();
+  }, true));
   setInterval(() => {
     document.querySelectorAll('#timeline .js-plotly-plot').forEach((p) => {
       if (p.vdBound || !p.on) return;
       p.vdBound = true;
       p.on('plotly_click', (d) => { const pt = d.points && d.points[0]; if (pt) window.vdSeek(pt.customdata ? pt.customdata[0] : pt.base); });
+      p.on('plotly_afterplot', playhead);
     });
+    playhead();
   }, 500);
 }
 """
 
 
+def fmt_duration(seconds: float) -> str:
+    """A time left as a person says it: 40 s, 2 min 5 s, 1 h 3 min."""
+    s = int(round(seconds))
+    if s < 60:
+        return f"{s} s"
+    if s < 3600:
+        return f"{s // 60} min {s % 60} s" if s % 60 else f"{s // 60} min"
+    return f"{s // 3600} h {s % 3600 // 60} min"
+
+
 def linkify(text: str, citations: list[dict] | None = None) -> str:
     """Every [mm:ss] becomes a link that seeks the player (exact graph time when cited)."""
-    exact = {int(c["t_start"]): c["t_start"] for c in citations or []}
+    exact = {round(c["t_start"]): c["t_start"] for c in citations or []}  # the text rounds to the nearest second
 
     def repl(m: re.Match) -> str:
         t = int(m.group(1) or 0) * 3600 + int(m.group(2)) * 60 + int(m.group(3))
         return f"[\\[{m.group(0)[1:-1]}\\]](#t={exact.get(t, t)})"
 
     return CITE.sub(repl, text)
+
+
+LINK_TARGET = re.compile(r"\]\(#t=([0-9.]+)\)")
+
+
+def cited_links(markdown: str) -> list[float]:
+    """The distinct moments an answer's links seek to, in order: what its footer counts."""
+    seen: dict[float, None] = {}
+    for m in LINK_TARGET.finditer(markdown):
+        seen.setdefault(float(m.group(1)), None)
+    return list(seen)
 
 
 class AppState:
@@ -126,10 +201,17 @@ class AppState:
         if v["status"] == "done" or done >= total:
             return (f"<div class='vd-bar'><div style='width:100%'></div></div><div class='vd-text'>{v['name']}: ingested, "
                     f"{plural(total, 'window')}, {fmt_time(v['duration_s'] or 0)}</div>")
-        eta = f" — about {job.eta_s:.0f} s left" if job and job.eta_s else ""
+        left = job.time_left() if job else None
+        if left is None:
+            eta = " — estimating the time left"
+        elif left < 1:
+            eta = " — almost done"
+        else:
+            eta = f" — about {fmt_duration(left)} left"
         covered = min(done * (v["duration_s"] or 0) / total, v["duration_s"] or 0)
+        # windows count from 1 for people: the first line names the window being worked on
         return (f"<div class='vd-bar'><div style='width:{100 * done / total:.0f}%'></div></div><div class='vd-text'>{v['name']}: ingesting "
-                f"window {done} of {total} ({fmt_time(covered)} of {fmt_time(v['duration_s'] or 0)}){eta}. "
+                f"window {min(done + 1, total)} of {total} ({fmt_time(covered)} of {fmt_time(v['duration_s'] or 0)} done){eta}. "
                 "Questions are answered from the windows done so far.</div>")
 
     def events(self, video_id: str | None) -> list[dict]:
@@ -143,21 +225,35 @@ class AppState:
             cur.close()
         return [dict(zip(("id", "kind", "label", "t_start", "t_end", "confidence", "text"), r)) for r in rows]
 
-    def table(self, video_id, kind="all", label="", t_from=None, t_to=None, search="") -> pd.DataFrame:
-        rows = []
+    def filtered_events(self, video_id, kind="all", label="", t_from=None, t_to=None, search="") -> list[dict]:
+        """The events the table shows. An empty, zero or unreadable "To" means to the end, and a "To" before
+        "From" is read as no upper bound rather than as an empty range."""
+        lo = parse_clock(t_from) or 0.0
+        hi = parse_clock(t_to) or 0.0
+        if hi <= 0 or hi < lo:
+            hi = float("inf")
+        out = []
         for e in self.events(video_id):
             if kind and kind != "all" and e["kind"] != kind:
                 continue
-            if label and label.lower() not in e["label"].lower():
+            if label and label.strip().lower() not in e["label"].lower():
                 continue
-            if t_from not in (None, "") and e["t_end"] < float(t_from):
+            if e["t_end"] < lo or e["t_start"] > hi:
                 continue
-            if t_to not in (None, "") and e["t_start"] > float(t_to):
+            if search and search.strip().lower() not in f"{e['label']} {e['text'] or ''}".lower():
                 continue
-            if search and search.lower() not in f"{e['label']} {e['text'] or ''}".lower():
-                continue
-            rows.append([fmt_time(e["t_start"]), fmt_time(e["t_end"]), e["kind"], e["label"], e["text"] or "", round(e["confidence"], 2), e["t_start"]])
-        return pd.DataFrame(rows, columns=TABLE_COLUMNS)
+            out.append(e)
+        return out
+
+    def table(self, video_id, kind="all", label="", t_from=None, t_to=None, search="") -> pd.DataFrame:
+        return self.table_view(video_id, kind, label, t_from, t_to, search)[0]
+
+    def table_view(self, video_id, kind="all", label="", t_from=None, t_to=None, search="") -> tuple[pd.DataFrame, list[float]]:
+        """The table and, row for row, the exact start time a row click seeks to."""
+        events = self.filtered_events(video_id, kind, label, t_from, t_to, search)
+        rows = [[f"{fmt_time(e['t_start'])}–{fmt_time(e['t_end'])}", e["kind"], e["label"], e["text"] or "", f"{e['confidence']:.2f}"]
+                for e in events]
+        return pd.DataFrame(rows, columns=TABLE_COLUMNS), [e["t_start"] for e in events]
 
     def status_md(self) -> str:
         lines = ["| part | state |", "|---|---|"]
@@ -188,6 +284,34 @@ class AppState:
                      f"{n_win} window{'' if n_win == 1 else 's'} ingested |")
         return "\n".join(lines)
 
+    def export(self, session: str, video_id: str) -> tuple[Path | None, str]:
+        """Cut the moments the session's last answer about ``video_id`` cites into one clip: (file or None, message)."""
+        turns = [t for t in self.ask_service.store.turns(session) if t.video_id == video_id and t.citations]
+        if not turns:
+            return None, "Ask a question first: the export cuts the moments the last answer cites."
+        spans = [(c["t_start"], c["t_end"]) for c in turns[-1].citations]
+        source = self.library.media_path(video_id)
+        if not source:
+            return None, "The video file is no longer in the library."
+        out = self.library.home / "exports" / f"{video_id}-{session}-{len(turns)}.mp4"
+        out.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            export_moments(source, spans, out)
+        except MediaError as exc:
+            return None, f"Export failed: {exc}"
+        return out, f"Exported {plural(len(spans), 'cited moment')} into one clip."
+
+    def answer_data(self, video_id: str, answer, session: str) -> dict:
+        """An answer as data for scripts: the text, its citations with what each one is, the engine."""
+        by_id = {e["id"]: e for e in self.events(video_id)}
+        citations = []
+        for c in answer.citations:
+            e = by_id.get(c.event_id, {})
+            citations.append({"t_start": c.t_start, "t_end": c.t_end, "time": fmt_time(round(c.t_start)), "event_id": c.event_id,
+                              "kind": e.get("kind"), "label": e.get("label"), "text": e.get("text")})
+        return {"answer": answer.text, "citations": citations, "engine": answer.engine, "notice": answer.notice,
+                "session": session, "video_id": video_id, "total_ms": answer.total_ms}
+
     # -- chat ------------------------------------------------------------------------------
     def ask_stream(self, session: str, video_id: str, question: str, template: str | None, history: list[dict]):
         """Yields (history, notice) while tokens arrive on ``tokens:{session}``."""
@@ -204,7 +328,7 @@ class AppState:
         worker = threading.Thread(target=work, daemon=True)
         worker.start()
         text, notice, finished = "", "", False
-        history = history + [{"role": "assistant", "content": "…"}]
+        history = history + [{"role": "assistant", "content": TYPING}]
         yield history, "thinking…"
         try:
             deadline = time.monotonic() + 180
@@ -225,15 +349,17 @@ class AppState:
                 elif kind == "token":
                     text += msg["text"]
                     if time.monotonic() - last_yield > 0.05:
-                        history[-1]["content"] = linkify(text)
+                        history[-1]["content"] = linkify(text) + " " + TYPING
                         last_yield = time.monotonic()
                         yield history, notice
                 elif kind == "notice":
                     notice = msg["text"]
+                    yield history, notice
                 elif kind == "done":
                     finished = True
                     history[-1]["content"] = linkify(msg["answer"], msg["citations"])
-                    info = f"{msg['engine']} engine · first token {msg['ttft_ms']:.0f} ms · {msg['total_ms']:.0f} ms · {len(msg['citations'])} cited moment{'' if len(msg['citations']) == 1 else 's'}"
+                    n = len(cited_links(history[-1]["content"]))  # what the reader can click, counted once per moment
+                    info = f"{msg['engine']} engine · first token {msg['ttft_ms']:.0f} ms · {msg['total_ms']:.0f} ms · {plural(n, 'cited moment')}"
                     yield history, (msg["notice"] + " · " if msg.get("notice") else "") + info
                     return
                 elif kind == "cancelled":
@@ -255,11 +381,68 @@ class AppState:
             sub.close()
 
 
+PRIVATE = {"api_visibility": "private"}  # the page's own events: not part of the API
+
+
+def add_api(state: AppState) -> None:
+    """The page's API for scripts (``gradio_client``): named endpoints that take a video id and return data.
+    Everything else the page does is private to it."""
+
+    def visible(video_id: str, request: gr.Request | None) -> str:
+        if not video_id or not state.library.may_see(video_id, state.owner(request)) or state.library.video(video_id) is None:
+            raise gr.Error(f"unknown video id {video_id!r}: list the library with /videos")
+        return video_id
+
+    def videos(request: gr.Request) -> list[dict]:
+        """The library: each video's id, name, duration (s), status and windows ingested."""
+        return [{"video_id": v["video_id"], "name": v["name"], "duration_s": v["duration_s"], "status": v["status"],
+                 "windows_done": v["windows_done"], "windows": v["n_windows"]} for v in state.library.videos(state.owner(request))]
+
+    def ask(video_id: str, question: str, session: str = "", request: gr.Request = None) -> dict:
+        """Ask about a video. Returns {answer, citations: [{t_start, t_end, time, event_id, kind, label, text}], engine,
+        notice, session}; pass the returned session back to ask a follow-up."""
+        visible(video_id, request)
+        if not (question or "").strip():
+            raise gr.Error("ask a question")
+        session = session or new_session_id()
+        return state.answer_data(video_id, state.ask_service.ask(session, video_id, question), session)
+
+    def template(video_id: str, name: str, session: str = "", request: gr.Request = None) -> dict:
+        """Run a report template (comprehensive, safety, performance, pattern, creative); same result as /ask."""
+        visible(video_id, request)
+        if name not in Templates.NAMES:
+            raise gr.Error(f"unknown template {name!r}; one of {', '.join(Templates.NAMES)}")
+        session = session or new_session_id()
+        return state.answer_data(video_id, state.ask_service.ask(session, video_id, "", template=name), session)
+
+    def events(video_id: str, kind: str = "all", label: str = "", t_from: str = "", t_to: str = "", search: str = "",
+               request: gr.Request = None) -> list[dict]:
+        """A video's events, filtered as the page's table is (times in seconds or mm:ss; an empty "to" is the end)."""
+        visible(video_id, request)
+        return [{k: e[k] for k in ("id", "kind", "label", "t_start", "t_end", "confidence", "text")}
+                for e in state.filtered_events(video_id, kind, label, t_from, t_to, search)]
+
+    def export(video_id: str, session: str, request: gr.Request = None) -> dict:
+        """Cut the moments the session's last answer cites into one clip: {file (on the server), message}."""
+        visible(video_id, request)
+        out, message = state.export(session, video_id)
+        return {"file": str(out) if out else None, "message": message}
+
+    def status() -> str:
+        """Triton's models, the answer engine, ingest, Redis and the database, as a Markdown table."""
+        return state.status_md()
+
+    for fn in (videos, ask, template, events, export, status):
+        gr.api(fn, api_name=fn.__name__, concurrency_limit=4)
+
+
 def build_ui(state: AppState) -> gr.Blocks:
     with gr.Blocks(title="Video Detective") as demo:
-        session = gr.State(new_session_id)
+        add_api(state)  # first, so its endpoints keep their names
+        session = gr.State(None)  # set on load (a callable default would add a public endpoint)
         current = gr.State(None)
         seen = gr.State("")  # what the page last drew: "<video>:<windows done>"
+        started = gr.State(None)  # the video whose "ingest has started" message is showing, until it finishes
         gr.Markdown("## Video Detective\nAsk what happened, and when. Every cited moment is a link that seeks the player.")
         with gr.Row():
             with gr.Column(scale=3):
@@ -278,7 +461,7 @@ def build_ui(state: AppState) -> gr.Blocks:
                                       elem_id="question", lines=1, max_lines=4, submit_btn=False)
                 with gr.Row():
                     send = gr.Button("Ask", variant="primary", elem_id="send")
-                    stop = gr.Button("Stop", variant="stop", elem_id="stop")
+                    stop = gr.Button("Stop", variant="stop", elem_id="stop", interactive=False)  # enabled only while an answer runs
                     clear = gr.Button("New chat", elem_id="clear")
                 with gr.Row():
                     tpl_buttons = {name: gr.Button(name.capitalize(), size="sm", elem_id=f"tpl-{name}") for name in Templates.NAMES}
@@ -288,59 +471,86 @@ def build_ui(state: AppState) -> gr.Blocks:
                     export_file = gr.File(label="Highlight clip", elem_id="export-file", interactive=False, visible=False)
         with gr.Accordion("Events", open=False, elem_id="events-panel"):
             with gr.Row():
-                f_kind = gr.Dropdown(["all", *EVENT_KINDS], value="all", label="Kind")
-                f_label = gr.Textbox(label="Label contains")
-                f_from = gr.Number(label="From (s)", value=None)
-                f_to = gr.Number(label="To (s)", value=None)
-                f_search = gr.Textbox(label="Search text")
-            table = gr.Dataframe(value=pd.DataFrame(columns=TABLE_COLUMNS), interactive=False, wrap=True, elem_id="events", max_height=360)
+                f_kind = gr.Dropdown(["all", *EVENT_KINDS], value="all", label="Kind", elem_id="f-kind")
+                f_label = gr.Textbox(label="Label contains", elem_id="f-label")
+                f_from = gr.Textbox(label="From", placeholder="start (1:30 or 90)", elem_id="f-from", max_lines=1)
+                f_to = gr.Textbox(label="To", placeholder="end (empty: to the end)", elem_id="f-to", max_lines=1)
+                f_search = gr.Textbox(label="Search text", elem_id="f-search")
+            table = gr.Dataframe(value=pd.DataFrame(columns=TABLE_COLUMNS), interactive=False, wrap=True, elem_id="events", max_height=360,
+                                 column_widths=TABLE_WIDTHS)
+            table_ts = gr.State([])  # the exact start time of each row shown
         with gr.Accordion("Status", open=False, elem_id="status-panel") as status_panel:
             status = gr.Markdown(elem_id="status")
             refresh = gr.Button("Refresh", size="sm")
         seek_t = gr.Number(visible=False, elem_id="seek")
         timer = gr.Timer(1.0)
 
-        def select(video_id, _session, request: gr.Request):
+        filter_inputs = [f_kind, f_label, f_from, f_to, f_search]
+
+        def select(video_id, _session, kind, label, t_from, t_to, search, request: gr.Request):
+            filter_values = (kind, label, t_from, t_to, search)
             if video_id and not state.library.may_see(video_id, state.owner(request)):
                 video_id = None
             if not video_id:
-                return None, None, None, state.table(None), [], state.progress_html(None), ""
+                return (None, None, None, *state.table_view(None), [], state.progress_html(None), "")
             v = state.library.video(video_id)
             path = state.library.media_path(video_id)
             events = state.events(video_id)
             fig = timeline_figure(events, (v or {}).get("duration_s") or 0)
-            return (video_id, path, fig, state.table(video_id), [], state.progress_html(video_id), f"{video_id}:{(v or {}).get('windows_done', 0)}")
+            return (video_id, path, fig, *state.table_view(video_id, *filter_values), [], state.progress_html(video_id),
+                    f"{video_id}:{(v or {}).get('windows_done', 0)}")
 
-        picker.change(select, [picker, session], [current, player, timeline, table, chat, progress, seen])
+        picker.change(select, [picker, session, *filter_inputs], [current, player, timeline, table, table_ts, chat, progress, seen],
+                      show_progress="hidden", **PRIVATE)
 
         def on_upload(file, request: gr.Request):
             owner = state.owner(request)
             if file is None:
-                return gr.update(), "", gr.update()
+                return gr.update(), "", gr.update(), None
             original = getattr(file, "orig_name", None) or Path(file if isinstance(file, str) else file.name).name
             path = file if isinstance(file, str) else file.name
             try:
                 video_id, new = state.library.add_upload(path, original, owner=owner)
             except UploadError as exc:
-                return gr.update(), f"**Upload refused.** {exc}", None
-            msg = "Added to the library; ingest has started." if new else "This video is already in the library (same content); showing it."
-            return gr.update(choices=state.choices(owner), value=video_id), msg, None  # the drop zone is ready for the next file
+                return gr.update(), f"**Upload refused.** {exc}", None, None
+            if not new:
+                return gr.update(choices=state.choices(owner), value=video_id), "This video is already in the library (same content); showing it.", None, None
+            # the drop zone is ready for the next file; the message is replaced when this ingest ends
+            return gr.update(choices=state.choices(owner), value=video_id), "Added to the library; ingest has started.", None, video_id
 
-        upload.upload(on_upload, [upload], [picker, upload_msg, upload])
+        upload.upload(on_upload, [upload], [picker, upload_msg, upload, started], show_progress="minimal", **PRIVATE)
 
-        def tick(video_id, last, request: gr.Request):
+        def ingest_message(video_id: str | None):
+            """What replaces "ingest has started" once that ingest ended: (message, video still to watch)."""
+            if not video_id:
+                return gr.update(), None
+            job = state.library.job(video_id)
+            v = state.library.video(video_id)
+            if job and job.status == "error":
+                return f"**Ingest stopped:** {job.error}", None
+            if v and v["status"] == "done":
+                took = f" in {fmt_duration(time.time() - job.started)}" if job and getattr(job, "started", None) else ""
+                return (f"**{v['name']}** is in the library: {plural(v['n_windows'] or 0, 'window')} ingested{took}, "
+                        f"{plural(len(state.events(video_id)), 'event')}. Ask away."), None
+            return gr.update(), video_id
+
+        def tick(video_id, last, watching, kind, label, t_from, t_to, search, request: gr.Request):
+            filter_values = (kind, label, t_from, t_to, search)
+            message = ingest_message(watching)
             choices = gr.update(choices=state.choices(state.owner(request))) if state.library.jobs else gr.update()
             if not video_id:
-                return gr.update(), gr.update(), gr.update(), last, choices
+                return gr.update(), gr.update(), gr.update(), gr.update(), last, choices, *message
             v = state.library.video(video_id)
             key = f"{video_id}:{(v or {}).get('windows_done', 0)}:{(v or {}).get('status')}"
             html = state.progress_html(video_id)
             if key == last:
-                return html, gr.update(), gr.update(), last, gr.update()
+                return html, gr.update(), gr.update(), gr.update(), last, gr.update(), *message
             events = state.events(video_id)
-            return html, timeline_figure(events, (v or {}).get("duration_s") or 0), state.table(video_id), key, choices
+            return (html, timeline_figure(events, (v or {}).get("duration_s") or 0), *state.table_view(video_id, *filter_values),
+                    key, choices, *message)  # the table keeps the user's filters as windows arrive
 
-        timer.tick(tick, [current, seen], [progress, timeline, table, seen, picker])
+        timer.tick(tick, [current, seen, started, *filter_inputs], [progress, timeline, table, table_ts, seen, picker, upload_msg, started],
+                   show_progress="hidden", **PRIVATE)
 
         def ask(q, history, sess, video_id, request: gr.Request):
             q = (q or "").strip()
@@ -366,12 +576,19 @@ def build_ui(state: AppState) -> gr.Blocks:
                 yield from state.ask_stream(sess, video_id, "", name, history)
             return run
 
-        ask_events = [
-            send.click(ask, [question, chat, session, current], [chat, question, notice]),
-            question.submit(ask, [question, chat, session, current], [chat, question, notice]),
-        ]
+        def running(on: bool):
+            return lambda: gr.update(interactive=on)
+
+        def chained(trigger, fn, inputs, outputs):
+            """Stop is enabled while ``fn`` streams and disabled after it, however it ends."""
+            return (trigger(running(True), None, [stop], queue=False, show_progress="hidden", **PRIVATE)
+                    .then(fn, inputs, outputs, show_progress="hidden", **PRIVATE)
+                    .then(running(False), None, [stop], queue=False, show_progress="hidden", **PRIVATE))
+
+        chained(send.click, ask, [question, chat, session, current], [chat, question, notice])
+        chained(question.submit, ask, [question, chat, session, current], [chat, question, notice])
         for name, button in tpl_buttons.items():
-            ask_events.append(button.click(template(name), [chat, session, current], [chat, notice]))
+            chained(button.click, template(name), [chat, session, current], [chat, notice])
 
         def do_stop(sess):
             try:
@@ -382,50 +599,37 @@ def build_ui(state: AppState) -> gr.Blocks:
 
         # Stop goes through the bus: the worker stops and publishes "cancelled", and the streaming handler
         # ends normally with the partial answer (cancelling the Gradio event instead flags its outputs as errors)
-        stop.click(do_stop, [session], [notice])
+        stop.click(do_stop, [session], [notice], **PRIVATE)
 
         def new_chat(sess):
             state.ask_service.store.clear(sess)
             return [], ""
 
-        clear.click(new_chat, [session], [chat, notice])
+        clear.click(new_chat, [session], [chat, notice], **PRIVATE)
 
         def export(sess, video_id, request: gr.Request):
             if not state.library.may_see(video_id, state.owner(request)):
                 return gr.update(visible=False), "Pick a video first."
-            turns = [t for t in state.ask_service.store.turns(sess) if t.video_id == video_id and t.citations]
-            if not turns:
-                return gr.update(visible=False), "Ask a question first: the export cuts the moments the last answer cites."
-            spans = [(c["t_start"], c["t_end"]) for c in turns[-1].citations]
-            source = state.library.media_path(video_id)
-            if not source:
-                return gr.update(visible=False), "The video file is no longer in the library."
-            out = state.library.home / "exports" / f"{video_id}-{sess}-{len(turns)}.mp4"
-            out.parent.mkdir(parents=True, exist_ok=True)
+            out, message = state.export(sess, video_id)
+            return (gr.update(value=str(out), visible=True) if out else gr.update(visible=False)), message
+
+        export_btn.click(export, [session, current], [export_file, notice], **PRIVATE)
+
+        for comp in filter_inputs:
+            comp.change(lambda *a: state.table_view(*a), [current, *filter_inputs], [table, table_ts], show_progress="hidden", **PRIVATE)
+
+        def row_selected(ts: list, evt: gr.SelectData):
             try:
-                export_moments(source, spans, out)
-            except MediaError as exc:
-                return gr.update(visible=False), f"Export failed: {exc}"
-            return gr.update(value=str(out), visible=True), f"Exported {len(spans)} cited moment{'s' if len(spans) != 1 else ''} into one clip."
-
-        export_btn.click(export, [session, current], [export_file, notice])
-
-        filters = [current, f_kind, f_label, f_from, f_to, f_search]
-        for comp in (f_kind, f_label, f_from, f_to, f_search):
-            comp.change(lambda *a: state.table(*a), filters, [table])
-
-        def row_selected(df: pd.DataFrame, evt: gr.SelectData):
-            try:
-                return float(df.iloc[evt.index[0]]["t"])
+                return float(ts[evt.index[0]])
             except (IndexError, KeyError, TypeError, ValueError):
                 return gr.update()
 
-        table.select(row_selected, [table], [seek_t])
-        seek_t.change(None, [seek_t], None, js="(t) => { if (t !== null && window.vdSeek) window.vdSeek(t); return []; }")
-        refresh.click(state.status_md, None, [status])
-        status_panel.expand(state.status_md, None, [status])  # opened: show the state now, not the page load's
+        table.select(row_selected, [table_ts], [seek_t], **PRIVATE)
+        seek_t.change(None, [seek_t], None, js="(t) => { if (t !== null && window.vdSeek) window.vdSeek(t); return []; }", **PRIVATE)
+        refresh.click(state.status_md, None, [status], **PRIVATE)
+        status_panel.expand(state.status_md, None, [status], **PRIVATE)  # opened: show the state now, not the page load's
         def on_load(request: gr.Request):
-            return gr.update(choices=state.choices(state.owner(request))), state.status_md()
+            return gr.update(choices=state.choices(state.owner(request))), state.status_md(), new_session_id()
 
-        demo.load(on_load, None, [picker, status])
+        demo.load(on_load, None, [picker, status, session], **PRIVATE)
     return demo

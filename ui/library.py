@@ -57,6 +57,22 @@ class JobState:
     transfer: float = 0.0  # 0..1 of the copy into the library
     events: int = 0
     updated: float = field(default_factory=time.time)
+    started: float | None = None  # wall time the ingest itself began
+    marks: list = field(default_factory=list)  # (monotonic time, windows done) as each window of this ingest finished
+
+    def time_left(self, now: float | None = None) -> float | None:
+        """Seconds left, from the measured time per window of this ingest: the span between its first and last
+        finished windows over the windows finished in between (start-up, model loading and windows done by an
+        earlier run are not in it), times the windows left, less the time since the last one finished.
+        None until two windows of this ingest have finished."""
+        if len(self.marks) < 2 or not self.windows:
+            return None
+        (t0, d0), (t1, d1) = self.marks[0], self.marks[-1]
+        if d1 <= d0:
+            return None
+        per_window = (t1 - t0) / (d1 - d0)
+        left = per_window * max(self.windows - d1, 0) - ((now if now is not None else time.monotonic()) - t1)
+        return max(left, 0.0)
 
 
 class Library:
@@ -210,6 +226,7 @@ class Library:
             video_id, path, name = item  # type: ignore[misc]
             with self.lock:
                 self.jobs[video_id].status = "ingesting"
+                self.jobs[video_id].started = time.time()
             try:
                 ingestor = Ingestor(self.home, self.services)
                 summary = ingestor.ingest(path, display_name=name)
@@ -255,6 +272,8 @@ class Library:
                     job.eta_s, job.events = m.get("eta_s"), job.events + m.get("events", 0)
                     if m.get("status") == "done":
                         job.status = "done"
+                    elif m.get("status") == "running" and (not job.marks or job.done > job.marks[-1][1]):
+                        job.marks.append((time.monotonic(), job.done))
             job.updated = time.time()
 
     def close(self) -> None:
