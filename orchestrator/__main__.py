@@ -275,7 +275,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("events", help="list a video's events")
     p.add_argument("video_id")
-    p.add_argument("--kind", choices=["object", "speech", "sound", "scene_cut", "motion", "alert", "scene"])
+    p.add_argument("--kind", choices=["object", "speech", "sound", "scene_cut", "motion", "alert", "scene", "text"])
     common(p)
     p.set_defaults(func=cmd_events)
 

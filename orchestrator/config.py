@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 EXECUTORS = ("local", "ray")
-DEFAULT_LANES = ("motion", "objects", "speech", "sounds")  # the senses run on every window (orchestrator/lanes/)
+DEFAULT_LANES = ("motion", "objects", "speech", "sounds", "text")  # the senses run on every window (orchestrator/lanes/)
 
 
 def lanes_from_env() -> tuple[str, ...]:

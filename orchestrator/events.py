@@ -5,7 +5,7 @@ from __future__ import annotations
 import bisect
 from dataclasses import asdict, dataclass, field
 
-EVENT_KINDS = ("object", "speech", "sound", "scene_cut", "motion", "alert", "scene")
+EVENT_KINDS = ("object", "speech", "sound", "scene_cut", "motion", "alert", "scene", "text")
 RELATION_KINDS = ("same_track", "co_occurs", "precedes", "triggered_by", "same_entity")
 
 
@@ -49,6 +49,8 @@ class Event:
             return f"sudden motion {span}"
         if self.kind == "scene":
             return self.text
+        if self.kind == "text":
+            return f'text "{self.text or self.label}" on screen {span}'
         if self.kind == "alert":
             return f"alert {self.label} at {fmt_time(self.t_start)}: {self.text}"
         return f"{self.kind} {self.label} {span}: {self.text}"

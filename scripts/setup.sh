@@ -7,10 +7,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need_apt=()
-for bin_pkg in redis-server:redis-server ffmpeg:ffmpeg espeak-ng:espeak-ng npm:npm chromium:chromium; do
+for bin_pkg in redis-server:redis-server ffmpeg:ffmpeg espeak-ng:espeak-ng npm:npm chromium:chromium tesseract:tesseract-ocr; do
   bin=${bin_pkg%%:*}; pkg=${bin_pkg##*:}
   command -v "$bin" >/dev/null 2>&1 || need_apt+=("$pkg")
 done
+command -v tesseract >/dev/null 2>&1 || need_apt+=(tesseract-ocr-eng)  # the text lane's English model
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "setup: installing system packages: ${need_apt[*]}"
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"

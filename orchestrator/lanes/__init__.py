@@ -11,8 +11,9 @@ from .motion import MotionLane
 from .objects import ObjectsLane
 from .sounds import SoundsLane
 from .speech import SpeechLane
+from .text import TextLane
 
-LANES: dict[str, type[Lane]] = {lane.name: lane for lane in (MotionLane, ObjectsLane, SpeechLane, SoundsLane)}
+LANES: dict[str, type[Lane]] = {lane.name: lane for lane in (MotionLane, ObjectsLane, SpeechLane, SoundsLane, TextLane)}
 
 
 def resolve(names: tuple[str, ...] | list[str]) -> list[Lane]:
