@@ -15,7 +15,8 @@ real motion gate keeps, in CPU seconds per hour of video, on a clip without text
 and the real street video bikes.mp4) and on a clip with signs (the test's sign clip: two signs on bus.jpg).
 
     .venv/bin/python scripts/eval_text.py                      # accuracy and cost, tesserocr (the lane's engine)
-    .venv/bin/python scripts/eval_text.py --engine pytesseract # the same with pytesseract (one tesseract process per line)
+    .venv/bin/python scripts/eval_text.py --engine pytesseract # the same with pytesseract (one tesseract process per line;
+                                                               # not a product dependency: pip install pytesseract==0.3.13)
 """
 
 from __future__ import annotations
