@@ -72,3 +72,5 @@ def test_fusion_one_event_per_sound():
     assert [(s.label, s.attrs["sources"]) for s in fused] == [("alarm", ["signal", "tagger"]), ("siren", ["tagger"])]
     dog = fuse(signal, [("dog bark", 2.0, 5.0, 0.6)], speech=[])
     assert dog[0].label == "dog bark" and dog[0].attrs["signal_label"] == "alarm"  # a trained model's name beats the shape
+    voice = fuse(signal, [("human voice", 2.0, 5.0, 0.9)], speech=[])  # outside speech: a catch-all tag, not a name
+    assert voice[0].label == "alarm" and voice[0].attrs["tagger_labels"] == ["human voice"]

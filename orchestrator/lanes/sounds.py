@@ -7,8 +7,8 @@ Worker, per window:
 - the tagger (BirdNET on the embedded default; an AudioSet tagger where its weights are present) labels 3 s
   chunks; its labels are mapped onto ``sound_vocabulary`` names, consecutive chunks merged;
 - fusion: one real sound, one event. A tagger run that overlaps a signal sound of a compatible name, or covers most
-  of one, is folded into it (the tagger's name, which a trained model gives, wins over the shape's, except a
-  species name over a tonal sound; both sources in ``attrs["sources"]``); tags that only restate speech ("human vocal" during voice
+  of one, is folded into it (the tagger's name of a source, which a trained model gives, wins over the shape's; its catch-all
+  answers, a voice or a bird species, do not; both sources in ``attrs["sources"]``); tags that only restate speech ("human vocal" during voice
   activity) or name nothing useful ("noise") are dropped; a species tag over a tonal signal sound is attributed to
   that sound (beeps are often read as bird calls).
 """
@@ -28,6 +28,9 @@ from .speech import speech_regions
 
 UNNAMED_TAGS = {"noise"}  # a tag that names nothing a person would ask for
 SPEECH_TAGS = {"human voice"}  # restates the speech lane when it falls in voice activity
+# the tagger's catch-all answers (BirdNET's "human vocal", any bird species): they name no source, so they never
+# rename a sound the signal found (a ringtone is not a voice); they are kept in the sound's attributes
+GENERIC_TAGS = {"human voice", "animal", "noise"}
 
 
 def _compatible(a: str, b: str) -> bool:
@@ -50,7 +53,7 @@ def fuse(signal: list[SignalSound], tags: list[tuple[str, float, float, float]],
         if host is not None:
             host.attrs["sources"] = sorted({*host.attrs["sources"], "tagger"})
             host.attrs.setdefault("tagger_labels", []).append(name)
-            if name != host.label and name != "animal":  # a trained model's name beats the shape of the signal
+            if name != host.label and name not in GENERIC_TAGS:  # a trained model's name of a source beats the shape of the signal
                 host.attrs["signal_label"] = host.label
                 host.label = name
             host.confidence = round(max(host.confidence, conf), 3)
