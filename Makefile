@@ -14,6 +14,8 @@ demo: setup
 	$(PY) app.py --preload $(MEDIA)/bikes.mp4 $(MEDIA)/bigbuckbunny.mp4
 
 test: setup
+	$(PY) -m ruff check .
+	$(PY) -m pytest -q -p no:cacheprovider --doctest-modules orchestrator
 	$(PY) -m pytest -q tests
 
 bench: setup

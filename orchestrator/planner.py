@@ -431,7 +431,6 @@ def _pick_intent(q: str, qv: np.ndarray | None, embed: Callable | None) -> tuple
     for intent, weight in cues:
         combined[intent] = combined.get(intent, 0.0) + weight
     # question forms outrank content lanes: "when does he say X" is a when-question about speech
-    form = {"count", "duration", "colour", "compare", "text", "when", "summary", "yesno"}
     lane_only = {"said", "heard", "seen"}
     if not combined:
         return "summary", [], 0.0
