@@ -233,6 +233,7 @@ class Ingestor:
 
             if todo:
                 top_up()
+            loop_started = time.monotonic()  # the time left is measured on this ingest's windows, not on its start-up
             for n, w in enumerate(todo):
                 task, handle = pending.popleft()
                 analysis = self._await_analysis(executor, task, handle)
@@ -241,7 +242,7 @@ class Ingestor:
                 result = self._assemble_with_retries(graph, info, w, w.index == windows[-1].index, video_id, lanes, state, analysis)
                 state = pickle.loads(result.state)  # what was saved is what the next window continues from
                 graph.write_window(result)
-                elapsed = time.monotonic() - started
+                elapsed = time.monotonic() - loop_started
                 message = {"type": "progress", "video_id": video_id, "window": w.index, "windows": len(windows),
                            "done": resumed + n + 1, "t_end": w.t_end, "duration_s": info.duration_s, "events": len(result.events),
                            "status": "running", "eta_s": round(elapsed / (n + 1) * (len(todo) - n - 1), 1)}

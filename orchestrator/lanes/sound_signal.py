@@ -56,6 +56,7 @@ class SignalConfig:
     impulse_s: float = 0.35  # an impulsive burst is shorter than this
     knock_gap_s: float = 0.8  # knocks of one series are at most this far apart
     music_min_s: float = 4.0
+    music_chord: float = 0.45  # share of a frame's tonal energy outside its strongest peak that makes it polyphonic
     lone_beep_tonality: float = 0.75  # a single short beep is reported only when this pure
     melody_gap_s: float = 0.35  # tonal bursts of different pitch this close are notes of one tune
 
@@ -189,9 +190,18 @@ def find_bursts(pcm: np.ndarray, speech: list[tuple[float, float]] = (), cfg: Si
     speaking = np.zeros(len(level), bool)
     for a, b in speech:
         speaking |= (times >= a) & (times < b)
-    # tonal bursts, frame by frame: a beep over someone talking is found inside the speech, but there only pure tones count
-    tonal = active & (tonality >= np.where(speaking, cfg.speech_tonal, cfg.tonal))
     bursts: list[Burst] = []
+    # sustained polyphony outside speech is music, however long it lasts (so not measured against the background,
+    # which a sound longer than ``BACKGROUND_S`` becomes)
+    polyphonic = (level > cfg.min_level_db) & (tonality >= cfg.tonal) & (chord >= cfg.music_chord) & ~speaking
+    in_music = np.zeros(len(level), bool)
+    for a, b in _runs(polyphonic, fill=int(0.3 * FPS)):
+        if (b - a) / FPS >= cfg.music_min_s and polyphonic[a:b].mean() >= 0.6:
+            in_music[a:b] = True
+            bursts.append(Burst(round(float(times[a]), 3), round(float(times[b - 1]) + 1 / FPS, 3), "harmonic", 0.0,
+                                float(level[a:b].max()), float(tonality[a:b].mean()), 0.0))
+    # tonal bursts, frame by frame: a beep over someone talking is found inside the speech, but there only pure tones count
+    tonal = active & ~in_music & (tonality >= np.where(speaking, cfg.speech_tonal, cfg.tonal))
     for a, b in _runs(tonal, fill=3):
         t0, t1 = float(times[a]), float(times[b - 1]) + 1 / FPS
         if t1 - t0 < cfg.min_burst_s:
@@ -207,7 +217,7 @@ def find_bursts(pcm: np.ndarray, speech: list[tuple[float, float]] = (), cfg: Si
         bursts.append(Burst(round(t0, 3), round(t1, 3), shape, centre, float(level[a:b].max()),
                             float(tonality[a:b].mean()), speech_frac))
     near_tonal = np.convolve(tonal, np.ones(7), mode="same") > 0
-    for a, b in _runs(active & ~near_tonal & ~speaking, fill=3):
+    for a, b in _runs(active & ~near_tonal & ~speaking & ~in_music, fill=3):
         t0, t1 = float(times[a]), float(times[b - 1]) + 1 / FPS
         dur = t1 - t0
         lv = level[a:b]
