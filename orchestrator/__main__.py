@@ -34,9 +34,9 @@ def cmd_ingest(args) -> int:
     lanes = tuple(x.strip() for x in args.lanes.split(",") if x.strip()) if args.lanes else lanes_from_env()
     try:
         resolve(lanes)  # an unknown lane name is an error before anything starts
+        config = IngestConfig(window_s=args.window_s, executor=args.executor, lanes=lanes)
     except ValueError as exc:
         raise LookupError(f"{exc} (--lanes or VDET_LANES)") from None
-    config = IngestConfig(window_s=args.window_s, executor=args.executor, lanes=lanes)
 
     def on_progress(msg: dict) -> None:
         if bar.total is None:

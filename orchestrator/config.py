@@ -70,5 +70,8 @@ class IngestConfig:
             raise ValueError(f"executor must be one of {', '.join(EXECUTORS)}, not {self.executor!r} (check VDET_EXECUTOR)")
         if not self.lanes:
             raise ValueError("at least one lane must run (the lanes are " + ", ".join(DEFAULT_LANES) + ")")
+        unknown = [n for n in self.lanes if n not in DEFAULT_LANES]
+        if unknown:
+            raise ValueError(f"unknown lane {', '.join(map(repr, unknown))}: the lanes are {', '.join(DEFAULT_LANES)} (check --lanes or VDET_LANES)")
         if self.windows_in_flight < 0:
             raise ValueError(f"windows_in_flight must be 0 (automatic) or more, not {self.windows_in_flight}")

@@ -204,6 +204,9 @@ class Ingestor:
         name = display_name or Path(path).name
         windows = plan_windows(info.duration_s, self.config.window_s)
         lanes = lanes_for(info, self.config)
+        if not lanes:
+            raise MediaError(f"{Path(path).name}: none of the lanes asked for ({', '.join(self.config.lanes)}) can read this file "
+                             f"(video: {'yes' if info.has_video else 'no'}, audio: {'yes' if info.has_audio else 'no'}); choose others with --lanes")
         graph = EventGraph(database_path(self.home))
         bus = self.services.bus
         executor = self.executor

@@ -39,6 +39,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .events import Event, Relation, fmt_time
+from .sound_vocabulary import accepted_names
 
 Severity = Literal["info", "low", "medium", "high", "critical"]
 
@@ -258,7 +259,7 @@ def matches(m: Match | Presence | Absence, e: Event) -> bool:
     if getattr(m, "object", None) is not None:
         return e.kind == "object" and e.label == m.object
     if getattr(m, "sound", None) is not None:
-        return e.kind == "sound" and e.label == m.sound
+        return e.kind == "sound" and (e.label == m.sound or m.sound in accepted_names(e.label))  # "alarm" matches beeping
     if getattr(m, "phrase", None) is not None:
         return e.kind == "speech" and bool(_phrase_re(m.phrase).search(e.text.lower()))
     if getattr(m, "kind", None) is not None:

@@ -131,3 +131,12 @@ def test_a_malformed_file_changes_nothing(gt_ingested, tmp_path):
 def test_shipped_example_rule_sets_are_valid():
     for f in sorted((REPO / "rules").glob("*.yaml")):
         assert load_rules(f), f
+
+
+def test_a_rule_for_a_sound_matches_the_names_people_accept_for_it():
+    from orchestrator.events import Event
+    from orchestrator.rules import Match, matches
+
+    assert matches(Match(sound="alarm"), Event("s1", "sound", "beeping", 1, 2))  # beeping is accepted as an alarm
+    assert matches(Match(sound="bang"), Event("s2", "sound", "gunshot", 1, 2))
+    assert not matches(Match(sound="alarm"), Event("s3", "sound", "music", 1, 2))

@@ -74,3 +74,30 @@ def test_fusion_one_event_per_sound():
     assert dog[0].label == "dog bark" and dog[0].attrs["signal_label"] == "alarm"  # a trained model's name beats the shape
     voice = fuse(signal, [("human voice", 2.0, 5.0, 0.9)], speech=[])  # outside speech: a catch-all tag, not a name
     assert voice[0].label == "alarm" and voice[0].attrs["tagger_labels"] == ["human voice"]
+
+
+def test_fusion_keeps_different_tags_apart_and_a_long_tag_whole():
+    fused = fuse([], [("dog bark", 20.0, 23.0, 0.6), ("car horn", 20.0, 23.0, 0.7), ("siren", 21.0, 29.0, 0.5)], speech=[])
+    assert sorted((s.label, s.t_start, s.t_end) for s in fused) == [("car horn", 20.0, 23.0), ("dog bark", 20.0, 23.0), ("siren", 21.0, 29.0)]
+    alarm = analyse_signal(_scene(12, [(2 + k, 0.2 * np.sin(2 * np.pi * 3000 * _t(0.2))) for k in range(4)]))
+    fused = fuse(alarm, [("music", 0.0, 40.0, 0.8)], speech=[])  # 40 s of music is not the 4 s alarm inside it
+    assert sorted(s.label for s in fused) == ["alarm", "music"]
+
+
+def test_damaged_audio_does_not_stop_the_lane():
+    pcm = _scene(6, [(2, 0.2 * np.sin(2 * np.pi * 3000 * _t(0.3)))])
+    pcm[100:200] = np.nan
+    pcm[300] = np.inf
+    assert [s.label for s in analyse_signal(pcm)] == ["beeping"]
+
+
+def test_a_sound_longer_than_the_overflow_continues_in_the_next_window():
+    from orchestrator.lanes.sound_signal import SignalSound
+    from orchestrator.lanes.sounds import _owned
+    from orchestrator.windows import Window
+
+    long_alarm = SignalSound("alarm", 15.0, 75.0, 0.9, {"sources": ["signal"]})  # as window 1 (20-40 s) sees it: from its lookback
+    assert _owned([long_alarm], Window(0, 0.0, 20.0), 10.0) == [long_alarm]
+    (cont,) = _owned([long_alarm], Window(1, 20.0, 40.0), 10.0)  # window 0 reported it up to 30 s: this one goes on from there
+    assert (cont.t_start, cont.t_end, cont.attrs["continues"]) == (30.0, 75.0, True)
+    assert _owned([SignalSound("bang", 15.0, 15.1, 0.9, {"sources": ["signal"]})], Window(1, 20.0, 40.0), 10.0) == []

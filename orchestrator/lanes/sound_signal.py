@@ -106,7 +106,9 @@ def _frame_features(pcm: np.ndarray):
     total = band.sum(axis=0) + 1e-12
     level = librosa.power_to_db(total / (N_FFT * N_FFT / 6), ref=1.0)  # ~dBFS RMS of the band (Hann window power gain)
     # tonality: share of energy in the 3 strongest peaks (±2 bins each); chord: how much of it is not the strongest one
-    smooth = np.stack([np.roll(band, k, axis=0) for k in range(-2, 3)]).sum(axis=0)
+    from scipy.ndimage import uniform_filter1d  # noqa: PLC0415
+
+    smooth = uniform_filter1d(band, 5, axis=0, mode="constant") * 5  # energy within ±2 bins of each bin
     work = smooth.copy()
     cols = np.arange(work.shape[1])
     shares = []
@@ -119,7 +121,7 @@ def _frame_features(pcm: np.ndarray):
     tonality = np.clip(sum(shares), 0, 1)
     chord = 1.0 - shares[0] / np.maximum(tonality, 1e-9)
     # purity: the strongest peak against its neighbourhood (±12 bins): a partial is narrow, rumble and noise are not
-    wide = np.stack([np.roll(band, k, axis=0) for k in range(-12, 13)]).sum(axis=0)
+    wide = uniform_filter1d(band, 25, axis=0, mode="constant") * 25
     purity = smooth[top, cols] / np.maximum(wide[top, cols], 1e-12)
     tonality = np.where(purity >= 0.6, tonality, 0.0)
     flatness = librosa.feature.spectral_flatness(S=np.sqrt(band))[0]
@@ -150,9 +152,8 @@ def _periodic(track: np.ndarray, min_lag: int = 3, max_lag: int = 12) -> bool:
     x = track - track.mean()
     if len(x) < 3 * max_lag or not x.any():
         return False
-    ac = np.correlate(x, x, mode="full")[len(x) - 1 :]
-    ac = ac / ac[0]
-    return float(ac[min_lag : max_lag + 1].max()) >= 0.5
+    energy = float(np.dot(x, x))
+    return max(float(np.dot(x[:-lag], x[lag:])) for lag in range(min_lag, max_lag + 1)) / energy >= 0.5
 
 
 def _shape_of_tonal(f: np.ndarray, lv: np.ndarray, chord: float) -> str:
@@ -183,6 +184,7 @@ def find_bursts(pcm: np.ndarray, speech: list[tuple[float, float]] = (), cfg: Si
     """Bursts of sound standing out of the background, each with its shape (times in seconds plus ``offset_s``)."""
     if len(pcm) < N_FFT:
         return []
+    pcm = np.nan_to_num(np.asarray(pcm, np.float32), nan=0.0, posinf=0.0, neginf=0.0)  # a damaged stream must not stop the lane
     level, tonality, chord, freq, flatness, spec = _frame_features(pcm)
     background = _background(level)
     active = (level > background + cfg.rise_db) & (level > cfg.min_level_db)

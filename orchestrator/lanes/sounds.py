@@ -46,10 +46,12 @@ def fuse(signal: list[SignalSound], tags: list[tuple[str, float, float, float]],
         in_speech = sum(max(0.0, min(t1, b) - max(t0, a)) for a, b in speech) / max(t1 - t0, 1e-6)
         if name in SPEECH_TAGS and in_speech > 0.3:
             continue
-        overlapping = [s for s in out if min(s.t_end, t1) > max(s.t_start, t0)]
+        # hosts are the signal's sounds only (two different tags at one time stay two sounds)
+        overlapping = [s for s in out if "signal" in s.attrs["sources"] and min(s.t_end, t1) > max(s.t_start, t0)]
         host = next((s for s in overlapping if _compatible(s.label, name)), None)
-        if host is None:  # a sound the run mostly covers is the sound the tagger heard there, whatever its shape said
-            host = next((s for s in overlapping if min(s.t_end, t1) - max(s.t_start, t0) >= 0.5 * max(s.t_end - s.t_start, 1e-6)), None)
+        if host is None:  # a sound that mostly fills the run, and the run mostly it, is the sound the tagger heard there
+            host = next((s for s in overlapping
+                         if min(s.t_end, t1) - max(s.t_start, t0) >= 0.5 * max(s.t_end - s.t_start, t1 - t0, 1e-6)), None)
         if host is not None:
             host.attrs["sources"] = sorted({*host.attrs["sources"], "tagger"})
             host.attrs.setdefault("tagger_labels", []).append(name)
@@ -60,6 +62,19 @@ def fuse(signal: list[SignalSound], tags: list[tuple[str, float, float, float]],
             continue
         out.append(SignalSound(name, t0, t1, round(conf, 3), {"sources": ["tagger"]}))
     return sorted(out, key=lambda s: (s.t_start, s.label))
+
+
+def _owned(sounds: list[SignalSound], w, overflow_s: float) -> list[SignalSound]:
+    """The sounds this window reports: those that start in it (whole, into the overflow past its end), and the part
+    of a longer one, started earlier, beyond what the window before could see (its end plus the overflow)."""
+    out = []
+    reported_until = w.t_start + overflow_s
+    for s in sounds:
+        if w.t_start <= s.t_start < w.t_end:
+            out.append(s)
+        elif s.t_start < w.t_start and s.t_end > reported_until and "signal" in s.attrs["sources"]:
+            out.append(replace(s, t_start=reported_until, attrs={**s.attrs, "continues": True}))
+    return out
 
 
 class SoundsLane(Lane):
@@ -74,9 +89,9 @@ class SoundsLane(Lane):
         pcm = np.concatenate([lead, media.pcm]) if len(lead) else media.pcm
         t0 = w.t_start - len(lead) / AUDIO_RATE
         # voice activity over the same stretch: this window's regions, the previous ones that reach into it, the next one's
-        speech = [(r.t_start, r.t_end) for p in (*task.speech_lookback, w) for r in speech_regions(info, p, acfg)]
+        speech = [(r.t_start, r.t_end) for p in task.speech_lookback for r in speech_regions(info, p, acfg)]
+        speech += [(r.t_start, r.t_end) for r in speech_regions(info, w, acfg, media.pcm)]
         found = analyse_signal(pcm, speech, SignalConfig(), offset_s=t0)
-        signal = [s for s in found if w.t_start <= s.t_start < w.t_end]  # a sound belongs to the window it starts in
         runs: dict[str, list] = {}
         for tag in sorted(models.tag_sounds(media.window_pcm), key=lambda x: x.t_start):
             name = name_for(tag.label)
@@ -87,7 +102,7 @@ class SoundsLane(Lane):
                 runs.setdefault(name, []).append([tag.t_start, tag.t_end, tag.confidence])
         tags = [(name, w.t_start + a, w.t_start + b, c) for name, rs in runs.items() for a, b, c in rs]
         events = []
-        for s in fuse(signal, tags, speech):
+        for s in _owned(fuse(found, tags, speech), w, acfg.boundary_overflow_s):
             events.append(Event(f"sound-{w.index:05d}-{len(events):03d}", "sound", s.label, s.t_start, s.t_end, s.confidence,
                                 window_index=w.index, attrs=s.attrs))
         return events
