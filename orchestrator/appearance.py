@@ -92,7 +92,9 @@ def dominant_colours(crop: np.ndarray, k: int = 3, min_share: float = 0.25, max_
     if max(core.shape[:2]) > 64:  # colour needs no detail: fewer pixels, same answer, less CPU
         s = 64 / max(core.shape[:2])
         core = cv2.resize(core, (max(1, round(core.shape[1] * s)), max(1, round(core.shape[0] * s))), interpolation=cv2.INTER_AREA)
-    pixels = _lab(core)
+    if core.shape[0] * core.shape[1] < 4:  # a sliver of a box (a detection at the frame's edge) has no colour to read
+        return []
+    pixels = np.ascontiguousarray(_lab(core).reshape(-1, 3), dtype=np.float32)
     k = max(1, min(k, len(pixels)))
     criteria = (cv2.TERM_CRITERIA_EPS + cv2.TERM_CRITERIA_MAX_ITER, 20, 0.5)
     cv2.setRNGSeed(0)  # the same crop always gets the same colours
