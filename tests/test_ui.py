@@ -240,7 +240,7 @@ def test_stop_cancels_a_streaming_answer(browser, triton, redis_server, tmp_path
         wait_text(page, "#chat", r"From the[\s\S]*From the", 30)  # the second answer has started
         page.locator("#stop").click()
         wait_text(page, "#notice", r"stopped", 10)
-        assert server.state.disconnected.wait(5), "the VLM request was not closed"
+        assert server.state.disconnected.wait(30), "the VLM request was not closed"  # noticed at its next token write: slow on a loaded machine
         shot(page, "07-stopped")
         page.wait_for_timeout(500)
         assert page.locator("#stop").is_disabled()
