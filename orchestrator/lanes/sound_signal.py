@@ -32,6 +32,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..events import plural
+
 RATE = 16000
 N_FFT = 1024
 HOP = 160  # 10 ms
@@ -135,14 +137,20 @@ def _background(level: np.ndarray) -> np.ndarray:
     return percentile_filter(level, 10, size=int(BACKGROUND_S * FPS) | 1, mode="nearest")
 
 
-def _in_speech(t0: float, t1: float, speech: list[tuple[float, float]]) -> float:
+def speech_share(t0: float, t1: float, speech: list[tuple[float, float]]) -> float:
+    """The fraction of [t0, t1) that lies inside the voice-activity regions ``speech``."""
     inside = sum(max(0.0, min(t1, b) - max(t0, a)) for a, b in speech)
     return inside / max(t1 - t0, 1e-6)
 
 
+def _semitones(freq_hz):
+    """Pitch in semitones from A4 (440 Hz), for one frequency or an array of them."""
+    return 12 * np.log2(np.maximum(freq_hz, 1.0) / 440.0)
+
+
 def _notes(f: np.ndarray) -> int:
     """Distinct pitches (semitone bins) that each hold at least 10 % of a burst's frames."""
-    semis = np.round(12 * np.log2(np.maximum(f, 1.0) / 440.0)).astype(int)
+    semis = np.round(_semitones(f)).astype(int)
     _, counts = np.unique(semis, return_counts=True)
     return int(np.count_nonzero(counts >= max(2, 0.1 * len(f))))
 
@@ -163,7 +171,7 @@ def _shape_of_tonal(f: np.ndarray, lv: np.ndarray, chord: float) -> str:
     spread = (hi - lo) / max(mid, 1.0)
     centred = np.sign(f - mid)
     reversals = np.count_nonzero(np.diff(centred[centred != 0])) / dur
-    semis = 12 * np.log2(np.maximum(f, 1.0) / 440.0)
+    semis = _semitones(f)
     visited = len(np.unique(np.round(semis)))
     if spread > 0.25 and dur >= 0.8 and reversals < 16 and visited >= 5 and float(np.median(np.abs(np.diff(semis)))) < 0.5:
         return "sweep"  # a glide through many pitches, smoothly: a wail, or a yelp (a few glides a second)
@@ -240,10 +248,6 @@ def _harmonic_share(spec: np.ndarray) -> float:
     return float(harmonic.sum() / max(harmonic.sum() + percussive.sum(), 1e-12))
 
 
-def _plural(n: int, word: str) -> str:
-    return f"{n} {word}{'' if n == 1 else 's'}"
-
-
 def _regular(onsets: list[float], cfg: SignalConfig) -> tuple[bool, float]:
     if len(onsets) < 3:
         return False, float(np.diff(onsets).mean()) if len(onsets) == 2 else 0.0
@@ -288,7 +292,7 @@ def group_bursts(bursts: list[Burst], cfg: SignalConfig = SignalConfig()) -> lis
         elif n >= 6 and regular and 0.35 <= interval <= 0.9:
             label, pattern = "footsteps", f"{n} steps, {interval:.1f} s apart"
         elif n >= 2:
-            label, pattern = "knock", _plural(n, "knock")
+            label, pattern = "knock", plural(n, "knock")
         else:
             label, pattern = "bang", "1 hit"
         sounds.append(SignalSound(label, s[0].t0, s[-1].t1, round(min(0.9, 0.5 + 0.1 * n), 3),
@@ -309,7 +313,7 @@ def _music_stretches(tonal: list[Burst], cfg: SignalConfig) -> tuple[list[Burst]
     rest, music = [], []
     for c in chains:
         span = max(x.t1 for x in c) - c[0].t0
-        pitches = len({round(12 * np.log2(max(x.freq_hz, 1.0) / 440.0)) for x in c})
+        pitches = len({round(float(_semitones(x.freq_hz))) for x in c})
         coverage = sum(x.duration for x in c) / max(span, 1e-6)
         chords = sum(x.duration for x in c if x.shape == "chord") / max(span, 1e-6)
         if span >= cfg.music_min_s + 2 and coverage >= 0.5 and (pitches >= 4 or chords >= 0.5):
@@ -331,20 +335,20 @@ def _name_tonal_group(g: list[Burst], cfg: SignalConfig) -> SignalSound:
              "burst_s": round(mean_dur, 2)}
     tonality = float(np.mean([b.tonality for b in g]))
     span = g[-1].t1 - g[0].t0
-    pitches = len({round(12 * np.log2(max(b.freq_hz, 1.0) / 440.0)) for b in g})
+    pitches = len({round(float(_semitones(b.freq_hz))) for b in g})
     if shapes.count("sweep") * 2 >= n:
         label, pattern = "siren", ("rising and falling" if n == 1 else f"{n} wails")
     elif (shapes.count("warble") + shapes.count("decaying") + shapes.count("melodic") + shapes.count("chord")) * 2 >= n or pitches >= 3:
-        label, pattern = "ringing", _plural(n, "ring")
+        label, pattern = "ringing", plural(n, "ring")
     elif mean_dur < cfg.short_burst_s:
         if n >= 3 and regular:
             label, pattern = "alarm", f"{n} beeps, {interval:.1f} s apart"
         elif n >= 6:  # a long series of beeps in a cadence (groups of beeps) is an alarm too
             label, pattern = "alarm", f"{n} beeps in {span:.0f} s"
         else:
-            label, pattern = "beeping", _plural(n, "beep")
+            label, pattern = "beeping", plural(n, "beep")
     elif n >= 2 and regular or n == 2:
-        label, pattern = "ringing", _plural(n, "ring")  # long steady bursts in a cadence: a ringer
+        label, pattern = "ringing", plural(n, "ring")  # long steady bursts in a cadence: a ringer
     else:
         label, pattern = "tone", f"{mean_dur:.1f} s at {freq:.0f} Hz"
     confidence = round(min(0.95, 0.4 + 0.4 * tonality + (0.1 if n >= 3 and regular else 0.0)), 3)

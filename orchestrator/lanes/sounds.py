@@ -23,7 +23,7 @@ from ..events import Event
 from ..media import AUDIO_RATE, read_audio
 from ..sound_vocabulary import accepted_names, name_for
 from .base import AudioMedia, Lane
-from .sound_signal import SignalConfig, SignalSound, analyse_signal
+from .sound_signal import SignalConfig, SignalSound, analyse_signal, speech_share
 from .speech import speech_regions
 
 UNNAMED_TAGS = {"noise"}  # a tag that names nothing a person would ask for
@@ -43,8 +43,7 @@ def fuse(signal: list[SignalSound], tags: list[tuple[str, float, float, float]],
     for name, t0, t1, conf in tags:
         if name in UNNAMED_TAGS:
             continue
-        in_speech = sum(max(0.0, min(t1, b) - max(t0, a)) for a, b in speech) / max(t1 - t0, 1e-6)
-        if name in SPEECH_TAGS and in_speech > 0.3:
+        if name in SPEECH_TAGS and speech_share(t0, t1, speech) > 0.3:
             continue
         # hosts are the signal's sounds only (two different tags at one time stay two sounds)
         overlapping = [s for s in out if "signal" in s.attrs["sources"] and min(s.t_end, t1) > max(s.t_start, t0)]
