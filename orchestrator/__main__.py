@@ -28,8 +28,12 @@ def cmd_ingest(args) -> int:
     from .media import probe  # noqa: PLC0415
     from .pipeline import Ingestor, Services  # noqa: PLC0415
 
+    from .homelock import HomeLock  # noqa: PLC0415
     from .lanes import resolve  # noqa: PLC0415
 
+    if Path(args.path).expanduser().is_dir():
+        raise LookupError(f"{args.path} is a directory, not a video file: give one file inside it "
+                          f"(e.g. python -m orchestrator ingest {Path(args.path) / 'VIDEO.mp4'})")
     info = probe(args.path)  # fail fast on bad input, before any server starts
     lanes = tuple(x.strip() for x in args.lanes.split(",") if x.strip()) if args.lanes else lanes_from_env()
     try:
@@ -45,11 +49,15 @@ def cmd_ingest(args) -> int:
         bar.update(1)
         bar.set_postfix(t=f"{msg['t_end']:.0f}/{msg['duration_s']:.0f}s", events=msg["events"])
 
-    print(f"ingesting {info.path} ({info.duration_s:.1f} s, video={info.has_video}, audio={info.has_audio})", file=sys.stderr)
-    with Services() as services:
-        bar = tqdm(total=None, unit="window", file=sys.stderr, disable=args.quiet, desc=Path(args.path).name[:30])
-        summary = Ingestor(_home(args), services, config).ingest(args.path, on_progress=on_progress)
-    bar.close()
+    home = _home(args)
+    with HomeLock(home, "ingest", detail=Path(args.path).name):  # a second writer is told now, before any model server starts
+        print(f"ingesting {info.path} ({info.duration_s:.1f} s, video={info.has_video}, audio={info.has_audio})", file=sys.stderr)
+        with Services() as services:
+            bar = tqdm(total=None, unit="window", file=sys.stderr, disable=args.quiet, desc=Path(args.path).name[:30])
+            try:
+                summary = Ingestor(home, services, config).ingest(args.path, on_progress=on_progress)
+            finally:
+                bar.close()  # its line ends before any error is printed
     if args.json:
         print(json.dumps({**summary.to_dict(), "wall_s": summary.wall_s}))
     else:
@@ -71,7 +79,9 @@ def _open_graph(args):
     try:
         return EventGraph(path, read_only=True)
     except duckdb.IOException:
-        raise LookupError(f"the database in {path.parent} is busy: an ingest or the app is writing to it; "
+        from .homelock import describe, holder  # noqa: PLC0415
+
+        raise LookupError(f"the database in {path.parent} is busy: {describe(path.parent, holder(path.parent))} is writing to it; "
                           "wait for it to finish, or ask through the app") from None
 
 
@@ -192,16 +202,14 @@ def cmd_rules(args) -> int:
     rules = load_rules(args.file) if args.file else active_rules(home)  # a bad file fails here, before anything changes
     if not rules:
         raise LookupError(f"no rules: pass a FILE or put *.yaml files in {home / 'rules'}")
-    import duckdb  # noqa: PLC0415
+    from .homelock import HomeLock  # noqa: PLC0415
 
-    try:
+    with HomeLock(home, "rules"):
         graph = EventGraph(database_path(home))
-    except duckdb.IOException:
-        raise LookupError("the database is busy: an ingest or the app is writing to it; wait for it to finish") from None
-    try:
-        alerts = rerun_rules(graph, args.video_id, rules)
-    finally:
-        graph.close()
+        try:
+            alerts = rerun_rules(graph, args.video_id, rules)
+        finally:
+            graph.close()
     if args.json:
         print(json.dumps([a.to_dict() for a in alerts]))
     else:
@@ -349,5 +357,16 @@ def main(argv: list[str] | None = None) -> int:
         return 1
 
 
+def exit_now(code: int) -> None:
+    """Leave with ``code`` once what was printed is out. After an error, native libraries (DuckDB's nanobind)
+    report objects still referenced by the error's frames at interpreter exit ("nanobind: leaked N instances"),
+    which would bury the product's one-line error; servers are already stopped by then, so skip that teardown."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    if code:
+        os._exit(code)
+    sys.exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_now(main())

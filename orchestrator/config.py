@@ -44,11 +44,13 @@ class AudioConfig:
     max_region_s: float = 28.0  # Whisper's context is 30 s
     boundary_overflow_s: float = 10.0  # speech that starts in a window may run this far past its end
     sound_lookback_s: float = 6.0  # the sounds lane also reads this much before its window: a sound that began earlier is not reported twice
+    # the AudioSet tagger's class is believed from this probability (set on the audio corpus' dev split); $VDET_AUDIOSET_THRESHOLD
+    audioset_threshold: float = field(default_factory=lambda: float(os.environ.get("VDET_AUDIOSET_THRESHOLD") or 0.6))
 
 
 @dataclass(frozen=True)
 class IngestConfig:
-    window_s: float = 20.0
+    window_s: float = field(default_factory=lambda: float(os.environ.get("VDET_WINDOW_S") or 20.0))  # the app's windows; the CLI has --window-s
     sampling: SamplingConfig = field(default_factory=SamplingConfig)
     audio: AudioConfig = field(default_factory=AudioConfig)
     detector_batch: int = 8  # frames per detector request

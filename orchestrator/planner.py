@@ -571,6 +571,9 @@ PRONOUNS = {"anyone", "anybody", "someone", "somebody", "everyone", "everybody",
 SPEAKER_WORDS = {"anyone", "anybody", "someone", "somebody", "everyone", "everybody", "nobody", "people", "person", "man", "woman", "guy",
                  "lady", "he", "she", "they"}
 FOLLOWUP_WORDS = {"that", "this", "it", "then", "them", "him", "her", "those", "these"}
+# "table" is COCO's dining table only in a question about furniture (else it is the events table, a table of data)
+FURNITURE_RX = re.compile(r"\b(?:dining|kitchen|furniture|chairs?|desks?|sit|sits|sitting|sat|seated|eat|eats|eating|dinner|lunch|breakfast|"
+                          r"meal|plates?|wooden|how many tables|(?:on|at|under|around|beside|near|by|onto|off) (?:the|a|that|this) tables?|(?:a|any) tables?)\b")
 
 
 def plan_question(question: str, duration_s: float, vocab: Vocabulary | None = None, embed: Callable | None = None) -> QueryPlan:
@@ -617,6 +620,10 @@ def plan_question(question: str, duration_s: float, vocab: Vocabulary | None = N
     hear = bool(HEAR_CUES.search(rest))
     see = bool(SEE_CUES.search(rest))
     objects, sounds, used = _entities(rest, words, vocab, hear, see)
+    if "dining table" in objects and not FURNITURE_RX.search(rest):
+        # "show me the events table", "what's in the table": a table of data, not COCO's dining table
+        objects.remove("dining table")
+        used.update({"table", "tables"})
 
     # colours qualify objects
     plan.colours = [w for w in words if w in COLOURS]

@@ -7,6 +7,7 @@ import logging
 import os
 import time
 
+from . import lifeline
 from .bus import Bus, RedisServer, bus_from_env
 from .model_clients import ModelError, TritonModels
 from .triton_server import TritonServer
@@ -20,7 +21,10 @@ class Services:
     def __init__(self, need_bus: bool = True, models: tuple[str, ...] | None = None):
         self._triton: TritonServer | None = None
         self._redis: RedisServer | None = None
+        self._redis_watchdog = None
         url = os.environ.get("TRITON_URL")
+        if not url or (need_bus and not os.environ.get("REDIS_URL")):
+            lifeline.sweep_stale()  # servers, folders and shared memory of runs that were killed
         if not url:
             self._triton = TritonServer.start(models=models) if models else TritonServer.start()
             url = self._triton.http_url
@@ -29,6 +33,9 @@ class Services:
         if need_bus:
             try:
                 self.bus, self._redis = bus_from_env()
+                if self._redis is not None:  # our private redis-server dies with us too
+                    lifeline.write_owner(self._redis.workdir)
+                    self._redis_watchdog = lifeline.guard(self._redis.process.pid, dirs=[self._redis.workdir], grace_s=2.0)
             except BaseException:
                 self.close()
                 raise
@@ -59,6 +66,7 @@ class Services:
         if self.bus:
             self.bus.close()
         if self._redis:
+            lifeline.release(self._redis_watchdog)
             self._redis.stop()
         if self._triton:
             self._triton.stop()

@@ -28,12 +28,12 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import weights
+from . import lifeline, weights
 
 log = logging.getLogger(__name__)
 
 REPOSITORY = Path(__file__).resolve().parent.parent / "triton_models"
-DEFAULT_MODELS = ("detector", "asr", "sound_tagger", "embedder")
+DEFAULT_MODELS = ("detector", "asr", "sound_tagger", "audio_tagger", "embedder")
 DETECTOR_HEADS = ("centernet", "rtdetr")
 
 
@@ -141,6 +141,7 @@ class TritonServer:
     workdir: Path
     log_path: Path
     models: tuple[str, ...] = field(default=DEFAULT_MODELS)
+    watchdog: subprocess.Popen | None = None  # stops the server and removes its leftovers if we are killed (lifeline.py)
 
     @property
     def http_url(self) -> str:
@@ -169,12 +170,16 @@ class TritonServer:
         head = detector_head or os.environ.get("VDET_DETECTOR") or "centernet"
         if head not in DETECTOR_HEADS:
             raise TritonStartError(f"detector {head!r} is not one of {', '.join(DETECTOR_HEADS)} (set VDET_DETECTOR to one of them)")
+        if "audio_tagger" in models and not weights.present("yamnet"):  # used whenever its weights are there
+            log.warning("AudioSet tagger weights are not installed (run `make setup`): sounds are named without it")
+            models = tuple(m for m in models if m != "audio_tagger")
         if "detector" in models:
             if head == "centernet":
                 weights.require("detector")
             else:
                 require_rtdetr_export()
         workdir = Path(tempfile.mkdtemp(prefix="vdet-triton-"))
+        lifeline.write_owner(workdir)  # a run killed with everything it started is swept by the next one
         if "detector" in models and head == "rtdetr":
             repository = overlay_repository(repository, workdir / "models", {"detector": "cpu-rtdetr"})
         backend_dir = build_backend_dir(workdir / "backends")
@@ -202,7 +207,8 @@ class TritonServer:
         logfile = open(log_path, "wb")
         process = subprocess.Popen(cmd, stdout=logfile, stderr=subprocess.STDOUT, env=server_env(), start_new_session=True)
         logfile.close()
-        server = cls(process, http_port, grpc_port, workdir, log_path, tuple(models))
+        watchdog = lifeline.guard(process.pid, dirs=[workdir], globs=[str(lifeline.SHM_DIR / (shm_prefix(http_port) + "*"))])
+        server = cls(process, http_port, grpc_port, workdir, log_path, tuple(models), watchdog)
         try:
             server.wait_ready(timeout_s)
         except BaseException:
@@ -239,6 +245,7 @@ class TritonServer:
 
     def stop(self, timeout_s: float = 15.0) -> None:
         """SIGTERM, wait, then SIGKILL; remove the python backend's shared-memory leftovers."""
+        lifeline.release(self.watchdog)
         if self.process.poll() is None:
             try:
                 os.killpg(self.process.pid, signal.SIGTERM)
