@@ -28,13 +28,13 @@ def rerun_rules(graph: EventGraph, video_id: str, rules: list[Rule]) -> list[Eve
     video = graph.video(video_id)
     if video is None:
         raise LookupError(f"unknown video id {video_id!r}")
-    events = [e for e in graph.events(video_id) if e["kind"] != "alert"]
+    events = [e for e in graph.read_events(video_id) if e.kind != "alert"]
     known_end = graph.done_until(video_id)
     complete = video["status"] == "done"
-    tracks = sorted({e["track_id"] for e in events if e["track_id"] is not None})
+    tracks = sorted({e.track_id for e in events if e.track_id is not None})
     dets = graph.detections_for_tracks(video_id, tracks)
     alerts, relations = RulesEngine(rules).evaluate([], events, dets, float(video["duration_s"]) if complete else None, known_end, 0)
-    window_of = {e["id"]: e["window_idx"] for e in events}
+    window_of = {e.id: e.window_index for e in events}
     window_s = float(video["window_s"])
     last_window = max(int(video["n_windows"] or 1) - 1, 0)
     for a in alerts:

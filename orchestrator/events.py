@@ -1,12 +1,98 @@
-"""The event model shared by every stage: timestamped events and the relations between them."""
+"""The event model shared by every stage: timestamped events and the relations between them.
+
+``Event`` and ``Relation`` are what the lanes produce, what ``EventGraph`` writes and what its read
+methods return (``Event.from_row``), so retrieval, rules, templates and the UI all read one type.
+Each kind's ``attrs`` are a plain JSON object in the graph; their keys are declared per kind below
+(``ObjectAttrs``, ``SoundAttrs``, ...), ``ATTRS_BY_KIND`` names them.
+
+    >>> e = Event.from_row({"id": "sound-00001-000", "kind": "sound", "label": "alarm", "t_start": 30.0, "t_end": 31.5,
+    ...                     "confidence": 0.8, "text": None, "track_id": None, "window_idx": 1, "attrs": '{"pattern": "3 beeps"}'})
+    >>> e.window_index, e.text, e.attrs["pattern"]
+    (1, '', '3 beeps')
+    >>> Relation.from_row({"src": "a", "dst": "b", "kind": "precedes", "weight": 0.5})
+    Relation(src='a', dst='b', kind='precedes', weight=0.5)
+"""
 
 from __future__ import annotations
 
 import bisect
+import json
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
+from typing import TypedDict
 
 EVENT_KINDS = ("object", "speech", "sound", "scene_cut", "motion", "alert", "scene", "text")
 RELATION_KINDS = ("same_track", "co_occurs", "precedes", "triggered_by", "same_entity")
+
+
+# -- per-kind attributes (stored as JSON in ``events.attrs``; every key optional, so older graphs still read) --------
+class ObjectAttrs(TypedDict, total=False):
+    """A track's segment in one window (objects lane): its best sighting, where it went, how it looks."""
+
+    n_frames: int
+    best_t: float  # when the best (most confident) detection was
+    best_box: list[float]  # that detection's box, normalised x1, y1, x2, y2
+    start_center: list[float]  # box centre (normalised x, y) at the segment's first and last sighting: the track's path
+    end_center: list[float]
+    appearance_colours: list[str]  # ``appearance.TrackAppearance`` as stored
+    appearance_colour_shares: list[float]
+    appearance_size: str
+    appearance_region: str
+    appearance_motion: str
+    appearance_direction: str | None
+
+
+class SpeechAttrs(TypedDict, total=False):
+    words: list[list]  # [t_start, t_end, word] per word, seconds from the video's start
+    no_speech_prob: float
+    avg_logprob: float
+    language: str
+
+
+class SoundAttrs(TypedDict, total=False):
+    """A sound (sounds lane): what the signal and the tagger said about it."""
+
+    pattern: str  # how it goes, in words: '3 rings', '6 beeps, 1.0 s apart'
+    n_bursts: int
+    shape: str  # steady tone, trill, sweep, held notes, chord, struck/decaying, impulsive, harmonic, ...
+    frequency_hz: float
+    burst_s: float
+    level_db: float
+    sources: list[str]  # 'signal', 'tagger'
+    tagger_labels: list[str]
+    signal_label: str  # the signal's own name when the tagger's won
+    continues: bool  # the part of a sound that runs on from an earlier window
+
+
+class TextAttrs(TypedDict, total=False):
+    box: list[float]  # where the text is: normalised x1, y1, x2, y2
+    confidence_words: list[list]  # [word, confidence]
+    frames: int  # frames it was read in
+
+
+class MotionAttrs(TypedDict, total=False):
+    peak: float
+
+
+class SceneCutAttrs(TypedDict, total=False):
+    scene_score: float
+
+
+class SceneAttrs(TypedDict, total=False):
+    events: int  # events inside the scene
+
+
+class AlertAttrs(TypedDict, total=False):
+    """An alert's rule and evidence; the rule's measured values (count, dwell_s, ...) sit beside these."""
+
+    rule: str
+    severity: str
+    condition: str
+    evidence: list[str]  # event ids, the anchor last
+
+
+ATTRS_BY_KIND: dict[str, type] = {"object": ObjectAttrs, "speech": SpeechAttrs, "sound": SoundAttrs, "text": TextAttrs,
+                                  "motion": MotionAttrs, "scene_cut": SceneCutAttrs, "scene": SceneAttrs, "alert": AlertAttrs}
 
 
 @dataclass
@@ -58,6 +144,23 @@ class Event:
     def to_dict(self) -> dict:
         return asdict(self)
 
+    @classmethod
+    def from_row(cls, row: Mapping) -> Event:
+        """An event as the graph stores it (a row of ``events``: ``window_idx``, ``attrs`` as JSON text or parsed)."""
+        attrs = row.get("attrs")
+        if isinstance(attrs, str):
+            attrs = json.loads(attrs) if attrs else {}
+        track = row.get("track_id")
+        return cls(id=row["id"], kind=row["kind"], label=row["label"], t_start=row["t_start"], t_end=row["t_end"],
+                   confidence=float(row["confidence"]) if row.get("confidence") is not None else 1.0, text=row.get("text") or "",
+                   track_id=int(track) if track is not None else None, window_index=int(row.get("window_idx") or 0), attrs=dict(attrs or {}))
+
+    def to_row(self) -> dict:
+        """The event as a row of ``events`` (without ``video_id``; ``attrs`` as JSON text), the inverse of ``from_row``."""
+        return {"id": self.id, "kind": self.kind, "label": self.label, "t_start": self.t_start, "t_end": self.t_end,
+                "confidence": self.confidence, "text": self.text, "track_id": self.track_id, "window_idx": self.window_index,
+                "attrs": json.dumps(self.attrs)}
+
 
 @dataclass(frozen=True)
 class Relation:
@@ -69,6 +172,14 @@ class Relation:
     def __post_init__(self) -> None:
         if self.kind not in RELATION_KINDS:
             raise ValueError(f"unknown relation kind {self.kind!r}")
+
+    @classmethod
+    def from_row(cls, row: Mapping) -> Relation:
+        """A relation as the graph stores it (a row of ``relations``)."""
+        return cls(row["src"], row["dst"], row["kind"], float(row["weight"]) if row.get("weight") is not None else 1.0)
+
+    def to_row(self) -> dict:
+        return {"src": self.src, "dst": self.dst, "kind": self.kind, "weight": self.weight}
 
 
 IRREGULAR_PLURALS = {"person": "people", "bus": "buses", "knife": "knives", "mouse": "mice", "sheep": "sheep", "skis": "skis", "glass": "glasses"}

@@ -6,8 +6,20 @@ in one transaction together with the window's ``done`` status and the pipeline
 state needed to resume after it, so a crash leaves either the whole window or
 none of it. Rows go in through Arrow/pandas (``executemany`` is very slow in DuckDB).
 
+Reads return ``Event`` and ``Relation`` (``events.py``), the types that were written; the SQL of the
+whole product lives here. Filters are data (``Match``, ``Span``), compiled to SQL by the graph.
+A thread reads through its own cursor: ``graph.cursor()`` (or ``EventGraph.over(con.cursor())``).
+
     graph = EventGraph(home / "events.duckdb")
     graph.write_window(WindowResult(...))
+    with graph.cursor() as g:
+        alarms = g.find_events(video_id, [Match(kinds=("sound",), labels=("alarm",))], Span(0, 60))
+
+>>> m = [Match(kinds=("object",), labels=("car", "bus")), Match(kinds=("speech",), text_like=("%stop%",))]
+>>> where_sql(m)
+('((kind IN (?) AND label IN (?,?)) OR (kind IN (?) AND (text ILIKE ?)))', ['object', 'car', 'bus', 'speech', '%stop%'])
+>>> Span(10, 20).sql(), Span(10, 20, starts_within=True, end_open=True).sql("e.")
+(' AND t_end >= ? AND t_start <= ?', ' AND e.t_start >= ? AND e.t_start < ?')
 """
 
 from __future__ import annotations
@@ -23,6 +35,82 @@ import pandas as pd
 from .events import Event, Relation
 
 EMBED_DIM = 384
+EVENT_COLUMNS = "id, kind, label, t_start, t_end, confidence, text, track_id, window_idx, attrs"
+
+
+@dataclass(frozen=True)
+class Match:
+    """One condition on events, all of its parts at once: the kind is one of ``kinds`` (any kind when empty), the
+    label one of ``labels``, and for each ``*_like`` given, any of its ILIKE patterns matches (label, text, either)."""
+
+    kinds: tuple[str, ...] = ()
+    labels: tuple[str, ...] | None = None
+    label_like: tuple[str, ...] = ()
+    text_like: tuple[str, ...] = ()
+    label_or_text_like: tuple[str, ...] = ()
+    ids: tuple[str, ...] | None = None
+    not_kinds: tuple[str, ...] = ()
+    never: bool = False  # matches nothing (asked for something this graph cannot hold)
+
+    def sql(self, alias: str = "") -> tuple[str, list]:
+        a = alias
+        conds: list[str] = []
+        params: list = []
+        if self.never:
+            return "FALSE", []
+        if self.kinds:
+            conds.append(f"{a}kind IN ({_marks(self.kinds)})")
+            params += self.kinds
+        if self.not_kinds:
+            conds.append(f"{a}kind NOT IN ({_marks(self.not_kinds)})")
+            params += self.not_kinds
+        if self.labels is not None:
+            conds.append(f"{a}label IN ({_marks(self.labels)})" if self.labels else "FALSE")
+            params += self.labels
+        if self.ids is not None:
+            conds.append(f"{a}id IN ({_marks(self.ids)})" if self.ids else "FALSE")
+            params += self.ids
+        for column, patterns in ((f"{a}label", self.label_like), (f"{a}text", self.text_like)):
+            if patterns:
+                conds.append("(" + " OR ".join(f"{column} ILIKE ?" for _ in patterns) + ")")
+                params += patterns
+        if self.label_or_text_like:
+            conds.append("(" + " OR ".join(f"({a}label ILIKE ? OR {a}text ILIKE ?)" for _ in self.label_or_text_like) + ")")
+            params += [p for p in self.label_or_text_like for _ in (0, 1)]
+        return (" AND ".join(conds) or "TRUE"), params
+
+
+def where_sql(matches: list[Match] | tuple[Match, ...], alias: str = "") -> tuple[str, list]:
+    """Events that meet any of ``matches`` (every event when there are none), as a SQL condition and its parameters."""
+    if not matches:
+        return "TRUE", []
+    parts = [m.sql(alias) for m in matches]
+    return "(" + " OR ".join(f"({c})" for c, _ in parts) + ")", [p for _, ps in parts for p in ps]
+
+
+@dataclass(frozen=True)
+class Span:
+    """A time range: events overlapping [lo, hi], or with ``starts_within`` those starting in it (``end_open``: [lo, hi))."""
+
+    lo: float
+    hi: float
+    starts_within: bool = False
+    end_open: bool = False
+
+    def sql(self, alias: str = "") -> str:
+        first = "t_start" if self.starts_within else "t_end"
+        return f" AND {alias}{first} >= ? AND {alias}t_start {'<' if self.end_open else '<='} ?"
+
+    def params(self) -> list:
+        return [self.lo, self.hi]
+
+
+def _marks(values) -> str:
+    return ",".join("?" * len(values))
+
+
+ORDERS = {"t_start": "t_start", "t_start desc": "t_start DESC", "t_end desc": "t_end DESC", "confidence desc": "confidence DESC",
+          "t_start, id": "t_start, id"}
 
 SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS videos (
@@ -113,6 +201,18 @@ class EventGraph:
         if not read_only:
             self.con.execute(SCHEMA)
 
+    @classmethod
+    def over(cls, con, path: str | Path | None = None) -> EventGraph:
+        """The graph on an open DuckDB connection or cursor (one per thread); ``close()`` closes that cursor."""
+        graph = cls.__new__(cls)
+        graph.path = Path(path) if path is not None else Path(":memory:")
+        graph.con = con
+        return graph
+
+    def cursor(self) -> EventGraph:
+        """The same graph through a cursor of its own, for another thread (DuckDB connections are not shared)."""
+        return EventGraph.over(self.con.cursor(), self.path)
+
     def close(self) -> None:
         self.con.close()
 
@@ -188,16 +288,10 @@ class EventGraph:
         return {int(i): list(lanes or []) for i, lanes in rows}
 
     def last_event(self, video_id: str, before_window: int) -> Event | None:
-        cur = self.con.execute(
-            """SELECT id, kind, label, t_start, t_end, confidence, text, track_id, window_idx FROM events
-               WHERE video_id = ? AND window_idx < ? ORDER BY t_start DESC, id DESC LIMIT 1""",
-            [video_id, before_window],
-        )
-        row = cur.fetchone()
-        if not row:
-            return None
-        return Event(id=row[0], kind=row[1], label=row[2], t_start=row[3], t_end=row[4], confidence=row[5], text=row[6] or "",
-                     track_id=row[7], window_index=row[8])
+        """The latest-starting event of the windows before ``before_window`` (the previous window's last event)."""
+        found = self._events(f"SELECT {EVENT_COLUMNS} FROM events WHERE video_id = ? AND window_idx < ? ORDER BY t_start DESC, id DESC LIMIT 1",
+                             [video_id, before_window])
+        return found[0] if found else None
 
     def write_window(self, r: WindowResult) -> None:
         """All of a window's rows plus its ``done`` checkpoint, in one transaction (replaces a partial earlier try)."""
@@ -218,14 +312,10 @@ class EventGraph:
                 )
                 con.unregister("tracks_df")
             if r.events:
-                rows = [
-                    {"id": e.id, "kind": e.kind, "label": e.label, "t_start": e.t_start, "t_end": e.t_end, "confidence": e.confidence,
-                     "text": e.text, "track_id": e.track_id, "attrs": json.dumps(e.attrs)}
-                    for e in r.events
-                ]
+                rows = [e.to_row() for e in r.events]
                 self._insert("events", r.video_id, r.index, rows)
             if r.relations:
-                rows = [{"src": x.src, "dst": x.dst, "kind": x.kind, "weight": x.weight} for x in dict.fromkeys(r.relations)]
+                rows = [x.to_row() for x in dict.fromkeys(r.relations)]
                 self._insert("relations", r.video_id, r.index, rows, conflict="OR IGNORE")
             embedded = [e for e in r.events if e.kind != "alert"]  # alerts come from rules, not models: found by kind
             if r.embeddings is not None and len(embedded):
@@ -266,30 +356,197 @@ class EventGraph:
         self.con.unregister(name)
 
     # -- reading ----------------------------------------------------------------------------
-    def events(self, video_id: str, kind: str | None = None) -> list[dict]:
-        sql = """SELECT id, kind, label, t_start, t_end, confidence, text, track_id, window_idx, attrs FROM events
-                 WHERE video_id = ?"""
-        params: list = [video_id]
-        if kind:
-            sql += " AND kind = ?"
-            params.append(kind)
-        cur = self.con.execute(sql + " ORDER BY t_start, id", params)
-        out = []
-        for row in cur.fetchall():
-            d = dict(zip([c[0] for c in cur.description], row))
-            d["attrs"] = json.loads(d["attrs"]) if d["attrs"] else {}
-            out.append(d)
-        return out
+    def _rows(self, sql: str, params: list) -> list[dict]:
+        cur = self.con.execute(sql, params)
+        cols = [d[0] for d in cur.description]
+        return [dict(zip(cols, r)) for r in cur.fetchall()]
 
-    def events_between(self, video_id: str, t_from: float, before_window: int | None = None) -> list[dict]:
+    def _events(self, sql: str, params: list) -> list[Event]:
+        return [Event.from_row(r) for r in self._rows(sql, params)]
+
+    def events(self, video_id: str, kind: str | None = None) -> list[dict]:
+        """A video's events as plain rows (``attrs`` parsed), in time order: for JSON output. Code reads ``read_events``."""
+        return [{**e.to_row(), "attrs": e.attrs} for e in self.read_events(video_id, kind)]
+
+    def read_events(self, video_id: str, kind: str | None = None) -> list[Event]:
+        """A video's events (of one kind), in time order."""
+        return self.find_events(video_id, [Match(kinds=(kind,))] if kind else [], order="t_start, id")
+
+    def find_events(self, video_id: str, matches: list[Match] | tuple[Match, ...] = (), span: Span | None = None, *,
+                    order: str | None = "t_start", limit: int | None = None, after: float | None = None) -> list[Event]:
+        """Events meeting any of ``matches`` within ``span`` (starting after ``after``), in ``order``
+        ('t_start', 't_start desc', 't_end desc', 'confidence desc'; None: as stored), at most ``limit``."""
+        where, params = where_sql(matches)
+        sql = f"SELECT {EVENT_COLUMNS} FROM events WHERE video_id = ? AND {where}"
+        if span is not None:
+            sql += span.sql()
+            params += span.params()
+        if after is not None:
+            sql += " AND t_start > ?"
+            params.append(after)
+        if order is not None:
+            sql += f" ORDER BY {ORDERS[order]}"
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
+        return self._events(sql, [video_id, *params])
+
+    def events_by_id(self, video_id: str, ids: list[str]) -> list[Event]:
+        """The events with these ids (in no particular order; unknown ids are skipped)."""
+        return self.find_events(video_id, [Match(ids=tuple(ids))], order=None) if ids else []
+
+    def count_items(self, video_id: str, matches: list[Match], span: Span | None = None) -> int:
+        """How many distinct things meet ``matches``: a tracked object is one thing whatever its number of segments."""
+        where, params = where_sql(matches)
+        sql = f"""SELECT count(DISTINCT CASE WHEN kind = 'object' AND track_id IS NOT NULL THEN 'T' || track_id ELSE id END)
+                  FROM events WHERE video_id = ? AND {where}"""
+        if span is not None:
+            sql, params = sql + span.sql(), params + span.params()
+        return int(self.con.execute(sql, [video_id, *params]).fetchone()[0])
+
+    def count_events(self, video_id: str, kind: str, span: Span | None = None) -> int:
+        sql, params = "SELECT count(*) FROM events WHERE video_id = ? AND kind = ?", [video_id, kind]
+        if span is not None:
+            sql, params = sql + span.sql(), params + span.params()
+        return int(self.con.execute(sql, params).fetchone()[0])
+
+    def label_counts(self, video_id: str, kind: str, span: Span | None = None) -> dict[str, int]:
+        """Events per label of one kind, the most frequent first."""
+        sql, params = "SELECT label, count(*) FROM events WHERE video_id = ? AND kind = ?", [video_id, kind]
+        if span is not None:
+            sql, params = sql + span.sql(), params + span.params()
+        return dict(self.con.execute(sql + " GROUP BY label ORDER BY 2 DESC", params).fetchall())
+
+    def kind_labels(self, video_id: str, kinds: tuple[str, ...]) -> list[tuple[str, str]]:
+        """The distinct (kind, label) pairs of a video's events of these kinds: what the graph can answer about."""
+        return [tuple(r) for r in self.con.execute(f"SELECT DISTINCT kind, label FROM events WHERE video_id = ? AND kind IN ({_marks(kinds)})",
+                                                   [video_id, *kinds]).fetchall()]
+
+    def ingest_state(self, video_id: str) -> tuple[int, int]:
+        """(finished windows, events) of a video: changes whenever ingest adds to it."""
+        n_done, n_events = self.con.execute(
+            "SELECT (SELECT count(*) FROM windows WHERE video_id = ? AND status = 'done'), (SELECT count(*) FROM events WHERE video_id = ?)",
+            [video_id, video_id]).fetchone()
+        return int(n_done or 0), int(n_events or 0)
+
+    def duration(self, video_id: str) -> float | None:
+        """A video's duration in seconds (0 when unknown), None for an unknown video."""
+        row = self.con.execute("SELECT duration_s FROM videos WHERE video_id = ?", [video_id]).fetchone()
+        return float(row[0] or 0.0) if row else None
+
+    def similar_events(self, video_id: str, vector, span: Span | None = None, kind: str | None = None, limit: int = 24) -> list[tuple[Event, float]]:
+        """Events by cosine similarity of their embedded description to ``vector`` (384 floats), the closest first."""
+        sql = f"""SELECT {", ".join("e." + c for c in EVENT_COLUMNS.split(", "))}, array_cosine_similarity(m.vec, ?::FLOAT[{EMBED_DIM}]) AS sim
+                  FROM embeddings m JOIN events e ON e.video_id = m.video_id AND e.id = m.event_id WHERE m.video_id = ?"""
+        params: list = [list(vector), video_id]
+        if kind is not None:
+            sql, params = sql + " AND e.kind = ?", params + [kind]
+        if span is not None:
+            sql, params = sql + span.sql("e."), params + span.params()
+        rows = self._rows(sql + f" ORDER BY sim DESC LIMIT {int(limit)}", params)
+        return [(Event.from_row(r), r["sim"]) for r in rows]
+
+    def nearest_outside(self, video_id: str, matches: list[Match], lo: float, hi: float, limit: int = 2) -> list[Event]:
+        """Events meeting ``matches`` outside [lo, hi], the nearest to it first."""
+        where, params = where_sql(matches)
+        return self._events(f"""SELECT {EVENT_COLUMNS} FROM events WHERE video_id = ? AND {where} AND (t_end < ? OR t_start > ?)
+                                ORDER BY least(abs(t_end - ?), abs(t_start - ?)) LIMIT {int(limit)}""", [video_id, *params, lo, hi, lo, hi])
+
+    def strongest_per_kind(self, video_id: str, kinds: tuple[str, ...], span: Span, limit: int = 4) -> list[Event]:
+        """The most confident event of each kind in ``span``, in time order."""
+        return self._events(f"""SELECT {EVENT_COLUMNS} FROM (SELECT *, row_number() OVER (PARTITION BY kind ORDER BY confidence DESC) AS rk FROM events
+                                WHERE video_id = ? AND kind IN ({_marks(kinds)}){span.sql()}) WHERE rk <= 1
+                                ORDER BY t_start LIMIT {int(limit)}""", [video_id, *kinds, *span.params()])
+
+    def timeline_ids(self, video_id: str, span: Span, per_window_kind: int = 2, limit: int = 60) -> list[str]:
+        """Ids of the most confident events of each kind in each window of ``span``: the timeline spread over the range."""
+        rows = self.con.execute(
+            f"""SELECT id FROM (SELECT id, kind, confidence, t_start,
+                    row_number() OVER (PARTITION BY window_idx, kind ORDER BY confidence DESC) AS rk FROM events
+                    WHERE video_id = ?{span.sql()}) WHERE rk <= {int(per_window_kind)} ORDER BY t_start LIMIT {int(limit)}""",
+            [video_id, *span.params()]).fetchall()
+        return [r[0] for r in rows]
+
+    def track_span(self, video_id: str, track_id: int) -> tuple[float, float]:
+        """When a tracked object is first and last in view, over all its segments."""
+        t0, t1 = self.con.execute("SELECT min(t_start), max(t_end) FROM events WHERE video_id = ? AND kind = 'object' AND track_id = ?",
+                                  [video_id, track_id]).fetchone()
+        return float(t0), float(t1)
+
+    def object_label_facts(self, video_id: str, labels: list[str], span: Span) -> list[dict]:
+        """Per object class in ``span``: distinct tracks, first and last time, time in view, first and last event id."""
+        where = f"AND label IN ({_marks(labels)})" if labels else ""
+        return self._rows(
+            f"""SELECT label, count(DISTINCT track_id) AS tracks, min(t_start) AS first_t, max(t_end) AS last_t,
+                       sum(t_end - t_start) AS visible_s, arg_min(id, t_start) AS first_event, arg_max(id, t_end) AS last_event
+                FROM events WHERE video_id = ? AND kind = 'object' {where}{span.sql()}
+                GROUP BY label ORDER BY tracks DESC, label""",
+            [video_id, *labels, *span.params()])
+
+    def most_at_once(self, video_id: str, labels: list[str], lo: float, hi: float) -> dict[str, int]:
+        """Per object class, the most distinct tracks detected in one frame between ``lo`` and ``hi``."""
+        where = f"AND label IN ({_marks(labels)})" if labels else ""
+        return dict(self.con.execute(
+            f"""SELECT label, max(n) FROM (SELECT label, t, count(DISTINCT track_id) AS n FROM detections
+                WHERE video_id = ? AND track_id IS NOT NULL {where} AND t >= ? AND t <= ? GROUP BY label, t) GROUP BY label""",
+            [video_id, *labels, lo, hi]).fetchall())
+
+    # -- reports (the analysis templates) ----------------------------------------------------
+    def track_summaries(self, video_id: str) -> list[dict]:
+        """One row per tracked object: track_id, label, t_start, t_end, conf (its best) and id (its most confident event)."""
+        return self._rows("""SELECT track_id, label, min(t_start) AS t_start, max(t_end) AS t_end, max(confidence) AS conf,
+                                 arg_max(id, confidence) AS id FROM events WHERE video_id = ? AND kind = 'object'
+                                 GROUP BY track_id, label ORDER BY t_start""", [video_id])
+
+    def overlapping_objects(self, video_id: str, label: str, others: tuple[str, ...], limit: int = 10) -> list[dict]:
+        """Moments a ``label`` object is in view together with one of ``others``: pid, vid, vlabel, t (when both are)."""
+        return self._rows(f"""SELECT p.id AS pid, v.id AS vid, v.label AS vlabel, greatest(p.t_start, v.t_start) AS t FROM events p
+                              JOIN events v ON v.video_id = p.video_id AND v.kind = 'object' AND v.label IN ({_marks(others)})
+                              AND v.t_start <= p.t_end AND v.t_end >= p.t_start
+                              WHERE p.video_id = ? AND p.kind = 'object' AND p.label = ? ORDER BY t LIMIT {int(limit)}""",
+                          [*others, video_id, label])
+
+    def events_per_minute(self, video_id: str) -> list[dict]:
+        """Per minute of video: minute, n (events), tracks (distinct), id (its most confident event), t (its first start)."""
+        return self._rows("""SELECT floor(t_start / 60) AS minute, count(*) AS n, count(DISTINCT track_id) AS tracks,
+                                 arg_max(id, confidence) AS id, min(t_start) AS t FROM events WHERE video_id = ? GROUP BY 1 ORDER BY 1""", [video_id])
+
+    def still_windows(self, video_id: str) -> list[tuple[float, float]]:
+        """(t_start, t_end) of the finished windows in which the motion gate kept no frame for motion or a scene cut."""
+        rows = self.con.execute("""SELECT w.t_start, w.t_end FROM windows w WHERE w.video_id = ? AND w.status = 'done' AND NOT EXISTS
+                                   (SELECT 1 FROM frames f WHERE f.video_id = w.video_id AND f.window_idx = w.idx AND f.reason IN ('motion','scene_cut'))
+                                   ORDER BY w.t_start""", [video_id]).fetchall()
+        return [(float(a), float(b)) for a, b in rows]
+
+    def recurring(self, video_id: str, kinds: tuple[str, ...], min_n: int = 2, limit: int = 8) -> list[dict]:
+        """(kind, label) pairs seen at least ``min_n`` times: n, first_t, last_t, times (starts, in order), id (the first)."""
+        return self._rows(f"""SELECT kind, label, count(*) AS n, min(t_start) AS first_t, max(t_start) AS last_t,
+                                  list(t_start ORDER BY t_start) AS times, arg_min(id, t_start) AS id FROM events
+                              WHERE video_id = ? AND kind IN ({_marks(kinds)}) GROUP BY kind, label HAVING count(*) >= {int(min_n)}
+                              ORDER BY n DESC LIMIT {int(limit)}""", [video_id, *kinds])
+
+    def frequent_sequences(self, video_id: str, min_n: int = 2, limit: int = 6) -> list[dict]:
+        """Label a followed by a different label b (``precedes``) at least ``min_n`` times: a, b, n, t (the first), id."""
+        return self._rows(f"""SELECT a.label AS a, b.label AS b, count(*) AS n, min(a.t_start) AS t, arg_min(a.id, a.t_start) AS id
+                              FROM relations r JOIN events a ON a.video_id = r.video_id AND a.id = r.src
+                              JOIN events b ON b.video_id = r.video_id AND b.id = r.dst
+                              WHERE r.video_id = ? AND r.kind = 'precedes' AND a.label <> b.label GROUP BY 1, 2 HAVING count(*) >= {int(min_n)}
+                              ORDER BY n DESC LIMIT {int(limit)}""", [video_id])
+
+    def relations(self, video_id: str, kind: str | None = None) -> list[Relation]:
+        """A video's relations (of one kind)."""
+        sql, params = "SELECT src, dst, kind, weight FROM relations WHERE video_id = ?", [video_id]
+        if kind:
+            sql, params = sql + " AND kind = ?", params + [kind]
+        return [Relation.from_row(r) for r in self._rows(sql, params)]
+
+    def events_between(self, video_id: str, t_from: float, before_window: int | None = None) -> list[Event]:
         """Events (alerts included) ending after ``t_from``, from windows before ``before_window``: the rules' history."""
-        sql = "SELECT id, kind, label, t_start, t_end, confidence, text, track_id, window_idx, attrs FROM events WHERE video_id = ? AND t_end >= ?"
+        sql = f"SELECT {EVENT_COLUMNS} FROM events WHERE video_id = ? AND t_end >= ?"
         params: list = [video_id, t_from]
         if before_window is not None:
             sql += " AND window_idx < ?"
             params.append(before_window)
-        cur = self.con.execute(sql + " ORDER BY t_start, id", params)
-        return [dict(zip([c[0] for c in cur.description], row)) for row in cur.fetchall()]
+        return self._events(sql + " ORDER BY t_start, id", params)
 
     def detections_for_tracks(self, video_id: str, track_ids: list[int]) -> list[dict]:
         if not track_ids:
@@ -311,13 +568,11 @@ class EventGraph:
             for a in alerts:
                 by_window.setdefault(a.window_index, []).append(a)
             for idx, items in by_window.items():
-                self._insert("events", video_id, idx, [
-                    {"id": e.id, "kind": e.kind, "label": e.label, "t_start": e.t_start, "t_end": e.t_end, "confidence": e.confidence,
-                     "text": e.text, "track_id": e.track_id, "attrs": json.dumps(e.attrs)} for e in items])
+                self._insert("events", video_id, idx, [e.to_row() for e in items])
             window_of = {a.id: a.window_index for a in alerts}
             rels: dict[int, list[dict]] = {}
             for r in dict.fromkeys(relations):
-                rels.setdefault(window_of.get(r.src, 0), []).append({"src": r.src, "dst": r.dst, "kind": r.kind, "weight": r.weight})
+                rels.setdefault(window_of.get(r.src, 0), []).append(r.to_row())
             for idx, rows in rels.items():
                 self._insert("relations", video_id, idx, rows, conflict="OR IGNORE")
             con.execute("COMMIT")
@@ -338,9 +593,7 @@ class EventGraph:
                 self.con.register("scene_emb_df", df)
                 self.con.execute(f"INSERT INTO embeddings SELECT video_id, event_id, window_idx, vec::FLOAT[{EMBED_DIM}] FROM scene_emb_df")
                 self.con.unregister("scene_emb_df")
-            self._insert("events", video_id, int(last), [
-                {"id": e.id, "kind": e.kind, "label": e.label, "t_start": e.t_start, "t_end": e.t_end, "confidence": e.confidence,
-                 "text": e.text, "track_id": None, "attrs": json.dumps(e.attrs)} for e in scenes])
+            self._insert("events", video_id, int(last), [{**e.to_row(), "track_id": None} for e in scenes])
             self.con.execute("COMMIT")
         except BaseException:
             self.con.execute("ROLLBACK")

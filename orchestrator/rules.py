@@ -29,7 +29,6 @@ idempotent. Alerts are events of kind ``alert`` with ``triggered_by`` relations 
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -241,16 +240,6 @@ def load_rule_dir(folder: Path) -> list[Rule]:
 
 
 
-def _row(e) -> Event:
-    if isinstance(e, Event):
-        return e
-    attrs = e.get("attrs") or {}
-    if isinstance(attrs, str):
-        attrs = json.loads(attrs)
-    return Event(e["id"], e["kind"], e["label"], e["t_start"], e["t_end"], e["confidence"], e.get("text") or "", e.get("track_id"),
-                 e.get("window_idx", 0) or 0, attrs)
-
-
 def _phrase_re(phrase: str) -> re.Pattern:
     return re.compile(r"\b" + r"\s+".join(re.escape(w) for w in phrase.lower().split()) + r"\b")
 
@@ -307,10 +296,10 @@ class RulesEngine:
             h = max(h, getattr(c, "within_s", 0.0) or 0.0, getattr(c, "for_s", 0.0) or 0.0, getattr(c, "cooldown_s", 0.0) or 0.0)
         return h + 30.0
 
-    def evaluate(self, history: list, new: list, detections: list[dict], video_end: float | None, window_end: float,
+    def evaluate(self, history: list[Event], new: list[Event], detections: list[dict], video_end: float | None, window_end: float,
                  window_index: int) -> tuple[list[Event], list[Relation]]:
-        hist = [_row(e) for e in history]
-        fresh = [_row(e) for e in new if (e.kind if isinstance(e, Event) else e["kind"]) != "alert"]
+        hist = list(history)
+        fresh = [e for e in new if e.kind != "alert"]
         prior_alerts = [e for e in hist if e.kind == "alert"]
         events = sorted([e for e in hist if e.kind != "alert"] + fresh, key=lambda e: (e.t_start, e.id))
         fresh_ids = {e.id for e in fresh}
