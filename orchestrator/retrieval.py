@@ -5,11 +5,11 @@ that answer it (``matches``, in time order, a track's per-window segments merged
 resolves anchors on the graph first ("right after the doorbell": the doorbell, then what follows),
 picks ordinals by time ("the second person"), widens a moment that has nothing to the nearest such
 events, and when nothing matches says what the graph does have nearby. Aggregates — distinct
-tracks, first/last appearance, time visible, most at once — are computed by SQL, never guessed.
-Context evidence for summaries and the VLM comes from SQL and from vector similarity of the
-question to every event's text (``array_cosine_similarity``).
+tracks, first/last appearance, time visible, most at once — are computed by the graph's queries
+(``graph.py``; no SQL here), never guessed. Context evidence for summaries and the VLM comes from those
+queries and from vector similarity of the question to every event's text (``array_cosine_similarity``).
 
-    retriever = Retriever(con, embed=models.embed)
+    retriever = Retriever(graph.cursor(), embed=models.embed)
     result = retriever.retrieve(video_id, "how many people walk by after 0:30?")
 """
 
@@ -21,7 +21,8 @@ from typing import Callable
 
 import numpy as np
 
-from .events import fmt_time
+from .events import Event, fmt_time
+from .graph import EventGraph, Match, Span
 
 from .planner import (  # noqa: F401 - re-exported: the plan is part of retrieval's interface
     COCO_LABELS, EMBED_CACHE, OBJECT_SYNONYMS, QueryPlan, TIME_RE, Vocabulary, anchor_labels, graph_sound_labels, parse_clock, plan_question,
@@ -51,6 +52,12 @@ class Evidence:
     best_t: float | None = None
     event_ids: list[str] = field(default_factory=list)  # all events merged into this item (segments of one track)
     attrs: dict = field(default_factory=dict)
+
+    @classmethod
+    def from_event(cls, e: Event, attrs: bool = True) -> Evidence:
+        """An event as an evidence item (of its own; ``score`` and ``why`` say later why it was picked)."""
+        return cls(e.id, e.kind, e.label, e.t_start, e.t_end, e.confidence, e.text, e.track_id, best_t=e.attrs.get("best_t"),
+                   event_ids=[e.id], attrs=dict(e.attrs) if attrs else {})
 
     @property
     def cite(self) -> str:
@@ -124,28 +131,19 @@ _VOCAB_CACHE: dict[tuple[str, int, int], Vocabulary] = {}
 class Retriever:
     MATCH_ROWS = 400
 
-    def __init__(self, con, embed: Callable[[list[str]], np.ndarray] | None = None, max_evidence: int = 12):
-        self.con = con
+    def __init__(self, graph: EventGraph, embed: Callable[[list[str]], np.ndarray] | None = None, max_evidence: int = 12):
+        self.graph = graph if isinstance(graph, EventGraph) else EventGraph.over(graph)  # or an open DuckDB connection
         self.embed = embed
         self.max_evidence = max_evidence
-
-    def _rows(self, sql: str, params: list) -> list[dict]:
-        cur = self.con.execute(sql, params)
-        cols = [d[0] for d in cur.description]
-        return [dict(zip(cols, r)) for r in cur.fetchall()]
 
     # -- the graph's own vocabulary ---------------------------------------------------------
     def vocabulary(self, video_id: str) -> Vocabulary:
         """Distinct object classes, sound names and on-screen texts of a video (cached per ingest state)."""
-        n_done, n_events = self.con.execute(
-            "SELECT (SELECT count(*) FROM windows WHERE video_id = ? AND status = 'done'), (SELECT count(*) FROM events WHERE video_id = ?)",
-            [video_id, video_id]).fetchone()
-        key = (video_id, int(n_done or 0), int(n_events or 0))
+        key = (video_id, *self.graph.ingest_state(video_id))
         if key in _VOCAB_CACHE:
             return _VOCAB_CACHE[key]
         vocab = Vocabulary()
-        for kind, label in self.con.execute("SELECT DISTINCT kind, label FROM events WHERE video_id = ? AND kind IN ('object', 'sound', 'text', 'speech')",
-                                            [video_id]).fetchall():
+        for kind, label in self.graph.kind_labels(video_id, ("object", "sound", "text", "speech")):
             if kind == "object":
                 vocab.objects.add(label)
             elif kind == "sound":
@@ -161,23 +159,21 @@ class Retriever:
 
     def plan(self, video_id: str, question: str, duration_s: float | None = None) -> QueryPlan:
         if duration_s is None:
-            row = self.con.execute("SELECT duration_s FROM videos WHERE video_id = ?", [video_id]).fetchone()
-            duration_s = float(row[0] or 0.0) if row else 0.0
+            duration_s = self.graph.duration(video_id) or 0.0
         return plan_question(question, duration_s, self.vocabulary(video_id), self.embed)
 
     # -- retrieval -------------------------------------------------------------------------
     def retrieve(self, video_id: str, question: str, plan: QueryPlan | None = None, max_evidence: int | None = None) -> RetrievalResult:
-        video = self._rows("SELECT video_id, name, duration_s, n_windows FROM videos WHERE video_id = ?", [video_id])
-        if not video:
+        v = self.graph.video(video_id)
+        if v is None:
             raise VideoNotFound(f"unknown video id {video_id!r}")
-        v = video[0]
         duration = float(v["duration_s"] or 0.0)
         vocab = self.vocabulary(video_id)
         plan = plan or plan_question(question, duration, vocab, self.embed)
         if plan.sound_labels:
             plan.graph_sound_labels = graph_sound_labels(plan.sound_labels, vocab.sounds) or list(plan.graph_sound_labels)
         limit = max_evidence or self.max_evidence
-        done = self.con.execute("SELECT count(*), max(t_end) FROM windows WHERE video_id = ? AND status = 'done'", [video_id]).fetchone()
+        windows_done = len(self.graph.done_windows(video_id))
         anchor, anchor_missing = None, False
         if plan.anchor:
             anchor = self._anchor(video_id, plan.anchor, plan)
@@ -204,101 +200,91 @@ class Retriever:
                     plan.time_range = (min(anchor.t_start, t_end), max(anchor.t_end, t_end))
         lo, hi = plan.time_range or (0.0, max(duration, 1e9))
         # "after X" means what starts after X; otherwise anything overlapping the range
-        time_sql = " AND t_start >= ? AND t_start <= ?" if plan.starts_after else " AND t_end >= ? AND t_start <= ?"
+        span = Span(lo, hi, starts_within=plan.starts_after)
 
-        matches, total = self._matches(video_id, plan, lo, hi, time_sql, anchor)
+        matches, total = self._matches(video_id, plan, span, anchor)
         widened = False
         if not matches and plan.point is not None and plan.scope == "absolute":
             # nothing at the moment asked about: the nearest such things within two minutes, closest first
             wl, wh = max(0.0, plan.point - 120), plan.point + 120
-            near, _ = self._matches(video_id, plan, wl, wh, " AND t_end >= ? AND t_start <= ?", anchor)
+            near, _ = self._matches(video_id, plan, Span(wl, wh), anchor)
             near.sort(key=lambda e: min(abs(e.t_start - plan.point), abs(e.t_end - plan.point)))
             if near:
                 matches, total, widened = sorted(near[:3], key=lambda e: e.t_start), min(len(near), 3), True
-        evidence = self._evidence(video_id, question, plan, lo, hi, time_sql, limit)
-        nearby = [] if matches else self._nearby(video_id, plan, lo, hi, time_sql)
-        facts = self._object_facts(video_id, plan, lo, hi, time_sql)
-        sound_facts = dict(self.con.execute(
-            f"SELECT label, count(*) FROM events WHERE video_id = ? AND kind = 'sound'{time_sql} GROUP BY label ORDER BY 2 DESC",
-            [video_id, lo, hi]).fetchall())
-        speech_count = self.con.execute(f"SELECT count(*) FROM events WHERE video_id = ? AND kind = 'speech'{time_sql}", [video_id, lo, hi]).fetchone()[0]
+        evidence = self._evidence(video_id, question, plan, span, limit)
+        nearby = [] if matches else self._nearby(video_id, plan, span)
+        facts = self._object_facts(video_id, plan, span)
+        sound_facts = self.graph.label_counts(video_id, "sound", span)
+        speech_count = self.graph.count_events(video_id, "speech", span)
         pool = {e.event_id: e for e in evidence}
         for e in matches:
             pool.setdefault(e.event_id, e)
-        frames = self._key_frames(list(pool.values()))
-        return RetrievalResult(video_id, v["name"], duration, plan, evidence, facts, sound_facts, int(speech_count), plan.time_range,
-                               int(done[0] or 0), int(v["n_windows"] or 0), frames, anchor, matches, total, nearby, widened, anchor_missing, vocab)
+        frames = key_frames(list(pool.values()))
+        return RetrievalResult(video_id, v["name"], duration, plan, evidence, facts, sound_facts, speech_count, plan.time_range,
+                               windows_done, int(v["n_windows"] or 0), frames, anchor, matches, total, nearby, widened, anchor_missing, vocab)
 
-    def _lane_where(self, plan: QueryPlan) -> list[tuple[str, str, list]]:
-        """(lane, SQL condition, params) for each lane the plan asks about."""
-        out: list[tuple[str, str, list]] = []
+    def _lane_where(self, plan: QueryPlan) -> list[tuple[str, Match]]:
+        """(lane, condition on events) for each lane the plan asks about."""
+        out: list[tuple[str, Match]] = []
         lanes = plan.lanes or []
         if "object" in lanes or plan.object_labels:
             if plan.object_labels:
-                out.append(("object", f"kind = 'object' AND label IN ({','.join('?' * len(plan.object_labels))})", list(plan.object_labels)))
+                out.append(("object", Match(kinds=("object",), labels=tuple(plan.object_labels))))
             elif plan.unknown and plan.intent in ("yesno", "when", "count", "duration", "colour"):
                 # asked about a thing by a name no lane knows: only a label that contains the word answers it
-                words = _word_patterns(plan.unknown[:3])
-                out.append(("object", "kind = 'object' AND (" + " OR ".join("label ILIKE ?" for _ in words) + ")", words))
+                words = tuple(_word_patterns(plan.unknown[:3]))
+                out.append(("object", Match(kinds=("object",), label_like=words, never=not words)))
             else:
-                out.append(("object", "kind = 'object'", []))
+                out.append(("object", Match(kinds=("object",))))
         if "sound" in lanes or plan.sound_labels:
             labels = plan.graph_sound_labels if plan.sound_labels else []
             if plan.sound_labels and not labels:
-                out.append(("sound", "FALSE", []))  # asked for a sound this graph never heard
+                out.append(("sound", Match(never=True)))  # asked for a sound this graph never heard
             elif labels:
-                out.append(("sound", f"kind = 'sound' AND label IN ({','.join('?' * len(labels))})", list(labels)))
+                out.append(("sound", Match(kinds=("sound",), labels=tuple(labels))))
             else:
-                out.append(("sound", "kind = 'sound'", []))
+                out.append(("sound", Match(kinds=("sound",))))
         if "speech" in lanes:
             words = _word_patterns(plan.keywords) if plan.intent in ("when", "count", "yesno", "said", "duration") else []
-            if words:
-                out.append(("speech", "kind = 'speech' AND (" + " OR ".join("text ILIKE ?" for _ in words) + ")", words))
-            else:
-                out.append(("speech", "kind = 'speech'", []))
+            out.append(("speech", Match(kinds=("speech",), text_like=tuple(words))))
         if "text" in lanes:
-            words = _word_patterns(plan.keywords)
-            cond = "kind = 'text'" + (" AND (" + " OR ".join("(label ILIKE ? OR text ILIKE ?)" for _ in words) + ")" if words else "")
-            out.append(("text", cond, [w for w in words for _ in (0, 1)]))
+            out.append(("text", Match(kinds=("text",), label_or_text_like=tuple(_word_patterns(plan.keywords)))))
         if "alert" in lanes:
-            out.append(("alert", "kind = 'alert'", []))
+            out.append(("alert", Match(kinds=("alert",))))
         if "scene_cut" in lanes:
-            out.append(("scene_cut", "kind = 'scene_cut'", []))
+            out.append(("scene_cut", Match(kinds=("scene_cut",))))
         if "motion" in lanes:
-            out.append(("motion", "kind IN ('motion', 'object')", []))
+            out.append(("motion", Match(kinds=("motion", "object"))))
         return out
 
-    def _matches(self, video_id: str, plan: QueryPlan, lo: float, hi: float, time_sql: str, anchor: Evidence | None) -> tuple[list[Evidence], int]:
+    def _matches(self, video_id: str, plan: QueryPlan, span: Span, anchor: Evidence | None) -> tuple[list[Evidence], int]:
         lanes = self._lane_where(plan)
         if not lanes:
             if plan.intent not in ("summary", "seen", "heard") and plan.scope == "none":
                 return [], 0
-            cond, params = "kind NOT IN ('scene')", []
+            where = [Match(not_kinds=("scene",))]
         else:
-            cond = " OR ".join(f"({c})" for _, c, _ in lanes)
-            params = [p for _, _, ps in lanes for p in ps]
-        rows = self._rows(f"SELECT * FROM events WHERE video_id = ? AND ({cond}){time_sql} ORDER BY t_start LIMIT {self.MATCH_ROWS}",
-                          [video_id, *params, lo, hi])
-        cut = len(rows) >= self.MATCH_ROWS
-        if cut:  # a long video: the first rows and the last ones, so first/last/final are right; the total by SQL
-            seen = {r["id"] for r in rows}
-            rows += [r for r in reversed(self._rows(f"SELECT * FROM events WHERE video_id = ? AND ({cond}){time_sql} ORDER BY t_end DESC LIMIT 60",
-                                                    [video_id, *params, lo, hi])) if r["id"] not in seen]
-            full = self.con.execute(f"""SELECT count(DISTINCT CASE WHEN kind = 'object' AND track_id IS NOT NULL THEN 'T' || track_id ELSE id END)
-                                        FROM events WHERE video_id = ? AND ({cond}){time_sql}""", [video_id, *params, lo, hi]).fetchone()[0]
-        items = [self._ev(r) for r in rows if anchor is None or (r["id"] != anchor.event_id and not (plan.anchor_side == "after" and r["label"] == anchor.label
-                                                                                                  and r["kind"] == anchor.kind and r["t_start"] < anchor.t_end + 1))]
+            where = [m for _, m in lanes]
+        found = self.graph.find_events(video_id, where, span, limit=self.MATCH_ROWS)
+        cut = len(found) >= self.MATCH_ROWS
+        if cut:  # a long video: the first rows and the last ones, so first/last/final are right; the total by the graph
+            seen = {e.id for e in found}
+            found += [e for e in reversed(self.graph.find_events(video_id, where, span, order="t_end desc", limit=60)) if e.id not in seen]
+            full = self.graph.count_items(video_id, where, span)
+        items = [Evidence.from_event(e) for e in found
+                 if anchor is None or (e.id != anchor.event_id and not (plan.anchor_side == "after" and e.label == anchor.label
+                                                                        and e.kind == anchor.kind and e.t_start < anchor.t_end + 1))]
         items = self._merge_tracks(items)
         if plan.exclude:
             items = [e for e in items if not set(e.event_ids) & set(plan.exclude)]
         if plan.colours and not (plan.intent == "yesno" and plan.ordinal is not None):
             coloured = [e for e in items if e.kind != "object" or e.has_colour(plan.colours)]
             items = coloured if any(e.colours for e in items) else items  # no colours recorded: the colour cannot narrow it
-        if "speech" in [lane for lane, _, _ in lanes] and plan.intent == "said" and plan.keywords and not any(e.kind == "speech" for e in items):
+        if "speech" in [lane for lane, _ in lanes] and plan.intent == "said" and plan.keywords and not any(e.kind == "speech" for e in items):
             # "what did they say about trains?" with no word match: the speech nearest in meaning
-            items += self._similar_speech(video_id, plan, lo, hi, time_sql)
+            items += self._similar_speech(video_id, plan, span)
             items.sort(key=lambda e: e.t_start)
-        total = max(len(items), int(full)) if cut else len(items)
+        total = max(len(items), full) if cut else len(items)
         if plan.ordinal is not None and items and (plan.intent not in ("count", "summary") or (plan.intent == "summary" and plan.scope == "ordinal")):
             pool = items if plan.intent != "summary" else [e for e in items if e.kind not in ("motion", "scene")] or items
             kinds = [k for k in ("speech", "object", "sound", "text") if any(e.kind == k for e in items)]
@@ -311,39 +297,28 @@ class Retriever:
                 items, total = [], 0
         return items, total
 
-    def _similar_speech(self, video_id: str, plan: QueryPlan, lo: float, hi: float, time_sql: str) -> list[Evidence]:
+    def _similar_speech(self, video_id: str, plan: QueryPlan, span: Span) -> list[Evidence]:
         if self.embed is None:
             return []
         try:
             qv = EMBED_CACHE.get(self.embed, [plan.question])[0].astype(np.float32).tolist()
-            rows = self._rows(
-                f"""SELECT e.*, array_cosine_similarity(m.vec, ?::FLOAT[384]) AS sim FROM embeddings m
-                    JOIN events e ON e.video_id = m.video_id AND e.id = m.event_id
-                    WHERE m.video_id = ? AND e.kind = 'speech'{time_sql.replace('t_', 'e.t_')} ORDER BY sim DESC LIMIT 3""",
-                [qv, video_id, lo, hi])
+            found = self.graph.similar_events(video_id, qv, span, kind="speech", limit=3)
         except Exception:  # noqa: BLE001
             return []
-        return [self._ev(r) for r in rows if r["sim"] is not None and r["sim"] > 0.25]
+        return [Evidence.from_event(e) for e, sim in found if sim is not None and sim > 0.25]
 
-    def _nearby(self, video_id: str, plan: QueryPlan, lo: float, hi: float, time_sql: str) -> list[Evidence]:
+    def _nearby(self, video_id: str, plan: QueryPlan, span: Span) -> list[Evidence]:
         """What the graph does have: the nearest things of the asked lanes outside the asked time, else the strongest
         few of other kinds inside it."""
         out: list[Evidence] = []
-        lanes = [(lane, c, p) for lane, c, p in self._lane_where(plan) if c != "FALSE"]
+        lanes = [m for _, m in self._lane_where(plan) if not m.never]
         if lanes and plan.time_range is not None:
-            cond = " OR ".join(f"({c})" for _, c, _ in lanes)
-            params = [p for _, _, ps in lanes for p in ps]
-            rows = self._rows(f"""SELECT * FROM events WHERE video_id = ? AND ({cond}) AND (t_end < ? OR t_start > ?)
-                                  ORDER BY least(abs(t_end - ?), abs(t_start - ?)) LIMIT 2""", [video_id, *params, lo, hi, lo, hi])
-            out += [self._ev(r) for r in rows]
+            out += [Evidence.from_event(e) for e in self.graph.nearest_outside(video_id, lanes, span.lo, span.hi, limit=2)]
         if not out:
-            rows = self._rows(f"""SELECT * FROM (SELECT *, row_number() OVER (PARTITION BY kind ORDER BY confidence DESC) AS rk FROM events
-                                  WHERE video_id = ? AND kind IN ('object', 'sound', 'speech', 'text', 'alert'){time_sql}) WHERE rk <= 1
-                                  ORDER BY t_start LIMIT 4""", [video_id, lo, hi])
-            out += [self._ev(r) for r in rows]
+            out += [Evidence.from_event(e) for e in self.graph.strongest_per_kind(video_id, ("object", "sound", "speech", "text", "alert"), span, limit=4)]
         return sorted(out, key=lambda e: e.t_start)
 
-    def _evidence(self, video_id: str, question: str, plan: QueryPlan, lo: float, hi: float, time_sql: str, limit: int) -> list[Evidence]:
+    def _evidence(self, video_id: str, question: str, plan: QueryPlan, span: Span, limit: int) -> list[Evidence]:
         """Ranked context: label and word matches, vector similarity, and the timeline of the range."""
         scores: dict[str, tuple[float, list[str]]] = {}
 
@@ -353,43 +328,31 @@ class Retriever:
 
         labels = plan.object_labels + (plan.graph_sound_labels if plan.sound_labels else [])
         if labels:
-            for r in self._rows(f"SELECT id FROM events WHERE video_id = ? AND label IN ({','.join('?' * len(labels))}){time_sql} ORDER BY t_start LIMIT 200",
-                                [video_id, *labels, lo, hi]):
-                bump(r["id"], 1.0, "label")
+            for e in self.graph.find_events(video_id, [Match(labels=tuple(labels))], span, limit=200):
+                bump(e.id, 1.0, "label")
         for kw in _word_patterns(plan.keywords[:6]):
-            for r in self._rows(f"SELECT id FROM events WHERE video_id = ? AND (text ILIKE ? OR label ILIKE ?){time_sql} LIMIT 50",
-                                [video_id, kw, kw, lo, hi]):
-                bump(r["id"], 0.8, f"word:{kw.strip('%')}")
+            for e in self.graph.find_events(video_id, [Match(label_or_text_like=(kw,))], span, order=None, limit=50):
+                bump(e.id, 0.8, f"word:{kw.strip('%')}")
         lanes = set(plan.lanes)
         for lane, kind in (("speech", "speech"), ("alert", "alert"), ("text", "text")):
             if lane in lanes:
-                for r in self._rows(f"SELECT id FROM events WHERE video_id = ? AND kind = ?{time_sql} ORDER BY t_start LIMIT 40", [video_id, kind, lo, hi]):
-                    bump(r["id"], 0.3, kind)
+                for e in self.graph.find_events(video_id, [Match(kinds=(kind,))], span, limit=40):
+                    bump(e.id, 0.3, kind)
         if "sound" in lanes and not plan.sound_labels:
-            for r in self._rows(f"SELECT id FROM events WHERE video_id = ? AND kind = 'sound'{time_sql} ORDER BY confidence DESC LIMIT 40", [video_id, lo, hi]):
-                bump(r["id"], 0.3, "sound")
+            for e in self.graph.find_events(video_id, [Match(kinds=("sound",))], span, order="confidence desc", limit=40):
+                bump(e.id, 0.3, "sound")
         if self.embed is not None:
             try:
                 qv = EMBED_CACHE.get(self.embed, [question])[0].astype(np.float32).tolist()
-                for r in self._rows(
-                    f"""SELECT e.id, array_cosine_similarity(m.vec, ?::FLOAT[384]) AS sim FROM embeddings m
-                        JOIN events e ON e.video_id = m.video_id AND e.id = m.event_id
-                        WHERE m.video_id = ?{time_sql.replace('t_', 'e.t_')} ORDER BY sim DESC LIMIT 24""",
-                    [qv, video_id, lo, hi],
-                ):
-                    if r["sim"] is not None and r["sim"] > 0.2:
-                        bump(r["id"], float(r["sim"]), f"similar:{r['sim']:.2f}")
-            except Exception:  # noqa: BLE001 - no embedder: retrieval goes on with SQL only
+                for e, sim in self.graph.similar_events(video_id, qv, span, limit=24):
+                    if sim is not None and sim > 0.2:
+                        bump(e.id, float(sim), f"similar:{sim:.2f}")
+            except Exception:  # noqa: BLE001 - no embedder: retrieval goes on with the graph's queries only
                 pass
         if plan.time_range is not None or plan.intent == "summary" or len(scores) < 3:
             # the timeline itself: spread over the range so a summary sees every part of it
-            for r in self._rows(
-                f"""SELECT id FROM (SELECT id, kind, confidence, t_start,
-                        row_number() OVER (PARTITION BY window_idx, kind ORDER BY confidence DESC) AS rk FROM events
-                        WHERE video_id = ?{time_sql}) WHERE rk <= 2 ORDER BY t_start LIMIT 60""",
-                [video_id, lo, hi],
-            ):
-                bump(r["id"], 0.15, "timeline")
+            for event_id in self.graph.timeline_ids(video_id, span, per_window_kind=2, limit=60):
+                bump(event_id, 0.15, "timeline")
         evidence = self._load(video_id, scores)
         evidence = self._merge_tracks(evidence)
         if plan.time_range is not None:  # a scene summary spans beyond the asked range: keep to the events inside it
@@ -408,59 +371,42 @@ class Retriever:
         t0 = -1.0 if after is None else after
         m = re.search(r"\b(first|second|third|last|final|next)\b", phrase)
         nth = {"first": 1, "second": 2, "third": 3, "last": -1, "final": -1}.get(m.group(1) if m else "", 1)
-        tries: list[tuple[str, list]] = []
+        tries: list[Match] = []
         if glabels:
-            tries.append((f"kind = 'sound' AND label IN ({','.join('?' * len(glabels))})", glabels))
+            tries.append(Match(kinds=("sound",), labels=tuple(glabels)))
         if re.search(r"\b(cut|scene change|new scene|scene changes|transition)\b", phrase):
-            tries.append(("kind = 'scene_cut'", []))
+            tries.append(Match(kinds=("scene_cut",)))
         if objects:
-            tries.append((f"kind = 'object' AND label IN ({','.join('?' * len(objects))})", objects))
+            tries.append(Match(kinds=("object",), labels=tuple(objects)))
         said = re.search(r"\b(?:says?|said|mentions?|mentioned|speaks?|spoke|talks?|talking|asks?|utters?|speech|announcement|voice|words)\b"
                          r"(?: (?:about|the word|the|that|of))? ?(.*)$", phrase)
         words = [w for w in re.findall(r"[a-z][a-z'\-]{2,}", (said.group(1) if said else phrase).lower())
                  if w not in ANCHOR_FILLER]
         if said and not words:
-            tries.insert(0, ("kind = 'speech'", []))
+            tries.insert(0, Match(kinds=("speech",)))
             objects = []
         for w in words[:3]:
-            tries.append(("kind IN ('speech', 'text') AND text ILIKE ?", [f"%{w}%"]))
-            tries.append(("kind IN ('text', 'alert') AND label ILIKE ?", [f"%{w}%"]))
+            tries.append(Match(kinds=("speech", "text"), text_like=(f"%{w}%",)))
+            tries.append(Match(kinds=("text", "alert"), label_like=(f"%{w}%",)))
         if not tries:
             return None
-        for cond, params in tries:
-            order = "t_start DESC" if nth == -1 else "t_start"
-            rows = self._rows(f"SELECT * FROM events WHERE video_id = ? AND {cond} AND t_start > ? ORDER BY {order} LIMIT {max(nth, 1)}",
-                              [video_id, *params, t0])
-            if rows:
-                e = self._ev(rows[min(len(rows), max(nth, 1)) - 1])
+        for cond in tries:
+            found = self.graph.find_events(video_id, [cond], after=t0, order="t_start desc" if nth == -1 else "t_start", limit=max(nth, 1))
+            if found:
+                e = Evidence.from_event(found[min(len(found), max(nth, 1)) - 1])
                 e.why = ["anchor"]
                 if e.kind == "object" and e.track_id is not None:  # the whole track, not one window's segment of it
-                    t0, t1 = self.con.execute("SELECT min(t_start), max(t_end) FROM events WHERE video_id = ? AND kind = 'object' AND track_id = ?",
-                                              [video_id, e.track_id]).fetchone()
-                    e.t_start, e.t_end = float(t0), float(t1)
+                    e.t_start, e.t_end = self.graph.track_span(video_id, e.track_id)
                 if LEAVE_RX.search(phrase):
                     e.why = ["anchor", "end"]  # "after the person leaves": the moment it ends
                 return e
         return None
 
-    @staticmethod
-    def _ev(r: dict) -> Evidence:
-        import json  # noqa: PLC0415
-
-        attrs = r.get("attrs")
-        attrs = json.loads(attrs) if isinstance(attrs, str) and attrs else (attrs or {})
-        return Evidence(r["id"], r["kind"], r["label"], r["t_start"], r["t_end"], r["confidence"], r.get("text") or "", r.get("track_id"),
-                        best_t=attrs.get("best_t"), event_ids=[r["id"]], attrs=attrs)
-
     def _load(self, video_id: str, scores: dict[str, tuple[float, list[str]]]) -> list[Evidence]:
-        if not scores:
-            return []
-        ids = list(scores)
-        rows = self._rows(f"SELECT * FROM events WHERE video_id = ? AND id IN ({','.join('?' * len(ids))})", [video_id, *ids])
         out = []
-        for r in rows:
-            s, why = scores[r["id"]]
-            e = self._ev(r)
+        for event in self.graph.events_by_id(video_id, list(scores)):
+            s, why = scores[event.id]
+            e = Evidence.from_event(event)
             e.score, e.why = round(s, 4), why
             out.append(e)
         return out
@@ -488,36 +434,26 @@ class Retriever:
                 out.append(e)
         return out
 
-    def _object_facts(self, video_id: str, plan: QueryPlan, lo: float, hi: float, time_sql: str) -> dict[str, LabelFacts]:
-        labels = plan.object_labels
-        where = f"AND label IN ({','.join('?' * len(labels))})" if labels else ""
-        rows = self._rows(
-            f"""SELECT label, count(DISTINCT track_id) AS tracks, min(t_start) AS first_t, max(t_end) AS last_t,
-                       sum(t_end - t_start) AS visible_s, arg_min(id, t_start) AS first_event, arg_max(id, t_end) AS last_event
-                FROM events WHERE video_id = ? AND kind = 'object' {where}{time_sql}
-                GROUP BY label ORDER BY tracks DESC, label""",
-            [video_id, *labels, lo, hi],
-        )
-        at_once = dict(self.con.execute(
-            f"""SELECT label, max(n) FROM (SELECT label, t, count(DISTINCT track_id) AS n FROM detections
-                WHERE video_id = ? AND track_id IS NOT NULL {where} AND t >= ? AND t <= ? GROUP BY label, t) GROUP BY label""",
-            [video_id, *labels, lo, hi]).fetchall())
+    def _object_facts(self, video_id: str, plan: QueryPlan, span: Span) -> dict[str, LabelFacts]:
+        labels = list(plan.object_labels)
+        at_once = self.graph.most_at_once(video_id, labels, span.lo, span.hi)
         return {
             r["label"]: LabelFacts(r["label"], int(r["tracks"]), float(r["first_t"]), float(r["last_t"]), float(r["visible_s"] or 0.0),
                                    int(at_once.get(r["label"], 1) or 1), r["first_event"], r["last_event"])
-            for r in rows
+            for r in self.graph.object_label_facts(video_id, labels, span)
         }
 
-    @staticmethod
-    def _key_frames(evidence: list[Evidence], limit: int = 8) -> list[tuple[float, str]]:
-        frames: list[tuple[float, str]] = []
-        for e in sorted(evidence, key=lambda x: -x.score):
-            t = e.best_t if e.best_t is not None else (e.t_start + e.t_end) / 2
-            if all(abs(t - f[0]) > 2.0 for f in frames):
-                frames.append((round(t, 3), e.event_id))
-            if len(frames) >= limit:
-                break
-        return sorted(frames)
+
+def key_frames(evidence: list[Evidence], limit: int = 8) -> list[tuple[float, str]]:
+    """The moments to show a VLM: the best-scored evidence's best frames, at least 2 s apart, in time order."""
+    frames: list[tuple[float, str]] = []
+    for e in sorted(evidence, key=lambda x: -x.score):
+        t = e.best_t if e.best_t is not None else (e.t_start + e.t_end) / 2
+        if all(abs(t - f[0]) > 2.0 for f in frames):
+            frames.append((round(t, 3), e.event_id))
+        if len(frames) >= limit:
+            break
+    return sorted(frames)
 
 
 def _word_patterns(words: list[str]) -> list[str]:
