@@ -27,13 +27,13 @@ pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's ch
 
 
 class RunningApp:
-    def __init__(self, home: Path, env: dict, extra: list[str] | None = None):
+    def __init__(self, home: Path, env: dict, extra: list[str] | None = None, start_timeout_s: float = 120):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}/"
         self.log = open(home.parent / f"app-{self.port}.log", "w")
         self.proc = subprocess.Popen([sys.executable, "app.py", "--port", str(self.port), "--home", str(home), *(extra or [])],
                                      cwd=REPO, env={**os.environ, **env}, stdout=self.log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 120
+        deadline = time.monotonic() + start_timeout_s  # longer when the app starts its own Triton
         while time.monotonic() < deadline:
             try:
                 with urllib.request.urlopen(self.url, timeout=1):

@@ -3,6 +3,7 @@ with answers whose citations seek the player."""
 
 from __future__ import annotations
 
+import html
 import json
 import os
 import re
@@ -198,9 +199,21 @@ class AppState:
         if v is None:
             return "<div class='vd-text'>Unknown video.</div>"
         done, total = v["windows_done"], max(v["n_windows"] or 1, 1)
+        gone = self.library.missing_file(video_id)
+        gone_note = (f" <b>The video file is gone</b> (it was at {html.escape(gone)}): the player cannot show it; the timeline, "
+                     "events and answers still work. Put the file back or upload it again to watch it.") if gone else ""
         if v["status"] == "done" or done >= total:
             return (f"<div class='vd-bar'><div style='width:100%'></div></div><div class='vd-text'>{v['name']}: ingested, "
-                    f"{plural(total, 'window')}, {fmt_time(v['duration_s'] or 0)}</div>")
+                    f"{plural(total, 'window')}, {fmt_time(v['duration_s'] or 0)}.{gone_note}</div>")
+        if job is None or job.status not in ("queued", "ingesting"):
+            # nothing in this app is ingesting it: an earlier run stopped (an error, or it was killed), never "running"
+            why = f": {html.escape(v['error'])}" if v.get("error") else ""
+            return (f"<div class='vd-bar'><div style='width:{100 * done / total:.0f}%'></div></div><div class='vd-text' style='color:#c92a2a'>"
+                    f"{v['name']}: ingest stopped at window {min(done + 1, total)} of {total}{why}. Questions are answered from the "
+                    f"{plural(done, 'window')} done. Upload the file again to resume from there.{gone_note}</div>")
+        if job.status == "queued":
+            return (f"<div class='vd-bar'><div style='width:{100 * done / total:.0f}%'></div></div><div class='vd-text'>{v['name']}: "
+                    f"queued to resume at window {min(done + 1, total)} of {total}. Questions are answered from the windows done so far.</div>")
         left = job.time_left() if job else None
         if left is None:
             eta = " — estimating the time left"
@@ -313,6 +326,19 @@ class AppState:
                 "session": session, "video_id": video_id, "total_ms": answer.total_ms}
 
     # -- chat ------------------------------------------------------------------------------
+    def claim_session(self, session: str, owner: str | None) -> bool:
+        """With several users a chat session belongs to the user who started it; False for another user's
+        session (so nobody reads or continues someone else's chat). Without authentication every session is open."""
+        if owner is None:
+            return True
+        key = f"session_owner:{session}"
+        try:
+            self.redis.set(key, owner, nx=True, ex=30 * 86400)
+            holder = self.redis.get(key)
+        except redis.RedisError:
+            return False
+        return holder is None or holder.decode() == owner
+
     def ask_stream(self, session: str, video_id: str, question: str, template: str | None, history: list[dict]):
         """Yields (history, notice) while tokens arrive on ``tokens:{session}``."""
         sub = self.redis.pubsub(ignore_subscribe_messages=True)
@@ -393,6 +419,12 @@ def add_api(state: AppState) -> None:
             raise gr.Error(f"unknown video id {video_id!r}: list the library with /videos")
         return video_id
 
+    def own_session(session: str, request: gr.Request | None) -> str:
+        session = session or new_session_id()
+        if not state.claim_session(session, state.owner(request)):
+            raise gr.Error(f"unknown session {session!r}: start a new one by leaving the session empty")
+        return session
+
     def videos(request: gr.Request) -> list[dict]:
         """The library: each video's id, name, duration (s), status and windows ingested."""
         return [{"video_id": v["video_id"], "name": v["name"], "duration_s": v["duration_s"], "status": v["status"],
@@ -404,7 +436,7 @@ def add_api(state: AppState) -> None:
         visible(video_id, request)
         if not (question or "").strip():
             raise gr.Error("ask a question")
-        session = session or new_session_id()
+        session = own_session(session, request)
         return state.answer_data(video_id, state.ask_service.ask(session, video_id, question), session)
 
     def template(video_id: str, name: str, session: str = "", request: gr.Request = None) -> dict:
@@ -412,7 +444,7 @@ def add_api(state: AppState) -> None:
         visible(video_id, request)
         if name not in Templates.NAMES:
             raise gr.Error(f"unknown template {name!r}; one of {', '.join(Templates.NAMES)}")
-        session = session or new_session_id()
+        session = own_session(session, request)
         return state.answer_data(video_id, state.ask_service.ask(session, video_id, "", template=name), session)
 
     def events(video_id: str, kind: str = "all", label: str = "", t_from: str = "", t_to: str = "", search: str = "",
@@ -425,7 +457,7 @@ def add_api(state: AppState) -> None:
     def export(video_id: str, session: str, request: gr.Request = None) -> dict:
         """Cut the moments the session's last answer cites into one clip: {file (on the server), message}."""
         visible(video_id, request)
-        out, message = state.export(session, video_id)
+        out, message = state.export(own_session(session, request), video_id)
         return {"file": str(out) if out else None, "message": message}
 
     def status() -> str:
@@ -495,6 +527,7 @@ def build_ui(state: AppState) -> gr.Blocks:
                 return (None, None, None, *state.table_view(None), [], state.progress_html(None), "")
             v = state.library.video(video_id)
             path = state.library.media_path(video_id)
+            state.library.serve(path, demo.allowed_paths)  # a file ingested from outside the home is served too
             events = state.events(video_id)
             fig = timeline_figure(events, (v or {}).get("duration_s") or 0)
             return (video_id, path, fig, *state.table_view(video_id, *filter_values), [], state.progress_html(video_id),
@@ -629,7 +662,9 @@ def build_ui(state: AppState) -> gr.Blocks:
         refresh.click(state.status_md, None, [status], **PRIVATE)
         status_panel.expand(state.status_md, None, [status], **PRIVATE)  # opened: show the state now, not the page load's
         def on_load(request: gr.Request):
-            return gr.update(choices=state.choices(state.owner(request))), state.status_md(), new_session_id()
+            session_id = new_session_id()
+            state.claim_session(session_id, state.owner(request))
+            return gr.update(choices=state.choices(state.owner(request))), state.status_md(), session_id
 
         demo.load(on_load, None, [picker, status, session], **PRIVATE)
     return demo

@@ -25,6 +25,7 @@ from orchestrator.pipeline import Ingestor, Services, database_path
 
 log = logging.getLogger(__name__)
 CHUNK = 8 << 20
+EVERYONE = "*"  # the owner of videos preloaded on a server with several users: each of them sees it
 SAFE_NAME = re.compile(r"[^A-Za-z0-9 ._()\-]+")
 
 
@@ -103,11 +104,11 @@ class Library:
         """The library; with ``owner`` (an authenticated user) only the videos that user uploaded."""
         cur = self.cursor()
         try:
-            where = "WHERE v.video_id IN (SELECT video_id FROM owners WHERE owner = ?)" if owner else ""
+            where = "WHERE v.video_id IN (SELECT video_id FROM owners WHERE owner = ? OR owner = ?)" if owner else ""
             rows = cur.execute(
-                f"""SELECT v.video_id, v.name, v.path, v.duration_s, v.status, v.n_windows, v.created_at,
+                f"""SELECT v.video_id, v.name, v.path, v.duration_s, v.status, v.error, v.n_windows, v.created_at,
                           (SELECT count(*) FROM windows w WHERE w.video_id = v.video_id AND w.status = 'done') AS windows_done
-                   FROM videos v {where} ORDER BY v.created_at DESC""", [owner] if owner else []
+                   FROM videos v {where} ORDER BY v.created_at DESC""", [owner, EVERYONE] if owner else []
             ).fetchall()
             cols = [d[0] for d in cur.description]
         finally:
@@ -124,7 +125,8 @@ class Library:
             return True
         cur = self.cursor()
         try:
-            return bool(cur.execute("SELECT count(*) FROM owners WHERE video_id = ? AND owner = ?", [video_id, owner]).fetchall()[0][0])
+            return bool(cur.execute("SELECT count(*) FROM owners WHERE video_id = ? AND owner IN (?, ?)",
+                                    [video_id, owner, EVERYONE]).fetchall()[0][0])
         finally:
             cur.close()
 
@@ -144,6 +146,51 @@ class Library:
             return str(copies[0])
         v = self.video(video_id)
         return v["path"] if v and Path(v["path"]).is_file() else None
+
+    def missing_file(self, video_id: str) -> str | None:
+        """Where a library video's file was, when it is gone (deleted or moved since it was ingested); else None."""
+        if self.media_path(video_id) is not None:
+            return None
+        v = self.video(video_id)
+        return v["path"] if v else None
+
+    def served_paths(self) -> list[str]:
+        """What the page may serve: the library's own folders and each video's file wherever it lives (a video
+        ingested from the command line stays where it was)."""
+        paths = [str(self.uploads), str(self.home / "exports")]
+        for v in self.videos():
+            self.serve(v["path"], paths)
+        return paths
+
+    def serve(self, path: str | None, paths: list[str]) -> None:
+        """Add one video file to ``paths`` (the app's allowed paths, shared with Gradio) if it is not covered yet."""
+        if not path or not Path(path).is_file():
+            return
+        resolved = Path(path).resolve()
+        if not any(resolved == Path(p).resolve() or Path(p).resolve() in resolved.parents for p in paths):
+            paths.append(str(resolved))
+
+    def resume_unfinished(self) -> list[str]:
+        """Queue again the ingests an earlier app left unfinished (it was killed, or the machine went down): they
+        continue from their last finished window. Those whose file is gone are marked as errors that say so.
+        Returns a line per video for the log."""
+        lines = []
+        for v in reversed(self.videos()):
+            if v["status"] != "ingesting":
+                continue
+            path = self.media_path(v["video_id"])
+            where = f"window {v['windows_done'] + 1} of {v['n_windows']}"
+            if path is None:
+                self.graph.set_video_status(v["video_id"], "error",
+                                            f"interrupted at {where}, and the file is gone (it was at {v['path']}); upload it again to resume")
+                lines.append(f"{v['name']}: interrupted at {where}; its file is gone ({v['path']})")
+                continue
+            with self.lock:
+                self.jobs[v["video_id"]] = JobState(v["video_id"], v["name"], duration_s=v["duration_s"] or 0.0,
+                                                    done=v["windows_done"], windows=v["n_windows"] or 0)
+            self.enqueue(v["video_id"], Path(path), v["name"])
+            lines.append(f"{v['name']}: resuming the interrupted ingest at {where}")
+        return lines
 
     def job(self, video_id: str) -> JobState | None:
         with self.lock:
