@@ -22,6 +22,17 @@ from orchestrator import weights  # noqa: E402
 # the person on the right of zidane.jpg (pixels of the 1280x720 photo)
 ZIDANE_PERSON_BOX = (700, 40, 1150, 720)
 
+# The slow tier: a test is slow when it needs one of these fixtures (each starts Triton or ingests media)
+# or lives in one of these modules (the whole product in subprocesses or a browser). `-m "not slow"` skips them.
+SLOW_FIXTURES = {"triton", "gt_ingested", "services", "models", "cli_env"}
+SLOW_MODULES = {"test_ui.py", "test_reliability.py", "test_crash_safety.py"}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if SLOW_FIXTURES & set(getattr(item, "fixturenames", ())) or item.path.name in SLOW_MODULES:
+            item.add_marker(pytest.mark.slow)
+
 
 @pytest.fixture(scope="session")
 def media_dir() -> Path:
