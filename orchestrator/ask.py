@@ -1,16 +1,11 @@
 """Asking: a question becomes a streamed, cited answer, over real Redis.
 
-Channels (versioned JSON, ``"v": 1``):
+Channels (message models in ``orchestrator/messages.py``, versioned JSON, ``"v": 1``):
 
-- ``tokens:{session}``  from the answer worker:
-  ``{"type": "start", "turn", "question", "engine"}``,
-  ``{"type": "token", "turn", "text"}`` (many),
-  ``{"type": "notice", "turn", "text"}`` (e.g. the VLM is down, falling back),
-  then one of ``{"type": "done", "turn", "answer", "citations": [{t_start, t_end, event_id}], "engine", "ttft_ms", "total_ms", "notice"}``
-  (plus ``"cached_tokens"``: prompt tokens the VLM server reused from its prefix cache, when it reports them),
-  ``{"type": "cancelled", "turn", "answer"}``, ``{"type": "error", "turn", "error"}``.
-- ``inbox:{session}``  to the worker: ``{"type": "cancel"}`` stops the answer within 200 ms (the
-  upstream VLM request is closed); ``{"type": "ask", "video_id", "question", "template"}`` asks a follow-up.
+- ``tokens:{session}``  from the answer worker: ``Start``, many ``Token``, any ``Notice`` (e.g. the VLM is
+  down, falling back), then one of ``Done`` (answer, citations, engine, timings), ``Cancelled``, ``Error``.
+- ``inbox:{session}``  to the worker: ``Cancel`` stops the answer at once (the upstream VLM request is
+  closed); ``Ask`` asks a follow-up.
 
 Sessions keep their turns in Redis (``history:{session}``), so follow-ups ("what happened after
 that?", "and the second person?") resolve against what was said before. With a VLM, each turn also keeps the
@@ -33,7 +28,9 @@ from typing import Callable
 import redis
 
 from .answer import Answer, AnswerRequest, Cancelled, ExtractiveEngine, Turn, VLMEngine, citations_for
-from .bus import SCHEMA_VERSION
+from .graph import EventGraph
+from .messages import Cancel, Done, Error, Message, Notice, Start, Token, decode, encode
+from .messages import Cancelled as CancelledMessage
 from .retrieval import QueryPlan, Retriever, plan_question
 from .templates import Templates, template_evidence_retriever
 
@@ -191,13 +188,13 @@ class AskService:
             return f"llm-tools ({self.llm.base_url})"
         return f"vlm ({self.vlm.base_url})" if self.vlm else "extractive"
 
-    def _publish(self, session: str, message: dict) -> None:
+    def _publish(self, session: str, message: Message) -> None:
         try:
-            self.redis.publish(tokens_channel(session), json.dumps({"v": SCHEMA_VERSION, **message}))
+            self.redis.publish(tokens_channel(session), encode(message))
         except redis.RedisError as exc:
             # Redis is down: the answer is still returned to the caller; warn once per answer, not per token
-            if message.get("type") in ("start", "done", "error", "cancelled"):
-                log.warning("could not publish %s on %s: %s", message.get("type"), tokens_channel(session), exc)
+            if message.type in ("start", "done", "error", "cancelled"):
+                log.warning("could not publish %s on %s: %s", message.type, tokens_channel(session), exc)
 
     def _listen_for_cancel(self, session: str, cancel: threading.Event, stop: threading.Event, ready: threading.Event,
                            on_cancel: Callable[[], None]) -> None:
@@ -209,10 +206,10 @@ class AskService:
                 msg = pubsub.get_message(timeout=0.05)
                 if msg and msg["type"] == "message":
                     try:
-                        if json.loads(msg["data"]).get("type") == "cancel":
+                        if isinstance(decode(inbox_channel(session), msg["data"]), Cancel):
                             cancel.set()
                             on_cancel()
-                    except (ValueError, AttributeError):
+                    except ValueError:  # not a message of this channel (pydantic's ValidationError is one)
                         continue
         except redis.RedisError:
             ready.set()
@@ -235,7 +232,7 @@ class AskService:
         emit_lock = threading.Lock()
         state = {"text": "", "closed": False}
 
-        def emit(message: dict) -> None:
+        def emit(message: Message) -> None:
             with emit_lock:
                 if not state["closed"]:
                     self._publish(session, message)
@@ -245,7 +242,7 @@ class AskService:
             with emit_lock:
                 if not state["closed"]:
                     state["closed"] = True
-                    self._publish(session, {"type": "cancelled", "turn": turn, "answer": state["text"]})
+                    self._publish(session, CancelledMessage(turn=turn, answer=state["text"]))
 
         listener = threading.Thread(target=self._listen_for_cancel, args=(session, cancel, stop, ready, on_cancel), daemon=True)
         listener.start()
@@ -259,7 +256,7 @@ class AskService:
             text, engine_used, notice, ttft = "", self.extractive.name, "", None
             if request.retrieval.partial:
                 notice = f"still ingesting: answered from {request.retrieval.windows_done} of {request.retrieval.windows_total} windows"
-            emit({"type": "start", "turn": turn, "question": question, "engine": engines[0].name})
+            emit(Start(turn=turn, question=question, engine=engines[0].name))
             for engine in engines:
                 try:
                     for chunk in engine.stream(request, cancel):
@@ -267,7 +264,7 @@ class AskService:
                             ttft = (time.perf_counter() - started) * 1000
                         text += chunk
                         state["text"] = text
-                        emit({"type": "token", "turn": turn, "text": chunk})
+                        emit(Token(turn=turn, text=chunk))
                     engine_used = engine.name
                     break
                 except Cancelled:
@@ -282,11 +279,11 @@ class AskService:
                     notice = f"{who} at {engine.base_url} {reason}; answered by {nxt}" + (" instead" if not text else f" ({who}'s partial answer is above)")
                     partial = partial or bool(text)
                     request.citations = None
-                    emit({"type": "notice", "turn": turn, "text": notice})
+                    emit(Notice(turn=turn, text=notice))
                     if text:
                         sep = "\n\n---\n\n"
                         text += sep
-                        emit({"type": "token", "turn": turn, "text": sep})
+                        emit(Token(turn=turn, text=sep))
             if request.citations is not None and engine_used in (self.extractive.name, "llm-tools") and not partial:
                 citations = list(request.citations)
             else:
@@ -298,11 +295,9 @@ class AskService:
             if cancel.is_set():
                 on_cancel()
                 return Answer(text, citations, engine_used, template, "cancelled")
-            done_message = {"type": "done", "turn": turn, "answer": text, "citations": [asdict(c) for c in citations],
-                                    "engine": engine_used, "notice": notice, "ttft_ms": round(ttft or total, 1), "total_ms": round(total, 1),
-                            "retrieval_ms": round(retrieval_ms, 1)}
-            if answer.cached_tokens is not None:
-                done_message["cached_tokens"] = answer.cached_tokens
+            done_message = Done(turn=turn, answer=text, citations=[asdict(c) for c in citations], engine=engine_used, notice=notice,
+                                ttft_ms=round(ttft or total, 1), total_ms=round(total, 1), retrieval_ms=round(retrieval_ms, 1),
+                                cached_tokens=answer.cached_tokens)
             with emit_lock:
                 if not state["closed"]:
                     state["closed"] = True
@@ -316,22 +311,23 @@ class AskService:
                                             plan.to_dict(), matches))
             return answer
         except Exception as exc:
-            emit({"type": "error", "turn": turn, "error": str(exc)[:300]})
+            emit(Error(turn=turn, error=str(exc)[:300]))
             raise
         finally:
             stop.set()
-            con.close()  # con_factory hands out a cursor per question
+            con.close()  # con_factory hands out a graph cursor (or a DuckDB cursor) per question
 
     def _request(self, con, video_id: str, question: str, template: str | None, history: list[Turn]) -> AnswerRequest:
-        retriever = Retriever(con, embed=self.embed)
+        graph = con if isinstance(con, EventGraph) else EventGraph.over(con)
+        retriever = Retriever(graph, embed=self.embed)
         if template:
-            report = Templates(con).build(template, video_id)
+            report = Templates(graph).build(template, video_id)
             retrieval = template_evidence_retriever(retriever, video_id, report)
             return AnswerRequest(question or report.title, retrieval, history, template, report)
-        row = con.execute("SELECT duration_s FROM videos WHERE video_id = ?", [video_id]).fetchone()
-        if row is None:
+        duration = graph.duration(video_id)
+        if duration is None:
             raise LookupError(f"unknown video id {video_id!r}")
-        plan = resolve_followup(question, history, video_id, con, float(row[0] or 0), retriever)
+        plan = resolve_followup(question, history, video_id, con, duration, retriever)
         retrieval = retriever.retrieve(video_id, question, plan=plan)
         return AnswerRequest(question, retrieval, history, retriever=retriever)
 

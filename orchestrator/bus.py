@@ -4,16 +4,12 @@ With ``REDIS_URL`` set we use that server; otherwise the product starts a
 private ``redis-server`` on a free loopback port (no persistence: the database
 holds everything that matters; Redis only carries live messages).
 
-Channels and message formats (versioned JSON, ``"v": 1``):
-
-- ``progress:{video_id}``  ingest progress, one message per finished window:
-  ``{"v": 1, "type": "progress", "video_id", "window", "windows", "done", "t_end", "duration_s",
-  "events", "status": "running"|"done"|"error", "eta_s", "error"}``
+Every channel's messages (``progress:``, ``file_transfer:``, ``tokens:``, ``inbox:``) are pydantic
+models in ``orchestrator/messages.py``, with their formats documented there; ``Bus.publish`` sends one.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import signal
@@ -24,10 +20,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import redis
+from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_fixed
 
+from .messages import SCHEMA_VERSION, Message, encode  # noqa: F401 - SCHEMA_VERSION is re-exported
 from .triton_server import free_port
 
-SCHEMA_VERSION = 1
+# one try again after a dropped connection (the client reconnects on its next command)
+redis_retry = retry(retry=retry_if_exception_type(redis.RedisError), stop=stop_after_attempt(2), wait=wait_fixed(0.2), reraise=True)
 
 
 def progress_channel(video_id: str) -> str:
@@ -87,24 +86,19 @@ class RedisServer:
 
 
 class Bus:
-    """Publishes versioned JSON messages; survives a Redis restart by reconnecting on the next publish."""
+    """Publishes message models (``messages.py``) as JSON; survives a Redis restart by reconnecting on the next publish."""
 
     def __init__(self, url: str):
         self.url = url
         self.client = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2, retry_on_timeout=True,
                                            health_check_interval=10)
 
-    def publish(self, channel: str, message: dict) -> bool:
-        payload = json.dumps({"v": SCHEMA_VERSION, **message})
-        for attempt in range(2):
-            try:
-                self.client.publish(channel, payload)
-                return True
-            except redis.RedisError:
-                if attempt:
-                    return False  # progress is also in the database: never fail ingest over the bus
-                time.sleep(0.2)
-        return False
+    def publish(self, channel: str, message: Message) -> bool:
+        try:
+            redis_retry(self.client.publish)(channel, encode(message))
+            return True
+        except redis.RedisError:
+            return False  # progress is also in the database: never fail ingest over the bus
 
     def close(self) -> None:
         self.client.close()

@@ -296,7 +296,7 @@ def run_suites(paths: list[str | Path], home: Path, on_outcome=None) -> list[tup
         graph = EventGraph(database_path(home), read_only=True)
         models = TritonModels(services.triton_url)
         try:
-            service = AskService(lambda: graph.con.cursor(), redis.Redis.from_url(services.bus.url), embed=models.embed)
+            service = AskService(graph.cursor, redis.Redis.from_url(services.bus.url), embed=models.embed)
             service.ask("eval-warmup", ids[0], "what happens?")
             for suite, vid in zip(suites, ids):
                 outcomes = []

@@ -22,6 +22,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt
+
 from .alerts import active_rules, rerun_rules, rules_dir
 from .analysis import WindowAnalysis, WindowTask, lanes_for, reconnect_models, release_readers, window_tasks
 from .bus import progress_channel
@@ -31,6 +33,7 @@ from .executors import WindowExecutor, WindowLost, make_executor
 from .graph import EventGraph, WindowResult
 from .lanes import AssemblyContext, Lane, LaneOutput
 from .media import MediaError, MediaInfo, probe
+from .messages import Progress
 from .model_clients import ModelError, TritonModels
 from .rules import Rule, RulesEngine
 from .scenes import scene_segments
@@ -43,6 +46,12 @@ __all__ = ["IngestSummary", "Ingestor", "PipelineState", "Services", "active_rul
 log = logging.getLogger(__name__)
 STATE_VERSION = 3  # 3: each lane carries its own state (2: the motion gate and speech coverage left the checkpoint)
 MODEL_ATTEMPTS = 3
+
+
+def model_retries(attempts: int, errors, before_retry: Callable[[RetryCallState], None]) -> Retrying:
+    """The ingest's retry policy: up to ``attempts`` tries while one of ``errors`` is raised, ``before_retry`` (recover
+    the models, submit again) between tries, at once (recovering is the wait); the last error is raised as it was."""
+    return Retrying(stop=stop_after_attempt(attempts), retry=retry_if_exception_type(errors), before_sleep=before_retry, reraise=True)
 
 
 def database_path(home: Path) -> Path:
@@ -140,38 +149,47 @@ class Ingestor:
         """Assembly retried with the models recovered if the embedder fails; the state is restored before a retry,
         so the tracker never sees a frame twice."""
         snapshot = pickle.dumps(state)
-        for attempt in range(1, attempts + 1):
-            try:
-                return self._assemble(graph, info, w, last, video_id, lanes, pickle.loads(snapshot), analysis)
-            except ModelError as exc:
-                if attempt == attempts:
-                    raise ModelError(f"{exc} — still failing after {attempts} tries; check the Triton log") from exc
-                log.warning("window %d: %s; recovering the models and retrying (%d/%d)", w.index, exc, attempt, attempts - 1)
-                self.services.recover_models()
-                self._drop_driver_models()
+
+        def recover(retry: RetryCallState) -> None:
+            log.warning("window %d: %s; recovering the models and retrying (%d/%d)", w.index, retry.outcome.exception(),
+                        retry.attempt_number, attempts - 1)
+            self.services.recover_models()
+            self._drop_driver_models()
+
+        try:
+            for attempt in model_retries(attempts, ModelError, recover):
+                with attempt:
+                    return self._assemble(graph, info, w, last, video_id, lanes, pickle.loads(snapshot), analysis)
+        except ModelError as exc:
+            raise ModelError(f"{exc} — still failing after {attempts} tries; check the Triton log") from exc
         raise AssertionError("unreachable")
 
     def _await_analysis(self, executor: WindowExecutor, task: WindowTask, handle, attempts: int = MODEL_ATTEMPTS) -> WindowAnalysis:
         """The window's analysis, submitted again when its worker died or a model call failed (models recovered first)."""
         w = task.window
         limit = self.config.window_timeout_s
-        for attempt in range(1, attempts + 1):
-            try:
-                return executor.result(handle, limit)
-            except TimeoutError:
-                executor.cancel(handle)
-                raise MediaError(f"window {w.index + 1} ({w.t_start:.0f}-{w.t_end:.0f} s) took longer than {limit:g} s to decode and analyse; "
-                                 "the file may be damaged there. Finished windows are saved: run the same command again to retry") from None
-            except (ModelError, WindowLost) as exc:
-                if attempt == attempts:
-                    if isinstance(exc, ModelError):
-                        raise ModelError(f"{exc} — still failing after {attempts} tries; check the Triton log") from exc
-                    raise
-                log.warning("window %d: %s; submitting it again (%d/%d)", w.index, exc, attempt, attempts - 1)
-                if isinstance(exc, ModelError):
-                    self.services.recover_models()
-                    reconnect_models()
-                handle = executor.submit(task)
+        current = [handle]
+
+        def resubmit(retry: RetryCallState) -> None:
+            exc = retry.outcome.exception()
+            log.warning("window %d: %s; submitting it again (%d/%d)", w.index, exc, retry.attempt_number, attempts - 1)
+            if isinstance(exc, ModelError):
+                self.services.recover_models()
+                reconnect_models()
+            current[0] = executor.submit(task)
+
+        try:
+            for attempt in model_retries(attempts, (ModelError, WindowLost), resubmit):
+                with attempt:
+                    try:
+                        return executor.result(current[0], limit)
+                    except TimeoutError:
+                        executor.cancel(current[0])
+                        raise MediaError(f"window {w.index + 1} ({w.t_start:.0f}-{w.t_end:.0f} s) took longer than {limit:g} s to decode and "
+                                         "analyse; the file may be damaged there. Finished windows are saved: run the same command again "
+                                         "to retry") from None
+        except ModelError as exc:
+            raise ModelError(f"{exc} — still failing after {attempts} tries; check the Triton log") from exc
         raise AssertionError("unreachable")
 
     def _resume_state(self, graph: EventGraph, register: Callable[[], None], video_id: str, name: str, n_windows: int,
@@ -212,7 +230,7 @@ class Ingestor:
         executor = self.executor
         pending: deque = deque()  # (task, handle) in window order, at most executor.max_in_flight
 
-        def publish(message: dict) -> None:
+        def publish(message: Progress) -> None:
             if bus:
                 bus.publish(progress_channel(video_id), message)
 
@@ -246,12 +264,12 @@ class Ingestor:
                 state = pickle.loads(result.state)  # what was saved is what the next window continues from
                 graph.write_window(result)
                 elapsed = time.monotonic() - loop_started
-                message = {"type": "progress", "video_id": video_id, "window": w.index, "windows": len(windows),
-                           "done": resumed + n + 1, "t_end": w.t_end, "duration_s": info.duration_s, "events": len(result.events),
-                           "status": "running", "eta_s": round(elapsed / (n + 1) * (len(todo) - n - 1), 1)}
+                message = Progress(video_id=video_id, window=w.index, windows=len(windows), done=resumed + n + 1, t_end=w.t_end,
+                                   duration_s=info.duration_s, events=len(result.events), status="running",
+                                   eta_s=round(elapsed / (n + 1) * (len(todo) - n - 1), 1))
                 publish(message)
                 if on_progress:
-                    on_progress(message)
+                    on_progress(message.model_dump(exclude_none=True, exclude={"v"}))
             scenes = scene_segments(graph, video_id, info.duration_s)
             graph.write_scenes(video_id, scenes, self._driver_models().embed([e.text for e in scenes]))
             graph.set_video_status(video_id, "done")
@@ -260,13 +278,13 @@ class Ingestor:
             summary = IngestSummary(video_id, name, info.duration_s, len(windows), resumed, sum(counts.values()), counts,
                                     scanned_total, kept, round(time.monotonic() - started, 3), decoder,
                                     executor=executor.name if executor else self.config.executor, lanes=tuple(lane.name for lane in lanes))
-            publish({"type": "progress", "video_id": video_id, "window": len(windows) - 1, "windows": len(windows), "done": len(windows),
-                     "t_end": info.duration_s, "duration_s": info.duration_s, "events": summary.events, "status": "done", "eta_s": 0})
+            publish(Progress(video_id=video_id, window=len(windows) - 1, windows=len(windows), done=len(windows), t_end=info.duration_s,
+                             duration_s=info.duration_s, events=summary.events, status="done", eta_s=0))
             return summary
         except BaseException as exc:
             try:
                 graph.set_video_status(video_id, "error", str(exc)[:500])
-                publish({"type": "progress", "video_id": video_id, "status": "error", "error": str(exc)[:500]})
+                publish(Progress(video_id=video_id, status="error", error=str(exc)[:500]))
             except Exception:  # noqa: BLE001 - reporting must not hide the original error
                 pass
             raise
