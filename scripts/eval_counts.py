@@ -43,9 +43,9 @@ def distinct(home: Path, video_id: str) -> tuple[dict[str, int], list[dict]]:
     from orchestrator.pipeline import database_path  # noqa: PLC0415
 
     with EventGraph(database_path(home), read_only=True) as graph:
-        events = graph.events(video_id, "object")
-        rels = graph.con.execute("SELECT src, dst FROM relations WHERE video_id = ? AND kind = 'same_entity'", [video_id]).fetchall()
-    by_event = {e["id"]: e["track_id"] for e in events}
+        events = graph.read_events(video_id, "object")
+        rels = [(r.src, r.dst) for r in graph.relations(video_id, "same_entity")]
+    by_event = {e.id: e.track_id for e in events}
     parent: dict[int, int] = {}
 
     def find(x: int) -> int:
@@ -58,11 +58,11 @@ def distinct(home: Path, video_id: str) -> tuple[dict[str, int], list[dict]]:
             parent[find(by_event[dst])] = find(by_event[src])
     tracks: dict[int, dict] = {}
     for e in events:
-        t = tracks.setdefault(e["track_id"], {"track_id": e["track_id"], "label": e["label"], "first_t": e["t_start"],
-                                              "last_t": e["t_end"], "best": (e["confidence"], e["attrs"].get("best_t"), e["attrs"].get("best_box"))})
-        t["last_t"] = max(t["last_t"], e["t_end"])
-        if e["confidence"] > t["best"][0]:
-            t["best"] = (e["confidence"], e["attrs"].get("best_t"), e["attrs"].get("best_box"))
+        t = tracks.setdefault(e.track_id, {"track_id": e.track_id, "label": e.label, "first_t": e.t_start,
+                                           "last_t": e.t_end, "best": (e.confidence, e.attrs.get("best_t"), e.attrs.get("best_box"))})
+        t["last_t"] = max(t["last_t"], e.t_end)
+        if e.confidence > t["best"][0]:
+            t["best"] = (e.confidence, e.attrs.get("best_t"), e.attrs.get("best_box"))
     entities = {(t["label"], find(tid)) for tid, t in tracks.items()}
     return dict(Counter(label for label, _ in entities)), sorted(tracks.values(), key=lambda t: (t["label"], t["first_t"]))
 
