@@ -112,29 +112,46 @@ def test_export_cuts_the_cited_moments_into_one_clip(gt_clip, tmp_path):
     assert not (tmp_path / "reel.part.mp4").exists()
 
 
-def test_capacity_plan_prints_each_layout_and_its_bottleneck():
+def test_capacity_plan_arithmetic_follows_from_its_inputs():
+    """The plan's figures are its model's arithmetic on its named inputs (checked from the inputs, whatever they are),
+    and the script prints what the model computes."""
+    import importlib.util
     import subprocess
     import sys
 
     from conftest import REPO
 
+    spec = importlib.util.spec_from_file_location("plan_capacity", REPO / "scripts" / "plan_capacity.py")
+    cap = sys.modules["plan_capacity"] = importlib.util.module_from_spec(spec)  # its dataclasses look themselves up there
+    spec.loader.exec_module(cap)
+    work, seconds = cap.WORKLOAD_PER_VIDEO_S, 2 * 3600
+    planned = {}
+    for name, layout in cap.LAYOUTS.items():
+        cpu = name.endswith("CPU")
+        stage_s, total, bottleneck = planned[name] = cap.plan(2, layout, shared_cpu=cpu)
+        for stage, per_s in work.items():  # each stage: its work over the layout's throughput
+            assert stage_s[stage] == pytest.approx(seconds * per_s / layout.units[stage]), (name, stage)
+        assert bottleneck == max(work, key=lambda st: work[st] / layout.units[st])
+        if cpu:  # the shared CPU is the measured rate; 'other' is what the stages do not explain
+            assert total == pytest.approx(seconds / cap.MEASURED_CPU_X_REALTIME)
+            assert stage_s["other"] == pytest.approx(max(total - sum(stage_s[st] for st in work), 0.0))
+        else:  # GPUs overlap the stages: the slowest one plus 15 %
+            assert total == pytest.approx(1.15 * stage_s[bottleneck]) and stage_s["other"] == pytest.approx(0.15 * stage_s[bottleneck])
+    # more nodes divide the stages that fan out, never the driver's serial assembly, which then bounds the cluster
+    gpu = cap.LAYOUTS["1xH100"]
+    one, four, many = (cap.plan(2, gpu, shared_cpu=False, nodes=n) for n in (1, 4, 10_000))
+    for stage in work:
+        assert four[0][stage] == pytest.approx(one[0][stage] / (4 if stage in cap.FANS_OUT else 1)), stage
+    assert many[2] == "assembly" and seconds / many[1] == pytest.approx(20 * cap.DRIVER_WINDOWS_PER_S / 1.15, rel=1e-3)
+    cpu4 = cap.plan(2, cap.LAYOUTS["2-core CPU"], shared_cpu=True, nodes=4)
+    assert cpu4[1] == pytest.approx(planned["2-core CPU"][1] / 4)
+    # the table shows those numbers
     out = subprocess.run([sys.executable, "scripts/plan_capacity.py", "--hours", "2"], cwd=REPO, capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
-    rows = {line.split()[0]: line.split() for line in out.stdout.splitlines() if line.split() and line.split()[0] in ("2-core", "1xH100", "7xA100")}
-    assert set(rows) == {"2-core", "1xH100", "7xA100"}
-
-    def x_and_bottleneck(tokens):  # stage times end in "m"; the first plain number is "x realtime", then the bottleneck
-        i = next(i for i, tok in enumerate(tokens[1:], 1) if tok.replace(".", "").isdigit())
-        return float(tokens[i]), tokens[i + 1]
-
-    assert x_and_bottleneck(rows["2-core"]) == (4.0, "asr")  # the CPU row is the measurement: 2 h at 4.04x realtime
-    x, bottleneck = x_and_bottleneck(rows["1xH100"])
-    # on a GPU the models outrun the driver's serial assembly (262 ms per 20 s window): 20 / 0.262 / 1.15 overlap
-    assert bottleneck == "assembly" and x == 66.4
-    out = subprocess.run([sys.executable, "scripts/plan_capacity.py", "--nodes", "4", "--layout", "2-core CPU"], cwd=REPO,
-                         capture_output=True, text=True, timeout=60)
-    row = next(line.split() for line in out.stdout.splitlines() if line.startswith("4x 2-core"))
-    assert x_and_bottleneck(row[1:]) == (16.2, "asr")  # four machines fan the models out: 4 x 4.04
+    for name, (stage_s, total, bottleneck) in planned.items():
+        row = next(line for line in out.stdout.splitlines() if line.startswith(name + " "))
+        assert f" {seconds / total:10.1f}  {bottleneck} " in row, (row, seconds / total, bottleneck)
+        assert all(f"{stage_s[st] / 60:8.1f}m" in row for st in work), row
 
 
 def test_previous_windows_last_frame_is_found_again_on_a_sparse_source(tmp_path):
