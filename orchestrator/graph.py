@@ -261,6 +261,22 @@ class EventGraph:
         )
         return [dict(zip([d[0] for d in cur.description], r)) for r in cur.fetchall()]
 
+    def library(self, owners: tuple[str, ...] = ()) -> list[dict]:
+        """The videos (with ``owners``: those one of them owns), newest first, with where each file is, its status and
+        error, and how many windows are done."""
+        where = f"WHERE v.video_id IN (SELECT video_id FROM owners WHERE owner IN ({_marks(owners)}))" if owners else ""
+        return self._rows(f"""SELECT v.video_id, v.name, v.path, v.duration_s, v.status, v.error, v.n_windows, v.created_at,
+                                     (SELECT count(*) FROM windows w WHERE w.video_id = v.video_id AND w.status = 'done') AS windows_done
+                              FROM videos v {where} ORDER BY v.created_at DESC""", list(owners))
+
+    def owned(self, video_id: str, owners: tuple[str, ...]) -> bool:
+        """Whether one of ``owners`` owns the video."""
+        return bool(self.con.execute(f"SELECT count(*) FROM owners WHERE video_id = ? AND owner IN ({_marks(owners)})",
+                                     [video_id, *owners]).fetchone()[0])
+
+    def add_owner(self, video_id: str, owner: str) -> None:
+        self.con.execute("INSERT OR IGNORE INTO owners VALUES (?, ?)", [video_id, owner])
+
     # -- windows (checkpoint) ---------------------------------------------------------------
     def done_windows(self, video_id: str) -> list[int]:
         return [r[0] for r in self.con.execute("SELECT idx FROM windows WHERE video_id = ? AND status = 'done' ORDER BY idx", [video_id]).fetchall()]

@@ -4,7 +4,6 @@ with answers whose citations seek the player."""
 from __future__ import annotations
 
 import html
-import json
 import os
 import re
 import threading
@@ -17,9 +16,10 @@ import redis
 
 from orchestrator.ask import AskService, inbox_channel, new_session_id, tokens_channel
 from orchestrator.config import IngestConfig
-from orchestrator.events import EVENT_KINDS, fmt_time, plural
+from orchestrator.events import EVENT_KINDS, Event, fmt_time, plural
 from orchestrator.export import export_moments
 from orchestrator.media import MediaError, decoder_choice
+from orchestrator.messages import Cancel, decode, encode
 from orchestrator.model_clients import TritonModels
 from orchestrator.templates import Templates
 
@@ -227,18 +227,13 @@ class AppState:
                 f"window {min(done + 1, total)} of {total} ({fmt_time(covered)} of {fmt_time(v['duration_s'] or 0)} done){eta}. "
                 "Questions are answered from the windows done so far.</div>")
 
-    def events(self, video_id: str | None) -> list[dict]:
+    def events(self, video_id: str | None) -> list[Event]:
         if not video_id:
             return []
-        cur = self.library.cursor()
-        try:
-            rows = cur.execute("SELECT id, kind, label, t_start, t_end, confidence, text FROM events WHERE video_id = ? ORDER BY t_start, id",
-                               [video_id]).fetchall()
-        finally:
-            cur.close()
-        return [dict(zip(("id", "kind", "label", "t_start", "t_end", "confidence", "text"), r)) for r in rows]
+        with self.library.cursor() as graph:
+            return graph.read_events(video_id)
 
-    def filtered_events(self, video_id, kind="all", label="", t_from=None, t_to=None, search="") -> list[dict]:
+    def filtered_events(self, video_id, kind="all", label="", t_from=None, t_to=None, search="") -> list[Event]:
         """The events the table shows. An empty, zero or unreadable "To" means to the end, and a "To" before
         "From" is read as no upper bound rather than as an empty range."""
         lo = parse_clock(t_from) or 0.0
@@ -247,13 +242,13 @@ class AppState:
             hi = float("inf")
         out = []
         for e in self.events(video_id):
-            if kind and kind != "all" and e["kind"] != kind:
+            if kind and kind != "all" and e.kind != kind:
                 continue
-            if label and label.strip().lower() not in e["label"].lower():
+            if label and label.strip().lower() not in e.label.lower():
                 continue
-            if e["t_end"] < lo or e["t_start"] > hi:
+            if e.t_end < lo or e.t_start > hi:
                 continue
-            if search and search.strip().lower() not in f"{e['label']} {e['text'] or ''}".lower():
+            if search and search.strip().lower() not in f"{e.label} {e.text}".lower():
                 continue
             out.append(e)
         return out
@@ -264,9 +259,8 @@ class AppState:
     def table_view(self, video_id, kind="all", label="", t_from=None, t_to=None, search="") -> tuple[pd.DataFrame, list[float]]:
         """The table and, row for row, the exact start time a row click seeks to."""
         events = self.filtered_events(video_id, kind, label, t_from, t_to, search)
-        rows = [[f"{fmt_time(e['t_start'])}–{fmt_time(e['t_end'])}", e["kind"], e["label"], e["text"] or "", f"{e['confidence']:.2f}"]
-                for e in events]
-        return pd.DataFrame(rows, columns=TABLE_COLUMNS), [e["t_start"] for e in events]
+        rows = [[f"{fmt_time(e.t_start)}–{fmt_time(e.t_end)}", e.kind, e.label, e.text, f"{e.confidence:.2f}"] for e in events]
+        return pd.DataFrame(rows, columns=TABLE_COLUMNS), [e.t_start for e in events]
 
     def status_md(self) -> str:
         lines = ["| part | state |", "|---|---|"]
@@ -316,12 +310,12 @@ class AppState:
 
     def answer_data(self, video_id: str, answer, session: str) -> dict:
         """An answer as data for scripts: the text, its citations with what each one is, the engine."""
-        by_id = {e["id"]: e for e in self.events(video_id)}
+        by_id = {e.id: e for e in self.events(video_id)}
         citations = []
         for c in answer.citations:
-            e = by_id.get(c.event_id, {})
+            e = by_id.get(c.event_id)
             citations.append({"t_start": c.t_start, "t_end": c.t_end, "time": fmt_time(round(c.t_start)), "event_id": c.event_id,
-                              "kind": e.get("kind"), "label": e.get("label"), "text": e.get("text")})
+                              "kind": e.kind if e else None, "label": e.label if e else None, "text": e.text if e else None})
         return {"answer": answer.text, "citations": citations, "engine": answer.engine, "notice": answer.notice,
                 "session": session, "video_id": video_id, "total_ms": answer.total_ms}
 
@@ -368,40 +362,43 @@ class AppState:
                         yield history, ""
                         return
                     continue
-                msg = json.loads(m["data"])
-                kind = msg["type"]
+                try:
+                    msg = decode(tokens_channel(session), m["data"])
+                except ValueError:  # not one of the answer stream's messages
+                    continue
+                kind = msg.type
                 if kind == "start":
-                    notice = f"answering with the {msg['engine']} engine"
+                    notice = f"answering with the {msg.engine} engine"
                 elif kind == "token":
-                    text += msg["text"]
+                    text += msg.text
                     if time.monotonic() - last_yield > 0.05:
                         history[-1]["content"] = linkify(text) + " " + TYPING
                         last_yield = time.monotonic()
                         yield history, notice
                 elif kind == "notice":
-                    notice = msg["text"]
+                    notice = msg.text
                     yield history, notice
                 elif kind == "done":
                     finished = True
-                    history[-1]["content"] = linkify(msg["answer"], msg["citations"])
+                    history[-1]["content"] = linkify(msg.answer, [c.model_dump() for c in msg.citations])
                     n = len(cited_links(history[-1]["content"]))  # what the reader can click, counted once per moment
-                    info = f"{msg['engine']} engine · first token {msg['ttft_ms']:.0f} ms · {msg['total_ms']:.0f} ms · {plural(n, 'cited moment')}"
-                    yield history, (msg["notice"] + " · " if msg.get("notice") else "") + info
+                    info = f"{msg.engine} engine · first token {msg.ttft_ms:.0f} ms · {msg.total_ms:.0f} ms · {plural(n, 'cited moment')}"
+                    yield history, (msg.notice + " · " if msg.notice else "") + info
                     return
                 elif kind == "cancelled":
                     finished = True
-                    history[-1]["content"] = linkify(msg.get("answer") or text) + "\n\n*(stopped)*"
+                    history[-1]["content"] = linkify(msg.answer or text) + "\n\n*(stopped)*"
                     yield history, "stopped"
                     return
                 elif kind == "error":
                     finished = True
-                    history[-1]["content"] = f"Sorry, that failed: {msg['error']}"
+                    history[-1]["content"] = f"Sorry, that failed: {msg.error}"
                     yield history, ""
                     return
         finally:
             if not finished:  # the page went away or Stop was pressed: stop the worker too
                 try:
-                    self.redis.publish(inbox_channel(session), json.dumps({"v": 1, "type": "cancel"}))
+                    self.redis.publish(inbox_channel(session), encode(Cancel()))
                 except redis.RedisError:
                     pass
             sub.close()
@@ -451,7 +448,7 @@ def add_api(state: AppState) -> None:
                request: gr.Request = None) -> list[dict]:
         """A video's events, filtered as the page's table is (times in seconds or mm:ss; an empty "to" is the end)."""
         visible(video_id, request)
-        return [{k: e[k] for k in ("id", "kind", "label", "t_start", "t_end", "confidence", "text")}
+        return [{k: getattr(e, k) for k in ("id", "kind", "label", "t_start", "t_end", "confidence", "text")}
                 for e in state.filtered_events(video_id, kind, label, t_from, t_to, search)]
 
     def export(video_id: str, session: str, request: gr.Request = None) -> dict:
@@ -625,7 +622,7 @@ def build_ui(state: AppState) -> gr.Blocks:
 
         def do_stop(sess):
             try:
-                state.redis.publish(inbox_channel(sess), json.dumps({"v": 1, "type": "cancel"}))
+                state.redis.publish(inbox_channel(sess), encode(Cancel()))
             except redis.RedisError:
                 pass
             return "stopped"

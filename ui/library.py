@@ -6,7 +6,6 @@ back from Redis (``progress:*``, ``file_transfer:*``) so the page shows what the
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import os
 import queue
@@ -18,9 +17,9 @@ from pathlib import Path
 
 import redis
 
-from orchestrator.bus import SCHEMA_VERSION
 from orchestrator.graph import EventGraph
 from orchestrator.media import MediaError, probe
+from orchestrator.messages import FileTransfer, Progress, decode, encode
 from orchestrator.pipeline import Ingestor, Services, database_path
 
 log = logging.getLogger(__name__)
@@ -97,23 +96,14 @@ class Library:
         self.listener.start()
 
     # -- reading -------------------------------------------------------------------------
-    def cursor(self):
-        return self.graph.con.cursor()
+    def cursor(self) -> EventGraph:
+        """The graph through a cursor of its own (the page reads from many threads); close it after use."""
+        return self.graph.cursor()
 
     def videos(self, owner: str | None = None) -> list[dict]:
         """The library; with ``owner`` (an authenticated user) only the videos that user uploaded."""
-        cur = self.cursor()
-        try:
-            where = "WHERE v.video_id IN (SELECT video_id FROM owners WHERE owner = ? OR owner = ?)" if owner else ""
-            rows = cur.execute(
-                f"""SELECT v.video_id, v.name, v.path, v.duration_s, v.status, v.error, v.n_windows, v.created_at,
-                          (SELECT count(*) FROM windows w WHERE w.video_id = v.video_id AND w.status = 'done') AS windows_done
-                   FROM videos v {where} ORDER BY v.created_at DESC""", [owner, EVERYONE] if owner else []
-            ).fetchall()
-            cols = [d[0] for d in cur.description]
-        finally:
-            cur.close()
-        return [dict(zip(cols, r)) for r in rows]
+        with self.cursor() as g:
+            return g.library((owner, EVERYONE) if owner else ())
 
     def video(self, video_id: str, owner: str | None = None) -> dict | None:
         return next((v for v in self.videos(owner) if v["video_id"] == video_id), None)
@@ -123,20 +113,13 @@ class Library:
             return False
         if owner is None:
             return True
-        cur = self.cursor()
-        try:
-            return bool(cur.execute("SELECT count(*) FROM owners WHERE video_id = ? AND owner IN (?, ?)",
-                                    [video_id, owner, EVERYONE]).fetchall()[0][0])
-        finally:
-            cur.close()
+        with self.cursor() as g:
+            return g.owned(video_id, (owner, EVERYONE))
 
     def _own(self, video_id: str, owner: str | None) -> None:
         if owner:
-            cur = self.cursor()
-            try:
-                cur.execute("INSERT OR IGNORE INTO owners VALUES (?, ?)", [video_id, owner])
-            finally:
-                cur.close()
+            with self.cursor() as g:
+                g.add_owner(video_id, owner)
 
     def media_path(self, video_id: str) -> str | None:
         """The playable file of a video: its library copy, or where it was ingested from."""
@@ -240,13 +223,12 @@ class Library:
                 for chunk in iter(lambda: fin.read(CHUNK), b""):
                     fout.write(chunk)
                     copied += len(chunk)
-                    self._publish(transfer_channel(video_id), {"type": "file_transfer", "video_id": video_id, "name": name,
-                                                               "bytes": copied, "total": size, "status": "copying"})
+                    self._publish(transfer_channel(video_id), FileTransfer(video_id=video_id, name=name, bytes=copied, total=size,
+                                                                           status="copying"))
                 fout.flush()
                 os.fsync(fout.fileno())
             tmp.rename(dest)  # never a half-written file under the final name
-        self._publish(transfer_channel(video_id), {"type": "file_transfer", "video_id": video_id, "name": name, "bytes": size,
-                                                   "total": size, "status": "done"})
+        self._publish(transfer_channel(video_id), FileTransfer(video_id=video_id, name=name, bytes=size, total=size, status="done"))
         self.enqueue(video_id, dest, name)
         return video_id, True
 
@@ -256,11 +238,11 @@ class Library:
             job.status, job.transfer = "queued", 1.0
         self.queue.put((video_id, path, name))  # type: ignore[arg-type]
 
-    def _publish(self, channel: str, message: dict) -> None:
+    def _publish(self, channel: str, message: FileTransfer) -> None:
         if self.redis is None:
             return
         try:
-            self.redis.publish(channel, json.dumps({"v": SCHEMA_VERSION, **message}))
+            self.redis.publish(channel, encode(message))
         except redis.RedisError:
             pass
 
@@ -295,32 +277,39 @@ class Library:
                 while not self._stop.is_set():
                     msg = pubsub.get_message(timeout=0.5)
                     if msg and msg["type"] == "pmessage":
-                        self._apply(json.loads(msg["data"]))
+                        try:
+                            message = decode(msg["channel"].decode() if isinstance(msg["channel"], bytes) else msg["channel"], msg["data"])
+                        except ValueError as exc:  # not one of the bus's messages: skipped
+                            log.debug("progress listener: %s", exc)
+                            continue
+                        self._apply(message)
             except (redis.RedisError, AttributeError, ValueError) as exc:
                 log.debug("progress listener: %s; reconnecting", exc)
                 time.sleep(1.0)
 
-    def _apply(self, m: dict) -> None:
-        vid = m.get("video_id")
+    def _apply(self, m: Progress | FileTransfer) -> None:
+        def given(value, default):
+            return default if value is None else value
+
+        vid = m.video_id
         if not vid:
             return
         with self.lock:
             job = self.jobs.get(vid)
             if job is None:
-                job = self.jobs[vid] = JobState(vid, m.get("name", vid))
-            if m.get("type") == "file_transfer":
-                job.transfer = m["bytes"] / max(m["total"], 1)
-            elif m.get("type") == "progress":
-                if m.get("status") == "error":
-                    job.status, job.error = "error", m.get("error", "")
-                else:
-                    job.done, job.windows = m.get("done", job.done), m.get("windows", job.windows)
-                    job.t_end, job.duration_s = m.get("t_end", job.t_end), m.get("duration_s", job.duration_s)
-                    job.eta_s, job.events = m.get("eta_s"), job.events + m.get("events", 0)
-                    if m.get("status") == "done":
-                        job.status = "done"
-                    elif m.get("status") == "running" and (not job.marks or job.done > job.marks[-1][1]):
-                        job.marks.append((time.monotonic(), job.done))
+                job = self.jobs[vid] = JobState(vid, m.name if isinstance(m, FileTransfer) else vid)
+            if isinstance(m, FileTransfer):
+                job.transfer = m.bytes / max(m.total, 1)
+            elif m.status == "error":
+                job.status, job.error = "error", m.error or ""
+            else:
+                job.done, job.windows = given(m.done, job.done), given(m.windows, job.windows)
+                job.t_end, job.duration_s = given(m.t_end, job.t_end), given(m.duration_s, job.duration_s)
+                job.eta_s, job.events = m.eta_s, job.events + (m.events or 0)
+                if m.status == "done":
+                    job.status = "done"
+                elif m.status == "running" and (not job.marks or job.done > job.marks[-1][1]):
+                    job.marks.append((time.monotonic(), job.done))
             job.updated = time.time()
 
     def close(self) -> None:

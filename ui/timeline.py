@@ -5,22 +5,22 @@ from __future__ import annotations
 
 import plotly.graph_objects as go
 
-from orchestrator.events import fmt_time
+from orchestrator.events import Event, fmt_time
 
 LANE_COLOURS = {"scene": "#adb5bd", "speech": "#2b8a3e", "sound": "#e67700", "scene_cut": "#495057", "motion": "#868e96", "alert": "#c92a2a"}
 OBJECT_COLOUR = "#1c7ed6"
 MIN_WIDTH_S = 0.6
 
 
-def lane_of(event: dict) -> str:
-    if event["kind"] == "object":
-        return f"object: {event['label']}"
+def lane_of(event: Event) -> str:
+    if event.kind == "object":
+        return f"object: {event.label}"
     return {"speech": "speech", "sound": "sounds", "scene_cut": "scene cuts", "motion": "motion", "alert": "alerts",
-            "scene": "scenes"}.get(event["kind"], event["kind"])
+            "scene": "scenes"}.get(event.kind, event.kind)
 
 
-def timeline_figure(events: list[dict], duration_s: float) -> go.Figure:
-    lanes: dict[str, list[dict]] = {}
+def timeline_figure(events: list[Event], duration_s: float) -> go.Figure:
+    lanes: dict[str, list[Event]] = {}
     for e in events:
         lanes.setdefault(lane_of(e), []).append(e)
     order = sorted((k for k in lanes if k.startswith("object")), key=lambda k: -len(lanes[k]))
@@ -29,15 +29,15 @@ def timeline_figure(events: list[dict], duration_s: float) -> go.Figure:
     fig = go.Figure()
     for lane in reversed(order):
         es = lanes[lane]
-        colour = OBJECT_COLOUR if lane.startswith("object") else LANE_COLOURS.get(es[0]["kind"], "#555")
+        colour = OBJECT_COLOUR if lane.startswith("object") else LANE_COLOURS.get(es[0].kind, "#555")
         hover = []
         for e in es:
-            what = f'"{(e.get("text") or "")[:80]}"' if e["kind"] == "speech" else (e.get("text") or e["label"])[:100] if e["kind"] in ("scene", "alert") else e["label"]
-            hover.append(f"{fmt_time(e['t_start'])}–{fmt_time(e['t_end'])} {e['kind']}: {what} ({e['confidence']:.2f})")
+            what = f'"{e.text[:80]}"' if e.kind == "speech" else (e.text or e.label)[:100] if e.kind in ("scene", "alert") else e.label
+            hover.append(f"{fmt_time(e.t_start)}–{fmt_time(e.t_end)} {e.kind}: {what} ({e.confidence:.2f})")
         fig.add_trace(go.Bar(
-            y=[lane] * len(es), x=[max(e["t_end"] - e["t_start"], MIN_WIDTH_S) for e in es], base=[e["t_start"] for e in es],
+            y=[lane] * len(es), x=[max(e.t_end - e.t_start, MIN_WIDTH_S) for e in es], base=[e.t_start for e in es],
             orientation="h", marker_color=colour, opacity=0.85, name=lane, hovertext=hover, hoverinfo="text",
-            customdata=[[e["t_start"], e["id"]] for e in es], showlegend=False,
+            customdata=[[e.t_start, e.id] for e in es], showlegend=False,
         ))
     step = _tick_step(duration_s)
     ticks = [i * step for i in range(int(duration_s // step) + 2)]
