@@ -23,17 +23,24 @@ def _home(args) -> Path:
 
 
 def cmd_ingest(args) -> int:
-    from tqdm import tqdm  # noqa: PLC0415
-
-    from .media import probe  # noqa: PLC0415
-    from .pipeline import Ingestor, Services  # noqa: PLC0415
-
     from .homelock import HomeLock  # noqa: PLC0415
-    from .lanes import resolve  # noqa: PLC0415
 
     if Path(args.path).expanduser().is_dir():
         raise LookupError(f"{args.path} is a directory, not a video file: give one file inside it "
                           f"(e.g. python -m orchestrator ingest {Path(args.path) / 'VIDEO.mp4'})")
+    home = _home(args)
+    # a second writer is told first, before the heavy imports, the probe and any model server
+    with HomeLock(home, "ingest", detail=Path(args.path).name):
+        return _ingest_holding_home(args, home)
+
+
+def _ingest_holding_home(args, home: Path) -> int:
+    from tqdm import tqdm  # noqa: PLC0415
+
+    from .lanes import resolve  # noqa: PLC0415
+    from .media import probe  # noqa: PLC0415
+    from .pipeline import Ingestor, Services  # noqa: PLC0415
+
     info = probe(args.path)  # fail fast on bad input, before any server starts
     lanes = tuple(x.strip() for x in args.lanes.split(",") if x.strip()) if args.lanes else lanes_from_env()
     try:
@@ -49,15 +56,13 @@ def cmd_ingest(args) -> int:
         bar.update(1)
         bar.set_postfix(t=f"{msg['t_end']:.0f}/{msg['duration_s']:.0f}s", events=msg["events"])
 
-    home = _home(args)
-    with HomeLock(home, "ingest", detail=Path(args.path).name):  # a second writer is told now, before any model server starts
-        print(f"ingesting {info.path} ({info.duration_s:.1f} s, video={info.has_video}, audio={info.has_audio})", file=sys.stderr)
-        with Services() as services:
-            bar = tqdm(total=None, unit="window", file=sys.stderr, disable=args.quiet, desc=Path(args.path).name[:30])
-            try:
-                summary = Ingestor(home, services, config).ingest(args.path, on_progress=on_progress)
-            finally:
-                bar.close()  # its line ends before any error is printed
+    print(f"ingesting {info.path} ({info.duration_s:.1f} s, video={info.has_video}, audio={info.has_audio})", file=sys.stderr)
+    with Services() as services:
+        bar = tqdm(total=None, unit="window", file=sys.stderr, disable=args.quiet, desc=Path(args.path).name[:30])
+        try:
+            summary = Ingestor(home, services, config).ingest(args.path, on_progress=on_progress)
+        finally:
+            bar.close()  # its line ends before any error is printed
     if args.json:
         print(json.dumps({**summary.to_dict(), "wall_s": summary.wall_s}))
     else:
@@ -335,26 +340,32 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
-    from .media import MediaError  # noqa: PLC0415
-    from .model_clients import ModelError  # noqa: PLC0415
-    from .triton_server import TritonStartError  # noqa: PLC0415
-    from .graph import StorageError  # noqa: PLC0415
-    from .rules import RulesError  # noqa: PLC0415
-    from .weights import WeightsError  # noqa: PLC0415
-
     try:
         return args.func(args)
-    except (MediaError, LookupError, WeightsError, ModelError, TritonStartError, RulesError, StorageError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
     except KeyboardInterrupt:
         print("interrupted; run the same command again to resume", file=sys.stderr)
         return 130
     except Exception as exc:  # noqa: BLE001 - never a traceback for the user; details with -v
+        if isinstance(exc, LookupError) or isinstance(exc, user_errors()):  # a busy home or a bad path: said without the heavy imports
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
         if args.verbose or os.environ.get("VDET_DEBUG"):
             raise
         print(f"error: {type(exc).__name__}: {exc} (run with -v for details)", file=sys.stderr)
         return 1
+
+
+def user_errors() -> tuple[type[Exception], ...]:
+    """The errors that are the user's to fix, said in one line. Imported only when something failed: the modules
+    are heavy, and a command refused at once (a busy home, a directory) should not wait for them."""
+    from .graph import StorageError  # noqa: PLC0415
+    from .media import MediaError  # noqa: PLC0415
+    from .model_clients import ModelError  # noqa: PLC0415
+    from .rules import RulesError  # noqa: PLC0415
+    from .triton_server import TritonStartError  # noqa: PLC0415
+    from .weights import WeightsError  # noqa: PLC0415
+
+    return (MediaError, LookupError, WeightsError, ModelError, TritonStartError, RulesError, StorageError)
 
 
 def exit_now(code: int) -> None:

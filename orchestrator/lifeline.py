@@ -92,10 +92,18 @@ def release(watchdog: subprocess.Popen | None) -> None:
         watchdog.wait()
 
 
-def write_owner(workdir: Path) -> None:
-    """Record this process as the owner of a server's temporary folder (read by :func:`sweep_stale`)."""
+def write_owner(workdir: Path, shm_glob: str | None = None) -> None:
+    """Record this process as the owner of a server's temporary folder, and the shared-memory regions the server
+    makes (read by :func:`sweep_stale`)."""
     me = psutil.Process()
-    (Path(workdir) / OWNER_FILE).write_text(json.dumps({"pid": me.pid, "create_time": me.create_time()}))
+    (Path(workdir) / OWNER_FILE).write_text(json.dumps({"pid": me.pid, "create_time": me.create_time(), "shm": shm_glob}))
+
+
+def _owner_shm(workdir: Path) -> str | None:
+    try:
+        return json.loads((Path(workdir) / OWNER_FILE).read_text()).get("shm")
+    except (OSError, ValueError, AttributeError):
+        return None
 
 
 def owner_alive(workdir: Path) -> bool | None:
@@ -151,6 +159,7 @@ def sweep_stale(tmp: Path | None = None, shm: Path = SHM_DIR) -> dict[str, int]:
     uid = os.getuid()
     held, per_pid = _held_paths()
     stats = {"servers": 0, "folders": 0, "regions": 0}
+    dead_regions: set[str] = set()  # the region patterns recorded by servers whose owner is dead
     for pattern in TEMP_PATTERNS:
         for d in tmp.glob(pattern):
             try:
@@ -171,15 +180,19 @@ def sweep_stale(tmp: Path | None = None, shm: Path = SHM_DIR) -> dict[str, int]:
                     stats["servers"] += 1
                 except (ProcessLookupError, PermissionError):
                     pass
+            if alive is False and (pattern := _owner_shm(d)):
+                dead_regions.add(Path(pattern).name)
             shutil.rmtree(d, ignore_errors=True)
             stats["folders"] += 1
     if stats["servers"]:
         time.sleep(0.5)  # the killed servers unmap their regions
         held, _ = _held_paths()
-    for pattern in SHM_PATTERNS:
+    for pattern in (*SHM_PATTERNS, *dead_regions):
         for region in shm.glob(pattern):
             try:
-                if region.stat().st_uid != uid or str(region) in held or _young(region, now):
+                if not region.exists() or region.stat().st_uid != uid or str(region) in held:
+                    continue
+                if pattern not in dead_regions and _young(region, now):  # a dead owner's regions go whatever their age
                     continue
                 region.unlink()
                 stats["regions"] += 1

@@ -179,12 +179,13 @@ class TritonServer:
             else:
                 require_rtdetr_export()
         workdir = Path(tempfile.mkdtemp(prefix="vdet-triton-"))
-        lifeline.write_owner(workdir)  # a run killed with everything it started is swept by the next one
+        http_port = http_port or free_port()
+        grpc_port = grpc_port or free_port()
+        regions = str(lifeline.SHM_DIR / (shm_prefix(http_port) + "*"))
+        lifeline.write_owner(workdir, regions)  # a run killed with everything it started is swept by the next one
         if "detector" in models and head == "rtdetr":
             repository = overlay_repository(repository, workdir / "models", {"detector": "cpu-rtdetr"})
         backend_dir = build_backend_dir(workdir / "backends")
-        http_port = http_port or free_port()
-        grpc_port = grpc_port or free_port()
         log_path = workdir / "tritonserver.log"
         cmd = [
             str(_pytriton_root() / "bin" / "tritonserver"),
@@ -207,7 +208,7 @@ class TritonServer:
         logfile = open(log_path, "wb")
         process = subprocess.Popen(cmd, stdout=logfile, stderr=subprocess.STDOUT, env=server_env(), start_new_session=True)
         logfile.close()
-        watchdog = lifeline.guard(process.pid, dirs=[workdir], globs=[str(lifeline.SHM_DIR / (shm_prefix(http_port) + "*"))])
+        watchdog = lifeline.guard(process.pid, dirs=[workdir], globs=[regions])
         server = cls(process, http_port, grpc_port, workdir, log_path, tuple(models), watchdog)
         try:
             server.wait_ready(timeout_s)

@@ -30,6 +30,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "tests"))
 
+import psutil  # noqa: E402
 import redis  # noqa: E402
 from media_factory import make_ground_truth_clip  # noqa: E402
 from openai_compatible_server import OpenAICompatibleServer  # noqa: E402
@@ -41,6 +42,8 @@ from orchestrator.bus import RedisServer  # noqa: E402
 from orchestrator.config import IngestConfig  # noqa: E402
 from orchestrator.graph import EventGraph  # noqa: E402
 from orchestrator.pipeline import Ingestor, Services, database_path  # noqa: E402
+
+from test_ui import RunningApp  # noqa: E402 - the app started for real, as the browser tests start it
 
 PERSON_BOX = (700, 40, 1150, 720)
 
@@ -215,6 +218,156 @@ class Report:
         self.add(Row("disk full during ingest, then space back", "file size cap", "yes" if ok else "NO", lost(self.reference, got),
                      note=f"first run: {first.stderr.strip().splitlines()[-1][:70] if first.stderr.strip() else 'finished'}; resumed {resumed} windows"))
 
+    # -- a careless user's first week -------------------------------------------------------------
+    def _videos(self, url: str, auth=None) -> list[dict]:
+        from gradio_client import Client
+
+        return Client(url, auth=auth, verbose=False).predict(api_name="/videos")
+
+    def _wait(self, predicate, timeout_s: float, step: float = 0.5):
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            value = predicate()
+            if value:
+                return value
+            time.sleep(step)
+        return None
+
+    def app_killed(self) -> None:
+        """SIGKILL of the app (its own Triton and Redis) with an ingest running; then the app again on that home."""
+        home = self.work / "app-killed"
+        app = RunningApp(home, {"VDET_WINDOW_S": "5"}, ["--preload", str(self.clip)], start_timeout_s=400)
+        try:
+            children = psutil.Process(app.proc.pid).children(recursive=True)
+            ports = {a.split("=", 1)[1] for c in children for a in c.cmdline() if a.startswith("--http-port=")}
+            before = self._wait(lambda: next((v for v in self._videos(app.url) if 2 <= v["windows_done"] < v["windows"]), None), 300, 0.2)
+            children = psutil.Process(app.proc.pid).children(recursive=True)
+            app.proc.kill()
+            app.proc.wait()
+            t0 = time.monotonic()
+
+            def running(c: psutil.Process) -> bool:
+                try:
+                    return c.is_running() and c.status() != psutil.STATUS_ZOMBIE
+                except psutil.NoSuchProcess:
+                    return False
+
+            def living():
+                return [c for c in children if running(c)]
+            self._wait(lambda: not living(), 30, 0.1)
+            gone_s = time.monotonic() - t0
+            orphans = [c.name() for c in living()]
+            shm = [r.name for port in ports for r in Path("/dev/shm").glob(f"vdet_triton_{port}_*")]
+        finally:
+            app.stop()
+        again = RunningApp(home, {**self.env, "VDET_WINDOW_S": "5"})
+        try:
+            done = self._wait(lambda: next((v for v in self._videos(again.url) if v["status"] == "done"), None), 300)
+            # while the app holds the home, a second writer is refused at once and told who holds it
+            t1 = time.monotonic()
+            second = cli(["ingest", str(self.clip), "--quiet"], {"REDIS_URL": self.env["REDIS_URL"], "VDET_HOME": str(home)}, timeout=120)
+            refused_s = time.monotonic() - t1
+            named = second.returncode == 2 and f"the app (PID {again.proc.pid}" in second.stderr
+        finally:
+            again.stop()
+        got = fingerprint(home, self.video_id)
+        ok = before is not None and not orphans and not shm and done is not None and got == self.reference
+        self.add(Row("app killed with SIGKILL mid-ingest, restarted", "1 kill -9", "yes" if ok else "NO", lost(self.reference, got),
+                     note=f"killed at window {before['windows_done'] + 1 if before else '?'}; {len(children)} children ended "
+                          f"{gone_s:.1f} s after, orphans {orphans or 'none'}, shm regions left {len(shm)}; resumed by itself: "
+                          f"{'yes' if done else 'no'}"))
+        self.add(Row("second writer while the app runs", "1 ingest", "yes" if named else "NO", 0, refused_s * 1000,
+                     note=f"refused in {refused_s:.1f} s (CLI start included), no model server started: "
+                          f"{(second.stderr.strip().splitlines() or [''])[-1][:110]}"))
+
+    def two_writers(self) -> None:
+        """A second ingest on a home an ingest is writing to."""
+        home = self.work / "two-writers"
+        env = {**self.env, "VDET_HOME": str(home)}
+        first = subprocess.Popen([sys.executable, "-m", "orchestrator", "ingest", str(self.clip), "--window-s", "5", "--quiet"], cwd=REPO,
+                                 env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self._wait(lambda: (home / "writer.json").exists() or first.poll() is not None, 120, 0.1)
+        t0 = time.monotonic()
+        second = cli(["ingest", str(self.clip), "--window-s", "5", "--quiet"], {"REDIS_URL": self.env["REDIS_URL"], "VDET_HOME": str(home)},
+                     timeout=120)
+        refused_s = time.monotonic() - t0
+        first.wait(300)
+        line = (second.stderr.strip().splitlines() or [""])[-1]
+        named = second.returncode == 2 and f"an ingest (PID {first.pid}" in line and "IOException" not in second.stderr
+        got = fingerprint(home, self.video_id)
+        self.add(Row("two writers on one home", "2 ingests", "yes" if named and first.returncode == 0 else "NO", lost(self.reference, got),
+                     refused_s * 1000, note=f"second refused in {refused_s:.1f} s (CLI start included): {line[:100]}"))
+
+    def cli_video_in_app(self) -> None:
+        """A video ingested from the command line from outside the home, opened in the app."""
+        outside = self.work / "Videos"
+        outside.mkdir(exist_ok=True)
+        clip = outside / "cam1.mp4"
+        clip.write_bytes(self.clip.read_bytes())
+        home = self.work / "cli-then-app"
+        r = cli(["ingest", str(clip), "--window-s", "5", "--quiet"], {**self.env, "VDET_HOME": str(home)})
+        app_tmp = self.work / "app-tmp"
+        app_tmp.mkdir(exist_ok=True)
+        app = RunningApp(home, {**self.env, "TMPDIR": str(app_tmp)})
+        try:
+            import urllib.request
+
+            with urllib.request.urlopen(f"{app.url}gradio_api/file={clip}", timeout=30) as resp:
+                served = resp.status == 200 and resp.read(4096) == clip.read_bytes()[:4096]
+        except OSError as exc:
+            served = False
+            note = str(exc)[:80]
+        else:
+            note = "the file is served where it lives"
+        finally:
+            app.stop()
+        ok = r.returncode == 0 and served
+        self.add(Row("CLI-ingested video opened in the app", "file outside the home", "yes" if ok else "NO", 0, note=note))
+
+    def file_removed(self) -> None:
+        """The video file deleted while its ingest runs."""
+        clip = self.work / "removed.mp4"
+        clip.write_bytes(self.clip.read_bytes())
+        env = {**self.env, "VDET_HOME": str(self.work / "removed-home")}
+        sub = redis.Redis.from_url(self.env["REDIS_URL"]).pubsub(ignore_subscribe_messages=True)
+        sub.psubscribe("progress:*")
+        proc = subprocess.Popen([sys.executable, "-m", "orchestrator", "ingest", str(clip), "--window-s", "5"], cwd=REPO,
+                                env={**os.environ, **env}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline and proc.poll() is None:
+            m = sub.get_message(timeout=0.5)
+            if m and json.loads(m["data"]).get("status") == "running":
+                clip.unlink()
+                break
+        _, err = proc.communicate(timeout=300)
+        sub.close()
+        last = (err.strip().splitlines() or [""])[-1]
+        ok = proc.returncode == 2 and last.startswith("error:") and "nanobind" not in err and not clip.exists()
+        self.add(Row("file removed mid-ingest", "1 unlink", "yes" if ok else "NO", 0, note=f"last line: {last[:100]}"))
+
+    def auth_preload(self) -> None:
+        """--auth for two users with --preload: both see the preloaded video; neither can continue the other's chat."""
+        from gradio_client import Client
+
+        home = self.work / "auth-preload"
+        app = RunningApp(home, self.env, ["--auth", "ana:s3cret", "--auth", "bob:b0b-pass", "--preload", str(self.clip)])
+        try:
+            ana, bob = ("ana", "s3cret"), ("bob", "b0b-pass")
+            both = all(self._wait(lambda who=who: len(self._videos(app.url, who)) == 1, 60) for who in (ana, bob))  # registered as its ingest starts
+            vid = self._videos(app.url, ana)[0]["video_id"]
+            self._wait(lambda: self._videos(app.url, ana)[0]["status"] == "done", 300)
+            r = Client(app.url, auth=ana, verbose=False).predict(vid, "When does the person appear?", "", api_name="/ask")
+            try:
+                Client(app.url, auth=bob, verbose=False).predict(vid, "what happened after that?", r["session"], api_name="/ask")
+                apart = False
+            except Exception as exc:  # noqa: BLE001 - the refusal
+                apart = "unknown session" in str(exc)
+        finally:
+            app.stop()
+        ok = both and apart and bool(r["citations"])
+        self.add(Row("--auth (2 users) with --preload", "2 users", "yes" if ok else "NO", 0,
+                     note=f"preloaded video seen by both: {both}; the other's chat refused: {apart}"))
+
     # -- load --------------------------------------------------------------------------------
     def load(self) -> None:
         graph = EventGraph(database_path(self.ref_home), read_only=True)
@@ -346,7 +499,8 @@ def main() -> int:
         report = Report(args.quick, Path(tmp))
         try:
             for scenario in (report.sigkill_resume, report.triton_dies, report.redis_restart, report.vlm_faults, report.disk_full,
-                             report.hostile_questions, report.hostile_media, report.load):
+                             report.hostile_questions, report.hostile_media, report.app_killed, report.two_writers,
+                             report.cli_video_in_app, report.file_removed, report.auth_preload, report.load):
                 try:
                     scenario()
                 except Exception as exc:  # noqa: BLE001 - a scenario that breaks is a failure in the table, not a crash

@@ -189,6 +189,47 @@ def test_kill9_of_the_app_mid_ingest_leaves_nothing_running_and_the_ingest_resum
     _consistent(home)
 
 
+OWNER = """
+import sys
+from orchestrator.triton_server import TritonServer
+server = TritonServer.start(models=("embedder",))
+print(server.process.pid, server.watchdog.pid, server.http_port, server.workdir, flush=True)
+sys.stdin.read()
+"""
+
+
+def test_what_a_dead_run_left_is_swept_at_start_and_nothing_a_live_one_uses(triton, tmp_path):
+    """A run killed together with its lifeline (an older version had none) left its Triton running under PID 1,
+    its shared memory and its folder: the next start removes them, and leaves the live session Triton alone."""
+    import mmap
+
+    from orchestrator import lifeline
+
+    owner = subprocess.Popen([sys.executable, "-c", OWNER], cwd=REPO, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    pid, watchdog, port, workdir = owner.stdout.readline().split()
+    os.kill(int(watchdog), 9)
+    owner.kill()
+    owner.wait()
+    orphan = psutil.Process(int(pid))
+    regions = list(Path("/dev/shm").glob(f"vdet_triton_{port}_*"))
+    assert orphan.is_running() and regions and Path(workdir).is_dir()
+    # a region of Triton's default name: one nobody maps is stale, one a live process maps is not
+    stale = Path("/dev/shm") / f"triton_python_backend_shm_region_test-{os.getpid()}-stale"
+    used = Path("/dev/shm") / f"triton_python_backend_shm_region_test-{os.getpid()}-used"
+    for region in (stale, used):
+        region.write_bytes(b"\0" * 4096)
+        os.utime(region, (time.time() - 3600, time.time() - 3600))
+    with open(used, "r+b") as fh, mmap.mmap(fh.fileno(), 4096):
+        live_regions = list(Path("/dev/shm").glob(f"vdet_triton_{triton.http_port}_*"))
+        stats = lifeline.sweep_stale()
+        assert used.exists()
+    used.unlink()
+    wait_for(lambda: not _living([orphan]), 10, "the orphan Triton to end")
+    assert not Path(workdir).exists() and not any(r.exists() for r in regions) and not stale.exists(), stats
+    assert stats["servers"] >= 1 and stats["folders"] >= 1
+    assert triton.is_ready() and triton.workdir.is_dir() and all(r.exists() for r in live_regions)
+
+
 # -- the app: files outside the home, auth with preload --------------------------------------------
 
 def test_a_video_ingested_from_the_cli_outside_the_home_plays_in_the_app(browser, gt_clip, cli_env, tmp_path):  # noqa: F811
@@ -230,8 +271,8 @@ def test_auth_with_preload_gives_every_user_the_preloaded_video_and_keeps_chats_
                      ["--auth", "ana:s3cret", "--users-file", str(users), "--preload", str(gt_clip[0])])
     try:
         ana, bob = ("ana", "s3cret"), ("bob", "b0b-pass")
-        for who in (ana, bob):
-            vids = api(app.url, "/videos", auth=who)
+        for who in (ana, bob):  # the preloaded video is listed once its ingest has started
+            vids = wait_for(lambda who=who: api(app.url, "/videos", auth=who), 60, f"{who[0]}'s library")
             assert [v["name"] for v in vids] == [gt_clip[0].name], (who, vids)
         vid = vids[0]["video_id"]
         wait_for(lambda: api(app.url, "/videos", auth=ana)[0]["status"] == "done", 300, "the preloaded ingest", step=1.0)
