@@ -13,7 +13,7 @@ COPY requirements-triton-gpu.txt /opt/video-detective/requirements-triton-gpu.tx
 # managed, and this image exists only to serve these models, so install into it directly.
 RUN python3 -m pip install --no-cache-dir --break-system-packages \
         -r /opt/video-detective/requirements-triton-gpu.txt \
- && python3 -c "import ctranslate2, faster_whisper, sentence_transformers, torch, cv2, ai_edge_litert"
+ && python3 -c "import ctranslate2, faster_whisper, sentence_transformers, torch, cv2, ai_edge_litert, onnx, librosa"
 
 # model.py files read weights from here (mount $VDET_MODELS on it) and never reach a model hub.
 ENV VDET_MODELS=/weights \

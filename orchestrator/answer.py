@@ -157,6 +157,15 @@ def _quote(text: str) -> str:
     return quote(text, 220)
 
 
+def _tidy(text: str) -> str:
+    """One full stop after a quotation that ends a sentence already: 'says "see you at lunch."' not '... lunch.".'
+
+    >>> _tidy('At [00:18] someone says "see you at lunch.". Then "why?".')
+    'At [00:18] someone says "see you at lunch." Then "why?"'
+    """
+    return re.sub(r'([.!?…])"\.', r'\1"', text)
+
+
 def describe_evidence(e: Evidence) -> str:
     if e.kind == "speech":
         return f"{_span(e)} someone says {_quote(e.text)}"
@@ -326,14 +335,14 @@ class ExtractiveEngine:
             parts.append(f"I don't know — I found no {plan.anchor} in this video, so I cannot place what comes "
                          f"{'after' if plan.anchor_side == 'after' else 'before' if plan.anchor_side == 'before' else 'around'} it.")
             parts += self._nearby(w, r)
-            return "\n\n".join(parts), w.citations
+            return _tidy("\n\n".join(parts)), w.citations
         if plan.anchor and r.anchor_event is not None:
             lead = self._anchor_lead(w, r)
         body = getattr(self, f"_{intent}", self._summary)(w, r, scope, lead)
         parts += [b for b in body if b]
         if not r.matches and intent not in ("summary", "duration") or (intent == "summary" and not r.matches and not r.evidence):
             parts += self._nearby(w, r)
-        return "\n\n".join(parts), w.citations
+        return _tidy("\n\n".join(parts)), w.citations
 
     # -- pieces -------------------------------------------------------------------------------
     def _anchor_lead(self, w: _Writer, r: RetrievalResult) -> str:

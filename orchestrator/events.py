@@ -62,6 +62,7 @@ class SoundAttrs(TypedDict, total=False):
     tagger_labels: list[str]
     signal_label: str  # the signal's own name when the tagger's won
     continues: bool  # the part of a sound that runs on from an earlier window
+    parts: int  # bursts the signal found inside a sound the tagger heard as one (the notes of a piece of music)
 
 
 class TextAttrs(TypedDict, total=False):

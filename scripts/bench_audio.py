@@ -45,15 +45,15 @@ CLASS_LABELS: dict[str, tuple[str, ...]] = {
     "alarm": ("alarm",),
     "beep": ("beeping", "alarm"),
     "siren": ("siren",),
-    "bell": ("ringing",),  # the vocabulary's "ringing" accepts "bell"
+    "bell": ("bell", "ringing"),  # "ringing" accepts "bell", and "bell" accepts "ringing"
     "dog bark": ("dog bark",),
     "gunshot": ("gunshot",),
-    "explosion": ("bang", "fireworks"),
+    "explosion": ("explosion", "bang", "fireworks"),
     "music": ("music",),
     "vehicle engine": ("vehicle engine",),
-    "car horn": (),
-    "applause": (),
-    "footsteps": (),
+    "car horn": ("car horn",),
+    "applause": ("applause",),
+    "footsteps": ("footsteps",),
 }
 
 

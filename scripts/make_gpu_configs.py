@@ -36,6 +36,7 @@ Layout YAML (``name`` becomes the ``--model-config-name``)::
       asr:             {gpus: [1]}
       embedder:        {gpus: [1]}
       sound_tagger:    {gpus: [], count: 2, cpu_reason: "LiteRT BirdNET has no GPU delegate here"}
+      audio_tagger:    {gpus: [], count: 2, cpu_reason: "quantised YAMNet is cheap on the CPU"}
 
 Per placement: ``gpus`` (empty: KIND_CPU, needs ``cpu_reason``), ``count`` (instances per listed
 GPU, or in total on the CPU), ``max_batch_size``, ``preferred_batch_sizes``,
@@ -113,6 +114,7 @@ MODEL_GPU_SETTINGS: dict[str, GpuSettings] = {
         note="sentence-transformers on cuda:<device id> of its instance (CPU fallback logged).",
     ),
     "sound_tagger": GpuSettings(),
+    "audio_tagger": GpuSettings(),
 }
 
 
@@ -178,6 +180,10 @@ class Layout:
     regenerate: str = ""  # the command that regenerates the files (for their header)
 
 
+YAMNET_CPU_REASON = (
+    "YAMNet here is a w8a8-quantised (QDQ uint8) ONNX graph that takes 2-3 ms per 0.96 s patch on one CPU core, "
+    "about 0.1 s per 20 s window: it stays on the CPU, where a GPU slot would buy nothing."
+)
 BIRDNET_CPU_REASON = (
     "BirdNET runs on LiteRT (ai_edge_litert), whose Python interpreter has no CUDA delegate: "
     "it is CPU-only, so the tagger keeps KIND_CPU instances even on a GPU server."
@@ -194,6 +200,7 @@ STANDARD_LAYOUTS: dict[int, Layout] = {
             "asr": Placement(gpus=(0,), count=1),
             "embedder": Placement(gpus=(0,), count=1),
             "sound_tagger": Placement(gpus=(), count=2, cpu_reason=BIRDNET_CPU_REASON),
+            "audio_tagger": Placement(gpus=(), count=2, cpu_reason=YAMNET_CPU_REASON),
         },
         regenerate=f"python {SCRIPT} --gpus 1",
     ),
@@ -208,6 +215,7 @@ STANDARD_LAYOUTS: dict[int, Layout] = {
             "asr": Placement(gpus=(4,), count=2),
             "embedder": Placement(gpus=(4,), count=1),
             "sound_tagger": Placement(gpus=(), count=4, cpu_reason=BIRDNET_CPU_REASON),
+            "audio_tagger": Placement(gpus=(), count=4, cpu_reason=YAMNET_CPU_REASON),
         },
         reserved={5: "VLM (SGLang, outside Triton)", 6: "video encode (FFmpeg NVENC, outside Triton)"},
         regenerate=f"python {SCRIPT} --gpus 7",

@@ -84,6 +84,50 @@ def test_fusion_keeps_different_tags_apart_and_a_long_tag_whole():
     assert sorted(s.label for s in fused) == ["alarm", "music"]
 
 
+def test_fusion_takes_the_taggers_likeliest_name_for_one_signal():
+    rings = analyse_signal(_scene(12, [(2 + 2 * k, 0.2 * np.sin(2 * np.pi * 3000 * _t(0.2))) for k in range(3)]))
+    # a phone ring scores "telephone" and, lower, "alarm": one sound, called a phone, whatever order the runs come in
+    tags = [("alarm", 2.0, 7.5, 0.68), ("telephone ringing", 2.0, 7.5, 0.82)]
+    for order in (tags, tags[::-1]):
+        hosted = fuse(rings, order, speech=[])
+        assert [s.label for s in hosted] == ["telephone ringing"] and hosted[0].attrs["tagger_labels"] == ["telephone ringing", "alarm"]
+        alone = fuse([], order, speech=[])
+        assert [(s.label, s.attrs["tagger_labels"]) for s in alone] == [("telephone ringing", ["alarm"])]
+    # sounds of different kinds at one time stay apart
+    assert sorted(s.label for s in fuse([], [("telephone ringing", 2.0, 7.5, 0.82), ("dog bark", 3.0, 4.0, 0.7)], speech=[])) == ["dog bark", "telephone ringing"]
+
+
+def test_bursts_inside_music_are_its_notes_not_sounds_of_their_own():
+    from orchestrator.lanes.sound_signal import SignalSound
+
+    def burst(label, t0, t1):
+        return SignalSound(label, t0, t1, 0.7, {})
+
+    signal = [burst("knock", 2.0, 2.3), burst("bang", 3.0, 3.4), burst("beeping", 6.0, 6.2), burst("knock", 20.0, 20.2)]
+    fused = fuse(signal, [("music", 3.8, 12.0, 0.9)], speech=[])
+    # the quiet intro's hits chain into the music's start; the beep inside it is a note; a knock 8 s later is a knock
+    assert [(s.label, s.t_start, s.t_end) for s in fused] == [("music", 2.0, 12.0), ("knock", 20.0, 20.2)]
+    assert fused[0].attrs["parts"] == 3
+    # a sound the tagger also names inside the music stays a sound of its own
+    fused = fuse(signal[:3], [("music", 3.8, 12.0, 0.9), ("beeping", 5.9, 6.9, 0.8)], speech=[])
+    assert sorted(s.label for s in fused) == ["beeping", "music"]
+
+
+def test_tagger_patches_become_runs_of_one_name():
+    from types import SimpleNamespace
+
+    from orchestrator.lanes.sounds import tagger_runs
+    from orchestrator.sound_vocabulary import audioset_name_for
+
+    def hit(t0, label, p):
+        return SimpleNamespace(t_start=t0, t_end=t0 + 0.96, label=label, confidence=p)
+
+    hits = [hit(0.0, "Music", 0.9), hit(0.48, "Piano", 0.7), hit(0.96, "Music", 0.8), hit(5.0, "Music", 0.9),
+            hit(5.0, "Speech", 0.99), hit(7.0, "Dog", 0.55), hit(7.0, "Bark", 0.7)]
+    runs = tagger_runs(hits, audioset_name_for, threshold=0.6)
+    assert runs == [("music", 0.0, 1.92, 0.9), ("music", 5.0, 5.96, 0.9), ("dog bark", 7.0, 7.96, 0.7)]
+
+
 def test_damaged_audio_does_not_stop_the_lane():
     pcm = _scene(6, [(2, 0.2 * np.sin(2 * np.pi * 3000 * _t(0.3)))])
     pcm[100:200] = np.nan
@@ -101,3 +145,28 @@ def test_a_sound_longer_than_the_overflow_continues_in_the_next_window():
     (cont,) = _owned([long_alarm], Window(1, 20.0, 40.0), 10.0)  # window 0 reported it up to 30 s: this one goes on from there
     assert (cont.t_start, cont.t_end, cont.attrs["continues"]) == (30.0, 75.0, True)
     assert _owned([SignalSound("bang", 15.0, 15.1, 0.9, {"sources": ["signal"]})], Window(1, 20.0, 40.0), 10.0) == []
+
+
+def test_a_sound_only_the_tagger_hears_is_one_event_across_windows():
+    from types import SimpleNamespace
+
+    from orchestrator.events import Event
+    from orchestrator.lanes.sounds import SoundsLane
+
+    lane = SoundsLane()
+    state = lane.new_state(None)
+
+    def window(i, events, last=False):
+        ctx = SimpleNamespace(window=SimpleNamespace(index=i, t_start=20.0 * i, t_end=20.0 * (i + 1)), is_last=last, state=state)
+        return [(e.label, e.t_start, e.t_end) for e in lane.assemble(events, ctx).events]
+
+    def tagged(i, label, t0, t1, sources=("tagger",)):
+        return Event(f"sound-{i:05d}-{t0:g}", "sound", label, t0, t1, 0.8, window_index=i, attrs={"sources": list(sources)})
+
+    # music from 12 s to 47 s, heard by the tagger in three windows, with a dog at 30 s and a signal beep at 15 s
+    assert window(0, [tagged(0, "music", 12.0, 20.0), tagged(0, "beeping", 15.0, 15.5, ("signal",))]) == [("beeping", 15.0, 15.5)]
+    assert window(1, [tagged(1, "music", 20.0, 40.0), tagged(1, "dog bark", 30.0, 31.0)]) == [("dog bark", 30.0, 31.0)]
+    assert window(2, [tagged(2, "music", 40.0, 47.0)]) == [("music", 12.0, 47.0)]  # closed when a window ends without it
+    assert state.open == []
+    # the video's last window closes what is open
+    assert window(3, [tagged(3, "siren", 70.0, 80.0)], last=True) == [("siren", 70.0, 80.0)]

@@ -75,7 +75,7 @@ def test_every_config_parses_with_tritons_protobuf(path):
 
 def test_every_model_has_both_standard_gpu_configs():
     models = gen.repository_models(REPOSITORY)
-    assert set(models) == {"detector", "detector_engine", "asr", "sound_tagger", "embedder"}
+    assert set(models) == {"detector", "detector_engine", "asr", "sound_tagger", "audio_tagger", "embedder"}
     for model in models:
         for name in LAYOUTS:
             assert (REPOSITORY / model / "configs" / f"{name}.pbtxt").is_file(), f"{model}: configs/{name}.pbtxt missing"
@@ -92,6 +92,10 @@ def test_gpu_configs_keep_the_layouts_promises(name):
             # LiteRT BirdNET is CPU-only; the file says so
             assert kinds == {mc.ModelInstanceGroup.KIND_CPU}
             assert "CPU-only" in (REPOSITORY / model / "configs" / f"{name}.pbtxt").read_text()
+        elif model == "audio_tagger":
+            # the quantised YAMNet stays on the CPU, and the file says why
+            assert kinds == {mc.ModelInstanceGroup.KIND_CPU}
+            assert "Kept on the CPU: YAMNet" in (REPOSITORY / model / "configs" / f"{name}.pbtxt").read_text()
         else:
             assert kinds == {mc.ModelInstanceGroup.KIND_GPU}
 
@@ -178,6 +182,7 @@ def test_custom_layout_from_yaml(tmp_path):
         "  asr: {gpus: [0], parameters: {model: whisper-base}}\n"
         "  embedder: {gpus: [0]}\n"
         "  sound_tagger: {cpu_reason: LiteRT is CPU-only}\n"
+        "  audio_tagger: {cpu_reason: cheap on the CPU}\n"
     )
     run = subprocess.run(
         [sys.executable, "scripts/make_gpu_configs.py", "--layout", str(layout_file), "--repository", str(repository)],
@@ -216,7 +221,7 @@ def test_bad_layouts_are_refused_with_a_clear_message(tmp_path, edit, message):
     base = (
         "name: gpu2\ngpu_count: 2\nreserved: {1: VLM}\nmodels:\n"
         "  detector: {gpus: [0]}\n  detector_engine: {gpus: [0]}\n  embedder: {gpus: [0]}\n"
-        "  sound_tagger: {cpu_reason: CPU-only}\n"
+        "  sound_tagger: {cpu_reason: CPU-only}\n  audio_tagger: {cpu_reason: CPU-only}\n"
     )
     text = base if message.startswith("no placement") else base + edit
     layout_file = tmp_path / "bad.yaml"

@@ -22,7 +22,7 @@ def _wav(path) -> np.ndarray:
 
 
 def test_all_models_ready(models):
-    assert models.ready() == {"detector": True, "asr": True, "sound_tagger": True, "embedder": True}
+    assert models.ready() == {"detector": True, "asr": True, "sound_tagger": True, "audio_tagger": True, "embedder": True}
 
 
 def test_detector_finds_people_and_the_bus(models, media_dir):
@@ -72,6 +72,20 @@ def test_sound_tagger_skips_silence_and_returns_well_formed_tags(models):
     tags = models.tag_sounds((rng.standard_normal(16000 * 6) * 0.2).astype(np.float32))
     for tag in tags:
         assert 0 <= tag.t_start < tag.t_end <= 6.0 and 0.5 <= tag.confidence <= 1.0 and tag.label
+
+
+def test_audio_tagger_hears_speech_and_beeps_and_nothing_in_silence(models, media_dir):
+    assert models.tag_audioset(np.zeros(16000 * 3, np.float32)) == []
+    speech = _wav(media_dir / "sample.wav")[: 16000 * 12]
+    tags = models.tag_audioset(speech)
+    patches = {t.t_start for t in tags}
+    spoken = {t.t_start for t in tags if t.label == "Speech" and t.confidence >= 0.5}
+    assert len(spoken) >= 0.6 * len(patches), sorted({t.label for t in tags})  # a conversation is speech, patch after patch
+    assert all(0 <= t.t_start < t.t_end <= 12.0 + 1e-6 and t.t_end - t.t_start <= 0.98 for t in tags)
+    t = np.arange(16000 * 4) / 16000
+    beeps = (0.3 * np.sin(2 * np.pi * 2000 * t) * ((t % 1.0) < 0.3)).astype(np.float32)
+    best = max(models.tag_audioset(beeps), key=lambda tag: tag.confidence)
+    assert best.label in ("Beep, bleep", "Sine wave", "Buzzer", "Alarm"), best
 
 
 def test_embedder_ranks_related_text_higher(models):

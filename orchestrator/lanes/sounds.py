@@ -4,8 +4,10 @@ Worker, per window:
 - the signal analysis (``sound_signal.py``, no model) names beeps, alarms, rings, sirens, tones, bangs, knocks and
   music from their structure, over the window plus ``sound_lookback_s`` before it and the overflow after it; a
   sound is reported by the window its first burst starts in, whole, so a ringing across a boundary is one event;
-- the tagger (BirdNET on the embedded default; an AudioSet tagger where its weights are present) labels 3 s
-  chunks; its labels are mapped onto ``sound_vocabulary`` names, consecutive chunks merged;
+- the AudioSet tagger (``audio_tagger``: YAMNet, 521 classes, 0.96 s patches every 0.48 s) names what it hears in
+  AudioSet's words, mapped onto ``sound_vocabulary`` names (``audioset_name_for``), believed from
+  ``AudioConfig.audioset_threshold``; consecutive patches of one name are one run. Where that model is not served, BirdNET
+  (``sound_tagger``, 3 s chunks, a few generic classes among 6,000 species) is asked instead;
 - fusion: one real sound, one event. A tagger run that overlaps a signal sound of a compatible name, or covers most
   of one, is folded into it (the tagger's name of a source, which a trained model gives, wins over the shape's; its catch-all
   answers, a voice or a bird species, do not; both sources in ``attrs["sources"]``); tags that only restate speech ("human vocal" during voice
@@ -15,22 +17,35 @@ Worker, per window:
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from ..events import Event
 from ..media import AUDIO_RATE, read_audio
-from ..sound_vocabulary import accepted_names, name_for
-from .base import AudioMedia, Lane
+from ..sound_vocabulary import accepted_names, audioset_name_for, name_for
+from .base import AssemblyContext, AudioMedia, Lane, LaneOutput
 from .sound_signal import SignalConfig, SignalSound, analyse_signal, speech_share
 from .speech import speech_regions
 
+JOIN_GAP_S = 1.0  # tagger runs of one name this close are one sound (a patch below the threshold inside music is not a new piece)
 UNNAMED_TAGS = {"noise"}  # a tag that names nothing a person would ask for
-SPEECH_TAGS = {"human voice"}  # restates the speech lane when it falls in voice activity
+# restate the speech lane when they fall in voice activity: a voice, and what a tagger takes a voice for (a meow, an animal)
+SPEECH_TAGS = {"human voice", "shouting", "crowd", "animal", "cat"}
+# ambiences that broadband noise (a fan, a road, a hiss) also scores: believed only from this probability
+AMBIENT_TAGS = {"wind", "rain", "water", "fire", "insect"}
+AMBIENT_THRESHOLD = 0.8
+# sounds that go on and hold many bursts (a piece of music is notes, drums and chords; a crowd is claps and shouts):
+# bursts inside one, or running into its start, that the tagger named nothing else are its parts, not sounds of their own
+CONTAINER_TAGS = {"music", "singing", "applause", "crowd", "vehicle engine", "train", "aircraft", "helicopter", "rain", "water",
+                  "power tool", "vacuum cleaner", "typing"}
+SHAPE_NAMES = {"knock", "bang", "beeping", "tone", "ringing", "music", "footsteps", "applause"}  # the signal's own names
 # the tagger's catch-all answers (BirdNET's "human vocal", any bird species): they name no source, so they never
 # rename a sound the signal found (a ringtone is not a voice); they are kept in the sound's attributes
 GENERIC_TAGS = {"human voice", "animal", "noise"}
+# electronic signals a tagger confuses with one another: where runs of several overlap and no signal sound hosts them,
+# the likeliest one is the sound (a phone ring also scores "alarm")
+SIGNAL_FAMILY = {"alarm", "beeping", "telephone ringing", "ringing", "doorbell", "bell", "tone", "whistle", "dial tone"}
 
 
 def _compatible(a: str, b: str) -> bool:
@@ -40,7 +55,9 @@ def _compatible(a: str, b: str) -> bool:
 def fuse(signal: list[SignalSound], tags: list[tuple[str, float, float, float]], speech: list[tuple[float, float]]) -> list[SignalSound]:
     """Signal sounds and tagger runs ``(name, t0, t1, confidence)`` → one sound per real sound."""
     out = [replace(s, attrs={**s.attrs, "sources": ["signal"]}) for s in signal]
-    for name, t0, t1, conf in tags:
+    renamed: set[int] = set()  # hosts already named by the tagger: its likeliest name for them stands
+    heard: dict[int, tuple[float, float]] = {}  # sound -> the span of the tagger runs folded into it (patches are coarser than bursts)
+    for name, t0, t1, conf in sorted(tags, key=lambda t: -t[3]):
         if name in UNNAMED_TAGS:
             continue
         if name in SPEECH_TAGS and speech_share(t0, t1, speech) > 0.3:
@@ -54,13 +71,67 @@ def fuse(signal: list[SignalSound], tags: list[tuple[str, float, float, float]],
         if host is not None:
             host.attrs["sources"] = sorted({*host.attrs["sources"], "tagger"})
             host.attrs.setdefault("tagger_labels", []).append(name)
-            if name != host.label and name not in GENERIC_TAGS:  # a trained model's name of a source beats the shape of the signal
+            if name != host.label and name not in GENERIC_TAGS and id(host) not in renamed:  # a trained model's name of a source beats the shape of the signal
                 host.attrs["signal_label"] = host.label
                 host.label = name
+            if name not in GENERIC_TAGS:
+                renamed.add(id(host))
             host.confidence = round(max(host.confidence, conf), 3)
+            a, b = heard.get(id(host), (host.t_start, host.t_end))
+            heard[id(host)] = (min(a, t0), max(b, t1))
+            continue
+        def span(s):
+            return heard.get(id(s), (s.t_start, s.t_end))
+
+        rival = next((s for s in out if "tagger" in s.attrs["sources"] and name in SIGNAL_FAMILY and s.label in SIGNAL_FAMILY
+                      and min(span(s)[1], t1) - max(span(s)[0], t0) >= 0.5 * min(span(s)[1] - span(s)[0], t1 - t0)), None)
+        if rival is not None:  # a likelier name of the same signal came first
+            rival.attrs.setdefault("tagger_labels", []).append(name)
             continue
         out.append(SignalSound(name, t0, t1, round(conf, 3), {"sources": ["tagger"]}))
-    return sorted(out, key=lambda s: (s.t_start, s.label))
+        heard[id(out[-1])] = (t0, t1)
+    return _absorb_parts(sorted(out, key=lambda s: (s.t_start, s.label)))
+
+
+def _absorb_parts(sounds: list[SignalSound]) -> list[SignalSound]:
+    """Signal-only bursts inside a tagger's container sound (or chained up to its start, each within ``JOIN_GAP_S``)
+    become its parts: the container starts at the first of them, and they are counted in ``attrs["parts"]``."""
+    for c in [s for s in sounds if s.attrs["sources"] == ["tagger"] and s.label in CONTAINER_TAGS]:
+        parts = [s for s in sounds if s.attrs["sources"] == ["signal"] and s.label in SHAPE_NAMES]
+        taken = [p for p in parts if p.t_start >= c.t_start - 1e-6 and p.t_end <= c.t_end + JOIN_GAP_S]
+        for p in sorted((p for p in parts if p.t_start < c.t_start - 1e-6), key=lambda p: -p.t_start):
+            if c.t_start - p.t_end > JOIN_GAP_S:
+                break
+            taken.append(p)
+            c.t_start = p.t_start
+        if taken:
+            c.attrs["parts"] = c.attrs.get("parts", 0) + len(taken)  # its sources stay the tagger's: a run may go on next window
+            sounds = [s for s in sounds if all(s is not p for p in taken)]
+    return sounds
+
+
+def tagger_runs(tags, name_of, threshold: float = 0.0, gap_s: float = 0.01) -> list[tuple[str, float, float, float]]:
+    """Tagger hits ``(t_start, t_end, label, confidence)`` → runs ``(name, t0, t1, confidence)``: each label named by
+    ``name_of`` (None: not a sound to report), hits at or above ``threshold``, overlapping or touching hits of one name
+    merged (their best confidence kept).
+
+    >>> from types import SimpleNamespace as T
+    >>> tagger_runs([T(t_start=0.0, t_end=0.96, label="Telephone", confidence=0.8), T(t_start=0.48, t_end=1.44,
+    ...              label="Ringtone", confidence=0.6), T(t_start=0.48, t_end=1.44, label="Speech", confidence=0.9)],
+    ...             audioset_name_for, threshold=0.5)
+    [('telephone ringing', 0.0, 1.44, 0.8)]
+    """
+    runs: dict[str, list[list[float]]] = {}
+    for tag in sorted(tags, key=lambda x: x.t_start):
+        name = name_of(tag.label)
+        if name is None or tag.confidence < (max(threshold, AMBIENT_THRESHOLD) if name in AMBIENT_TAGS else threshold):
+            continue
+        run = runs.get(name)
+        if run and tag.t_start - run[-1][1] <= gap_s:
+            run[-1][1], run[-1][2] = max(run[-1][1], tag.t_end), max(run[-1][2], tag.confidence)
+        else:
+            runs.setdefault(name, []).append([tag.t_start, tag.t_end, tag.confidence])
+    return [(name, a, b, c) for name, rs in runs.items() for a, b, c in rs]
 
 
 def _owned(sounds: list[SignalSound], w, overflow_s: float) -> list[SignalSound]:
@@ -76,10 +147,47 @@ def _owned(sounds: list[SignalSound], w, overflow_s: float) -> list[SignalSound]
     return out
 
 
+@dataclass
+class SoundsState:
+    """Sounds only the tagger heard that reached the end of the last window: the next window may continue them."""
+
+    open: list[Event] = field(default_factory=list)
+
+
 class SoundsLane(Lane):
     name = "sounds"
     source = "audio"
-    models = ("sound_tagger",)
+    models = ("audio_tagger", "sound_tagger")
+
+    def new_state(self, config) -> SoundsState:
+        return SoundsState()
+
+    def assemble(self, result: list[Event], ctx: AssemblyContext) -> LaneOutput:
+        """A tagger-only sound running into the next window is one event (music over a minute is one piece of music),
+        held open until a window no longer continues it; the signal's sounds are already whole (``_owned``)."""
+        state: SoundsState = ctx.state if ctx.state is not None else SoundsState()
+        out: list[Event] = []
+        still_open: list[Event] = []
+        for e in sorted(result, key=lambda e: e.t_start):
+            if e.attrs.get("sources") == ["tagger"]:
+                prev = next((o for o in state.open + still_open if o.label == e.label and e.t_start - o.t_end <= JOIN_GAP_S), None)
+                if prev is not None:
+                    prev.t_end, prev.confidence = max(prev.t_end, e.t_end), max(prev.confidence, e.confidence)
+                    if prev in state.open:
+                        state.open.remove(prev)
+                        still_open.append(prev)
+                    continue
+                if not ctx.is_last and e.t_end >= ctx.window.t_end - JOIN_GAP_S:
+                    still_open.append(e)
+                    continue
+            out.append(e)
+        out += state.open  # not continued by this window: done
+        for o in list(still_open):
+            if ctx.is_last or o.t_end < ctx.window.t_end - JOIN_GAP_S:
+                still_open.remove(o)
+                out.append(o)
+        state.open = still_open
+        return LaneOutput(events=sorted(out, key=lambda e: (e.t_start, e.id)))
 
     def analyse(self, task, media: AudioMedia, models) -> list[Event]:
         acfg, info, w = task.config.audio, task.info, task.window
@@ -91,15 +199,11 @@ class SoundsLane(Lane):
         speech = [(r.t_start, r.t_end) for p in task.speech_lookback for r in speech_regions(info, p, acfg)]
         speech += [(r.t_start, r.t_end) for r in speech_regions(info, w, acfg, media.pcm)]
         found = analyse_signal(pcm, speech, SignalConfig(), offset_s=t0)
-        runs: dict[str, list] = {}
-        for tag in sorted(models.tag_sounds(media.window_pcm), key=lambda x: x.t_start):
-            name = name_for(tag.label)
-            run = runs.get(name)
-            if run and tag.t_start - run[-1][1] <= 0.01:
-                run[-1][1], run[-1][2] = tag.t_end, max(run[-1][2], tag.confidence)
-            else:
-                runs.setdefault(name, []).append([tag.t_start, tag.t_end, tag.confidence])
-        tags = [(name, w.t_start + a, w.t_start + b, c) for name, rs in runs.items() for a, b, c in rs]
+        if models.serves("audio_tagger"):
+            runs = tagger_runs(models.tag_audioset(media.window_pcm), audioset_name_for, acfg.audioset_threshold, gap_s=JOIN_GAP_S)
+        else:
+            runs = tagger_runs(models.tag_sounds(media.window_pcm), name_for)
+        tags = [(name, w.t_start + a, w.t_start + b, c) for name, a, b, c in runs]
         events = []
         for s in _owned(fuse(found, tags, speech), w, acfg.boundary_overflow_s):
             events.append(Event(f"sound-{w.index:05d}-{len(events):03d}", "sound", s.label, s.t_start, s.t_end, s.confidence,
