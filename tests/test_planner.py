@@ -164,7 +164,7 @@ def test_counts_say_each_fact_once(clip):
 def test_anchored_answer_names_the_anchor_then_what_follows(clip):
     con, vid = clip
     text, citations, _ = answer(con, vid, "what is said right after the phone rings?")
-    assert text == 'Ringing is heard at [00:33]; the next thing said, at [00:37], is "Hello, who is calling?".'
+    assert text == 'Ringing is heard at [00:33]; the next thing said, at [00:37], is "Hello, who is calling?"'  # the quotation's own mark ends the sentence
     assert [c.event_id for c in citations] == ["sound:1", "speech:2"]
     text, _, _ = answer(con, vid, "what is said right after the doorbell?")
     assert "Hello, who is calling?" in text
