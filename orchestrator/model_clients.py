@@ -10,17 +10,25 @@ from __future__ import annotations
 
 import http.client
 import json
-import time
 from dataclasses import dataclass
 
 import numpy as np
 import tritonclient.http as httpclient
+from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential
 from tritonclient.utils import InferenceServerException
 
 RETRYABLE = ("connection", "timed out", "broken pipe", "reset by peer", "service unavailable", "502", "503")
 # What a call to a Triton that died or restarted can raise: the HTTP client's own errors, socket errors, and
 # http.client.HTTPException (geventhttpclient's HTTPConnectionClosed, "connection closed.").
 TRANSPORT_ERRORS = (InferenceServerException, ConnectionError, OSError, http.client.HTTPException)
+
+
+def _transient(exc: BaseException) -> bool:
+    """A failure worth another try: the connection dropped (HTTPException: the server died mid-reply) or the server
+    said it is busy or unreachable. A model's own error (bad input) is not retried."""
+    if not isinstance(exc, TRANSPORT_ERRORS):
+        return False
+    return isinstance(exc, http.client.HTTPException) or any(s in str(exc).lower() for s in RETRYABLE)
 
 
 class ModelError(RuntimeError):
@@ -90,16 +98,14 @@ class TritonModels:
         return out
 
     def _infer(self, model: str, inputs, outputs):
-        delay = 0.5
-        for attempt in range(self.retries + 1):
-            try:
-                return self.client.infer(model, inputs, outputs=outputs)
-            except TRANSPORT_ERRORS as exc:
-                retryable = isinstance(exc, http.client.HTTPException) or any(s in str(exc).lower() for s in RETRYABLE)
-                if attempt == self.retries or not retryable:
-                    raise ModelError(f"model '{model}' failed: {exc}") from exc
-                time.sleep(delay)
-                delay *= 2
+        """One request; a dropped connection or a busy server is retried (0.5 s, 1 s, 2 s ... apart, ``retries`` times)."""
+        try:
+            for attempt in Retrying(retry=retry_if_exception(_transient), stop=stop_after_attempt(self.retries + 1),
+                                    wait=wait_exponential(multiplier=0.5, max=8.0), reraise=True):
+                with attempt:
+                    return self.client.infer(model, inputs, outputs=outputs)
+        except TRANSPORT_ERRORS as exc:
+            raise ModelError(f"model '{model}' failed: {exc}") from exc
         raise AssertionError("unreachable")
 
     # -- detector ---------------------------------------------------------------------------
