@@ -117,6 +117,64 @@ def cmd_videos(args) -> int:
     return 0
 
 
+def _video_list(text: str | None) -> list[str] | None:
+    return [v.strip() for v in text.split(",") if v.strip()] if text else None
+
+
+def _seconds(text: str | None, flag: str) -> float | None:
+    """Seconds from '95', '1:35' or '01:01:35'."""
+    if text is None:
+        return None
+    try:
+        parts = [float(x) for x in text.split(":")]
+    except ValueError:
+        raise LookupError(f"{flag} takes seconds or a time like 14:05 or 1:02:03; got {text!r}") from None
+    if len(parts) > 3:
+        raise LookupError(f"{flag} takes seconds or a time like 14:05 or 1:02:03; got {text!r}")
+    return sum(p * 60 ** i for i, p in enumerate(reversed(parts)))
+
+
+def _library_embedder(enabled: bool):
+    """The question embedder (Triton's, started here unless one runs at $TRITON_URL), or None: (embed, closer)."""
+    if not enabled:
+        return None, lambda: None
+    from .model_clients import TritonModels  # noqa: PLC0415
+    from .pipeline import Services  # noqa: PLC0415
+
+    services = Services(need_bus=False, models=("embedder",))
+    services.__enter__()
+    models = TritonModels(services.triton_url)
+
+    def close() -> None:
+        models.close()
+        services.__exit__(None, None, None)
+
+    return models.embed, close
+
+
+def cmd_search(args) -> int:
+    from .events import fmt_time  # noqa: PLC0415
+    from .graph import Span  # noqa: PLC0415
+    from .library import search  # noqa: PLC0415
+
+    lo, hi = _seconds(args.t_from, "--from"), _seconds(args.t_to, "--to")
+    span = Span(lo or 0.0, hi if hi is not None else 1e12) if lo is not None or hi is not None else None
+    with _open_graph(args) as graph:
+        embed, close = _library_embedder(args.semantic)
+        try:
+            moments = search(graph, args.query, videos=_video_list(args.videos), kinds=tuple(args.kind or ()),
+                             labels=tuple(args.label or ()), span=span, embed=embed, limit=args.limit, since=args.since, until=args.until)
+        finally:
+            close()
+    if args.json:
+        print(json.dumps([m.to_dict() for m in moments]))
+    else:
+        for m in moments:
+            print(f"{m.video_name} [{fmt_time(m.t_start)}-{fmt_time(m.t_end)}] {m.kind:9} {m.label:14} {m.snippet}  ({m.score:.2f})")
+        print(f"{len(moments)} moments", file=sys.stderr)
+    return 0
+
+
 def build_vlm():
     """The VLM engine when ``VLM_BASE_URL`` names an OpenAI-compatible endpoint, else None."""
     url = os.environ.get("VLM_BASE_URL")
@@ -299,6 +357,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--session", help="continue a conversation (follow-ups)")
     common(p)
     p.set_defaults(func=cmd_ask)
+
+    p = sub.add_parser("search", help="search every video of the home: words said or written, labels, colours, scene descriptions")
+    p.add_argument("query", help="words to look for (may be empty with --kind/--label)")
+    p.add_argument("--videos", help="comma-separated video ids or file names (default: every video)")
+    p.add_argument("--kind", action="append", choices=["object", "speech", "sound", "scene_cut", "motion", "scene", "text"],
+                   help="only events of this kind (repeat for more)")
+    p.add_argument("--label", action="append", help="only events with this label (repeat for more)")
+    p.add_argument("--from", dest="t_from", help="only moments from this time of each video (seconds or mm:ss)")
+    p.add_argument("--to", dest="t_to", help="only moments up to this time of each video")
+    p.add_argument("--since", help="only videos ingested on or after this date (YYYY-MM-DD)")
+    p.add_argument("--until", help="only videos ingested before this date (YYYY-MM-DD)")
+    p.add_argument("--limit", type=int, default=20)
+    p.add_argument("--semantic", action="store_true", help="also rank by meaning (starts the embedder: slower to start)")
+    common(p)
+    p.set_defaults(func=cmd_search)
 
     p = sub.add_parser("rules", help="check rule files; re-run rules over an ingested video (no models needed)")
     rsub = p.add_subparsers(dest="rules_command", required=True)

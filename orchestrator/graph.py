@@ -36,6 +36,8 @@ from .events import Event, Relation
 
 EMBED_DIM = 384
 EVENT_COLUMNS = "id, kind, label, t_start, t_end, confidence, text, track_id, window_idx, attrs"
+# the attributes a library search reads (``events.py``: how objects look and move, how sounds go)
+SEARCH_ATTRS = ("appearance_colours", "colours", "appearance_size", "appearance_motion", "appearance_direction", "pattern", "shape", "tagger_labels")
 
 
 @dataclass(frozen=True)
@@ -617,3 +619,59 @@ class EventGraph:
 
     def counts(self, video_id: str) -> dict[str, int]:
         return dict(self.con.execute("SELECT kind, count(*) FROM events WHERE video_id = ? GROUP BY kind ORDER BY kind", [video_id]).fetchall())
+
+    # -- the library: every video of the home at once ---------------------------------------------
+    def select_videos(self, ids: tuple[str, ...] = (), names: tuple[str, ...] = (), since: str | None = None,
+                      until: str | None = None) -> list[dict]:
+        """The videos whose id is one of ``ids`` or whose name is one of ``names`` (case-insensitive; every video when both
+        are empty), ingested on or after ``since`` and before ``until`` (ISO dates), in name order."""
+        sql, params = "SELECT video_id, name, path, duration_s, status, n_windows, created_at FROM videos WHERE TRUE", []
+        if ids or names:
+            sql += f" AND (video_id IN ({_marks(ids) or 'NULL'}) OR lower(name) IN ({_marks(names) or 'NULL'}))"
+            params += [*ids, *(n.lower() for n in names)]
+        if since:
+            sql, params = sql + " AND created_at >= CAST(? AS TIMESTAMP)", params + [since]
+        if until:
+            sql, params = sql + " AND created_at < CAST(? AS TIMESTAMP)", params + [until]
+        return self._rows(sql + " ORDER BY name, video_id", params)
+
+    def search_events(self, video_ids: list[str], terms: list[tuple[str, tuple[str, ...]]], matches: list[Match] | tuple[Match, ...] = (),
+                      span: Span | None = None, limit: int = 100) -> list[tuple[str, Event, float]]:
+        """(video_id, event, score) for the events of ``video_ids`` that match any of ``terms`` and any of ``matches``, the best first.
+
+        A term is an ILIKE pattern and the labels it names: it scores 1 when the event's label is one of those labels or its label
+        or text (speech, on-screen text, a scene's description) matches the pattern, 0.8 when only an attribute does (an object's
+        colours, size, motion; a sound's pattern or shape; the tagger's labels). The score is the sum over the terms."""
+        if not video_ids or not terms:
+            return []
+        attr_text = ("concat_ws(' ', " + ", ".join(f"json_extract_string(attrs, '$.{k}')" for k in SEARCH_ATTRS) + ")")
+        parts, params = [], []
+        for pattern, labels in terms:
+            named = f"label IN ({_marks(labels)}) OR " if labels else ""
+            parts.append(f"(CASE WHEN {named}label ILIKE ? OR text ILIKE ? THEN 1.0 WHEN attr_text ILIKE ? THEN 0.8 ELSE 0.0 END)")
+            params += [*labels, pattern, pattern, pattern]
+        where, where_params = where_sql(matches)
+        inner = f"""SELECT video_id, {EVENT_COLUMNS}, {attr_text} AS attr_text FROM events
+                    WHERE video_id IN ({_marks(video_ids)}) AND kind <> 'alert' AND {where}"""
+        inner_params = [*video_ids, *where_params]
+        if span is not None:
+            inner, inner_params = inner + span.sql(), inner_params + span.params()
+        sql = f"""SELECT * FROM (SELECT video_id, {EVENT_COLUMNS}, {" + ".join(parts)} AS score FROM ({inner}))
+                  WHERE score > 0 ORDER BY score DESC, confidence DESC, video_id, t_start LIMIT {int(limit)}"""
+        rows = self._rows(sql, [*params, *inner_params])
+        return [(r["video_id"], Event.from_row(r), float(r["score"])) for r in rows]
+
+    def similar_library_events(self, video_ids: list[str], vector, matches: list[Match] | tuple[Match, ...] = (),
+                               span: Span | None = None, limit: int = 50) -> list[tuple[str, Event, float]]:
+        """(video_id, event, cosine similarity to ``vector``) over the embedded events of ``video_ids``, the closest first."""
+        if not video_ids:
+            return []
+        where, where_params = where_sql(matches, "e.")
+        sql = f"""SELECT e.video_id, {", ".join("e." + c for c in EVENT_COLUMNS.split(", "))}, array_cosine_similarity(m.vec, ?::FLOAT[{EMBED_DIM}]) AS sim
+                  FROM embeddings m JOIN events e ON e.video_id = m.video_id AND e.id = m.event_id
+                  WHERE m.video_id IN ({_marks(video_ids)}) AND {where}"""
+        params: list = [list(vector), *video_ids, *where_params]
+        if span is not None:
+            sql, params = sql + span.sql("e."), params + span.params()
+        rows = self._rows(sql + f" ORDER BY sim DESC LIMIT {int(limit)}", params)
+        return [(r["video_id"], Event.from_row(r), float(r["sim"])) for r in rows]
