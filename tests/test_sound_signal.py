@@ -113,6 +113,17 @@ def test_bursts_inside_music_are_its_notes_not_sounds_of_their_own():
     assert sorted(s.label for s in fused) == ["beeping", "music"]
 
 
+def test_a_ring_cadence_stays_a_ring_when_the_tagger_hears_only_music():
+    from orchestrator.lanes.sound_signal import SignalSound
+
+    rings = [SignalSound("ringing", 2.0, 7.0, 0.7, {"pattern": "3 rings"})]
+    fused = fuse(rings, [("music", 1.4, 8.6, 0.99)], speech=[])  # a melodic ringtone: patches of it are music
+    assert [(s.label, s.attrs["tagger_labels"]) for s in fused] == [("ringing", ["music"])]
+    # the tagger naming the device still renames it
+    fused = fuse(rings, [("music", 1.4, 8.6, 0.99), ("telephone ringing", 2.0, 7.0, 0.7)], speech=[])
+    assert [s.label for s in fused] == ["telephone ringing"]
+
+
 def test_tagger_patches_become_runs_of_one_name():
     from types import SimpleNamespace
 

@@ -40,6 +40,10 @@ AMBIENT_THRESHOLD = 0.8
 CONTAINER_TAGS = {"music", "singing", "applause", "crowd", "vehicle engine", "train", "aircraft", "helicopter", "rain", "water",
                   "power tool", "vacuum cleaner", "typing"}
 SHAPE_NAMES = {"knock", "bang", "beeping", "tone", "ringing", "music", "footsteps", "applause"}  # the signal's own names
+# a cadence the signal measured over seconds (rings 2 s on, 4 s off; beeps 1 s apart) names a device, which 0.96 s
+# patches cannot see: a tagger hearing only "music" in a melodic ringtone does not rename it
+CADENCES = {"ringing", "alarm"}
+MELODIC_TAGS = {"music", "singing"}
 # the tagger's catch-all answers (BirdNET's "human vocal", any bird species): they name no source, so they never
 # rename a sound the signal found (a ringtone is not a voice); they are kept in the sound's attributes
 GENERIC_TAGS = {"human voice", "animal", "noise"}
@@ -71,10 +75,11 @@ def fuse(signal: list[SignalSound], tags: list[tuple[str, float, float, float]],
         if host is not None:
             host.attrs["sources"] = sorted({*host.attrs["sources"], "tagger"})
             host.attrs.setdefault("tagger_labels", []).append(name)
-            if name != host.label and name not in GENERIC_TAGS and id(host) not in renamed:  # a trained model's name of a source beats the shape of the signal
+            keeps_cadence = name in MELODIC_TAGS and host.label in CADENCES and "signal" in host.attrs["sources"] and id(host) not in renamed
+            if name != host.label and name not in GENERIC_TAGS and id(host) not in renamed and not keeps_cadence:  # a trained model's name of a source beats the shape of the signal
                 host.attrs["signal_label"] = host.label
                 host.label = name
-            if name not in GENERIC_TAGS:
+            if name not in GENERIC_TAGS and not keeps_cadence:
                 renamed.add(id(host))
             host.confidence = round(max(host.confidence, conf), 3)
             a, b = heard.get(id(host), (host.t_start, host.t_end))
