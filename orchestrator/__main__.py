@@ -196,6 +196,8 @@ def cmd_ask(args) -> int:
     from .model_clients import TritonModels  # noqa: PLC0415
     from .pipeline import Services  # noqa: PLC0415
 
+    if args.library:
+        return _ask_library(args)
     session = check_session(args.session) if args.session else new_session_id()
     graph = _open_graph(args)
     try:
@@ -247,6 +249,27 @@ def cmd_ask(args) -> int:
                 print(f"session {session} (pass --session {session} to ask a follow-up)", file=sys.stderr)
     finally:
         graph.close()
+    return 0
+
+
+def _ask_library(args) -> int:
+    """``ask --library QUESTION``: one question over every video (or ``--videos``), cited by video and moment."""
+    from .library import LibraryAsk, citation_line  # noqa: PLC0415
+
+    if args.template or args.session:
+        raise LookupError("--library asks one question of many videos: --template and --session work on one video (give its id)")
+    question = " ".join(x for x in (args.video_id, args.question) if x)
+    with _open_graph(args) as graph:
+        embed, close = _library_embedder(True)
+        try:
+            answer = LibraryAsk(graph, embed=embed).ask(question, videos=_video_list(args.videos))
+        finally:
+            close()
+    print(answer.text)
+    if args.json:
+        print(json.dumps(answer.to_dict()))
+    elif answer.citations:
+        print("cited: " + ", ".join(citation_line(c) for c in answer.citations), file=sys.stderr)
     return 0
 
 
@@ -350,9 +373,11 @@ def build_parser() -> argparse.ArgumentParser:
     common(p)
     p.set_defaults(func=cmd_events)
 
-    p = sub.add_parser("ask", help="ask a question about an ingested video (streams the answer)")
-    p.add_argument("video_id")
+    p = sub.add_parser("ask", help="ask a question about an ingested video (streams the answer), or with --library about all of them")
+    p.add_argument("video_id", help="the video's id (with --library: the question)")
     p.add_argument("question", nargs="?", default="", help="the question (optional with --template)")
+    p.add_argument("--library", action="store_true", help="ask every video of the home (or --videos): ask --library \"QUESTION\"")
+    p.add_argument("--videos", help="with --library: comma-separated video ids or file names")
     p.add_argument("--template", choices=["comprehensive", "safety", "performance", "pattern", "creative"])
     p.add_argument("--session", help="continue a conversation (follow-ups)")
     common(p)

@@ -144,3 +144,15 @@ def test_cli_search_json_and_errors(home):
                                                                        "`python -m orchestrator videos`"]
     bad = run_cli("search", "dog", "--home", str(home), "--from", "ten")
     assert bad.returncode == 2 and "--from takes seconds" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_cli_ask_library_cites_video_and_moment(home, cli_env):
+    r = run_cli("ask", "--library", "which videos have a dog?", "--home", str(home), "--json", env_extra=cli_env)
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout.strip().splitlines()[-1])
+    assert out["answer"].startswith("Found in 1 of 3 videos: cam1.mp4.") and "cam1.mp4 [00:33:21]" in out["answer"]
+    assert out["citations"] == [{"video_id": "cam1", "video_name": "cam1.mp4", "t_start": 2001.0, "t_end": 2030.0, "event_id": "object:3"}]
+    r = run_cli("ask", "--library", "what was said about the delivery?", "--home", str(home), "--videos", "cam1,cam2", env_extra=cli_env)
+    assert r.returncode == 0 and r.stdout.startswith("I don't know — none of the 2 videos"), r.stdout + r.stderr
+    bad = run_cli("ask", "--library", "is there a dog?", "--home", str(home), "--videos", "cam7", env_extra=cli_env)
+    assert bad.returncode == 2 and bad.stderr.startswith("error: unknown video 'cam7'")
