@@ -25,10 +25,10 @@ def _home(args) -> Path:
 def cmd_ingest(args) -> int:
     from .homelock import HomeLock  # noqa: PLC0415
 
-    if Path(args.path).expanduser().is_dir():
-        raise LookupError(f"{args.path} is a directory, not a video file: give one file inside it "
-                          f"(e.g. python -m orchestrator ingest {Path(args.path) / 'VIDEO.mp4'})")
     home = _home(args)
+    if Path(args.path).expanduser().is_dir():
+        with HomeLock(home, "ingest", detail=Path(args.path).name + "/"):
+            return _ingest_folder(args, home)
     # a second writer is told first, before the heavy imports, the probe and any model server
     with HomeLock(home, "ingest", detail=Path(args.path).name):
         return _ingest_holding_home(args, home)
@@ -70,6 +70,60 @@ def _ingest_holding_home(args, home: Path) -> int:
               f"{summary.counts}, {summary.frames_kept}/{summary.frames_scanned} frames kept, {summary.wall_s:.1f} s "
               f"({summary.duration_s / max(summary.wall_s, 1e-9):.1f}x realtime)")
     return 0
+
+
+VIDEO_SUFFIXES = {".mp4", ".m4v", ".mov", ".mkv", ".avi", ".webm", ".mpg", ".mpeg", ".ts", ".mts", ".m2ts", ".wmv", ".flv", ".3gp", ".ogv"}
+
+
+def _ingest_folder(args, home: Path) -> int:
+    """Every video file of a folder, in name order, with one Triton for all: a finished one is found by its content hash and
+    skipped, a partial one resumes, a bad one is reported and the rest go on; a summary at the end."""
+    from .graph import StorageError  # noqa: PLC0415
+    from .pipeline import Ingestor, Services  # noqa: PLC0415
+
+    folder = Path(args.path).expanduser()
+    files = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in VIDEO_SUFFIXES and not p.name.startswith("."))
+    others = sum(1 for p in folder.iterdir() if p.is_file() and p not in files)
+    if not files:
+        raise LookupError(f"{folder} is a directory with no video files in it (looked for {', '.join(sorted(VIDEO_SUFFIXES))}): "
+                          "put videos in it, or give one video file")
+    lanes = tuple(x.strip() for x in args.lanes.split(",") if x.strip()) if args.lanes else lanes_from_env()
+    try:
+        from .lanes import resolve  # noqa: PLC0415
+
+        resolve(lanes)
+        config = IngestConfig(window_s=args.window_s, executor=args.executor, lanes=lanes)
+    except ValueError as exc:
+        raise LookupError(f"{exc} (--lanes or VDET_LANES)") from None
+    print(f"ingesting {len(files)} videos from {folder}" + (f" ({others} other files ignored)" if others else ""), file=sys.stderr)
+    results: list[dict] = []
+    with Services() as services:
+        ingestor = Ingestor(home, services, config)
+        for i, path in enumerate(files, 1):
+            head = f"[{i}/{len(files)}] {path.name}"
+            try:
+                s = ingestor.ingest(path)
+            except StorageError:
+                raise  # the disk is full: every later file would fail the same way
+            except Exception as exc:  # noqa: BLE001 - one bad file is reported; the rest go on
+                reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+                results.append({"path": str(path), "name": path.name, "status": "failed", "error": reason})
+                print(f"{head}: FAILED: {reason}", file=sys.stderr, flush=True)
+                continue
+            skipped = s.windows_resumed >= s.windows
+            results.append({**s.to_dict(), "path": str(path), "name": path.name, "status": "skipped" if skipped else "ingested",
+                            "wall_s": s.wall_s})
+            what = "already ingested, skipped" if skipped else (
+                f"{s.windows} windows ({s.windows_resumed} resumed), {s.events} events in {s.wall_s:.1f} s")
+            print(f"{head}: video {s.video_id}: {what}", file=sys.stderr, flush=True)
+    n = {k: sum(1 for r in results if r["status"] == k) for k in ("ingested", "skipped", "failed")}
+    failed = [r["name"] for r in results if r["status"] == "failed"]
+    line = (f"{folder}: {n['ingested']} ingested, {n['skipped']} already done, {n['failed']} failed"
+            + (f" ({', '.join(failed)}: see the lines above; fix or remove them and run the same command again)" if failed else ""))
+    print(line, file=sys.stderr)
+    if args.json:
+        print(json.dumps({"folder": str(folder), **n, "videos": results}, default=str))
+    return 1 if failed else 0
 
 
 def _open_graph(args):
@@ -357,8 +411,8 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--json", action="store_true", help="print machine-readable JSON as the last line of stdout")
         p.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help="log details to stderr")
 
-    p = sub.add_parser("ingest", help="ingest a video (resumes if interrupted)")
-    p.add_argument("path")
+    p = sub.add_parser("ingest", help="ingest a video, or every video of a folder (resumes if interrupted)")
+    p.add_argument("path", help="a video file, or a folder: its video files in name order, those already done skipped")
     p.add_argument("--window-s", type=float, default=20.0, help="window length in seconds (default 20)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--executor", choices=["local", "ray"], default=os.environ.get("VDET_EXECUTOR", "local"),
@@ -423,7 +477,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--grpc-port", type=int, default=8001)
     p.add_argument("--models", nargs="*", help="subset of models to load (default: all)")
     p.add_argument("--config-name", help="alternative config in <model>/configs/NAME.pbtxt")
-    p.add_argument("--detector", choices=("centernet", "rtdetr"), help="detector network (default: $VDET_DETECTOR or centernet)")
+    p.add_argument("--detector", choices=("centernet", "rtdetr", "yolov10"),
+                   help="detector network (default: $VDET_DETECTOR or centernet; yolov10 is opt-in, AGPL-3.0)")
     p.set_defaults(func=cmd_serve_models)
 
     p = sub.add_parser("videos", help="list ingested videos")
