@@ -666,12 +666,17 @@ class EventGraph:
         """(video_id, event, cosine similarity to ``vector``) over the embedded events of ``video_ids``, the closest first."""
         if not video_ids:
             return []
+        # the closest ids first (only the filters' columns are read for every row), then those few events whole
+        filtered = bool(matches) or span is not None
         where, where_params = where_sql(matches, "e.")
-        sql = f"""SELECT e.video_id, {", ".join("e." + c for c in EVENT_COLUMNS.split(", "))}, array_cosine_similarity(m.vec, ?::FLOAT[{EMBED_DIM}]) AS sim
-                  FROM embeddings m JOIN events e ON e.video_id = m.video_id AND e.id = m.event_id
-                  WHERE m.video_id IN ({_marks(video_ids)}) AND {where}"""
-        params: list = [list(vector), *video_ids, *where_params]
+        scored = f"""SELECT m.video_id, m.event_id, array_cosine_similarity(m.vec, ?::FLOAT[{EMBED_DIM}]) AS sim FROM embeddings m
+                     {"JOIN events e ON e.video_id = m.video_id AND e.id = m.event_id" if filtered else ""}
+                     WHERE m.video_id IN ({_marks(video_ids)}){f" AND {where}" if filtered else ""}"""
+        params: list = [list(vector), *video_ids, *(where_params if filtered else [])]
         if span is not None:
-            sql, params = sql + span.sql("e."), params + span.params()
-        rows = self._rows(sql + f" ORDER BY sim DESC LIMIT {int(limit)}", params)
+            scored, params = scored + span.sql("e."), params + span.params()
+        sql = f"""SELECT e.video_id, {", ".join("e." + c for c in EVENT_COLUMNS.split(", "))}, top.sim FROM
+                  ({scored} ORDER BY sim DESC LIMIT {int(limit)}) top JOIN events e ON e.video_id = top.video_id AND e.id = top.event_id
+                  ORDER BY top.sim DESC, e.video_id, e.t_start"""
+        rows = self._rows(sql, params)
         return [(r["video_id"], Event.from_row(r), float(r["sim"])) for r in rows]
