@@ -18,6 +18,7 @@ and goes into the window checkpoint.
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -170,7 +171,8 @@ class VideoTracker:
             frame_rate=fps, minimum_consecutive_frames=1,
         )
         self.min_frames = min_frames
-        self.policy = policy or ConfirmPolicy.from_file(min_frames=min_frames)
+        # the served head's calibrated confirm thresholds (VDET_DETECTOR, as triton_server.py picks the head)
+        self.policy = policy or ConfirmPolicy.from_file(head=os.environ.get("VDET_DETECTOR") or "centernet", min_frames=min_frames)
         self.lost_s = lost_s
         self.update_times: dict[int, float] = {}  # tracker frame number -> video time
         self.unmatched: list[TrackedDetection] = []  # last update's detections that got no track id

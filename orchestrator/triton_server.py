@@ -34,7 +34,9 @@ log = logging.getLogger(__name__)
 
 REPOSITORY = Path(__file__).resolve().parent.parent / "triton_models"
 DEFAULT_MODELS = ("detector", "asr", "sound_tagger", "audio_tagger", "embedder")
-DETECTOR_HEADS = ("centernet", "rtdetr")
+DETECTOR_HEADS = ("centernet", "rtdetr", "yolov10")
+# the detector config each non-default head is served with (detector/configs/NAME.pbtxt, through an overlay)
+DETECTOR_CONFIGS = {"rtdetr": "cpu-rtdetr", "yolov10": "cpu-yolov10"}
 
 
 class TritonStartError(RuntimeError):
@@ -82,6 +84,16 @@ def require_rtdetr_export() -> Path:
             "`.venv/bin/python scripts/export_rtdetr.py --checkpoint CHECKPOINT_DIR` (or unset VDET_DETECTOR for the default CenterNet)"
         )
     return path
+
+
+def require_yolov10() -> Path:
+    """The opt-in YOLOv10-N weights (AGPL-3.0), or a clear error saying how to get them."""
+    if not weights.present("yolov10"):
+        raise TritonStartError(
+            f"the YOLOv10-N detector is not installed ({weights.role_path('yolov10')} lacks yolov10n.onnx; AGPL-3.0 weights, "
+            "opt-in): run `.venv/bin/python -m orchestrator.weights fetch yolov10` (or unset VDET_DETECTOR for the default CenterNet)"
+        )
+    return weights.role_path("yolov10")
 
 
 def overlay_repository(repository: Path, dest: Path, configs: dict[str, str]) -> Path:
@@ -166,7 +178,8 @@ class TritonServer:
 
         ``detector_head`` (default ``$VDET_DETECTOR`` or ``centernet``) picks the detector network:
         ``rtdetr`` serves an RT-DETR-v2 export (scripts/export_rtdetr.py) through ONNX Runtime, using
-        ``detector/configs/cpu-rtdetr.pbtxt`` for the detector alone."""
+        ``detector/configs/cpu-rtdetr.pbtxt`` for the detector alone; ``yolov10`` (opt-in, AGPL-3.0 weights:
+        ``python -m orchestrator.weights fetch yolov10``) likewise with ``detector/configs/cpu-yolov10.pbtxt``."""
         head = detector_head or os.environ.get("VDET_DETECTOR") or "centernet"
         if head not in DETECTOR_HEADS:
             raise TritonStartError(f"detector {head!r} is not one of {', '.join(DETECTOR_HEADS)} (set VDET_DETECTOR to one of them)")
@@ -176,6 +189,8 @@ class TritonServer:
         if "detector" in models:
             if head == "centernet":
                 weights.require("detector")
+            elif head == "yolov10":
+                require_yolov10()
             else:
                 require_rtdetr_export()
         workdir = Path(tempfile.mkdtemp(prefix="vdet-triton-"))
@@ -183,8 +198,8 @@ class TritonServer:
         grpc_port = grpc_port or free_port()
         regions = str(lifeline.SHM_DIR / (shm_prefix(http_port) + "*"))
         lifeline.write_owner(workdir, regions)  # a run killed with everything it started is swept by the next one
-        if "detector" in models and head == "rtdetr":
-            repository = overlay_repository(repository, workdir / "models", {"detector": "cpu-rtdetr"})
+        if "detector" in models and head in DETECTOR_CONFIGS:
+            repository = overlay_repository(repository, workdir / "models", {"detector": DETECTOR_CONFIGS[head]})
         backend_dir = build_backend_dir(workdir / "backends")
         log_path = workdir / "tritonserver.log"
         cmd = [

@@ -15,6 +15,12 @@ model size, scaled to 0..1, NCHW; the network gives ``logits`` [N,Q,C] and ``pre
 (``rtdetr.onnx`` from ``VDET_RTDETR_PATH``, the ``model_path`` parameter, or
 ``$VDET_MODELS/detector-rtdetr``), or, when the ``engine_model`` parameter names a model (the GPU's
 TensorRT ``detector_engine``), through Triton BLS with the same pre/post-processing.
+
+``yolov10`` (opt-in: AGPL-3.0 weights) runs YOLOv10-N (``scripts/build_yolov10_onnx.py``; ``yolov10n.onnx`` from
+``VDET_YOLOV10_PATH``, the ``model_path`` parameter, or ``$VDET_MODELS/yolov10``): frames are letterboxed to
+640x640 (top-left, pad 114), RGB/255, NCHW, all frames of a Triton batch as one ONNX batch (``onnx_batching``);
+the NMS-free network gives [N,300,6] = x1,y1,x2,y2 (input px), score, class, sorted; boxes come back
+normalised to the frame, kept at the per-class thresholds (``score_threshold`` where uncalibrated), top 100.
 """
 
 from __future__ import annotations
@@ -101,15 +107,63 @@ def rtdetr_onnx_path(params: dict) -> Path:
     return path if path.suffix == ".onnx" else path / "rtdetr.onnx"
 
 
+YOLOV10_SIZE = 640
+YOLOV10_PAD = 114  # the letterbox grey YOLO is trained with
+
+
+def yolov10_onnx_path(params: dict) -> Path:
+    """Where ``yolov10n.onnx`` lives: a folder, or the .onnx file itself."""
+    models = Path(os.environ.get("VDET_MODELS", Path.home() / ".cache/video-detective/models"))
+    path = Path(os.environ.get("VDET_YOLOV10_PATH") or params.get("model_path") or models / "yolov10").expanduser()
+    return path if path.suffix == ".onnx" else path / "yolov10n.onnx"
+
+
+def yolov10_preprocess(frame: np.ndarray, size: int = YOLOV10_SIZE) -> tuple[np.ndarray, float]:
+    """RGB uint8 HxWx3 -> (float32 3xSxS in 0..1, scale): aspect kept, top-left aligned, pad 114."""
+    h, w = frame.shape[:2]
+    scale = size / max(h, w)
+    nh, nw = max(1, round(h * scale)), max(1, round(w * scale))
+    canvas = np.full((size, size, 3), YOLOV10_PAD, np.uint8)
+    canvas[:nh, :nw] = cv2.resize(frame, (nw, nh), interpolation=cv2.INTER_LINEAR)
+    return canvas.transpose(2, 0, 1).astype(np.float32) / 255.0, scale
+
+
+def yolov10_postprocess(raw: np.ndarray, scale: float, h: int, w: int, thresholds: np.ndarray):
+    """One frame's [300,6] (x1,y1,x2,y2 input px, score, class) -> (boxes [100,4] 0..1, scores [100], classes [100]).
+
+    NMS-free: keep rows at their class's threshold, best first, at most 100."""
+    boxes = np.zeros((MAX_DETS, 4), np.float32)
+    scores = np.zeros(MAX_DETS, np.float32)
+    classes = np.full(MAX_DETS, -1, np.int32)
+    cls = raw[:, 5].astype(np.int64)
+    valid = (cls >= 0) & (cls < len(thresholds))
+    det = raw[valid]
+    det = det[det[:, 4] >= thresholds[cls[valid]]]
+    det = det[np.argsort(-det[:, 4], kind="stable")][:MAX_DETS]
+    n = len(det)
+    if n:
+        xyxy = det[:, :4] / scale
+        xyxy[:, [0, 2]] = np.clip(xyxy[:, [0, 2]], 0, w)
+        xyxy[:, [1, 3]] = np.clip(xyxy[:, [1, 3]], 0, h)
+        boxes[:n] = xyxy / np.array([w, h, w, h], np.float32)
+        scores[:n] = det[:, 4]
+        classes[:n] = det[:, 5].astype(np.int32)
+    return boxes, scores, classes
+
+
 class TritonPythonModel:
     def initialize(self, args):
         config = json.loads(args["model_config"])
         params = {k: v["string_value"] for k, v in config.get("parameters", {}).items()}
         self.head = params.get("head", "centernet")
-        if self.head not in ("centernet", "rtdetr"):
-            raise pb_utils.TritonModelException(f"detector: parameter head must be 'centernet' or 'rtdetr', got {self.head!r}")
+        if self.head not in ("centernet", "rtdetr", "yolov10"):
+            raise pb_utils.TritonModelException(
+                f"detector: parameter head must be 'centernet', 'rtdetr' or 'yolov10', got {self.head!r}")
         if self.head == "rtdetr":
             self._initialize_rtdetr(params)
+            return
+        if self.head == "yolov10":
+            self._initialize_yolov10(params)
             return
         self.score_threshold = float(params.get("score_threshold", "0.3"))
         self.nms_iou = float(params.get("nms_iou", "0.6"))
@@ -162,6 +216,34 @@ class TritonPythonModel:
         self.session = ort.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
         batch_dim = self.session.get_inputs()[0].shape[0]
         self.dynamic_batch = not isinstance(batch_dim, int) and params.get("onnx_batching", "frame") == "batch"
+
+    def _initialize_yolov10(self, params: dict) -> None:
+        self.score_threshold = float(params.get("score_threshold", "0.3"))
+        onnx_path = yolov10_onnx_path(params)
+        if not onnx_path.is_file():
+            raise pb_utils.TritonModelException(
+                f"detector (yolov10): {onnx_path} not found; build it with `python -m orchestrator.weights fetch yolov10`"
+            )
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = int(params.get("intra_op_threads", "2"))
+        options.inter_op_num_threads = 1
+        self.session = ort.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
+        self.input_name = self.session.get_inputs()[0].name
+        batch_dim = self.session.get_inputs()[0].shape[0]
+        self.dynamic_batch = not isinstance(batch_dim, int) and params.get("onnx_batching", "batch") == "batch"
+        self.labels = np.array(COCO_LABELS + ("",), dtype=object)
+        name = params.get("class_thresholds", CLASS_THRESHOLDS.name)
+        self.thresholds = class_thresholds(COCO_LABELS, self.score_threshold, "yolov10", CLASS_THRESHOLDS.parent / name) if name \
+            else np.full(len(COCO_LABELS), self.score_threshold, np.float32)
+
+    def detect_yolov10(self, frames: list[np.ndarray]) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """RGB uint8 frames (any sizes) -> per frame (boxes [100,4] 0..1, scores [100], classes [100])."""
+        if not frames:
+            return []
+        prepared = [yolov10_preprocess(frame) for frame in frames]
+        raw = self._infer(np.ascontiguousarray(np.stack([x for x, _ in prepared])))
+        return [yolov10_postprocess(raw[i], scale, *frame.shape[:2], self.thresholds)
+                for i, ((_, scale), frame) in enumerate(zip(prepared, frames))]
 
     def _run_rtdetr(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         if self.engine_model:
@@ -226,6 +308,14 @@ class TritonPythonModel:
                 [pb_utils.get_input_tensor_by_name(r, "IMAGE").as_numpy() for r in requests]
             )
             return [self._response(*zip(*dets)) for dets in per_frame]
+        if self.head == "yolov10":
+            images = [pb_utils.get_input_tensor_by_name(r, "IMAGE").as_numpy() for r in requests]
+            results = self.detect_yolov10([image for batch in images for image in batch])
+            responses, start = [], 0
+            for batch in images:
+                responses.append(self._response(*zip(*results[start : start + len(batch)])))
+                start += len(batch)
+            return responses
         frames, owners, scales = [], [], []
         for r, request in enumerate(requests):
             images = pb_utils.get_input_tensor_by_name(request, "IMAGE").as_numpy()
