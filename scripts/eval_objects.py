@@ -19,9 +19,12 @@ Splits: ``calib`` (vtest.avi + half of the OpenCV stills) tunes the per-class th
     .venv/bin/python scripts/eval_objects.py --calibrate     # recompute triton_models/detector/1/class_thresholds.json
     .venv/bin/python scripts/eval_objects.py --colours       # colour-naming accuracy on hand-labelled crops
     .venv/bin/python scripts/eval_objects.py --triton HOST:PORT   # detections from a running Triton instead
+    .venv/bin/python scripts/eval_objects.py --head yolov10   # the opt-in YOLOv10-N head (weights: fetch yolov10)
 
 The detector runs here through ``triton_models/detector/1/model.py`` itself (same letterbox, NMS and
-thresholds), on ONNX Runtime, unless ``--triton`` names a server.
+thresholds), on ONNX Runtime, unless ``--triton`` names a server; ``--head`` picks the network (centernet,
+the default, or yolov10), and the ms per frame it took here is printed. Caveat for any head but CenterNet: the
+annotations were made from CenterNet's detections, so a real object only another head finds counts as false.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 import types
 from collections import defaultdict
 from pathlib import Path
@@ -108,21 +112,29 @@ def load_image(entry: dict) -> np.ndarray:
 class LocalDetector:
     """``triton_models/detector/1/model.py`` run in this process (its python-backend module stubbed)."""
 
-    def __init__(self, thresholds_file: str = ""):
+    def __init__(self, thresholds_file: str = "", head: str = "centernet"):
         sys.modules.setdefault("triton_python_backend_utils", types.SimpleNamespace(TritonModelException=RuntimeError))
         sys.path.insert(0, str(ROOT / "triton_models" / "detector" / "1"))
         import model as detector_model  # noqa: PLC0415
 
         self.module = detector_model
-        params = {"head": "centernet", "score_threshold": str(POOL_THRESHOLD), "nms_iou": "0.6", "intra_op_threads": "1",
+        self.head = head
+        self.seconds, self.frames = 0.0, 0  # network time, pre- and post-processing included
+        params = {"head": head, "score_threshold": str(POOL_THRESHOLD), "nms_iou": "0.6", "intra_op_threads": "1",
                   "class_thresholds": thresholds_file}
         self.model = detector_model.TritonPythonModel()
         self.model.initialize({"model_config": json.dumps({"parameters": {k: {"string_value": v} for k, v in params.items()}})})
 
     def detect(self, rgb: np.ndarray) -> list[dict]:
-        canvas, scale = self.module.letterbox(rgb)
-        raw = self.model._infer(canvas[None])[0]
-        boxes, scores, classes = self.model._postprocess(raw, scale, rgb.shape[0], rgb.shape[1])
+        start = time.perf_counter()
+        if self.head == "yolov10":
+            boxes, scores, classes = self.model.detect_yolov10([rgb])[0]
+        else:
+            canvas, scale = self.module.letterbox(rgb)
+            raw = self.model._infer(canvas[None])[0]
+            boxes, scores, classes = self.model._postprocess(raw, scale, rgb.shape[0], rgb.shape[1])
+        self.seconds += time.perf_counter() - start
+        self.frames += 1
         labels = self.module.COCO_LABELS
         return [{"label": labels[c], "score": float(s), "box": [float(v) for v in b]} for b, s, c in zip(boxes, scores, classes) if c >= 0]
 
@@ -295,6 +307,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--calibrate", action="store_true", help="recompute the class thresholds from the calib split")
     ap.add_argument("--colours", action="store_true", help="colour-naming accuracy instead")
     ap.add_argument("--triton", help="HOST:PORT of a running Triton: report its detections at its own thresholds")
+    ap.add_argument("--head", default="centernet", choices=("centernet", "yolov10"),
+                    help="the detector network run here (yolov10: opt-in, `python -m orchestrator.weights fetch yolov10`)")
     ap.add_argument("--split", default="both", choices=("both", "heldout", "calib"),
                     help="report on heldout (the evidence), calib (in-sample: what the thresholds were fitted on) or both")
     args = ap.parse_args(argv)
@@ -303,15 +317,24 @@ def main(argv: list[str] | None = None) -> int:
     if args.colours:
         return eval_colours()
     entries = json.loads((DATA / "annotations.json").read_text())["images"]
-    detector = TritonDetector(args.triton) if args.triton else LocalDetector()
-    pool = {e["id"]: detector.detect(load_image(e)) for e in entries}
+    if args.calibrate and args.head != "centernet":
+        ap.error("--calibrate writes the centernet thresholds only")
+    detector = TritonDetector(args.triton) if args.triton else LocalDetector(head=args.head)
+    images = {e["id"]: load_image(e) for e in entries}
+    if not args.triton:  # one warm-up run: ONNX Runtime's first call allocates
+        detector.detect(images[entries[0]["id"]])
+        detector.seconds, detector.frames = 0.0, 0
+    pool = {e["id"]: detector.detect(images[e["id"]]) for e in entries}
+    if not args.triton:
+        print(f"{args.head}: {1000 * detector.seconds / detector.frames:.0f} ms per frame over {detector.frames} frames "
+              f"(in process, 1 ONNX Runtime thread, {os.cpu_count()} CPUs here; pre/post-processing included)")
     by_split = {s: [e for e in entries if e["split"] == s] for s in ("calib", "heldout")}
     calib = scored(by_split["calib"], pool)
     if args.calibrate:
         write_thresholds(calibrate(*calib), len(by_split["calib"]))
         print(f"wrote {THRESHOLDS.relative_to(ROOT)}")
     doc = json.loads(THRESHOLDS.read_text()) if THRESHOLDS.is_file() else {}
-    classes = doc.get("centernet", {}).get("classes", {})
+    classes = doc.get(args.head, {}).get("classes", {})
     for split in ("heldout", "calib") if args.split == "both" else (args.split,):
         report = scored(by_split[split], pool)
         n = len(by_split[split])

@@ -18,7 +18,7 @@ TensorRT ``detector_engine``), through Triton BLS with the same pre/post-process
 
 ``yolov10`` (opt-in: AGPL-3.0 weights) runs YOLOv10-N (``scripts/build_yolov10_onnx.py``; ``yolov10n.onnx`` from
 ``VDET_YOLOV10_PATH``, the ``model_path`` parameter, or ``$VDET_MODELS/yolov10``): frames are letterboxed to
-640x640 (top-left, pad 114), RGB/255, NCHW, all frames of a Triton batch as one ONNX batch (``onnx_batching``);
+640x640 (top-left, pad 114), RGB/255, NCHW, frame by frame, or one ONNX batch per Triton batch (``onnx_batching`` batch);
 the NMS-free network gives [N,300,6] = x1,y1,x2,y2 (input px), score, class, sorted; boxes come back
 normalised to the frame, kept at the per-class thresholds (``score_threshold`` where uncalibrated), top 100.
 """
@@ -230,7 +230,7 @@ class TritonPythonModel:
         self.session = ort.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
         self.input_name = self.session.get_inputs()[0].name
         batch_dim = self.session.get_inputs()[0].shape[0]
-        self.dynamic_batch = not isinstance(batch_dim, int) and params.get("onnx_batching", "batch") == "batch"
+        self.dynamic_batch = not isinstance(batch_dim, int) and params.get("onnx_batching", "frame") == "batch"
         self.labels = np.array(COCO_LABELS + ("",), dtype=object)
         name = params.get("class_thresholds", CLASS_THRESHOLDS.name)
         self.thresholds = class_thresholds(COCO_LABELS, self.score_threshold, "yolov10", CLASS_THRESHOLDS.parent / name) if name \
