@@ -17,6 +17,7 @@ Splits: ``calib`` (vtest.avi + half of the OpenCV stills) tunes the per-class th
 
     .venv/bin/python scripts/eval_objects.py                 # P/R per class on heldout: uniform 0.3 vs calibrated
     .venv/bin/python scripts/eval_objects.py --calibrate     # recompute triton_models/detector/1/class_thresholds.json
+    .venv/bin/python scripts/eval_objects.py --calibrate --head yolov10   # the same for the yolov10 head's entry
     .venv/bin/python scripts/eval_objects.py --colours       # colour-naming accuracy on hand-labelled crops
     .venv/bin/python scripts/eval_objects.py --triton HOST:PORT   # detections from a running Triton instead
     .venv/bin/python scripts/eval_objects.py --head yolov10   # the opt-in YOLOv10-N head (weights: fetch yolov10)
@@ -259,7 +260,7 @@ def calibrate(per_class, n_objects) -> dict:
     return classes
 
 
-def write_thresholds(classes: dict, n_images: int) -> None:
+def write_thresholds(classes: dict, n_images: int, head: str = "centernet") -> None:
     doc = json.loads(THRESHOLDS.read_text()) if THRESHOLDS.is_file() else {}
     doc["_about"] = (
         "Per-class score thresholds for the detector (detect: applied in model.py; confirm: a track needs one detection at this "
@@ -269,7 +270,7 @@ def write_thresholds(classes: dict, n_images: int) -> None:
         f"{MIN_SUPPORT} detections use the default (detect = the config's score_threshold; confirm 0.4, a prior, not calibrated). "
         "Reported on the heldout split only."
     )
-    doc["centernet"] = {"default": {"detect": DEFAULT_THRESHOLD, "confirm": 0.4}, "classes": classes}
+    doc[head] = {"default": {"detect": DEFAULT_THRESHOLD, "confirm": 0.4}, "classes": classes}
     THRESHOLDS.write_text(json.dumps(doc, indent=1) + "\n")
 
 
@@ -317,8 +318,6 @@ def main(argv: list[str] | None = None) -> int:
     if args.colours:
         return eval_colours()
     entries = json.loads((DATA / "annotations.json").read_text())["images"]
-    if args.calibrate and args.head != "centernet":
-        ap.error("--calibrate writes the centernet thresholds only")
     detector = TritonDetector(args.triton) if args.triton else LocalDetector(head=args.head)
     images = {e["id"]: load_image(e) for e in entries}
     if not args.triton:  # one warm-up run: ONNX Runtime's first call allocates
@@ -331,8 +330,8 @@ def main(argv: list[str] | None = None) -> int:
     by_split = {s: [e for e in entries if e["split"] == s] for s in ("calib", "heldout")}
     calib = scored(by_split["calib"], pool)
     if args.calibrate:
-        write_thresholds(calibrate(*calib), len(by_split["calib"]))
-        print(f"wrote {THRESHOLDS.relative_to(ROOT)}")
+        write_thresholds(calibrate(*calib), len(by_split["calib"]), args.head)
+        print(f"wrote {THRESHOLDS.relative_to(ROOT)} ({args.head})")
     doc = json.loads(THRESHOLDS.read_text()) if THRESHOLDS.is_file() else {}
     classes = doc.get(args.head, {}).get("classes", {})
     for split in ("heldout", "calib") if args.split == "both" else (args.split,):
