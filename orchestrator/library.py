@@ -228,6 +228,7 @@ class LibraryAsk:
             vocab.sounds |= v.sounds
             vocab.texts |= v.texts
             vocab.has_speech = vocab.has_speech or v.has_speech
+            vocab.spoken |= v.spoken
         longest = max((float(r["duration_s"] or 0.0) for r in rows), default=0.0)
         return plan_question(question, longest, vocab, self.embed)
 

@@ -189,6 +189,7 @@ class Vocabulary:
     sounds: set[str] = field(default_factory=set)
     texts: set[str] = field(default_factory=set)
     has_speech: bool = False
+    spoken: set[str] = field(default_factory=set)  # the words said in it (lower case)
 
     @property
     def empty(self) -> bool:
@@ -699,6 +700,14 @@ def plan_question(question: str, duration_s: float, vocab: Vocabulary | None = N
         lanes.append("speech")  # "when is the station mentioned?" without a cue: the words are spoken ones
     if intent == "said" and "speech" not in lanes:
         lanes.append("speech")
+    spoken = [k for k in plan.keywords if vocab is not None and is_spoken(k, vocab.spoken)]
+    if spoken and "speech" not in lanes and not objects and not sounds and not plan.anchor:
+        # "what am I supposed to bring?", "what fell?": nothing to see or hear is named, but the video's speech has the words
+        lanes.append("speech")
+        if intent in ("seen", "summary") or (intent == "text" and not named_texts):
+            plan.intent = intent = "said"
+            plan.intents = ["said"] + [i for i in plan.intents if i != "said"]
+            lanes = [lane for lane in lanes if lane not in ("object", "text")] if not see else lanes
     plan.lanes = lanes
     if plan.ordinal is not None and plan.scope == "ordinal" and plan.ordinal == -1 and intent == "summary" and "speech" in lanes:
         plan.intent = plan.intents[0] = "said"
@@ -729,6 +738,17 @@ def plan_question(question: str, duration_s: float, vocab: Vocabulary | None = N
     else:
         plan.graph_sound_labels = plan.sound_labels + [g for g, names in LEGACY_SOUNDS.items() if names & set(plan.sound_labels)]
     return plan
+
+
+def is_spoken(word: str, spoken: set[str]) -> bool:
+    """Whether a question word (or its singular) is among the words said in the video.
+
+    >>> is_spoken("bring", {"please", "bring", "the", "folder"}), is_spoken("folders", {"folder"}), is_spoken("bag", {"baggage"})
+    (True, True, False)
+    """
+    w = word.strip().lower()
+    stem = w[:-1] if w.endswith("s") and len(w) > 4 and not w.endswith("ss") else w
+    return len(stem) >= 3 and (w in spoken or stem in spoken)
 
 
 def anchor_labels(anchor: str) -> tuple[list[str], list[str]]:

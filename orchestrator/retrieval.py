@@ -152,6 +152,9 @@ class Retriever:
                 vocab.texts.add(label)
             else:
                 vocab.has_speech = True
+        if vocab.has_speech:
+            for e in self.graph.find_events(video_id, [Match(kinds=("speech",))], order=None, limit=20000):
+                vocab.spoken.update(re.findall(r"[a-z][a-z'\-]{2,}", (e.text or "").lower()))
         if len(_VOCAB_CACHE) > 256:
             _VOCAB_CACHE.clear()
         _VOCAB_CACHE[key] = vocab

@@ -281,3 +281,17 @@ def test_long_lists_keep_their_last_items_and_true_totals(clip, monkeypatch):
     assert text.startswith("Something is said 4 times")
     text, _, _ = answer(con, vid, "When does the person appear?")
     assert "the last one leaves at [00:52]" in text
+
+
+def test_words_the_video_says_send_a_loose_question_to_speech():
+    from orchestrator.planner import Vocabulary, plan_question
+
+    vocab = Vocabulary(objects={"person"}, has_speech=True, spoken={"please", "bring", "the", "blue", "folder", "and", "laptop"})
+    plan = plan_question("What am I supposed to bring?", 90.0, vocab)
+    assert plan.intent == "said" and plan.lanes == ["speech"] and "bring" in plan.keywords
+    # without those words in its speech, the question is planned as before
+    before = plan_question("What am I supposed to bring?", 90.0, Vocabulary(objects={"person"}, has_speech=True))
+    assert (before.intent, before.lanes) == ("summary", [])
+    # a thing to see keeps its lane even when it is also said
+    seen = plan_question("what colour is the folder?", 90.0, Vocabulary(objects={"book"}, has_speech=True, spoken={"folder"}))
+    assert seen.intent == "colour"
