@@ -171,6 +171,28 @@ def cmd_videos(args) -> int:
     return 0
 
 
+def cmd_config(args) -> int:
+    """Every effective setting, its value and where it came from (default, file, env, flag)."""
+    from .settings import load_settings  # noqa: PLC0415
+
+    flags = {"home": args.home}
+    for name in ("executor", "lanes"):
+        if getattr(args, name, None) is not None:
+            flags[name] = getattr(args, name)
+    settings = load_settings(**flags)
+    rows = settings.rows()
+    if args.json:
+        print(json.dumps({"config_file": str(settings.config_file) if settings.config_file else None, "settings": rows}))
+        return 0
+    print(f"config file: {settings.config_file or 'none (set VDET_CONFIG or write <home>/config.toml)'}")
+    width = max(len(r["name"]) for r in rows)
+    for r in rows:
+        value = r["value"]
+        shown = ",".join(value) if isinstance(value, list) else "" if value is None else str(value)
+        print(f"{r['name']:{width}}  {shown:40} {r['origin']:7}  ${r['env']}  {r['description']}")
+    return 0
+
+
 def _video_list(text: str | None) -> list[str] | None:
     return [v.strip() for v in text.split(",") if v.strip()] if text else None
 
@@ -481,6 +503,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="detector network (default: $VDET_DETECTOR or centernet; yolov10 is opt-in, AGPL-3.0)")
     p.set_defaults(func=cmd_serve_models)
 
+    p = sub.add_parser("config", help="print every effective setting and where it came from (default, file, env, flag)")
+    p.add_argument("--executor", choices=["local", "ray"], help="as ingest's --executor")
+    p.add_argument("--lanes", help="as ingest's --lanes")
+    common(p)
+    p.set_defaults(func=cmd_config)
+
     p = sub.add_parser("videos", help="list ingested videos")
     common(p)
     p.set_defaults(func=cmd_videos)
@@ -515,10 +543,11 @@ def user_errors() -> tuple[type[Exception], ...]:
     from .media import MediaError  # noqa: PLC0415
     from .model_clients import ModelError  # noqa: PLC0415
     from .rules import RulesError  # noqa: PLC0415
+    from .settings import SettingsError  # noqa: PLC0415
     from .triton_server import TritonStartError  # noqa: PLC0415
     from .weights import WeightsError  # noqa: PLC0415
 
-    return (MediaError, LookupError, WeightsError, ModelError, TritonStartError, RulesError, StorageError)
+    return (MediaError, LookupError, WeightsError, ModelError, TritonStartError, RulesError, StorageError, SettingsError)
 
 
 def exit_now(code: int) -> None:
