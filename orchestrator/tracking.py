@@ -18,7 +18,6 @@ and goes into the window checkpoint.
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,6 +25,7 @@ import numpy as np
 import supervision as sv
 
 from .model_clients import FrameDetections
+from .settings import get_settings
 
 
 class _LabelVotes:
@@ -172,7 +172,7 @@ class VideoTracker:
         )
         self.min_frames = min_frames
         # the served head's calibrated confirm thresholds (VDET_DETECTOR, as triton_server.py picks the head)
-        self.policy = policy or ConfirmPolicy.from_file(head=os.environ.get("VDET_DETECTOR") or "centernet", min_frames=min_frames)
+        self.policy = policy or ConfirmPolicy.from_file(head=get_settings().detector, min_frames=min_frames)
         self.lost_s = lost_s
         self.update_times: dict[int, float] = {}  # tracker frame number -> video time
         self.unmatched: list[TrackedDetection] = []  # last update's detections that got no track id
@@ -191,17 +191,17 @@ class VideoTracker:
             xyxy=(dets.boxes.reshape(-1, 4) * SCALE).astype(np.float32),
             confidence=dets.scores.astype(np.float32),
             class_id=dets.class_ids.astype(int),
-            data={"label": np.array(dets.labels, dtype=object)},
+            data={"label": np.array(dets.labels, dtype=object), "row": np.arange(len(dets.labels))},
         )
         tracked = self.tracker.update_with_detections(sv_dets)
         self._expire_lost(t)
-        # ByteTrack returns the input rows it matched, boxes unchanged: map them back to the input rows
-        ids: dict[tuple, int] = {tuple(np.round(tracked.xyxy[i], 3)): int(tracked.tracker_id[i]) for i in range(len(tracked))}
+        # ByteTrack returns the input rows it matched with their data: each carries its input row's number
+        ids: dict[int, int] = {int(r): int(tid) for r, tid in zip(tracked.data.get("row", ()), tracked.tracker_id if len(tracked) else ())}
         out: list[TrackedDetection] = []
         for i in range(len(sv_dets)):
             box = tuple(float(v) for v in (sv_dets.xyxy[i] / SCALE).clip(0, 1))
             label, conf = dets.labels[i], float(dets.scores[i])
-            tid = ids.get(tuple(np.round(sv_dets.xyxy[i], 3)))
+            tid = ids.get(i)
             if tid is not None:
                 if tid not in self.tracks:
                     self._claim_first_sighting(tid, box, label, window_index)
