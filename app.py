@@ -19,30 +19,36 @@ import sys
 from pathlib import Path
 
 from orchestrator.config import default_home
+from orchestrator.settings import get_settings, set_flags
 
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description="Video Detective: ask questions about long videos")
-    p.add_argument("--host", default=os.environ.get("VDET_HOST", "127.0.0.1"), help="address to bind (default loopback)")
-    p.add_argument("--port", type=int, default=int(os.environ.get("VDET_PORT", "7860")))
+    p.add_argument("--host", default=None, help="address to bind (default $VDET_HOST or loopback)")
+    p.add_argument("--port", type=int, default=None, help="port (default $VDET_PORT or 7860)")
     p.add_argument("--share", action="store_true", help="create a public Gradio share link")
     p.add_argument("--home", default=None, help="data folder (default $VDET_HOME or ~/.cache/video-detective/home)")
     p.add_argument("--auth", action="append", default=None,
                    help="USER:PASSWORD required to open the page; repeat for several users (or VDET_AUTH, comma-separated)")
-    p.add_argument("--users-file", default=os.environ.get("VDET_USERS_FILE"),
+    p.add_argument("--users-file", default=None,
                    help="a file of USER:PASSWORD lines, one user each (or VDET_USERS_FILE); each user sees their own uploads and chats")
-    p.add_argument("--max-upload-mb", type=float, default=float(os.environ.get("VDET_MAX_UPLOAD_MB", "4096")))
+    p.add_argument("--max-upload-mb", type=float, default=None, help="largest upload in MB (default $VDET_MAX_UPLOAD_MB or 4096)")
     p.add_argument("--preload", nargs="*", default=[], help="videos to add to the library at start")
     p.add_argument("-v", "--verbose", action="store_true")
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    args.flags = {k: getattr(args, k) for k in ("home", "host", "port", "users_file", "max_upload_mb") if getattr(args, k) is not None}
+    settings = get_settings(**args.flags)  # what a flag does not say comes from $VDET_* or the config file
+    args.host, args.port, args.max_upload_mb = settings.host, settings.port, settings.max_upload_mb
+    args.users_file = str(settings.users_file) if settings.users_file else None
+    return args
 
 
 def read_users(args) -> list[tuple[str, str]] | None:
     """The (user, password) pairs from --auth, VDET_AUTH and --users-file; None when the page is open to all.
     Raises ValueError with a message for the user."""
     pairs = list(args.auth or [])
-    if not pairs and os.environ.get("VDET_AUTH"):
-        pairs = [x for x in os.environ["VDET_AUTH"].split(",") if x.strip()]
+    if not pairs and get_settings().auth:
+        pairs = list(get_settings().auth)
     where = {p: "--auth" for p in pairs}
     if args.users_file:
         try:
@@ -70,8 +76,9 @@ def read_users(args) -> list[tuple[str, str]] | None:
 
 
 def main(argv=None) -> int:
-    args = parse_args(argv)
     try:
+        args = parse_args(argv)  # a bad config file or $VDET_* value is said here, in one line
+        set_flags(**args.flags)  # the status panel shows these as given by flag
         auth = read_users(args)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)

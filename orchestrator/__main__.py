@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 from .config import DEFAULT_LANES, IngestConfig, default_home, lanes_from_env
+from .settings import get_settings
 
 
 def _home(args) -> Path:
@@ -45,7 +46,7 @@ def _ingest_holding_home(args, home: Path) -> int:
     lanes = tuple(x.strip() for x in args.lanes.split(",") if x.strip()) if args.lanes else lanes_from_env()
     try:
         resolve(lanes)  # an unknown lane name is an error before anything starts
-        config = IngestConfig(window_s=args.window_s, executor=args.executor, lanes=lanes)
+        config = IngestConfig(window_s=args.window_s, executor=args.executor or get_settings().executor, lanes=lanes)
     except ValueError as exc:
         raise LookupError(f"{exc} (--lanes or VDET_LANES)") from None
 
@@ -92,7 +93,7 @@ def _ingest_folder(args, home: Path) -> int:
         from .lanes import resolve  # noqa: PLC0415
 
         resolve(lanes)
-        config = IngestConfig(window_s=args.window_s, executor=args.executor, lanes=lanes)
+        config = IngestConfig(window_s=args.window_s, executor=args.executor or get_settings().executor, lanes=lanes)
     except ValueError as exc:
         raise LookupError(f"{exc} (--lanes or VDET_LANES)") from None
     print(f"ingesting {len(files)} videos from {folder}" + (f" ({others} other files ignored)" if others else ""), file=sys.stderr)
@@ -253,14 +254,16 @@ def cmd_search(args) -> int:
 
 def build_vlm():
     """The VLM engine when ``VLM_BASE_URL`` names an OpenAI-compatible endpoint, else None."""
-    url = os.environ.get("VLM_BASE_URL")
-    if not url:
+    from .settings import get_settings  # noqa: PLC0415
+
+    settings = get_settings()
+    if not settings.vlm_base_url:
         return None
     from .answer import VLMEngine  # noqa: PLC0415
     from .media import frame_jpeg  # noqa: PLC0415
 
-    return VLMEngine(url, model=os.environ.get("VLM_MODEL"), api_key=os.environ.get("VLM_API_KEY", "EMPTY"),
-                     timeout_s=float(os.environ.get("VLM_TIMEOUT_S", "60")), frame_loader=frame_jpeg)
+    return VLMEngine(settings.vlm_base_url, model=settings.vlm_model, api_key=settings.vlm_api_key, timeout_s=settings.vlm_timeout_s,
+                     frame_loader=frame_jpeg)
 
 
 def cmd_ask(args) -> int:
@@ -437,7 +440,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("path", help="a video file, or a folder: its video files in name order, those already done skipped")
     p.add_argument("--window-s", type=float, default=20.0, help="window length in seconds (default 20)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.add_argument("--executor", choices=["local", "ray"], default=os.environ.get("VDET_EXECUTOR", "local"),
+    p.add_argument("--executor", choices=["local", "ray"], default=None,
                    help="where windows are analysed: local threads (default, or $VDET_EXECUTOR) or tasks on the Ray cluster at $RAY_ADDRESS")
     p.add_argument("--lanes", help="comma-separated senses to run (default $VDET_LANES or all): " + ", ".join(DEFAULT_LANES))
     common(p)
@@ -530,10 +533,19 @@ def main(argv: list[str] | None = None) -> int:
         if isinstance(exc, LookupError) or isinstance(exc, user_errors()):  # a busy home or a bad path: said without the heavy imports
             print(f"error: {exc}", file=sys.stderr)
             return 2
-        if args.verbose or os.environ.get("VDET_DEBUG"):
+        if args.verbose or _debug():
             raise
         print(f"error: {type(exc).__name__}: {exc} (run with -v for details)", file=sys.stderr)
         return 1
+
+
+def _debug() -> bool:
+    from .settings import SettingsError, get_settings  # noqa: PLC0415
+
+    try:
+        return get_settings().debug
+    except SettingsError:
+        return False
 
 
 def user_errors() -> tuple[type[Exception], ...]:

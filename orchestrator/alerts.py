@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import math
-import os
 from pathlib import Path
 
 from .events import Event
 from .graph import EventGraph
 from .rules import Rule, RulesEngine, load_rule_dir, load_rules
+from .settings import get_settings
 
 
 def rules_dir(home: Path) -> Path:
@@ -18,7 +18,7 @@ def rules_dir(home: Path) -> Path:
 def active_rules(home: Path) -> list[Rule]:
     """The rules in ``<home>/rules/*.yaml`` plus any files named in ``VDET_RULES`` (os.pathsep-separated)."""
     rules = load_rule_dir(rules_dir(home)) if rules_dir(home).is_dir() else []
-    for extra in filter(None, os.environ.get("VDET_RULES", "").split(os.pathsep)):
+    for extra in get_settings().rules:
         rules += load_rules(extra)
     return rules
 

@@ -334,15 +334,14 @@ class AskService:
 
 def tool_planner_from_env():
     """The tool-planning engine when ``LLM_BASE_URL`` names an OpenAI-compatible server, else None."""
-    import os  # noqa: PLC0415
+    from .settings import get_settings  # noqa: PLC0415
 
-    url = os.environ.get("LLM_BASE_URL")
-    if not url:
+    settings = get_settings()
+    if not settings.llm_base_url:
         return None
     from .graph_tools import ToolPlannerEngine  # noqa: PLC0415
 
-    return ToolPlannerEngine(url, model=os.environ.get("LLM_MODEL"), api_key=os.environ.get("LLM_API_KEY", "EMPTY"),
-                             timeout_s=float(os.environ.get("LLM_TIMEOUT_S", "30")))
+    return ToolPlannerEngine(settings.llm_base_url, model=settings.llm_model, api_key=settings.llm_api_key, timeout_s=settings.llm_timeout_s)
 
 
 def _clean_question(question: str, limit: int = 2000) -> str:

@@ -10,7 +10,6 @@ models in ``orchestrator/messages.py``, with their formats documented there; ``B
 
 from __future__ import annotations
 
-import os
 import shutil
 import signal
 import subprocess
@@ -23,6 +22,7 @@ import redis
 from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_fixed
 
 from .messages import SCHEMA_VERSION, Message, encode  # noqa: F401 - SCHEMA_VERSION is re-exported
+from .settings import get_settings
 from .triton_server import free_port
 
 # one try again after a dropped connection (the client reconnects on its next command)
@@ -106,7 +106,7 @@ class Bus:
 
 def bus_from_env() -> tuple[Bus, RedisServer | None]:
     """The bus at ``REDIS_URL``, or a private one we start (returned so the caller can stop it)."""
-    url = os.environ.get("REDIS_URL")
+    url = get_settings().redis_url
     if url:
         return Bus(url), None
     server = RedisServer.start()

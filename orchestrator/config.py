@@ -6,22 +6,21 @@ two homes never interfere. Model weights live in ``VDET_MODELS`` (shared).
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .settings import DEFAULT_LANES, get_settings  # noqa: F401 - DEFAULT_LANES is re-exported
+
 EXECUTORS = ("local", "ray")
-DEFAULT_LANES = ("motion", "objects", "speech", "sounds", "text")  # the senses run on every window (orchestrator/lanes/)
 
 
 def lanes_from_env() -> tuple[str, ...]:
     """``VDET_LANES`` (comma-separated lane names), else every lane."""
-    raw = os.environ.get("VDET_LANES", "")
-    return tuple(x.strip() for x in raw.split(",") if x.strip()) or DEFAULT_LANES
+    return get_settings().lanes
 
 
 def default_home() -> Path:
-    return Path(os.environ.get("VDET_HOME", Path.home() / ".cache" / "video-detective" / "home")).expanduser()
+    return get_settings().home
 
 
 @dataclass(frozen=True)
@@ -45,12 +44,12 @@ class AudioConfig:
     boundary_overflow_s: float = 10.0  # speech that starts in a window may run this far past its end
     sound_lookback_s: float = 6.0  # the sounds lane also reads this much before its window: a sound that began earlier is not reported twice
     # the AudioSet tagger's class is believed from this probability (set on the audio corpus' dev split); $VDET_AUDIOSET_THRESHOLD
-    audioset_threshold: float = field(default_factory=lambda: float(os.environ.get("VDET_AUDIOSET_THRESHOLD") or 0.6))
+    audioset_threshold: float = field(default_factory=lambda: get_settings().audioset_threshold)
 
 
 @dataclass(frozen=True)
 class IngestConfig:
-    window_s: float = field(default_factory=lambda: float(os.environ.get("VDET_WINDOW_S") or 20.0))  # the app's windows; the CLI has --window-s
+    window_s: float = field(default_factory=lambda: get_settings().window_s)  # the app's windows; the CLI has --window-s
     sampling: SamplingConfig = field(default_factory=SamplingConfig)
     audio: AudioConfig = field(default_factory=AudioConfig)
     detector_batch: int = 8  # frames per detector request
@@ -62,7 +61,7 @@ class IngestConfig:
     reid_gap_s: float = 8.0  # a lost track and a new one this close in time (and space) may be one entity
     reid_distance: float = 0.2  # frame fraction between where one was lost and the other appeared
     # where window analysis runs: "local" (threads here) or "ray" (tasks on a Ray cluster, RAY_ADDRESS); default $VDET_EXECUTOR
-    executor: str = field(default_factory=lambda: os.environ.get("VDET_EXECUTOR") or "local")
+    executor: str = field(default_factory=lambda: get_settings().executor)
     windows_in_flight: int = 0  # windows analysed ahead of the one being written; 0: 1 locally (one decoder reading on, memory flat), the cluster's CPUs on Ray
     lanes: tuple[str, ...] = field(default_factory=lanes_from_env)  # which senses run (see orchestrator/lanes/); default $VDET_LANES or all
     ray_task_retries: int = 3  # Ray re-runs a window task whose worker or node died this many times before the driver resubmits it

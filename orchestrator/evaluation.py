@@ -22,7 +22,6 @@ moments that land on a window), and first-token / total latency p50 and p95.
 from __future__ import annotations
 
 import json
-import os
 import re
 import sys
 import time
@@ -60,7 +59,9 @@ class Suite:
 
 
 def media_dir() -> Path:
-    return Path(os.environ.get("VDET_TEST_MEDIA", Path.home() / ".cache/video-detective/test-media")).expanduser()
+    from .settings import get_settings  # noqa: PLC0415
+
+    return get_settings().test_media
 
 
 def resolve_video(spec: str, suite_dir: Path) -> Path:

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from .config import IngestConfig
+from .settings import get_settings
 from .threads import DaemonPool
 
 log = logging.getLogger(__name__)
@@ -59,7 +60,8 @@ class WindowExecutor(Protocol):
 
 def node_triton_url(default: str) -> str:
     """The Triton this process should call: the node's own when its environment names one."""
-    return os.environ.get("VDET_NODE_TRITON_URL") or os.environ.get("TRITON_URL") or default
+    settings = get_settings()
+    return settings.node_triton_url or settings.triton_url or default
 
 
 _WINDOW_THREADS = DaemonPool("vdet-window")
@@ -112,7 +114,7 @@ class RayExecutor:
     name = "ray"
 
     def __init__(self, max_in_flight: int = 0, task_retries: int = 3, address: str | None = None, local_cpus: int = 2):
-        if (address or os.environ.get("RAY_ADDRESS")) and not os.environ.get("RAY_AUTH_MODE") and (Path.home() / ".ray" / "auth_token").is_file():
+        if (address or get_settings().ray_address) and not os.environ.get("RAY_AUTH_MODE") and (Path.home() / ".ray" / "auth_token").is_file():
             # the start scripts run the cluster with token authentication; Ray turns it on by itself only for clusters
             # it starts, not for an explicit address (and reads the setting when it is imported)
             os.environ["RAY_AUTH_MODE"] = "token"
@@ -124,7 +126,7 @@ class RayExecutor:
         self._ray = ray
         self._owns_ray = False
         if not ray.is_initialized():
-            address = address or os.environ.get("RAY_ADDRESS") or None
+            address = address or get_settings().ray_address or None
             # workers import this package from the same path as the driver (same install path on every node)
             python_path = os.pathsep.join(filter(None, [PACKAGE_PARENT, os.environ.get("PYTHONPATH")]))
             job_config = ray.job_config.JobConfig(runtime_env={"env_vars": {"PYTHONPATH": python_path}})

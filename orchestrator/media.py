@@ -27,7 +27,6 @@ from __future__ import annotations
 import functools
 import logging
 import math
-import os
 import shutil
 import subprocess
 from dataclasses import dataclass
@@ -35,6 +34,8 @@ from pathlib import Path
 from typing import Iterator
 
 import numpy as np
+
+from .settings import get_settings
 
 log = logging.getLogger(__name__)
 
@@ -109,10 +110,9 @@ def _open(path: str):
 def probe(path: str | Path, timeout_s: float | None = None) -> MediaInfo:
     """Read what the file holds. Raises MediaError for empty, unreadable or stream-less files, and for a
     file whose header takes longer than ``timeout_s`` (``VDET_PROBE_TIMEOUT_S``, default 60) to read."""
-    import os  # noqa: PLC0415
     import threading  # noqa: PLC0415
 
-    timeout_s = float(os.environ.get("VDET_PROBE_TIMEOUT_S", "60")) if timeout_s is None else timeout_s
+    timeout_s = get_settings().probe_timeout_s if timeout_s is None else timeout_s
     box: dict = {}
 
     def run() -> None:
@@ -246,7 +246,7 @@ def cuda_device_present() -> bool:
 
 def decoder_choice(backend: str | None = None) -> str:
     """The decoder asked for: ``backend`` if given, else ``VDET_DECODER``, else ``auto``."""
-    choice = (backend or os.environ.get("VDET_DECODER") or "auto").strip().lower()
+    choice = (backend or get_settings().decoder or "auto").strip().lower()
     if choice not in DECODERS:
         raise ValueError(f"decoder {choice!r} is not one of {', '.join(DECODERS)}; set VDET_DECODER to one of them (auto picks for you)")
     return choice
@@ -346,7 +346,7 @@ class FrameReader:
         name = Path(info.path).name
         if self.requested == "nvdec" or (self.requested == "auto" and cuda_device_present()):
             try:
-                self._nvdec = _NvdecSource(info, int(os.environ.get("VDET_NVDEC_GPU", "0")))
+                self._nvdec = _NvdecSource(info, get_settings().nvdec_gpu)
                 self._times = self._nvdec.times
                 self.backend = "nvdec"
                 return

@@ -13,7 +13,6 @@ is the only DuckDB writer.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import pickle
 import time
@@ -38,6 +37,7 @@ from .model_clients import ModelError, TritonModels
 from .rules import Rule, RulesEngine
 from .scenes import scene_segments
 from .services import Services
+from .weights import file_sha256
 from .windows import Window, plan_windows
 
 __all__ = ["IngestSummary", "Ingestor", "PipelineState", "Services", "active_rules", "database_path", "file_sha256", "rerun_rules",
@@ -56,11 +56,6 @@ def model_retries(attempts: int, errors, before_retry: Callable[[RetryCallState]
 
 def database_path(home: Path) -> Path:
     return Path(home) / "events.duckdb"
-
-
-def file_sha256(path: str | Path) -> str:
-    with open(path, "rb") as fh:
-        return hashlib.file_digest(fh, "sha256").hexdigest()
 
 
 @dataclass

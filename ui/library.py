@@ -5,7 +5,6 @@ back from Redis (``progress:*``, ``file_transfer:*``) so the page shows what the
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import queue
@@ -21,6 +20,7 @@ from orchestrator.graph import EventGraph
 from orchestrator.media import MediaError, probe
 from orchestrator.messages import FileTransfer, Progress, decode, encode
 from orchestrator.pipeline import Ingestor, Services, database_path
+from orchestrator.weights import file_sha256
 
 log = logging.getLogger(__name__)
 CHUNK = 8 << 20
@@ -200,11 +200,7 @@ class Library:
             raise UploadError(str(exc).replace(src.name, name)) from None
         if info.duration_s > self.max_duration_s:
             raise UploadError(f"{name}: {info.duration_s / 3600:.1f} h is longer than the {self.max_duration_s / 3600:.1f} h limit; split the video")
-        digest = hashlib.sha256()
-        with open(src, "rb") as fh:
-            for chunk in iter(lambda: fh.read(CHUNK), b""):
-                digest.update(chunk)
-        sha = digest.hexdigest()
+        sha = file_sha256(src)
         video_id = sha[:16]
         self._own(video_id, owner)  # the same content uploaded by two users: both may see it, nobody else
         existing = self.video(video_id)
