@@ -92,7 +92,8 @@ def main(argv=None) -> int:
 
     home = Path(args.home).expanduser() if args.home else default_home()
     home.mkdir(parents=True, exist_ok=True)
-    lock = HomeLock(home, "app", detail=f"port {args.port}")
+    reach = "127.0.0.1" if args.host in ("0.0.0.0", "::", "", "localhost") else args.host
+    lock = HomeLock(home, "app", detail=f"port {args.port}", url=f"http://{reach}:{args.port}/")
     try:
         lock.acquire()  # one writer per home: said now, before Triton and Redis start
     except HomeBusy as exc:

@@ -145,11 +145,23 @@ def _open_graph(args):
                           "wait for it to finish, or ask through the app") from None
 
 
+def _through_app(args):
+    """While the app writes to this home, DuckDB opens it for nobody else: the read-only commands ask the app."""
+    from .app_client import AppClient, app_url  # noqa: PLC0415
+
+    url = app_url(_home(args))
+    return AppClient(_home(args), url) if url else None
+
+
 def cmd_events(args) -> int:
-    with _open_graph(args) as graph:
-        if graph.video(args.video_id) is None:
-            raise LookupError(f"unknown video id {args.video_id!r}; `python -m orchestrator videos` lists them")
-        events = graph.events(args.video_id, args.kind)
+    app = _through_app(args)
+    if app is not None:
+        events = app.events(args.video_id, args.kind)
+    else:
+        with _open_graph(args) as graph:
+            if graph.video(args.video_id) is None:
+                raise LookupError(f"unknown video id {args.video_id!r}; `python -m orchestrator videos` lists them")
+            events = graph.events(args.video_id, args.kind)
     if args.json:
         print(json.dumps(events, default=str))
     else:
@@ -162,8 +174,12 @@ def cmd_events(args) -> int:
 
 
 def cmd_videos(args) -> int:
-    with _open_graph(args) as graph:
-        videos = graph.videos()
+    app = _through_app(args)
+    if app is not None:
+        videos = app.videos()
+    else:
+        with _open_graph(args) as graph:
+            videos = graph.videos()
     if args.json:
         print(json.dumps(videos, default=str))
     else:
@@ -266,6 +282,22 @@ def build_vlm():
                      frame_loader=frame_jpeg)
 
 
+def _ask_through_app(app, args) -> int:
+    """One question (or template) answered by the running app, printed as the local path prints it."""
+    from .events import fmt_time  # noqa: PLC0415
+
+    doc = app.ask(args.video_id, args.question or "", args.session or "", args.template)
+    print(doc["answer"])
+    if args.json:
+        print(json.dumps({**doc, "video_id": args.video_id}))
+    elif doc.get("citations"):
+        print("cited: " + ", ".join(f"[{fmt_time(c['t_start'])}] {c['event_id']}" for c in doc["citations"]), file=sys.stderr)
+    if not args.session:
+        print(f"session {doc['session']} (pass --session {doc['session']} to ask a follow-up)", file=sys.stderr)
+    print(f"(answered by the app at {app.url})", file=sys.stderr)
+    return 0
+
+
 def cmd_ask(args) -> int:
     import threading  # noqa: PLC0415
 
@@ -277,6 +309,9 @@ def cmd_ask(args) -> int:
 
     if args.library:
         return _ask_library(args)
+    app = _through_app(args)
+    if app is not None:
+        return _ask_through_app(app, args)
     session = check_session(args.session) if args.session else new_session_id()
     graph = _open_graph(args)
     try:

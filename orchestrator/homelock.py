@@ -67,10 +67,11 @@ def busy_message(home: Path, doing: str, info: dict | None = None, pid: int | No
 class HomeLock:
     """Hold the home's writer lock for as long as this object is open (the kernel drops it when the process dies)."""
 
-    def __init__(self, home: Path, role: str, detail: str = ""):
+    def __init__(self, home: Path, role: str, detail: str = "", url: str = ""):
         self.home = Path(home)
         self.role = role
         self.detail = detail
+        self.url = url  # where the holder answers (the app's page and API), for the read-only commands
         self._lock = FileLock(str(self.home / LOCK_NAME), thread_local=False)
 
     def acquire(self) -> "HomeLock":
@@ -82,7 +83,7 @@ class HomeLock:
         self._check_database()
         me = psutil.Process()
         record = {"pid": me.pid, "create_time": me.create_time(), "role": self.role, "since": time.time(),
-                  "command": " ".join(sys.argv)[:300], "detail": self.detail}
+                  "command": " ".join(sys.argv)[:300], "detail": self.detail, "url": self.url}
         tmp = self.home / (HOLDER_NAME + ".tmp")
         tmp.write_text(json.dumps(record))
         os.replace(tmp, self.home / HOLDER_NAME)

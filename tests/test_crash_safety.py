@@ -286,3 +286,24 @@ def test_auth_with_preload_gives_every_user_the_preloaded_video_and_keeps_chats_
             api(app.url, "/ask", vid, "what happened after that?", r["session"], auth=bob)
     finally:
         app.stop()
+
+
+def test_read_only_commands_work_through_the_app_that_holds_the_home(gt_clip, cli_env, tmp_path):
+    """While the app writes to a home DuckDB lets no one else open it: videos, events and ask go through the app."""
+    result = run_cli("ingest", str(gt_clip[0]), "--quiet", env_extra=cli_env)
+    assert result.returncode == 0, result.stderr
+    video_id = run_cli("videos", env_extra=cli_env).stdout.split()[0]
+    home = Path(cli_env["VDET_HOME"])
+    app = RunningApp(home, {"TRITON_URL": cli_env["TRITON_URL"], "REDIS_URL": cli_env["REDIS_URL"]})
+    try:
+        listed = run_cli("videos", "--json", env_extra=cli_env)
+        assert listed.returncode == 0, listed.stderr
+        assert [v["video_id"] for v in json.loads(listed.stdout)] == [video_id]
+        speech = run_cli("events", video_id, "--kind", "speech", env_extra=cli_env)
+        assert speech.returncode == 0 and "railway station" in speech.stdout.lower(), speech.stderr
+        asked = run_cli("ask", video_id, "When does the person appear?", env_extra=cli_env, timeout=120)
+        assert asked.returncode == 0 and "person" in asked.stdout and "answered by the app" in asked.stderr, asked.stderr
+        unknown = run_cli("events", "nosuchvideo", env_extra=cli_env)
+        assert unknown.returncode != 0 and "unknown video" in unknown.stderr and "Traceback" not in unknown.stderr
+    finally:
+        app.stop()
