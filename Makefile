@@ -15,6 +15,7 @@ demo: setup
 
 test: setup
 	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
 	$(PY) -m pytest -q -p no:cacheprovider --doctest-modules orchestrator
 	$(PY) -m pytest -q tests
 

@@ -28,10 +28,12 @@ def parse_args(argv=None):
     p.add_argument("--port", type=int, default=None, help="port (default $VDET_PORT or 7860)")
     p.add_argument("--share", action="store_true", help="create a public Gradio share link")
     p.add_argument("--home", default=None, help="data folder (default $VDET_HOME or ~/.cache/video-detective/home)")
-    p.add_argument("--auth", action="append", default=None,
-                   help="USER:PASSWORD required to open the page; repeat for several users (or VDET_AUTH, comma-separated)")
-    p.add_argument("--users-file", default=None,
-                   help="a file of USER:PASSWORD lines, one user each (or VDET_USERS_FILE); each user sees their own uploads and chats")
+    p.add_argument(
+        "--auth", action="append", default=None, help="USER:PASSWORD required to open the page; repeat for several users (or VDET_AUTH, comma-separated)"
+    )
+    p.add_argument(
+        "--users-file", default=None, help="a file of USER:PASSWORD lines, one user each (or VDET_USERS_FILE); each user sees their own uploads and chats"
+    )
     p.add_argument("--max-upload-mb", type=float, default=None, help="largest upload in MB (default $VDET_MAX_UPLOAD_MB or 4096)")
     p.add_argument("--preload", nargs="*", default=[], help="videos to add to the library at start")
     p.add_argument("-v", "--verbose", action="store_true")
@@ -118,8 +120,18 @@ def main(argv=None) -> int:
         state = AppState(library, services.triton_url, vlm=build_vlm(), per_user=bool(auth))
         demo = build_ui(state)
         demo.queue(default_concurrency_limit=8)
-        demo.launch(server_name=args.host, server_port=args.port, share=args.share, auth=auth, allowed_paths=library.served_paths(),
-                    css=CSS, js=JS, max_file_size=f"{int(args.max_upload_mb)}mb", show_error=True, quiet=False)
+        demo.launch(
+            server_name=args.host,
+            server_port=args.port,
+            share=args.share,
+            auth=auth,
+            allowed_paths=library.served_paths(),
+            css=CSS,
+            js=JS,
+            max_file_size=f"{int(args.max_upload_mb)}mb",
+            show_error=True,
+            quiet=False,
+        )
     except KeyboardInterrupt:
         pass
     finally:

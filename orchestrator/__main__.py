@@ -67,9 +67,11 @@ def _ingest_holding_home(args, home: Path) -> int:
     if args.json:
         print(json.dumps({**summary.to_dict(), "wall_s": summary.wall_s}))
     else:
-        print(f"video {summary.video_id}: {summary.windows} windows ({summary.windows_resumed} resumed), {summary.events} events "
-              f"{summary.counts}, {summary.frames_kept}/{summary.frames_scanned} frames kept, {summary.wall_s:.1f} s "
-              f"({summary.duration_s / max(summary.wall_s, 1e-9):.1f}x realtime)")
+        print(
+            f"video {summary.video_id}: {summary.windows} windows ({summary.windows_resumed} resumed), {summary.events} events "
+            f"{summary.counts}, {summary.frames_kept}/{summary.frames_scanned} frames kept, {summary.wall_s:.1f} s "
+            f"({summary.duration_s / max(summary.wall_s, 1e-9):.1f}x realtime)"
+        )
     return 0
 
 
@@ -86,8 +88,9 @@ def _ingest_folder(args, home: Path) -> int:
     files = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in VIDEO_SUFFIXES and not p.name.startswith("."))
     others = sum(1 for p in folder.iterdir() if p.is_file() and p not in files)
     if not files:
-        raise LookupError(f"{folder} is a directory with no video files in it (looked for {', '.join(sorted(VIDEO_SUFFIXES))}): "
-                          "put videos in it, or give one video file")
+        raise LookupError(
+            f"{folder} is a directory with no video files in it (looked for {', '.join(sorted(VIDEO_SUFFIXES))}): put videos in it, or give one video file"
+        )
     lanes = tuple(x.strip() for x in args.lanes.split(",") if x.strip()) if args.lanes else lanes_from_env()
     try:
         from .lanes import resolve  # noqa: PLC0415
@@ -112,15 +115,14 @@ def _ingest_folder(args, home: Path) -> int:
                 print(f"{head}: FAILED: {reason}", file=sys.stderr, flush=True)
                 continue
             skipped = s.windows_resumed >= s.windows
-            results.append({**s.to_dict(), "path": str(path), "name": path.name, "status": "skipped" if skipped else "ingested",
-                            "wall_s": s.wall_s})
-            what = "already ingested, skipped" if skipped else (
-                f"{s.windows} windows ({s.windows_resumed} resumed), {s.events} events in {s.wall_s:.1f} s")
+            results.append({**s.to_dict(), "path": str(path), "name": path.name, "status": "skipped" if skipped else "ingested", "wall_s": s.wall_s})
+            what = "already ingested, skipped" if skipped else (f"{s.windows} windows ({s.windows_resumed} resumed), {s.events} events in {s.wall_s:.1f} s")
             print(f"{head}: video {s.video_id}: {what}", file=sys.stderr, flush=True)
     n = {k: sum(1 for r in results if r["status"] == k) for k in ("ingested", "skipped", "failed")}
     failed = [r["name"] for r in results if r["status"] == "failed"]
-    line = (f"{folder}: {n['ingested']} ingested, {n['skipped']} already done, {n['failed']} failed"
-            + (f" ({', '.join(failed)}: see the lines above; fix or remove them and run the same command again)" if failed else ""))
+    line = f"{folder}: {n['ingested']} ingested, {n['skipped']} already done, {n['failed']} failed" + (
+        f" ({', '.join(failed)}: see the lines above; fix or remove them and run the same command again)" if failed else ""
+    )
     print(line, file=sys.stderr)
     if args.json:
         print(json.dumps({"folder": str(folder), **n, "videos": results}, default=str))
@@ -141,8 +143,10 @@ def _open_graph(args):
     except duckdb.IOException:
         from .homelock import describe, holder  # noqa: PLC0415
 
-        raise LookupError(f"the database in {path.parent} is busy: {describe(path.parent, holder(path.parent))} is writing to it; "
-                          "wait for it to finish, or ask through the app") from None
+        raise LookupError(
+            f"the database in {path.parent} is busy: {describe(path.parent, holder(path.parent))} is writing to it; "
+            "wait for it to finish, or ask through the app"
+        ) from None
 
 
 def _through_app(args):
@@ -224,7 +228,7 @@ def _seconds(text: str | None, flag: str) -> float | None:
         raise LookupError(f"{flag} takes seconds or a time like 14:05 or 1:02:03; got {text!r}") from None
     if len(parts) > 3:
         raise LookupError(f"{flag} takes seconds or a time like 14:05 or 1:02:03; got {text!r}")
-    return sum(p * 60 ** i for i, p in enumerate(reversed(parts)))
+    return sum(p * 60**i for i, p in enumerate(reversed(parts)))
 
 
 def _library_embedder(enabled: bool):
@@ -255,8 +259,18 @@ def cmd_search(args) -> int:
     with _open_graph(args) as graph:
         embed, close = _library_embedder(args.semantic)
         try:
-            moments = search(graph, args.query, videos=_video_list(args.videos), kinds=tuple(args.kind or ()),
-                             labels=tuple(args.label or ()), span=span, embed=embed, limit=args.limit, since=args.since, until=args.until)
+            moments = search(
+                graph,
+                args.query,
+                videos=_video_list(args.videos),
+                kinds=tuple(args.kind or ()),
+                labels=tuple(args.label or ()),
+                span=span,
+                embed=embed,
+                limit=args.limit,
+                since=args.since,
+                until=args.until,
+            )
         finally:
             close()
     if args.json:
@@ -278,8 +292,7 @@ def build_vlm():
     from .answer import VLMEngine  # noqa: PLC0415
     from .media import frame_jpeg  # noqa: PLC0415
 
-    return VLMEngine(settings.vlm_base_url, model=settings.vlm_model, api_key=settings.vlm_api_key, timeout_s=settings.vlm_timeout_s,
-                     frame_loader=frame_jpeg)
+    return VLMEngine(settings.vlm_base_url, model=settings.vlm_model, api_key=settings.vlm_api_key, timeout_s=settings.vlm_timeout_s, frame_loader=frame_jpeg)
 
 
 def _ask_through_app(app, args) -> int:
@@ -444,8 +457,9 @@ def cmd_serve_models(args) -> int:
 
     from .triton_server import DEFAULT_MODELS, TritonServer  # noqa: PLC0415
 
-    server = TritonServer.start(models=args.models or DEFAULT_MODELS, http_port=args.http_port, grpc_port=args.grpc_port,
-                                config_name=args.config_name, detector_head=args.detector)
+    server = TritonServer.start(
+        models=args.models or DEFAULT_MODELS, http_port=args.http_port, grpc_port=args.grpc_port, config_name=args.config_name, detector_head=args.detector
+    )
     print(f"Triton ready: HTTP {server.http_url}, gRPC {server.grpc_url}, models {', '.join(server.models)}; Ctrl-C stops it", file=sys.stderr)
     print(f"export TRITON_URL={server.http_url}")
     sys.stdout.flush()
@@ -475,8 +489,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("path", help="a video file, or a folder: its video files in name order, those already done skipped")
     p.add_argument("--window-s", type=float, default=20.0, help="window length in seconds (default 20)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.add_argument("--executor", choices=["local", "ray"], default=None,
-                   help="where windows are analysed: local threads (default, or $VDET_EXECUTOR) or tasks on the Ray cluster at $RAY_ADDRESS")
+    p.add_argument(
+        "--executor",
+        choices=["local", "ray"],
+        default=None,
+        help="where windows are analysed: local threads (default, or $VDET_EXECUTOR) or tasks on the Ray cluster at $RAY_ADDRESS",
+    )
     p.add_argument("--lanes", help="comma-separated senses to run (default $VDET_LANES or all): " + ", ".join(DEFAULT_LANES))
     common(p)
     p.set_defaults(func=cmd_ingest)
@@ -490,7 +508,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("ask", help="ask a question about an ingested video (streams the answer), or with --library about all of them")
     p.add_argument("video_id", help="the video's id (with --library: the question)")
     p.add_argument("question", nargs="?", default="", help="the question (optional with --template)")
-    p.add_argument("--library", action="store_true", help="ask every video of the home (or --videos): ask --library \"QUESTION\"")
+    p.add_argument("--library", action="store_true", help='ask every video of the home (or --videos): ask --library "QUESTION"')
     p.add_argument("--videos", help="with --library: comma-separated video ids or file names")
     p.add_argument("--template", choices=["comprehensive", "safety", "performance", "pattern", "creative"])
     p.add_argument("--session", help="continue a conversation (follow-ups)")
@@ -500,8 +518,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("search", help="search every video of the home: words said or written, labels, colours, scene descriptions")
     p.add_argument("query", help="words to look for (may be empty with --kind/--label)")
     p.add_argument("--videos", help="comma-separated video ids or file names (default: every video)")
-    p.add_argument("--kind", action="append", choices=["object", "speech", "sound", "scene_cut", "motion", "scene", "text"],
-                   help="only events of this kind (repeat for more)")
+    p.add_argument(
+        "--kind",
+        action="append",
+        choices=["object", "speech", "sound", "scene_cut", "motion", "scene", "text"],
+        help="only events of this kind (repeat for more)",
+    )
     p.add_argument("--label", action="append", help="only events with this label (repeat for more)")
     p.add_argument("--from", dest="t_from", help="only moments from this time of each video (seconds or mm:ss)")
     p.add_argument("--to", dest="t_to", help="only moments up to this time of each video")
@@ -537,8 +559,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--grpc-port", type=int, default=8001)
     p.add_argument("--models", nargs="*", help="subset of models to load (default: all)")
     p.add_argument("--config-name", help="alternative config in <model>/configs/NAME.pbtxt")
-    p.add_argument("--detector", choices=("centernet", "rtdetr", "yolov10"),
-                   help="detector network (default: $VDET_DETECTOR or centernet; yolov10 is opt-in, AGPL-3.0)")
+    p.add_argument(
+        "--detector", choices=("centernet", "rtdetr", "yolov10"), help="detector network (default: $VDET_DETECTOR or centernet; yolov10 is opt-in, AGPL-3.0)"
+    )
     p.set_defaults(func=cmd_serve_models)
 
     p = sub.add_parser("config", help="print every effective setting and where it came from (default, file, env, flag)")

@@ -220,6 +220,7 @@ class _Writer:
 
     def phrase(self, text: str) -> str:
         """A planner's time phrase ("after [00:30]") in this answer's clock format."""
+
         def repl(m: re.Match) -> str:
             secs = int(m.group(1) or 0) * 3600 + int(m.group(2)) * 60 + int(m.group(3))
             return f"[{clock(secs, self.long)}]"
@@ -332,8 +333,10 @@ class ExtractiveEngine:
         intent = plan.intent
         lead = ""
         if plan.anchor and r.anchor_missing:
-            parts.append(f"I don't know — I found no {plan.anchor} in this video, so I cannot place what comes "
-                         f"{'after' if plan.anchor_side == 'after' else 'before' if plan.anchor_side == 'before' else 'around'} it.")
+            parts.append(
+                f"I don't know — I found no {plan.anchor} in this video, so I cannot place what comes "
+                f"{'after' if plan.anchor_side == 'after' else 'before' if plan.anchor_side == 'before' else 'around'} it."
+            )
             parts += self._nearby(w, r)
             return _tidy("\n\n".join(parts)), w.citations
         if plan.anchor and r.anchor_event is not None:
@@ -426,8 +429,13 @@ class ExtractiveEngine:
         elif others:
             n = r.match_total or len(others)
             e0 = others[0]
-            thing = (f'"{plan.keywords[0]}" is said' if e0.kind == "speech" and plan.keywords else "something is said" if e0.kind == "speech" else
-                     f"{w.noun(e0)} {'is heard' if e0.kind == 'sound' else 'is on screen' if e0.kind == 'text' else 'occurs'}")
+            thing = (
+                f'"{plan.keywords[0]}" is said'
+                if e0.kind == "speech" and plan.keywords
+                else "something is said"
+                if e0.kind == "speech"
+                else f"{w.noun(e0)} {'is heard' if e0.kind == 'sound' else 'is on screen' if e0.kind == 'text' else 'occurs'}"
+            )
             times = ", ".join(w.t(e) for e in others[:8])
             more = f" (the first {min(8, len(others))} shown)" if n > 8 else ""
             out.append(_cap(f"{pre}{thing} {n} time{'s' if n != 1 else ''}{scope}: at {times}{more}."))
@@ -512,14 +520,19 @@ class ExtractiveEngine:
             total = sum(e.t_end - e.t_start for e in objects)
             first, last = objects[0], max(objects, key=lambda e: e.t_end)
             w.told.update(e.event_id for e in objects)
-            return [f"{_cap(plural(len(objects), label))} are in view for about {_seconds(total)} in total{scope}, "
-                    f"between {w.t(first)} and {w.t(last, 'end')}."]
+            return [
+                f"{_cap(plural(len(objects), label))} are in view for about {_seconds(total)} in total{scope}, between {w.t(first)} and {w.t(last, 'end')}."
+            ]
         e = m[0]
         w.told.add(e.event_id)
         what = w.noun(e)
         verb = "is in view" if e.kind == "object" else "is on screen" if e.kind == "text" else "lasts"
-        out = [_cap(f"{'the ' + what[2:] if what.startswith('a ') else what} {verb} {'for ' if verb != 'lasts' else ''}"
-                    f"{_seconds(e.t_end - e.t_start)}, from {w.t(e)} to {w.t(e, 'end')}{scope}.")]
+        out = [
+            _cap(
+                f"{'the ' + what[2:] if what.startswith('a ') else what} {verb} {'for ' if verb != 'lasts' else ''}"
+                f"{_seconds(e.t_end - e.t_start)}, from {w.t(e)} to {w.t(e, 'end')}{scope}."
+            )
+        ]
         if len(m) > 1:
             total = sum(x.t_end - x.t_start for x in m)
             out.append(f"It occurs {len(m)} times, {_seconds(total)} in all; the others start at {_join([w.t(x) for x in m[1:5]])}.")
@@ -629,7 +642,11 @@ class ExtractiveEngine:
             body = self._summary(w, r, scope, lead)
             if not r.matches and not r.evidence:
                 return [f"No — nothing was detected{scope}."]
-            return [("Yes — " + body[0][0].lower() + body[0][1:]) if not body[0].startswith("Here") else f"Yes — here is what happens{scope}:" + body[0].split(":", 1)[1]] + body[1:]
+            return [
+                ("Yes — " + body[0][0].lower() + body[0][1:])
+                if not body[0].startswith("Here")
+                else f"Yes — here is what happens{scope}:" + body[0].split(":", 1)[1]
+            ] + body[1:]
         if lead:
             line = self._following(w, r, lead, _names(plan, "thing"))
             return [("Yes — " if r.matches else "No — ") + line[0].lower() + line[1:]]
@@ -650,8 +667,11 @@ class ExtractiveEngine:
             w.told.add(e.event_id)
         elif e.kind == "object":
             n = r.object_facts[e.label].tracks if e.label in r.object_facts and not plan.colours else len([x for x in m if x.kind == "object"])
-            head = f"Yes — {plural(n, e.label) if n > 1 else w.noun(e)} {'are' if n > 1 else 'is'} visible{scope}{widened}, the first {w.span(e)}." if n > 1 \
+            head = (
+                f"Yes — {plural(n, e.label) if n > 1 else w.noun(e)} {'are' if n > 1 else 'is'} visible{scope}{widened}, the first {w.span(e)}."
+                if n > 1
                 else f"Yes — {w.sentence(e)}{scope}{widened}."
+            )
             w.told.add(e.event_id)
         else:
             head = f"Yes — {w.sentence(e)}{scope}{widened}."
@@ -753,7 +773,9 @@ class ExtractiveEngine:
             if len(items) == 1:
                 lines.append(f"- {_cap(w.sentence(items[0]))}")
             else:
-                lines.append(f"- {plural(len(items), label)} are visible, the first {w.span(items[0])}, the last until {w.t(max(items, key=lambda e: e.t_end), 'end')}")
+                lines.append(
+                    f"- {plural(len(items), label)} are visible, the first {w.span(items[0])}, the last until {w.t(max(items, key=lambda e: e.t_end), 'end')}"
+                )
         if lines:
             out.append("\n".join(lines) if out[0].endswith(":") else "Also:\n" + "\n".join(lines))
         if out[0].endswith(":"):
@@ -807,8 +829,10 @@ def _timeline_text(request: AnswerRequest) -> str:
     if r.object_facts or r.sound_facts:
         lines.append("FACTS (exact, from the event graph):")
         for f in r.object_facts.values():
-            lines.append(f"- {f.label}: {f.tracks} distinct, first [{clock(f.first_t, long)}], last [{clock(f.last_t, long)}], "
-                         f"visible {f.visible_s:.0f} s in total, at most {f.max_at_once} at once")
+            lines.append(
+                f"- {f.label}: {f.tracks} distinct, first [{clock(f.first_t, long)}], last [{clock(f.last_t, long)}], "
+                f"visible {f.visible_s:.0f} s in total, at most {f.max_at_once} at once"
+            )
         for label, n in r.sound_facts.items():
             lines.append(f"- sound '{label}': {n} times")
     lines.append("TIMELINE:")
@@ -832,9 +856,16 @@ class VLMEngine:
     ANSWER_TOKENS = 700
     FRAME_CACHE_SIZE = 256
 
-    def __init__(self, base_url: str, model: str | None = None, api_key: str = "EMPTY", timeout_s: float = 60.0,
-                 frame_loader: Callable[..., bytes | None] | None = None, video_path: Callable[[str], str | None] | None = None,
-                 max_frames: int | None = None):
+    def __init__(
+        self,
+        base_url: str,
+        model: str | None = None,
+        api_key: str = "EMPTY",
+        timeout_s: float = 60.0,
+        frame_loader: Callable[..., bytes | None] | None = None,
+        video_path: Callable[[str], str | None] | None = None,
+        max_frames: int | None = None,
+    ):
         from openai import OpenAI  # noqa: PLC0415
 
         self.client = OpenAI(base_url=base_url, api_key=api_key, timeout=timeout_s, max_retries=0)
@@ -874,8 +905,7 @@ class VLMEngine:
                     self._jpegs.popitem(last=False)
         return jpeg
 
-    def _user_content(self, prompt: str, frame_times: list[float], question: str, path: str | None,
-                      profile: VLMProfile) -> tuple[list[dict], list[float]]:
+    def _user_content(self, prompt: str, frame_times: list[float], question: str, path: str | None, profile: VLMProfile) -> tuple[list[dict], list[float]]:
         """One turn's user message, built the same way whether it is the current turn or an earlier one."""
         content: list[dict] = [{"type": "text", "text": prompt}]
         shown: list[float] = []
@@ -896,6 +926,7 @@ class VLMEngine:
     def _fit_history(self, turns: list[Turn], limit: int, profile: VLMProfile, prompt_chars: int) -> list[Turn]:
         """Earlier turns that fit the context and the frame limit; the oldest half goes at once when they
         do not, so the kept prefix then stays the same for several turns."""
+
         def cost(ts: list[Turn]) -> tuple[int, int]:
             chars = prompt_chars + len(SYSTEM_PROMPT) + sum(len(t.prompt) + len(t.question) + len(t.answer) + 60 * len(t.frame_times) for t in ts)
             frames = sum(len(t.frame_times) for t in ts)
@@ -951,9 +982,14 @@ class VLMEngine:
         return messages
 
     def stream(self, request: AnswerRequest, cancel: threading.Event) -> Iterator[str]:
-        response = self.client.chat.completions.create(model=self._model(), messages=self.messages(request), stream=True,
-                                                       temperature=0.2, max_tokens=self.ANSWER_TOKENS,
-                                                       stream_options={"include_usage": True})
+        response = self.client.chat.completions.create(
+            model=self._model(),
+            messages=self.messages(request),
+            stream=True,
+            temperature=0.2,
+            max_tokens=self.ANSWER_TOKENS,
+            stream_options={"include_usage": True},
+        )
         finished = threading.Event()
 
         def close_on_cancel() -> None:  # Stop closes the upstream request within ~50 ms, even between tokens

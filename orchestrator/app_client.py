@@ -43,8 +43,7 @@ class AppClient:
             self.client = Client(url, verbose=False, auth=auth)
         except Exception as exc:  # noqa: BLE001 - any failure to reach or log in: one clear line
             who = describe(home, holder(home))
-            hint = "set VDET_AUTH=user:password for the CLI too" if "auth" in str(exc).lower() or "login" in str(exc).lower() \
-                else "check that it is still up"
+            hint = "set VDET_AUTH=user:password for the CLI too" if "auth" in str(exc).lower() or "login" in str(exc).lower() else "check that it is still up"
             raise AppUnreachable(f"{who} holds {home}, but its page at {url} did not answer ({str(exc)[:120]}); {hint}") from None
 
     def _call(self, api: str, *args):

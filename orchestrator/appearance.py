@@ -31,7 +31,13 @@ PathPoint = tuple[float, float, float]  # t, cx, cy (normalised), as TrackSummar
 # colour space (OpenCV's Lab) and a small table a person can read. Hue bands, in degrees of Lab hue:
 # sRGB red sits at ~40, orange ~60, yellow ~100, green ~135, cyan ~195, blue ~305, purple ~330.
 HUE_BANDS: tuple[tuple[float, str], ...] = (
-    (50.0, "red"), (78.0, "orange"), (110.0, "yellow"), (165.0, "green"), (315.0, "blue"), (350.0, "purple"), (360.0, "red"),
+    (50.0, "red"),
+    (78.0, "orange"),
+    (110.0, "yellow"),
+    (165.0, "green"),
+    (315.0, "blue"),
+    (350.0, "purple"),
+    (360.0, "red"),
 )
 GREYS: tuple[tuple[str, float], ...] = (("black", 0.0), ("grey", 30.0), ("silver", 62.0), ("white", 82.0))  # name, from L*
 CHROMA_GREY = 8.0  # Lab chroma below this is a grey-scale colour (white, silver, grey, black) ...
@@ -40,7 +46,10 @@ SIZE_CLASSES = ((0.1, "small"), (0.3, "medium"))  # by sqrt(box area / frame are
 # where on a box a colour is read: a person's upper body and legs, a vehicle's body below its windows
 PARTS: dict[str, tuple[tuple[float, float], ...]] = {
     "person": ((0.15, 0.5), (0.55, 0.9)),
-    "car": ((0.45, 0.9),), "truck": ((0.4, 0.9),), "bus": ((0.35, 0.9),), "train": ((0.35, 0.9),),
+    "car": ((0.45, 0.9),),
+    "truck": ((0.4, 0.9),),
+    "bus": ((0.35, 0.9),),
+    "train": ((0.35, 0.9),),
 }
 
 
@@ -76,8 +85,7 @@ def name_colour(lab: Sequence[float]) -> str:
     return name
 
 
-def dominant_colours(crop: np.ndarray, k: int = 3, min_share: float = 0.25, max_colours: int = 2,
-                     inner: float = 0.7) -> list[tuple[str, float]]:
+def dominant_colours(crop: np.ndarray, k: int = 3, min_share: float = 0.25, max_colours: int = 2, inner: float = 0.7) -> list[tuple[str, float]]:
     """Named dominant colours of an RGB uint8 crop, largest share first: [(name, share), ...].
 
     Only the central ``inner`` fraction of the box is used (a box's edges are mostly background); pixels
@@ -173,9 +181,14 @@ class TrackAppearance:
         return {f"appearance_{k}": v for k, v in asdict(self).items()}
 
 
-def describe_track(crops: Sequence[np.ndarray], boxes: Sequence[Box], path: Sequence[PathPoint],
-                   frame_size: tuple[int, int], label: str | None = None,
-                   colour_votes: Sequence[Sequence[tuple[str, float]]] = ()) -> TrackAppearance:
+def describe_track(
+    crops: Sequence[np.ndarray],
+    boxes: Sequence[Box],
+    path: Sequence[PathPoint],
+    frame_size: tuple[int, int],
+    label: str | None = None,
+    colour_votes: Sequence[Sequence[tuple[str, float]]] = (),
+) -> TrackAppearance:
     """Appearance of one track from its best crops (RGB uint8, any size), their boxes and its path.
 
     ``frame_size`` is (width, height) in pixels; it is used to keep the colour vote fair between crops
@@ -211,8 +224,12 @@ def describe_track(crops: Sequence[np.ndarray], boxes: Sequence[Box], path: Sequ
         cx = cy = 0.5
     moving, direction = motion(path, box)
     return TrackAppearance(
-        colours=[n for n, _ in ranked], colour_shares=[round(s, 3) for _, s in ranked],
-        size=size_class(box) if box is not None else "medium", region=frame_region(cx, cy), motion=moving, direction=direction,
+        colours=[n for n, _ in ranked],
+        colour_shares=[round(s, 3) for _, s in ranked],
+        size=size_class(box) if box is not None else "medium",
+        region=frame_region(cx, cy),
+        motion=moving,
+        direction=direction,
     )
 
 

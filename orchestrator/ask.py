@@ -88,9 +88,13 @@ class ConversationStore:
 
 FOLLOW_AFTER = re.compile(r"\b(after that|after this|after it|afterwards|afterward|next|then what|what happened then|and then|later on|later|after then)\b")
 FOLLOW_BEFORE = re.compile(r"\b(before that|before this|before then|before it|earlier|prior to that|previously)\b")
-FOLLOW_THEN = re.compile(r"\b(then|(?<!is )(?<!are )(?<!was )(?<!were )(?<!any )there|at that (?:moment|point|time)|at the same time|meanwhile|during that|while that)\b")
-FOLLOW_ORDINAL = re.compile(r"\b(?:the |that )?(first|second|third|fourth|fifth|1st|2nd|3rd|4th|5th|last|final|other|next) (?:one|ones|of them|time)\b|"
-                            r"^(?:and |what about |how about )?the (first|second|third|fourth|fifth|last|other)\b")
+FOLLOW_THEN = re.compile(
+    r"\b(then|(?<!is )(?<!are )(?<!was )(?<!were )(?<!any )there|at that (?:moment|point|time)|at the same time|meanwhile|during that|while that)\b"
+)
+FOLLOW_ORDINAL = re.compile(
+    r"\b(?:the |that )?(first|second|third|fourth|fifth|1st|2nd|3rd|4th|5th|last|final|other|next) (?:one|ones|of them|time)\b|"
+    r"^(?:and |what about |how about )?the (first|second|third|fourth|fifth|last|other)\b"
+)
 PRONOUN = re.compile(r"\b(he|she|they|him|her|them|it|its|his|their|that one|this one)\b")
 
 
@@ -134,10 +138,16 @@ def resolve_followup(question: str, history: list[Turn], video_id: str, con, dur
         elif plan.intent not in ("count", "said", "heard", "when", "seen", "yesno"):
             plan.intent, plan.intents = "summary", ["summary"]
     m = FOLLOW_ORDINAL.search(q)
-    if m and prev is not None and not (plan.object_labels or plan.sound_labels) or (m and plan.object_labels and prev is not None and set(plan.object_labels) <= set(prev.object_labels)):
+    if (
+        m
+        and prev is not None
+        and not (plan.object_labels or plan.sound_labels)
+        or (m and plan.object_labels and prev is not None and set(plan.object_labels) <= set(prev.object_labels))
+    ):
         which = m.group(1) or m.group(2)
-        ordinal = {"first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "1st": 1, "2nd": 2, "3rd": 3, "4th": 4, "5th": 5,
-                   "last": -1, "final": -1}.get(which)
+        ordinal = {"first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "1st": 1, "2nd": 2, "3rd": 3, "4th": 4, "5th": 5, "last": -1, "final": -1}.get(
+            which
+        )
         inherit()
         if plan.intent in ("count", "summary", "yesno"):
             plan.intent = "when"
@@ -171,8 +181,15 @@ def resolve_followup(question: str, history: list[Turn], video_id: str, con, dur
 class AskService:
     """Answers questions for sessions: retrieval → engine → tokens on Redis; cancel via the inbox."""
 
-    def __init__(self, con_factory: Callable[[], object], redis_client: redis.Redis, embed: Callable | None = None,
-                 vlm: VLMEngine | None = None, video_path: Callable[[str], str | None] | None = None, llm=None):
+    def __init__(
+        self,
+        con_factory: Callable[[], object],
+        redis_client: redis.Redis,
+        embed: Callable | None = None,
+        vlm: VLMEngine | None = None,
+        video_path: Callable[[str], str | None] | None = None,
+        llm=None,
+    ):
         self.con_factory = con_factory
         self.llm = llm if llm is not None else tool_planner_from_env()  # plans with the graph tools (LLM_BASE_URL)
         self.redis = redis_client
@@ -196,8 +213,7 @@ class AskService:
             if message.type in ("start", "done", "error", "cancelled"):
                 log.warning("could not publish %s on %s: %s", message.type, tokens_channel(session), exc)
 
-    def _listen_for_cancel(self, session: str, cancel: threading.Event, stop: threading.Event, ready: threading.Event,
-                           on_cancel: Callable[[], None]) -> None:
+    def _listen_for_cancel(self, session: str, cancel: threading.Event, stop: threading.Event, ready: threading.Event, on_cancel: Callable[[], None]) -> None:
         pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
         try:
             pubsub.subscribe(inbox_channel(session))
@@ -219,8 +235,9 @@ class AskService:
             except redis.RedisError:
                 pass
 
-    def ask(self, session: str, video_id: str, question: str, template: str | None = None, turn: int | None = None,
-            cancel: threading.Event | None = None) -> Answer:
+    def ask(
+        self, session: str, video_id: str, question: str, template: str | None = None, turn: int | None = None, cancel: threading.Event | None = None
+    ) -> Answer:
         """Answer one question, streaming on ``tokens:{session}``; returns the final answer."""
         check_session(session)
         started = time.perf_counter()
@@ -290,25 +307,59 @@ class AskService:
                 citations = citations_for(text, request.retrieval, getattr(request.report, "evidence", None))
             total = (time.perf_counter() - started) * 1000
             usage = request.usage if engine_used == VLMEngine.name else {}
-            answer = Answer(text, citations, engine_used, template, notice, round(ttft or total, 1), round(total, 1), round(retrieval_ms, 1),
-                            usage.get("cached_tokens"), usage.get("prompt_tokens"))
+            answer = Answer(
+                text,
+                citations,
+                engine_used,
+                template,
+                notice,
+                round(ttft or total, 1),
+                round(total, 1),
+                round(retrieval_ms, 1),
+                usage.get("cached_tokens"),
+                usage.get("prompt_tokens"),
+            )
             if cancel.is_set():
                 on_cancel()
                 return Answer(text, citations, engine_used, template, "cancelled")
-            done_message = Done(turn=turn, answer=text, citations=[asdict(c) for c in citations], engine=engine_used, notice=notice,
-                                ttft_ms=round(ttft or total, 1), total_ms=round(total, 1), retrieval_ms=round(retrieval_ms, 1),
-                                cached_tokens=answer.cached_tokens)
+            done_message = Done(
+                turn=turn,
+                answer=text,
+                citations=[asdict(c) for c in citations],
+                engine=engine_used,
+                notice=notice,
+                ttft_ms=round(ttft or total, 1),
+                total_ms=round(total, 1),
+                retrieval_ms=round(retrieval_ms, 1),
+                cached_tokens=answer.cached_tokens,
+            )
             with emit_lock:
                 if not state["closed"]:
                     state["closed"] = True
                     self._publish(session, done_message)
             plan = request.retrieval.plan
             track_ids = sorted({e.track_id for e in request.retrieval.evidence if e.track_id is not None and e.kind == "object"})
-            matches = [{"event_id": e.event_id, "kind": e.kind, "label": e.label, "t_start": e.t_start, "t_end": e.t_end, "track_id": e.track_id}
-                       for e in request.retrieval.matches[:50]]
-            self.store.append(session, Turn(question, text, video_id, [asdict(c) for c in citations], plan.object_labels, plan.sound_labels,
-                                            track_ids, list(plan.time_range) if plan.time_range else None, request.prompt, request.frame_times,
-                                            plan.to_dict(), matches))
+            matches = [
+                {"event_id": e.event_id, "kind": e.kind, "label": e.label, "t_start": e.t_start, "t_end": e.t_end, "track_id": e.track_id}
+                for e in request.retrieval.matches[:50]
+            ]
+            self.store.append(
+                session,
+                Turn(
+                    question,
+                    text,
+                    video_id,
+                    [asdict(c) for c in citations],
+                    plan.object_labels,
+                    plan.sound_labels,
+                    track_ids,
+                    list(plan.time_range) if plan.time_range else None,
+                    request.prompt,
+                    request.frame_times,
+                    plan.to_dict(),
+                    matches,
+                ),
+            )
             return answer
         except Exception as exc:
             emit(Error(turn=turn, error=str(exc)[:300]))

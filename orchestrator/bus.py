@@ -57,9 +57,26 @@ class RedisServer:
         port = port or free_port()
         workdir = Path(tempfile.mkdtemp(prefix="vdet-redis-"))
         process = subprocess.Popen(
-            [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", str(workdir),
-             "--protected-mode", "yes", "--loglevel", "warning"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+            [
+                binary,
+                "--port",
+                str(port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(workdir),
+                "--protected-mode",
+                "yes",
+                "--loglevel",
+                "warning",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
         )
         server = cls(process, port, workdir)
         deadline = time.monotonic() + timeout_s
@@ -90,8 +107,7 @@ class Bus:
 
     def __init__(self, url: str):
         self.url = url
-        self.client = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2, retry_on_timeout=True,
-                                           health_check_interval=10)
+        self.client = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2, retry_on_timeout=True, health_check_interval=10)
 
     def publish(self, channel: str, message: Message) -> bool:
         try:

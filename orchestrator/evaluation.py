@@ -31,8 +31,29 @@ from pathlib import Path
 KINDS = ("count", "when", "duration", "said", "heard", "seen", "colour", "text", "yesno", "summary", "compare")
 SCOPES = ("none", "absolute", "relative", "anchored", "ordinal")
 TOLERANCE_S = 1.0
-NUMBER_WORDS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve", "thirteen",
-                "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen", "twenty"]
+NUMBER_WORDS = [
+    "zero",
+    "one",
+    "two",
+    "three",
+    "four",
+    "five",
+    "six",
+    "seven",
+    "eight",
+    "nine",
+    "ten",
+    "eleven",
+    "twelve",
+    "thirteen",
+    "fourteen",
+    "fifteen",
+    "sixteen",
+    "seventeen",
+    "eighteen",
+    "nineteen",
+    "twenty",
+]
 
 
 class SuiteError(LookupError, ValueError):
@@ -114,8 +135,18 @@ def parse_suite(doc: dict, path: Path) -> Suite:
             count = item.get("count")
             if count is not None and (isinstance(count, bool) or not isinstance(count, int)):
                 raise ValueError("count must be a whole number")
-            questions.append(SuiteQuestion(str(item["q"]), kind, scope, facts, [str(x) for x in item.get("not_facts") or []],
-                                           [[float(a), float(b)] for a, b in times], _yes_no(item.get("answer")), count))
+            questions.append(
+                SuiteQuestion(
+                    str(item["q"]),
+                    kind,
+                    scope,
+                    facts,
+                    [str(x) for x in item.get("not_facts") or []],
+                    [[float(a), float(b)] for a, b in times],
+                    _yes_no(item.get("answer")),
+                    count,
+                )
+            )
         except ValueError as exc:
             raise SuiteError(f"{where}: question {i}: {exc}") from None
     return Suite(path, resolve_video(str(doc["video"]), path.parent), questions)
@@ -225,8 +256,16 @@ def summarise(outcomes: list[Outcome]) -> dict:
         "by_scope": {s: acc([o for o in outcomes if o.scope == s]) for s in SCOPES if any(o.scope == s for o in outcomes)},
         "citation_accuracy": round(sum(o.checks["times"] for o in timed) / len(timed), 3) if timed else None,
         "citation_precision": round(sum(o.precision_hits for o in timed) / len(cited), 3) if cited else None,
-        "facts_accuracy": round(sum(o.checks.get("facts", True) and o.checks.get("not_facts", True) and o.checks.get("answer", True)
-                                    and o.checks.get("count", True) for o in outcomes) / len(outcomes), 3) if outcomes else None,
+        "facts_accuracy": round(
+            sum(
+                o.checks.get("facts", True) and o.checks.get("not_facts", True) and o.checks.get("answer", True) and o.checks.get("count", True)
+                for o in outcomes
+            )
+            / len(outcomes),
+            3,
+        )
+        if outcomes
+        else None,
         "ttft_ms": {"p50": round(percentile([o.ttft_ms for o in outcomes], 0.5), 1), "p95": round(percentile([o.ttft_ms for o in outcomes], 0.95), 1)},
         "total_ms": {"p50": round(percentile([o.total_ms for o in outcomes], 0.5), 1), "p95": round(percentile([o.total_ms for o in outcomes], 0.95), 1)},
         "errors": sum(1 for o in outcomes if o.error),
@@ -237,10 +276,13 @@ def format_report(name: str, summary: dict, outcomes: list[Outcome], verbose: bo
     lines = [f"{name}: {summary['correct']}/{summary['questions']} correct ({_pct(summary['accuracy'])})"]
     lines.append("  by kind:  " + ", ".join(f"{k} {v['correct']}/{v['n']}" for k, v in summary["by_kind"].items()))
     lines.append("  by scope: " + ", ".join(f"{k} {v['correct']}/{v['n']}" for k, v in summary["by_scope"].items()))
-    lines.append(f"  citations: accuracy {_pct(summary['citation_accuracy'])}, precision {_pct(summary['citation_precision'])}; "
-                 f"facts {_pct(summary['facts_accuracy'])}")
-    lines.append(f"  latency: first token p50 {summary['ttft_ms']['p50']:.0f} ms / p95 {summary['ttft_ms']['p95']:.0f} ms; "
-                 f"total p50 {summary['total_ms']['p50']:.0f} ms / p95 {summary['total_ms']['p95']:.0f} ms")
+    lines.append(
+        f"  citations: accuracy {_pct(summary['citation_accuracy'])}, precision {_pct(summary['citation_precision'])}; facts {_pct(summary['facts_accuracy'])}"
+    )
+    lines.append(
+        f"  latency: first token p50 {summary['ttft_ms']['p50']:.0f} ms / p95 {summary['ttft_ms']['p95']:.0f} ms; "
+        f"total p50 {summary['total_ms']['p50']:.0f} ms / p95 {summary['total_ms']['p95']:.0f} ms"
+    )
     for o in outcomes:
         if verbose or not o.correct:
             failed = [k for k, v in o.checks.items() if not v and k != "correct"]
@@ -328,8 +370,7 @@ def cmd_eval(args) -> int:
     home.mkdir(parents=True, exist_ok=True)
     results = run_suites(args.suites, home)
     if args.json:
-        doc = {"suites": {name: {"summary": summarise(outs), "outcomes": [asdict(o) for o in outs]} for name, outs in results},
-               "overall": merge(results)}
+        doc = {"suites": {name: {"summary": summarise(outs), "outcomes": [asdict(o) for o in outs]} for name, outs in results}, "overall": merge(results)}
         print(json.dumps(doc))
         return 0
     for name, outs in results:

@@ -92,8 +92,16 @@ class AlertAttrs(TypedDict, total=False):
     evidence: list[str]  # event ids, the anchor last
 
 
-ATTRS_BY_KIND: dict[str, type] = {"object": ObjectAttrs, "speech": SpeechAttrs, "sound": SoundAttrs, "text": TextAttrs,
-                                  "motion": MotionAttrs, "scene_cut": SceneCutAttrs, "scene": SceneAttrs, "alert": AlertAttrs}
+ATTRS_BY_KIND: dict[str, type] = {
+    "object": ObjectAttrs,
+    "speech": SpeechAttrs,
+    "sound": SoundAttrs,
+    "text": TextAttrs,
+    "motion": MotionAttrs,
+    "scene_cut": SceneCutAttrs,
+    "scene": SceneAttrs,
+    "alert": AlertAttrs,
+}
 
 
 @dataclass
@@ -152,15 +160,33 @@ class Event:
         if isinstance(attrs, str):
             attrs = json.loads(attrs) if attrs else {}
         track = row.get("track_id")
-        return cls(id=row["id"], kind=row["kind"], label=row["label"], t_start=row["t_start"], t_end=row["t_end"],
-                   confidence=float(row["confidence"]) if row.get("confidence") is not None else 1.0, text=row.get("text") or "",
-                   track_id=int(track) if track is not None else None, window_index=int(row.get("window_idx") or 0), attrs=dict(attrs or {}))
+        return cls(
+            id=row["id"],
+            kind=row["kind"],
+            label=row["label"],
+            t_start=row["t_start"],
+            t_end=row["t_end"],
+            confidence=float(row["confidence"]) if row.get("confidence") is not None else 1.0,
+            text=row.get("text") or "",
+            track_id=int(track) if track is not None else None,
+            window_index=int(row.get("window_idx") or 0),
+            attrs=dict(attrs or {}),
+        )
 
     def to_row(self) -> dict:
         """The event as a row of ``events`` (without ``video_id``; ``attrs`` as JSON text), the inverse of ``from_row``."""
-        return {"id": self.id, "kind": self.kind, "label": self.label, "t_start": self.t_start, "t_end": self.t_end,
-                "confidence": self.confidence, "text": self.text, "track_id": self.track_id, "window_idx": self.window_index,
-                "attrs": json.dumps(self.attrs)}
+        return {
+            "id": self.id,
+            "kind": self.kind,
+            "label": self.label,
+            "t_start": self.t_start,
+            "t_end": self.t_end,
+            "confidence": self.confidence,
+            "text": self.text,
+            "track_id": self.track_id,
+            "window_idx": self.window_index,
+            "attrs": json.dumps(self.attrs),
+        }
 
 
 @dataclass(frozen=True)

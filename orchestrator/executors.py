@@ -121,8 +121,7 @@ class RayExecutor:
         try:
             import ray  # only now: importing the core must not load Ray
         except ImportError:
-            raise ExecutorError("the Ray executor needs the ray package: .venv/bin/pip install ray==2.60.0 "
-                                "(the same version on every node)") from None
+            raise ExecutorError("the Ray executor needs the ray package: .venv/bin/pip install ray==2.60.0 (the same version on every node)") from None
         self._ray = ray
         self._owns_ray = False
         if not ray.is_initialized():
@@ -134,13 +133,21 @@ class RayExecutor:
                 if address:
                     ray.init(address=address, job_config=job_config, log_to_driver=False, logging_level=logging.WARNING)
                 else:  # no cluster named: a small private one on this machine
-                    ray.init(num_cpus=local_cpus, include_dashboard=False, object_store_memory=LOCAL_RAY_OBJECT_STORE_BYTES,
-                             job_config=job_config, log_to_driver=False, logging_level=logging.WARNING)
+                    ray.init(
+                        num_cpus=local_cpus,
+                        include_dashboard=False,
+                        object_store_memory=LOCAL_RAY_OBJECT_STORE_BYTES,
+                        job_config=job_config,
+                        log_to_driver=False,
+                        logging_level=logging.WARNING,
+                    )
             except (ConnectionError, RuntimeError, ray.exceptions.RayError) as exc:  # unreachable, refused, or not authenticated
                 first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-                raise ExecutorError(f"cannot use the Ray cluster at {address or 'this machine'}: {first}. Start it with "
-                                    "scripts/start_ray_head.sh (and copy ~/.ray/auth_token to this machine), or unset RAY_ADDRESS "
-                                    "to use a local one") from exc
+                raise ExecutorError(
+                    f"cannot use the Ray cluster at {address or 'this machine'}: {first}. Start it with "
+                    "scripts/start_ray_head.sh (and copy ~/.ray/auth_token to this machine), or unset RAY_ADDRESS "
+                    "to use a local one"
+                ) from exc
             self._owns_ray = True
         self._remote = ray.remote(num_cpus=1, max_retries=task_retries, retry_exceptions=False)(_analyse_on_node)
         cpus = int(ray.cluster_resources().get("CPU", 1))
@@ -158,8 +165,7 @@ class RayExecutor:
         except rex.GetTimeoutError:
             self.cancel(handle)
             raise TimeoutError(f"no result after {timeout_s} s") from None
-        except (rex.WorkerCrashedError, rex.NodeDiedError, rex.ObjectLostError, rex.LocalRayletDiedError,
-                rex.TaskCancelledError) as exc:
+        except (rex.WorkerCrashedError, rex.NodeDiedError, rex.ObjectLostError, rex.LocalRayletDiedError, rex.TaskCancelledError) as exc:
             raise WindowLost(f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}") from exc
         except rex.RayTaskError as exc:
             cause = getattr(exc, "cause", None)

@@ -41,8 +41,9 @@ def video_encoder() -> str:
     return "libx264"
 
 
-def export_moments(video: str | Path, spans: list[tuple[float, float]], out: str | Path, pad_s: float = 1.0,
-                   max_side: int = 1280, timeout_s: float = 600) -> Path:
+def export_moments(
+    video: str | Path, spans: list[tuple[float, float]], out: str | Path, pad_s: float = 1.0, max_side: int = 1280, timeout_s: float = 600
+) -> Path:
     """Cut ``spans`` (seconds) from ``video`` into one MP4 at ``out``; written atomically."""
     if not shutil.which("ffmpeg"):
         raise MediaError("exporting clips needs ffmpeg; run `make setup`")
@@ -55,8 +56,7 @@ def export_moments(video: str | Path, spans: list[tuple[float, float]], out: str
     filters, labels = [], []
     for i, (a, b) in enumerate(parts):
         if info.has_video:
-            filters.append(f"[0:v]trim=start={a}:end={b},setpts=PTS-STARTPTS,"
-                           f"scale='min({max_side},iw)':-2[v{i}]")
+            filters.append(f"[0:v]trim=start={a}:end={b},setpts=PTS-STARTPTS,scale='min({max_side},iw)':-2[v{i}]")
             labels.append(f"[v{i}]")
         if info.has_audio:
             filters.append(f"[0:a]atrim=start={a}:end={b},asetpts=PTS-STARTPTS[a{i}]")

@@ -111,8 +111,7 @@ def _marks(values) -> str:
     return ",".join("?" * len(values))
 
 
-ORDERS = {"t_start": "t_start", "t_start desc": "t_start DESC", "t_end desc": "t_end DESC", "confidence desc": "confidence DESC",
-          "t_start, id": "t_start, id"}
+ORDERS = {"t_start": "t_start", "t_start desc": "t_start DESC", "t_end desc": "t_end DESC", "confidence desc": "confidence DESC", "t_start, id": "t_start, id"}
 
 SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS videos (
@@ -189,8 +188,9 @@ def _storage_error(exc: BaseException, path: Path) -> StorageError | None:
     text = str(exc)
     if isinstance(exc, (duckdb.IOException, OSError)) or any(s in text for s in ("No space left", "File too large", "Could not write")):
         reason = "the disk is full" if "space" in text.lower() else "the file system refused the write"
-        return StorageError(f"cannot write the database {path}: {reason} ({text.splitlines()[0][:160]}); "
-                            "free some space and run the same command again to resume")
+        return StorageError(
+            f"cannot write the database {path}: {reason} ({text.splitlines()[0][:160]}); free some space and run the same command again to resume"
+        )
     return None
 
 
@@ -237,8 +237,22 @@ class EventGraph:
                ON CONFLICT (video_id) DO UPDATE SET path = excluded.path, name = excluded.name, status =
                    CASE WHEN videos.status = 'done' THEN 'done' ELSE 'ingesting' END, error = NULL,
                    updated_at = now()""",
-            [video_id, name, path, sha256, info["size_bytes"], info["duration_s"], info["width"], info["height"], info["fps"],
-             info["has_video"], info["has_audio"], json.dumps(info), window_s, n_windows],
+            [
+                video_id,
+                name,
+                path,
+                sha256,
+                info["size_bytes"],
+                info["duration_s"],
+                info["width"],
+                info["height"],
+                info["fps"],
+                info["has_video"],
+                info["has_audio"],
+                json.dumps(info),
+                window_s,
+                n_windows,
+            ],
         )
 
     def set_video_status(self, video_id: str, status: str, error: str | None = None) -> None:
@@ -267,14 +281,16 @@ class EventGraph:
         """The videos (with ``owners``: those one of them owns), newest first, with where each file is, its status and
         error, and how many windows are done."""
         where = f"WHERE v.video_id IN (SELECT video_id FROM owners WHERE owner IN ({_marks(owners)}))" if owners else ""
-        return self._rows(f"""SELECT v.video_id, v.name, v.path, v.duration_s, v.status, v.error, v.n_windows, v.created_at,
+        return self._rows(
+            f"""SELECT v.video_id, v.name, v.path, v.duration_s, v.status, v.error, v.n_windows, v.created_at,
                                      (SELECT count(*) FROM windows w WHERE w.video_id = v.video_id AND w.status = 'done') AS windows_done
-                              FROM videos v {where} ORDER BY v.created_at DESC""", list(owners))
+                              FROM videos v {where} ORDER BY v.created_at DESC""",
+            list(owners),
+        )
 
     def owned(self, video_id: str, owners: tuple[str, ...]) -> bool:
         """Whether one of ``owners`` owns the video."""
-        return bool(self.con.execute(f"SELECT count(*) FROM owners WHERE video_id = ? AND owner IN ({_marks(owners)})",
-                                     [video_id, *owners]).fetchone()[0])
+        return bool(self.con.execute(f"SELECT count(*) FROM owners WHERE video_id = ? AND owner IN ({_marks(owners)})", [video_id, *owners]).fetchone()[0])
 
     def add_owner(self, video_id: str, owner: str) -> None:
         self.con.execute("INSERT OR IGNORE INTO owners VALUES (?, ?)", [video_id, owner])
@@ -285,9 +301,7 @@ class EventGraph:
 
     def last_state(self, video_id: str) -> tuple[int, bytes] | None:
         """The latest finished window and the pipeline state saved with it."""
-        row = self.con.execute(
-            "SELECT idx, state FROM windows WHERE video_id = ? AND status = 'done' ORDER BY idx DESC LIMIT 1", [video_id]
-        ).fetchone()
+        row = self.con.execute("SELECT idx, state FROM windows WHERE video_id = ? AND status = 'done' ORDER BY idx DESC LIMIT 1", [video_id]).fetchone()
         return (row[0], bytes(row[1])) if row else None
 
     def done_until(self, video_id: str) -> float:
@@ -297,7 +311,8 @@ class EventGraph:
     def frame_totals(self, video_id: str) -> tuple[int, int]:
         """(frames kept, frames scanned) over the finished windows of a video."""
         kept, scanned = self.con.execute(
-            "SELECT coalesce(sum(frames_kept), 0), coalesce(sum(frames_scanned), 0) FROM windows WHERE video_id = ?", [video_id]).fetchone()
+            "SELECT coalesce(sum(frames_kept), 0), coalesce(sum(frames_scanned), 0) FROM windows WHERE video_id = ?", [video_id]
+        ).fetchone()
         return int(kept), int(scanned)
 
     def window_lanes(self, video_id: str) -> dict[int, list[str]]:
@@ -307,8 +322,9 @@ class EventGraph:
 
     def last_event(self, video_id: str, before_window: int) -> Event | None:
         """The latest-starting event of the windows before ``before_window`` (the previous window's last event)."""
-        found = self._events(f"SELECT {EVENT_COLUMNS} FROM events WHERE video_id = ? AND window_idx < ? ORDER BY t_start DESC, id DESC LIMIT 1",
-                             [video_id, before_window])
+        found = self._events(
+            f"SELECT {EVENT_COLUMNS} FROM events WHERE video_id = ? AND window_idx < ? ORDER BY t_start DESC, id DESC LIMIT 1", [video_id, before_window]
+        )
         return found[0] if found else None
 
     def write_window(self, r: WindowResult) -> None:
@@ -346,8 +362,19 @@ class EventGraph:
             con.execute(
                 """INSERT OR REPLACE INTO windows (video_id, idx, t_start, t_end, status, frames_scanned, frames_kept, detections,
                    events, wall_s, state, finished_at, lanes) VALUES (?, ?, ?, ?, 'done', ?, ?, ?, ?, ?, ?, now(), ?)""",
-                [r.video_id, r.index, r.t_start, r.t_end, r.frames_scanned, len(r.frames), len(r.detections), len(r.events),
-                 round(r.wall_s, 3), r.state, list(r.lanes)],
+                [
+                    r.video_id,
+                    r.index,
+                    r.t_start,
+                    r.t_end,
+                    r.frames_scanned,
+                    len(r.frames),
+                    len(r.detections),
+                    len(r.events),
+                    round(r.wall_s, 3),
+                    r.state,
+                    list(r.lanes),
+                ],
             )
             con.execute("COMMIT")
         except BaseException as exc:
@@ -390,8 +417,16 @@ class EventGraph:
         """A video's events (of one kind), in time order."""
         return self.find_events(video_id, [Match(kinds=(kind,))] if kind else [], order="t_start, id")
 
-    def find_events(self, video_id: str, matches: list[Match] | tuple[Match, ...] = (), span: Span | None = None, *,
-                    order: str | None = "t_start", limit: int | None = None, after: float | None = None) -> list[Event]:
+    def find_events(
+        self,
+        video_id: str,
+        matches: list[Match] | tuple[Match, ...] = (),
+        span: Span | None = None,
+        *,
+        order: str | None = "t_start",
+        limit: int | None = None,
+        after: float | None = None,
+    ) -> list[Event]:
         """Events meeting any of ``matches`` within ``span`` (starting after ``after``), in ``order``
         ('t_start', 't_start desc', 't_end desc', 'confidence desc'; None: as stored), at most ``limit``."""
         where, params = where_sql(matches)
@@ -436,14 +471,19 @@ class EventGraph:
 
     def kind_labels(self, video_id: str, kinds: tuple[str, ...]) -> list[tuple[str, str]]:
         """The distinct (kind, label) pairs of a video's events of these kinds: what the graph can answer about."""
-        return [tuple(r) for r in self.con.execute(f"SELECT DISTINCT kind, label FROM events WHERE video_id = ? AND kind IN ({_marks(kinds)})",
-                                                   [video_id, *kinds]).fetchall()]
+        return [
+            tuple(r)
+            for r in self.con.execute(
+                f"SELECT DISTINCT kind, label FROM events WHERE video_id = ? AND kind IN ({_marks(kinds)})", [video_id, *kinds]
+            ).fetchall()
+        ]
 
     def ingest_state(self, video_id: str) -> tuple[int, int]:
         """(finished windows, events) of a video: changes whenever ingest adds to it."""
         n_done, n_events = self.con.execute(
             "SELECT (SELECT count(*) FROM windows WHERE video_id = ? AND status = 'done'), (SELECT count(*) FROM events WHERE video_id = ?)",
-            [video_id, video_id]).fetchone()
+            [video_id, video_id],
+        ).fetchone()
         return int(n_done or 0), int(n_events or 0)
 
     def duration(self, video_id: str) -> float | None:
@@ -466,14 +506,20 @@ class EventGraph:
     def nearest_outside(self, video_id: str, matches: list[Match], lo: float, hi: float, limit: int = 2) -> list[Event]:
         """Events meeting ``matches`` outside [lo, hi], the nearest to it first."""
         where, params = where_sql(matches)
-        return self._events(f"""SELECT {EVENT_COLUMNS} FROM events WHERE video_id = ? AND {where} AND (t_end < ? OR t_start > ?)
-                                ORDER BY least(abs(t_end - ?), abs(t_start - ?)) LIMIT {int(limit)}""", [video_id, *params, lo, hi, lo, hi])
+        return self._events(
+            f"""SELECT {EVENT_COLUMNS} FROM events WHERE video_id = ? AND {where} AND (t_end < ? OR t_start > ?)
+                                ORDER BY least(abs(t_end - ?), abs(t_start - ?)) LIMIT {int(limit)}""",
+            [video_id, *params, lo, hi, lo, hi],
+        )
 
     def strongest_per_kind(self, video_id: str, kinds: tuple[str, ...], span: Span, limit: int = 4) -> list[Event]:
         """The most confident event of each kind in ``span``, in time order."""
-        return self._events(f"""SELECT {EVENT_COLUMNS} FROM (SELECT *, row_number() OVER (PARTITION BY kind ORDER BY confidence DESC) AS rk FROM events
+        return self._events(
+            f"""SELECT {EVENT_COLUMNS} FROM (SELECT *, row_number() OVER (PARTITION BY kind ORDER BY confidence DESC) AS rk FROM events
                                 WHERE video_id = ? AND kind IN ({_marks(kinds)}){span.sql()}) WHERE rk <= 1
-                                ORDER BY t_start LIMIT {int(limit)}""", [video_id, *kinds, *span.params()])
+                                ORDER BY t_start LIMIT {int(limit)}""",
+            [video_id, *kinds, *span.params()],
+        )
 
     def timeline_ids(self, video_id: str, span: Span, per_window_kind: int = 2, limit: int = 60) -> list[str]:
         """Ids of the most confident events of each kind in each window of ``span``: the timeline spread over the range."""
@@ -481,13 +527,15 @@ class EventGraph:
             f"""SELECT id FROM (SELECT id, kind, confidence, t_start,
                     row_number() OVER (PARTITION BY window_idx, kind ORDER BY confidence DESC) AS rk FROM events
                     WHERE video_id = ?{span.sql()}) WHERE rk <= {int(per_window_kind)} ORDER BY t_start LIMIT {int(limit)}""",
-            [video_id, *span.params()]).fetchall()
+            [video_id, *span.params()],
+        ).fetchall()
         return [r[0] for r in rows]
 
     def track_span(self, video_id: str, track_id: int) -> tuple[float, float]:
         """When a tracked object is first and last in view, over all its segments."""
-        t0, t1 = self.con.execute("SELECT min(t_start), max(t_end) FROM events WHERE video_id = ? AND kind = 'object' AND track_id = ?",
-                                  [video_id, track_id]).fetchone()
+        t0, t1 = self.con.execute(
+            "SELECT min(t_start), max(t_end) FROM events WHERE video_id = ? AND kind = 'object' AND track_id = ?", [video_id, track_id]
+        ).fetchone()
         return float(t0), float(t1)
 
     def object_label_facts(self, video_id: str, labels: list[str], span: Span) -> list[dict]:
@@ -498,57 +546,78 @@ class EventGraph:
                        sum(t_end - t_start) AS visible_s, arg_min(id, t_start) AS first_event, arg_max(id, t_end) AS last_event
                 FROM events WHERE video_id = ? AND kind = 'object' {where}{span.sql()}
                 GROUP BY label ORDER BY tracks DESC, label""",
-            [video_id, *labels, *span.params()])
+            [video_id, *labels, *span.params()],
+        )
 
     def most_at_once(self, video_id: str, labels: list[str], lo: float, hi: float) -> dict[str, int]:
         """Per object class, the most distinct tracks detected in one frame between ``lo`` and ``hi``."""
         where = f"AND label IN ({_marks(labels)})" if labels else ""
-        return dict(self.con.execute(
-            f"""SELECT label, max(n) FROM (SELECT label, t, count(DISTINCT track_id) AS n FROM detections
+        return dict(
+            self.con.execute(
+                f"""SELECT label, max(n) FROM (SELECT label, t, count(DISTINCT track_id) AS n FROM detections
                 WHERE video_id = ? AND track_id IS NOT NULL {where} AND t >= ? AND t <= ? GROUP BY label, t) GROUP BY label""",
-            [video_id, *labels, lo, hi]).fetchall())
+                [video_id, *labels, lo, hi],
+            ).fetchall()
+        )
 
     # -- reports (the analysis templates) ----------------------------------------------------
     def track_summaries(self, video_id: str) -> list[dict]:
         """One row per tracked object: track_id, label, t_start, t_end, conf (its best) and id (its most confident event)."""
-        return self._rows("""SELECT track_id, label, min(t_start) AS t_start, max(t_end) AS t_end, max(confidence) AS conf,
+        return self._rows(
+            """SELECT track_id, label, min(t_start) AS t_start, max(t_end) AS t_end, max(confidence) AS conf,
                                  arg_max(id, confidence) AS id FROM events WHERE video_id = ? AND kind = 'object'
-                                 GROUP BY track_id, label ORDER BY t_start""", [video_id])
+                                 GROUP BY track_id, label ORDER BY t_start""",
+            [video_id],
+        )
 
     def overlapping_objects(self, video_id: str, label: str, others: tuple[str, ...], limit: int = 10) -> list[dict]:
         """Moments a ``label`` object is in view together with one of ``others``: pid, vid, vlabel, t (when both are)."""
-        return self._rows(f"""SELECT p.id AS pid, v.id AS vid, v.label AS vlabel, greatest(p.t_start, v.t_start) AS t FROM events p
+        return self._rows(
+            f"""SELECT p.id AS pid, v.id AS vid, v.label AS vlabel, greatest(p.t_start, v.t_start) AS t FROM events p
                               JOIN events v ON v.video_id = p.video_id AND v.kind = 'object' AND v.label IN ({_marks(others)})
                               AND v.t_start <= p.t_end AND v.t_end >= p.t_start
                               WHERE p.video_id = ? AND p.kind = 'object' AND p.label = ? ORDER BY t LIMIT {int(limit)}""",
-                          [*others, video_id, label])
+            [*others, video_id, label],
+        )
 
     def events_per_minute(self, video_id: str) -> list[dict]:
         """Per minute of video: minute, n (events), tracks (distinct), id (its most confident event), t (its first start)."""
-        return self._rows("""SELECT floor(t_start / 60) AS minute, count(*) AS n, count(DISTINCT track_id) AS tracks,
-                                 arg_max(id, confidence) AS id, min(t_start) AS t FROM events WHERE video_id = ? GROUP BY 1 ORDER BY 1""", [video_id])
+        return self._rows(
+            """SELECT floor(t_start / 60) AS minute, count(*) AS n, count(DISTINCT track_id) AS tracks,
+                                 arg_max(id, confidence) AS id, min(t_start) AS t FROM events WHERE video_id = ? GROUP BY 1 ORDER BY 1""",
+            [video_id],
+        )
 
     def still_windows(self, video_id: str) -> list[tuple[float, float]]:
         """(t_start, t_end) of the finished windows in which the motion gate kept no frame for motion or a scene cut."""
-        rows = self.con.execute("""SELECT w.t_start, w.t_end FROM windows w WHERE w.video_id = ? AND w.status = 'done' AND NOT EXISTS
+        rows = self.con.execute(
+            """SELECT w.t_start, w.t_end FROM windows w WHERE w.video_id = ? AND w.status = 'done' AND NOT EXISTS
                                    (SELECT 1 FROM frames f WHERE f.video_id = w.video_id AND f.window_idx = w.idx AND f.reason IN ('motion','scene_cut'))
-                                   ORDER BY w.t_start""", [video_id]).fetchall()
+                                   ORDER BY w.t_start""",
+            [video_id],
+        ).fetchall()
         return [(float(a), float(b)) for a, b in rows]
 
     def recurring(self, video_id: str, kinds: tuple[str, ...], min_n: int = 2, limit: int = 8) -> list[dict]:
         """(kind, label) pairs seen at least ``min_n`` times: n, first_t, last_t, times (starts, in order), id (the first)."""
-        return self._rows(f"""SELECT kind, label, count(*) AS n, min(t_start) AS first_t, max(t_start) AS last_t,
+        return self._rows(
+            f"""SELECT kind, label, count(*) AS n, min(t_start) AS first_t, max(t_start) AS last_t,
                                   list(t_start ORDER BY t_start) AS times, arg_min(id, t_start) AS id FROM events
                               WHERE video_id = ? AND kind IN ({_marks(kinds)}) GROUP BY kind, label HAVING count(*) >= {int(min_n)}
-                              ORDER BY n DESC LIMIT {int(limit)}""", [video_id, *kinds])
+                              ORDER BY n DESC LIMIT {int(limit)}""",
+            [video_id, *kinds],
+        )
 
     def frequent_sequences(self, video_id: str, min_n: int = 2, limit: int = 6) -> list[dict]:
         """Label a followed by a different label b (``precedes``) at least ``min_n`` times: a, b, n, t (the first), id."""
-        return self._rows(f"""SELECT a.label AS a, b.label AS b, count(*) AS n, min(a.t_start) AS t, arg_min(a.id, a.t_start) AS id
+        return self._rows(
+            f"""SELECT a.label AS a, b.label AS b, count(*) AS n, min(a.t_start) AS t, arg_min(a.id, a.t_start) AS id
                               FROM relations r JOIN events a ON a.video_id = r.video_id AND a.id = r.src
                               JOIN events b ON b.video_id = r.video_id AND b.id = r.dst
                               WHERE r.video_id = ? AND r.kind = 'precedes' AND a.label <> b.label GROUP BY 1, 2 HAVING count(*) >= {int(min_n)}
-                              ORDER BY n DESC LIMIT {int(limit)}""", [video_id])
+                              ORDER BY n DESC LIMIT {int(limit)}""",
+            [video_id],
+        )
 
     def relations(self, video_id: str, kind: str | None = None) -> list[Relation]:
         """A video's relations (of one kind)."""
@@ -606,8 +675,7 @@ class EventGraph:
             self.con.execute("DELETE FROM events WHERE video_id = ? AND kind = 'scene'", [video_id])
             last = self.con.execute("SELECT coalesce(max(idx), 0) FROM windows WHERE video_id = ?", [video_id]).fetchall()[0][0]
             if vectors is not None and len(scenes):
-                df = pd.DataFrame({"video_id": video_id, "event_id": [e.id for e in scenes], "window_idx": int(last),
-                                   "vec": list(vectors.astype(np.float32))})
+                df = pd.DataFrame({"video_id": video_id, "event_id": [e.id for e in scenes], "window_idx": int(last), "vec": list(vectors.astype(np.float32))})
                 self.con.register("scene_emb_df", df)
                 self.con.execute(f"INSERT INTO embeddings SELECT video_id, event_id, window_idx, vec::FLOAT[{EMBED_DIM}] FROM scene_emb_df")
                 self.con.unregister("scene_emb_df")
@@ -621,8 +689,7 @@ class EventGraph:
         return dict(self.con.execute("SELECT kind, count(*) FROM events WHERE video_id = ? GROUP BY kind ORDER BY kind", [video_id]).fetchall())
 
     # -- the library: every video of the home at once ---------------------------------------------
-    def select_videos(self, ids: tuple[str, ...] = (), names: tuple[str, ...] = (), since: str | None = None,
-                      until: str | None = None) -> list[dict]:
+    def select_videos(self, ids: tuple[str, ...] = (), names: tuple[str, ...] = (), since: str | None = None, until: str | None = None) -> list[dict]:
         """The videos whose id is one of ``ids`` or whose name is one of ``names`` (case-insensitive; every video when both
         are empty), ingested on or after ``since`` and before ``until`` (ISO dates), in name order."""
         sql, params = "SELECT video_id, name, path, duration_s, status, n_windows, created_at FROM videos WHERE TRUE", []
@@ -635,8 +702,14 @@ class EventGraph:
             sql, params = sql + " AND created_at < CAST(? AS TIMESTAMP)", params + [until]
         return self._rows(sql + " ORDER BY name, video_id", params)
 
-    def search_events(self, video_ids: list[str], terms: list[tuple[str, tuple[str, ...]]], matches: list[Match] | tuple[Match, ...] = (),
-                      span: Span | None = None, limit: int = 100) -> list[tuple[str, Event, float]]:
+    def search_events(
+        self,
+        video_ids: list[str],
+        terms: list[tuple[str, tuple[str, ...]]],
+        matches: list[Match] | tuple[Match, ...] = (),
+        span: Span | None = None,
+        limit: int = 100,
+    ) -> list[tuple[str, Event, float]]:
         """(video_id, event, score) for the events of ``video_ids`` that match any of ``terms`` and any of ``matches``, the best first.
 
         A term is an ILIKE pattern and the labels it names: it scores 1 when the event's label is one of those labels or its label
@@ -644,7 +717,7 @@ class EventGraph:
         colours, size, motion; a sound's pattern or shape; the tagger's labels). The score is the sum over the terms."""
         if not video_ids or not terms:
             return []
-        attr_text = ("concat_ws(' ', " + ", ".join(f"json_extract_string(attrs, '$.{k}')" for k in SEARCH_ATTRS) + ")")
+        attr_text = "concat_ws(' ', " + ", ".join(f"json_extract_string(attrs, '$.{k}')" for k in SEARCH_ATTRS) + ")"
         parts, params = [], []
         for pattern, labels in terms:
             named = f"label IN ({_marks(labels)}) OR " if labels else ""
@@ -661,8 +734,9 @@ class EventGraph:
         rows = self._rows(sql, [*params, *inner_params])
         return [(r["video_id"], Event.from_row(r), float(r["score"])) for r in rows]
 
-    def similar_library_events(self, video_ids: list[str], vector, matches: list[Match] | tuple[Match, ...] = (),
-                               span: Span | None = None, limit: int = 50) -> list[tuple[str, Event, float]]:
+    def similar_library_events(
+        self, video_ids: list[str], vector, matches: list[Match] | tuple[Match, ...] = (), span: Span | None = None, limit: int = 50
+    ) -> list[tuple[str, Event, float]]:
         """(video_id, event, cosine similarity to ``vector``) over the embedded events of ``video_ids``, the closest first."""
         if not video_ids:
             return []

@@ -22,15 +22,31 @@ from .planner import plan_question
 from .retrieval import Evidence, Retriever
 
 TOOL_SPECS = [
-    ("count", "Count distinct things (objects by track, sounds, utterances containing a word) in an optional time range.",
-     {"what": "what to count, in plain words, e.g. 'people', 'phone rings', 'the word station'"}, ["what"]),
-    ("find", "Find when something is seen, heard, said or shown, in an optional time range. Returns events in time order.",
-     {"what": "what to look for, in plain words"}, ["what"]),
+    (
+        "count",
+        "Count distinct things (objects by track, sounds, utterances containing a word) in an optional time range.",
+        {"what": "what to count, in plain words, e.g. 'people', 'phone rings', 'the word station'"},
+        ["what"],
+    ),
+    (
+        "find",
+        "Find when something is seen, heard, said or shown, in an optional time range. Returns events in time order.",
+        {"what": "what to look for, in plain words"},
+        ["what"],
+    ),
     ("between", "Everything that happens between two times (seconds).", {}, ["start", "end"]),
-    ("after", "The first thing of a kind that follows an anchor event ('what is said after the doorbell').",
-     {"anchor": "the anchor, in plain words", "what": "optional: what to look for after it (e.g. 'speech')"}, ["anchor"]),
-    ("transcript", "What is said, in an optional time range, optionally only lines containing a word.",
-     {"contains": "optional word the line must contain"}, []),
+    (
+        "after",
+        "The first thing of a kind that follows an anchor event ('what is said after the doorbell').",
+        {"anchor": "the anchor, in plain words", "what": "optional: what to look for after it (e.g. 'speech')"},
+        ["anchor"],
+    ),
+    (
+        "transcript",
+        "What is said, in an optional time range, optionally only lines containing a word.",
+        {"contains": "optional word the line must contain"},
+        [],
+    ),
     ("text", "On-screen text (signs, captions), optionally containing a word.", {"contains": "optional word"}, []),
     ("attributes", "Colours, size, motion and direction recorded for objects of a class.", {"what": "object class in plain words"}, ["what"]),
 ]
@@ -43,8 +59,12 @@ def tool_schemas() -> list[dict]:
         if name != "after":
             properties["start"] = {"type": "number", "description": "range start in seconds (optional)"}
             properties["end"] = {"type": "number", "description": "range end in seconds (optional)"}
-        out.append({"type": "function", "function": {"name": name, "description": desc,
-                                                      "parameters": {"type": "object", "properties": properties, "required": required}}})
+        out.append(
+            {
+                "type": "function",
+                "function": {"name": name, "description": desc, "parameters": {"type": "object", "properties": properties, "required": required}},
+            }
+        )
     return out
 
 
@@ -156,8 +176,10 @@ class ToolPlannerEngine:
     def answer(self, request: AnswerRequest, retriever: Retriever, cancel: threading.Event | None = None) -> tuple[str, list[Citation]]:
         r = request.retrieval
         tools = GraphTools(retriever, r.video_id, r.duration_s)
-        messages: list[dict] = [{"role": "system", "content": SYSTEM},
-                                {"role": "user", "content": f"Video: {r.video_name}, {r.duration_s:.0f} s long.\nQUESTION: {request.question}"}]
+        messages: list[dict] = [
+            {"role": "system", "content": SYSTEM},
+            {"role": "user", "content": f"Video: {r.video_name}, {r.duration_s:.0f} s long.\nQUESTION: {request.question}"},
+        ]
         called = False
         for _ in range(self.MAX_ROUNDS):
             if cancel is not None and cancel.is_set():
@@ -169,9 +191,15 @@ class ToolPlannerEngine:
                     raise RuntimeError("the model answered without querying the graph")
                 return self.render(msg.content or "", tools, long=r.duration_s >= 3600)
             called = True
-            messages.append({"role": "assistant", "content": msg.content or "",
-                             "tool_calls": [{"id": tc.id, "type": "function", "function": {"name": tc.function.name, "arguments": tc.function.arguments}}
-                                            for tc in msg.tool_calls]})
+            messages.append(
+                {
+                    "role": "assistant",
+                    "content": msg.content or "",
+                    "tool_calls": [
+                        {"id": tc.id, "type": "function", "function": {"name": tc.function.name, "arguments": tc.function.arguments}} for tc in msg.tool_calls
+                    ],
+                }
+            )
             for tc in msg.tool_calls:
                 try:
                     result = tools.call(tc.function.name, json.loads(tc.function.arguments or "{}"))

@@ -82,8 +82,15 @@ class HomeLock:
             raise HomeBusy(busy_message(self.home, self.role)) from None
         self._check_database()
         me = psutil.Process()
-        record = {"pid": me.pid, "create_time": me.create_time(), "role": self.role, "since": time.time(),
-                  "command": " ".join(sys.argv)[:300], "detail": self.detail, "url": self.url}
+        record = {
+            "pid": me.pid,
+            "create_time": me.create_time(),
+            "role": self.role,
+            "since": time.time(),
+            "command": " ".join(sys.argv)[:300],
+            "detail": self.detail,
+            "url": self.url,
+        }
         tmp = self.home / (HOLDER_NAME + ".tmp")
         tmp.write_text(json.dumps(record))
         os.replace(tmp, self.home / HOLDER_NAME)

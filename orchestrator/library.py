@@ -58,8 +58,7 @@ class Moment:
         return asdict(self)
 
 
-def select(graph: EventGraph, videos: list[str] | tuple[str, ...] | None = None, since: str | None = None,
-           until: str | None = None) -> list[dict]:
+def select(graph: EventGraph, videos: list[str] | tuple[str, ...] | None = None, since: str | None = None, until: str | None = None) -> list[dict]:
     """The videos a request is about: every one, or those named by id or file name (an unknown one is an error)."""
     for flag, day in (("--since", since), ("--until", until)):
         if day:
@@ -72,8 +71,7 @@ def select(graph: EventGraph, videos: list[str] | tuple[str, ...] | None = None,
     known = {r["video_id"] for r in rows} | {str(r["name"]).lower() for r in rows}
     missing = [v for v in wanted if v not in known and v.lower() not in known]
     if missing and not (since or until):
-        raise LibraryError(f"unknown video {', '.join(repr(m) for m in missing)}: give ids or file names from "
-                           "`python -m orchestrator videos`")
+        raise LibraryError(f"unknown video {', '.join(repr(m) for m in missing)}: give ids or file names from `python -m orchestrator videos`")
     return rows
 
 
@@ -106,9 +104,18 @@ def snippet(e: Event, limit: int = 160) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def search(graph: EventGraph, query: str, videos: list[str] | None = None, kinds: tuple[str, ...] = (), labels: tuple[str, ...] = (),
-           span: Span | None = None, embed: Callable[[list[str]], np.ndarray] | None = None, limit: int = 20,
-           since: str | None = None, until: str | None = None) -> list[Moment]:
+def search(
+    graph: EventGraph,
+    query: str,
+    videos: list[str] | None = None,
+    kinds: tuple[str, ...] = (),
+    labels: tuple[str, ...] = (),
+    span: Span | None = None,
+    embed: Callable[[list[str]], np.ndarray] | None = None,
+    limit: int = 20,
+    since: str | None = None,
+    until: str | None = None,
+) -> list[Moment]:
     """Moments of the library matching ``query`` (free text; may be empty when filters are given), ranked across videos.
 
     The score is the share of the query's words an event matches (labels and words 1, attributes 0.8) plus, with ``embed``,
@@ -187,9 +194,14 @@ class LibraryAnswer:
     engine: str = "extractive"
 
     def to_dict(self) -> dict:
-        return {"answer": self.text, "citations": [asdict(c) for c in self.citations], "engine": self.engine, "searched": self.searched,
-                "videos": [{"video_id": v.video_id, "video_name": v.video_name, "score": v.score, "matches": v.matches} for v in self.videos],
-                "plan": self.plan}
+        return {
+            "answer": self.text,
+            "citations": [asdict(c) for c in self.citations],
+            "engine": self.engine,
+            "searched": self.searched,
+            "videos": [{"video_id": v.video_id, "video_name": v.video_name, "score": v.score, "matches": v.matches} for v in self.videos],
+            "plan": self.plan,
+        }
 
 
 def _relevance(r: RetrievalResult) -> float:
@@ -235,7 +247,7 @@ class LibraryAsk:
     def ask(self, question: str, videos: list[str] | None = None) -> LibraryAnswer:
         question = " ".join((question or "").split())
         if not question:
-            raise LibraryError("ask a question, e.g. python -m orchestrator ask --library \"which videos have a dog?\"")
+            raise LibraryError('ask a question, e.g. python -m orchestrator ask --library "which videos have a dog?"')
         rows = [r for r in select(self.graph, videos) if (r["status"] or "") != "failed"]
         if not rows:
             raise LibraryError("no videos to ask about: ingest some with `python -m orchestrator ingest DIR`")
@@ -257,18 +269,25 @@ class LibraryAsk:
         text, cites = self.engine.compose_cited(AnswerRequest(question, result))
         name = row["name"]
         text = CITE_RE.sub(lambda m: f"{name} {m.group(0)}", text)
-        return VideoAnswer(row["video_id"], name, text, [LibraryCitation(row["video_id"], name, c.t_start, c.t_end, c.event_id) for c in cites],
-                           round(score, 4), len(result.matches))
+        return VideoAnswer(
+            row["video_id"],
+            name,
+            text,
+            [LibraryCitation(row["video_id"], name, c.t_start, c.t_end, c.event_id) for c in cites],
+            round(score, 4),
+            len(result.matches),
+        )
 
     def _compose(self, question: str, plan: QueryPlan, answers: list[VideoAnswer], answering: list, rows: list[dict]) -> str:
         n = len(rows)
         if not answers:
-            return (f"I don't know — none of the {n} videos I searched ({', '.join(r['name'] for r in rows[:8])}"
-                    f"{', …' if n > 8 else ''}) has anything that answers this.")
+            return (
+                f"I don't know — none of the {n} videos I searched ({', '.join(r['name'] for r in rows[:8])}"
+                f"{', …' if n > 8 else ''}) has anything that answers this."
+            )
         names = ", ".join(a.video_name for a in answers)
         more = len(answering) - len(answers)
-        head = (f"Found in {len(answering)} of {n} videos: {names}" + (f" (and {more} more)" if more > 0 else "") + "."
-                if n > 1 else f"In {names}:")
+        head = f"Found in {len(answering)} of {n} videos: {names}" + (f" (and {more} more)" if more > 0 else "") + "." if n > 1 else f"In {names}:"
         return "\n\n".join([head] + [f"**{a.video_name}**: {a.text}" for a in answers])
 
 

@@ -76,8 +76,14 @@ def guard(pgid: int, dirs: list[Path] = (), globs: list[str] = (), grace_s: floa
     """Start a watchdog that stops process group ``pgid`` and removes ``dirs`` and ``globs`` once this process has
     died. Terminate the returned process when you stop the server yourself."""
     cfg = {"parent": os.getpid(), "pgid": pgid, "dirs": [str(d) for d in dirs], "globs": list(globs), "grace_s": grace_s}
-    return subprocess.Popen([sys.executable, "-I", "-S", "-c", WATCHDOG, json.dumps(cfg)], stdin=subprocess.DEVNULL,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True, close_fds=True)
+    return subprocess.Popen(
+        [sys.executable, "-I", "-S", "-c", WATCHDOG, json.dumps(cfg)],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+        close_fds=True,
+    )
 
 
 def release(watchdog: subprocess.Popen | None) -> None:
@@ -199,6 +205,7 @@ def sweep_stale(tmp: Path | None = None, shm: Path = SHM_DIR) -> dict[str, int]:
             except OSError:
                 pass
     if any(stats.values()):
-        log.warning("removed what an earlier run left behind: %d servers, %d folders, %d shared-memory regions",
-                    stats["servers"], stats["folders"], stats["regions"])
+        log.warning(
+            "removed what an earlier run left behind: %d servers, %d folders, %d shared-memory regions", stats["servers"], stats["folders"], stats["regions"]
+        )
     return stats

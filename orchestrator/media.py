@@ -308,8 +308,7 @@ class _NvdecSource:
     def __init__(self, info: MediaInfo, gpu_id: int):
         import PyNvVideoCodec as nvc  # noqa: PLC0415 - optional (GPU machines only)
 
-        self.decoder = nvc.SimpleDecoder(info.path, gpu_id=gpu_id, use_device_memory=False,
-                                         output_color_type=nvc.OutputColorType.NATIVE)
+        self.decoder = nvc.SimpleDecoder(info.path, gpu_id=gpu_id, use_device_memory=False, output_color_type=nvc.OutputColorType.NATIVE)
         meta = self.decoder.get_stream_metadata()
         self.width, self.height = int(meta.width), int(meta.height)
         self.times = _presentation_times(info)

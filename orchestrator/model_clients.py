@@ -81,9 +81,7 @@ class TritonModels:
     def __init__(self, url: str, concurrency: int = 4, retries: int = 3, timeout_s: float = 300.0):
         self.url = url.removeprefix("http://")
         self.retries = retries
-        self.client = httpclient.InferenceServerClient(
-            self.url, concurrency=concurrency, connection_timeout=timeout_s, network_timeout=timeout_s
-        )
+        self.client = httpclient.InferenceServerClient(self.url, concurrency=concurrency, connection_timeout=timeout_s, network_timeout=timeout_s)
 
     def close(self) -> None:
         self.client.close()
@@ -100,8 +98,9 @@ class TritonModels:
     def _infer(self, model: str, inputs, outputs):
         """One request; a dropped connection or a busy server is retried (0.5 s, 1 s, 2 s ... apart, ``retries`` times)."""
         try:
-            for attempt in Retrying(retry=retry_if_exception(_transient), stop=stop_after_attempt(self.retries + 1),
-                                    wait=wait_exponential(multiplier=0.5, max=8.0), reraise=True):
+            for attempt in Retrying(
+                retry=retry_if_exception(_transient), stop=stop_after_attempt(self.retries + 1), wait=wait_exponential(multiplier=0.5, max=8.0), reraise=True
+            ):
                 with attempt:
                     return self.client.infer(model, inputs, outputs=outputs)
         except TRANSPORT_ERRORS as exc:
@@ -124,7 +123,9 @@ class TritonModels:
             keep = c >= 0
             out.append(
                 FrameDetections(
-                    b[keep].astype(np.float32), s[keep].astype(np.float32), c[keep].astype(np.int32),
+                    b[keep].astype(np.float32),
+                    s[keep].astype(np.float32),
+                    c[keep].astype(np.int32),
                     tuple(x.decode() if isinstance(x, bytes) else str(x) for x in l[keep]),
                 )
             )
@@ -166,8 +167,13 @@ class TritonModels:
         doc = self._audio_json("asr", pcm, "SEGMENTS_JSON")
         return [
             TranscriptSegment(
-                s["start"], s["end"], s["text"], s["avg_logprob"], s["no_speech_prob"],
-                tuple(Word(w["start"], w["end"], w["word"], w["probability"]) for w in s["words"]), doc.get("language"),
+                s["start"],
+                s["end"],
+                s["text"],
+                s["avg_logprob"],
+                s["no_speech_prob"],
+                tuple(Word(w["start"], w["end"], w["word"], w["probability"]) for w in s["words"]),
+                doc.get("language"),
             )
             for s in doc["segments"]
         ]

@@ -40,8 +40,18 @@ from .services import Services
 from .weights import file_sha256
 from .windows import Window, plan_windows
 
-__all__ = ["IngestSummary", "Ingestor", "PipelineState", "Services", "active_rules", "database_path", "file_sha256", "rerun_rules",
-           "rules_dir", "scene_segments"]
+__all__ = [
+    "IngestSummary",
+    "Ingestor",
+    "PipelineState",
+    "Services",
+    "active_rules",
+    "database_path",
+    "file_sha256",
+    "rerun_rules",
+    "rules_dir",
+    "scene_segments",
+]
 
 log = logging.getLogger(__name__)
 STATE_VERSION = 3  # 3: each lane carries its own state (2: the motion gate and speech coverage left the checkpoint)
@@ -89,8 +99,9 @@ class IngestSummary:
 
 
 class Ingestor:
-    def __init__(self, home: Path, services: Services, config: IngestConfig | None = None, rules: list[Rule] | None = None,
-                 executor: WindowExecutor | None = None):
+    def __init__(
+        self, home: Path, services: Services, config: IngestConfig | None = None, rules: list[Rule] | None = None, executor: WindowExecutor | None = None
+    ):
         self.home = Path(home)
         self.config = config or IngestConfig()
         self.services = services
@@ -111,11 +122,17 @@ class Ingestor:
                 log.debug("closing the driver's Triton client: %s", exc)
             self._models = None
 
-    def _assemble(self, graph: EventGraph, info: MediaInfo, w: Window, last: bool, video_id: str, lanes: list[Lane],
-                  state: PipelineState, analysis: WindowAnalysis) -> WindowResult:
+    def _assemble(
+        self, graph: EventGraph, info: MediaInfo, w: Window, last: bool, video_id: str, lanes: list[Lane], state: PipelineState, analysis: WindowAnalysis
+    ) -> WindowResult:
         t0 = time.monotonic()
-        out = LaneOutput(frames=[{"t": round(d.t, 3), "reason": d.reason, "motion": round(d.motion, 4), "scene_score": round(d.scene_score, 4)}
-                                 for d in analysis.frames if d.keep])
+        out = LaneOutput(
+            frames=[
+                {"t": round(d.t, 3), "reason": d.reason, "motion": round(d.motion, 4), "scene_score": round(d.scene_score, 4)}
+                for d in analysis.frames
+                if d.keep
+            ]
+        )
         for lane in lanes:
             if lane.name in analysis.lanes:
                 ctx = AssemblyContext(info, w, self.config, w.t_end >= info.duration_s - 1e-3, state.lanes.get(lane.name))
@@ -135,10 +152,22 @@ class Ingestor:
             alerts, alert_rels = self.rules.evaluate(history, events, dets, info.duration_s if last else None, w.t_end, w.index)
             events += alerts
             relations += alert_rels
-        return WindowResult(video_id, w.index, w.t_start, w.t_end, frames=out.frames, detections=out.detections, tracks=out.tracks,
-                            events=events, relations=relations, embeddings=vectors, state=pickle.dumps(state),
-                            frames_scanned=len(analysis.frames), wall_s=analysis.wall_s + time.monotonic() - t0,
-                            lanes=tuple(lane.name for lane in lanes if lane.name in analysis.lanes))
+        return WindowResult(
+            video_id,
+            w.index,
+            w.t_start,
+            w.t_end,
+            frames=out.frames,
+            detections=out.detections,
+            tracks=out.tracks,
+            events=events,
+            relations=relations,
+            embeddings=vectors,
+            state=pickle.dumps(state),
+            frames_scanned=len(analysis.frames),
+            wall_s=analysis.wall_s + time.monotonic() - t0,
+            lanes=tuple(lane.name for lane in lanes if lane.name in analysis.lanes),
+        )
 
     def _assemble_with_retries(self, graph, info, w, last, video_id, lanes, state, analysis, attempts: int = MODEL_ATTEMPTS) -> WindowResult:
         """Assembly retried with the models recovered if the embedder fails; the state is restored before a retry,
@@ -146,8 +175,7 @@ class Ingestor:
         snapshot = pickle.dumps(state)
 
         def recover(retry: RetryCallState) -> None:
-            log.warning("window %d: %s; recovering the models and retrying (%d/%d)", w.index, retry.outcome.exception(),
-                        retry.attempt_number, attempts - 1)
+            log.warning("window %d: %s; recovering the models and retrying (%d/%d)", w.index, retry.outcome.exception(), retry.attempt_number, attempts - 1)
             self.services.recover_models()
             self._drop_driver_models()
 
@@ -180,15 +208,18 @@ class Ingestor:
                         return executor.result(current[0], limit)
                     except TimeoutError:
                         executor.cancel(current[0])
-                        raise MediaError(f"window {w.index + 1} ({w.t_start:.0f}-{w.t_end:.0f} s) took longer than {limit:g} s to decode and "
-                                         "analyse; the file may be damaged there. Finished windows are saved: run the same command again "
-                                         "to retry") from None
+                        raise MediaError(
+                            f"window {w.index + 1} ({w.t_start:.0f}-{w.t_end:.0f} s) took longer than {limit:g} s to decode and "
+                            "analyse; the file may be damaged there. Finished windows are saved: run the same command again "
+                            "to retry"
+                        ) from None
         except ModelError as exc:
             raise ModelError(f"{exc} — still failing after {attempts} tries; check the Triton log") from exc
         raise AssertionError("unreachable")
 
-    def _resume_state(self, graph: EventGraph, register: Callable[[], None], video_id: str, name: str, n_windows: int,
-                      lanes: list[Lane]) -> tuple[set[int], PipelineState]:
+    def _resume_state(
+        self, graph: EventGraph, register: Callable[[], None], video_id: str, name: str, n_windows: int, lanes: list[Lane]
+    ) -> tuple[set[int], PipelineState]:
         """The windows already done and the state to continue from (a partial ingest by an older version starts over)."""
         done = set(graph.done_windows(video_id))
         state = None
@@ -218,8 +249,10 @@ class Ingestor:
         windows = plan_windows(info.duration_s, self.config.window_s)
         lanes = lanes_for(info, self.config)
         if not lanes:
-            raise MediaError(f"{Path(path).name}: none of the lanes asked for ({', '.join(self.config.lanes)}) can read this file "
-                             f"(video: {'yes' if info.has_video else 'no'}, audio: {'yes' if info.has_audio else 'no'}); choose others with --lanes")
+            raise MediaError(
+                f"{Path(path).name}: none of the lanes asked for ({', '.join(self.config.lanes)}) can read this file "
+                f"(video: {'yes' if info.has_video else 'no'}, audio: {'yes' if info.has_audio else 'no'}); choose others with --lanes"
+            )
         graph = EventGraph(database_path(self.home))
         bus = self.services.bus
         executor = self.executor
@@ -259,9 +292,17 @@ class Ingestor:
                 state = pickle.loads(result.state)  # what was saved is what the next window continues from
                 graph.write_window(result)
                 elapsed = time.monotonic() - loop_started
-                message = Progress(video_id=video_id, window=w.index, windows=len(windows), done=resumed + n + 1, t_end=w.t_end,
-                                   duration_s=info.duration_s, events=len(result.events), status="running",
-                                   eta_s=round(elapsed / (n + 1) * (len(todo) - n - 1), 1))
+                message = Progress(
+                    video_id=video_id,
+                    window=w.index,
+                    windows=len(windows),
+                    done=resumed + n + 1,
+                    t_end=w.t_end,
+                    duration_s=info.duration_s,
+                    events=len(result.events),
+                    status="running",
+                    eta_s=round(elapsed / (n + 1) * (len(todo) - n - 1), 1),
+                )
                 publish(message)
                 if on_progress:
                     on_progress(message.model_dump(exclude_none=True, exclude={"v"}))
@@ -270,11 +311,34 @@ class Ingestor:
             graph.set_video_status(video_id, "done")
             counts = graph.counts(video_id)
             kept, scanned_total = graph.frame_totals(video_id)
-            summary = IngestSummary(video_id, name, info.duration_s, len(windows), resumed, sum(counts.values()), counts,
-                                    scanned_total, kept, round(time.monotonic() - started, 3), decoder,
-                                    executor=executor.name if executor else self.config.executor, lanes=tuple(lane.name for lane in lanes))
-            publish(Progress(video_id=video_id, window=len(windows) - 1, windows=len(windows), done=len(windows), t_end=info.duration_s,
-                             duration_s=info.duration_s, events=summary.events, status="done", eta_s=0))
+            summary = IngestSummary(
+                video_id,
+                name,
+                info.duration_s,
+                len(windows),
+                resumed,
+                sum(counts.values()),
+                counts,
+                scanned_total,
+                kept,
+                round(time.monotonic() - started, 3),
+                decoder,
+                executor=executor.name if executor else self.config.executor,
+                lanes=tuple(lane.name for lane in lanes),
+            )
+            publish(
+                Progress(
+                    video_id=video_id,
+                    window=len(windows) - 1,
+                    windows=len(windows),
+                    done=len(windows),
+                    t_end=info.duration_s,
+                    duration_s=info.duration_s,
+                    events=summary.events,
+                    status="done",
+                    eta_s=0,
+                )
+            )
             return summary
         except BaseException as exc:
             try:

@@ -28,33 +28,86 @@ from . import sound_vocabulary as sv
 INTENTS = ("count", "when", "duration", "said", "heard", "seen", "colour", "text", "yesno", "summary", "compare")
 SCOPES = ("none", "absolute", "relative", "anchored", "ordinal")
 
-COCO_LABELS = [w.replace("_", " ") for w in (
-    "person bicycle car motorcycle airplane bus train truck boat traffic_light fire_hydrant stop_sign parking_meter bench bird cat dog "
-    "horse sheep cow elephant bear zebra giraffe backpack umbrella handbag tie suitcase frisbee skis snowboard sports_ball kite "
-    "baseball_bat baseball_glove skateboard surfboard tennis_racket bottle wine_glass cup fork knife spoon bowl banana apple sandwich "
-    "orange broccoli carrot hot_dog pizza donut cake chair couch potted_plant bed dining_table toilet tv laptop mouse remote keyboard "
-    "cell_phone microwave oven toaster sink refrigerator book clock vase scissors teddy_bear hair_drier toothbrush"
-).split()]
+COCO_LABELS = [
+    w.replace("_", " ")
+    for w in (
+        "person bicycle car motorcycle airplane bus train truck boat traffic_light fire_hydrant stop_sign parking_meter bench bird cat dog "
+        "horse sheep cow elephant bear zebra giraffe backpack umbrella handbag tie suitcase frisbee skis snowboard sports_ball kite "
+        "baseball_bat baseball_glove skateboard surfboard tennis_racket bottle wine_glass cup fork knife spoon bowl banana apple sandwich "
+        "orange broccoli carrot hot_dog pizza donut cake chair couch potted_plant bed dining_table toilet tv laptop mouse remote keyboard "
+        "cell_phone microwave oven toaster sink refrigerator book clock vase scissors teddy_bear hair_drier toothbrush"
+    ).split()
+]
 
 VEHICLES = ["car", "truck", "bus", "motorcycle"]
 ANIMALS = ["bird", "cat", "dog", "horse", "sheep", "cow", "elephant", "bear", "zebra", "giraffe"]
-PERSON_WORDS = ("people persons person man men woman women someone somebody anyone anybody pedestrian pedestrians guy guys kid kids child "
-                "children human humans lady ladies boy boys girl girls walker walkers individual individuals figure figures "
-                "player players passer-by passers-by folks folk ppl peeps").split()
+PERSON_WORDS = (
+    "people persons person man men woman women someone somebody anyone anybody pedestrian pedestrians guy guys kid kids child "
+    "children human humans lady ladies boy boys girl girls walker walkers individual individuals figure figures "
+    "player players passer-by passers-by folks folk ppl peeps"
+).split()
 OBJECT_SYNONYMS: dict[str, list[str]] = {
-    "vehicle": VEHICLES, "vehicles": VEHICLES, "traffic": VEHICLES + ["bicycle"],
+    "vehicle": VEHICLES,
+    "vehicles": VEHICLES,
+    "traffic": VEHICLES + ["bicycle"],
     **{w: ["person"] for w in PERSON_WORDS},
-    "bike": ["bicycle"], "bikes": ["bicycle"], "cyclist": ["bicycle", "person"], "cyclists": ["bicycle", "person"], "bicycles": ["bicycle"],
-    "motorbike": ["motorcycle"], "motorbikes": ["motorcycle"], "scooter": ["motorcycle"], "lorry": ["truck"], "lorries": ["truck"],
-    "van": ["truck", "car"], "vans": ["truck", "car"], "automobile": ["car"], "automobiles": ["car"], "suv": ["car", "truck"],
-    "animal": ANIMALS, "animals": ANIMALS, "pet": ["dog", "cat"], "pets": ["dog", "cat"], "phone": ["cell phone"], "phones": ["cell phone"],
-    "mobile": ["cell phone"], "smartphone": ["cell phone"], "cellphone": ["cell phone"],
-    "television": ["tv"], "screen": ["tv", "laptop"], "monitor": ["tv"], "computer": ["laptop"], "bag": ["backpack", "handbag", "suitcase"],
-    "bags": ["backpack", "handbag", "suitcase"], "luggage": ["suitcase"], "table": ["dining table"], "sofa": ["couch"],
-    "plant": ["potted plant"], "ball": ["sports ball"], "plane": ["airplane"], "aircraft": ["airplane"], "ship": ["boat"], "puppy": ["dog"],
-    "kitten": ["cat"], "coach": ["bus"], "aeroplane": ["airplane"], "aeroplanes": ["airplane"], "jet": ["airplane"], "taxi": ["car"],
-    "taxis": ["car"], "cab": ["car"], "cabs": ["car"], "hatchback": ["car"], "pickup": ["truck"], "motorcyclist": ["motorcycle", "person"],
-    "rider": ["person"], "riders": ["person"], "driver": ["person"], "drivers": ["person"], "puppies": ["dog"], "kitty": ["cat"],
+    "bike": ["bicycle"],
+    "bikes": ["bicycle"],
+    "cyclist": ["bicycle", "person"],
+    "cyclists": ["bicycle", "person"],
+    "bicycles": ["bicycle"],
+    "motorbike": ["motorcycle"],
+    "motorbikes": ["motorcycle"],
+    "scooter": ["motorcycle"],
+    "lorry": ["truck"],
+    "lorries": ["truck"],
+    "van": ["truck", "car"],
+    "vans": ["truck", "car"],
+    "automobile": ["car"],
+    "automobiles": ["car"],
+    "suv": ["car", "truck"],
+    "animal": ANIMALS,
+    "animals": ANIMALS,
+    "pet": ["dog", "cat"],
+    "pets": ["dog", "cat"],
+    "phone": ["cell phone"],
+    "phones": ["cell phone"],
+    "mobile": ["cell phone"],
+    "smartphone": ["cell phone"],
+    "cellphone": ["cell phone"],
+    "television": ["tv"],
+    "screen": ["tv", "laptop"],
+    "monitor": ["tv"],
+    "computer": ["laptop"],
+    "bag": ["backpack", "handbag", "suitcase"],
+    "bags": ["backpack", "handbag", "suitcase"],
+    "luggage": ["suitcase"],
+    "table": ["dining table"],
+    "sofa": ["couch"],
+    "plant": ["potted plant"],
+    "ball": ["sports ball"],
+    "plane": ["airplane"],
+    "aircraft": ["airplane"],
+    "ship": ["boat"],
+    "puppy": ["dog"],
+    "kitten": ["cat"],
+    "coach": ["bus"],
+    "aeroplane": ["airplane"],
+    "aeroplanes": ["airplane"],
+    "jet": ["airplane"],
+    "taxi": ["car"],
+    "taxis": ["car"],
+    "cab": ["car"],
+    "cabs": ["car"],
+    "hatchback": ["car"],
+    "pickup": ["truck"],
+    "motorcyclist": ["motorcycle", "person"],
+    "rider": ["person"],
+    "riders": ["person"],
+    "driver": ["person"],
+    "drivers": ["person"],
+    "puppies": ["dog"],
+    "kitty": ["cat"],
 }
 for _label in COCO_LABELS:
     OBJECT_SYNONYMS.setdefault(_label, [_label])
@@ -64,29 +117,101 @@ for _label in COCO_LABELS:
 LEGACY_SOUNDS: dict[str, set[str]] = {
     "tone": {"alarm", "beeping", "ringing", "telephone ringing", "tone", "whistle"},
     "loud onset": {"bang", "knock", "gunshot", "fireworks"},
-    "gun": {"gunshot"}, "dog": {"dog bark"}, "engine": {"vehicle engine"}, "power tools": {"power tool"},
-    "human vocal": {"human voice"}, "human whistle": {"whistle"},
+    "gun": {"gunshot"},
+    "dog": {"dog bark"},
+    "engine": {"vehicle engine"},
+    "power tools": {"power tool"},
+    "human vocal": {"human voice"},
+    "human whistle": {"whistle"},
 }
 SOUND_PHRASES = ("go off", "goes off", "went off", "going off", "alarm clock", "smoke alarm", "power tool", "test tone", "fire engine")
 
 COLOURS = {"white", "black", "red", "blue", "green", "yellow", "grey", "gray", "silver", "orange", "brown", "purple", "pink", "beige", "gold"}
 NUMBER_WORDS = {
-    "zero": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9, "ten": 10,
-    "eleven": 11, "twelve": 12, "thirteen": 13, "fourteen": 14, "fifteen": 15, "sixteen": 16, "seventeen": 17, "eighteen": 18,
-    "nineteen": 19, "twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70, "eighty": 80, "ninety": 90,
-    "a": 1, "an": 1, "a couple of": 2, "couple of": 2, "a few": 3, "few": 3,
+    "zero": 0,
+    "one": 1,
+    "two": 2,
+    "three": 3,
+    "four": 4,
+    "five": 5,
+    "six": 6,
+    "seven": 7,
+    "eight": 8,
+    "nine": 9,
+    "ten": 10,
+    "eleven": 11,
+    "twelve": 12,
+    "thirteen": 13,
+    "fourteen": 14,
+    "fifteen": 15,
+    "sixteen": 16,
+    "seventeen": 17,
+    "eighteen": 18,
+    "nineteen": 19,
+    "twenty": 20,
+    "thirty": 30,
+    "forty": 40,
+    "fifty": 50,
+    "sixty": 60,
+    "seventy": 70,
+    "eighty": 80,
+    "ninety": 90,
+    "a": 1,
+    "an": 1,
+    "a couple of": 2,
+    "couple of": 2,
+    "a few": 3,
+    "few": 3,
 }
-ORDINAL_WORDS = {"first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "sixth": 6, "seventh": 7, "eighth": 8, "ninth": 9, "tenth": 10,
-                 "last": -1, "final": -1, "1st": 1, "2nd": 2, "3rd": 3, "4th": 4, "5th": 5, "6th": 6, "7th": 7, "8th": 8, "9th": 9, "10th": 10}
-UNIT_S = {"h": 3600, "hr": 3600, "hrs": 3600, "hour": 3600, "hours": 3600, "m": 60, "min": 60, "mins": 60, "minute": 60, "minutes": 60,
-          "s": 1, "sec": 1, "secs": 1, "second": 1, "seconds": 1}
+ORDINAL_WORDS = {
+    "first": 1,
+    "second": 2,
+    "third": 3,
+    "fourth": 4,
+    "fifth": 5,
+    "sixth": 6,
+    "seventh": 7,
+    "eighth": 8,
+    "ninth": 9,
+    "tenth": 10,
+    "last": -1,
+    "final": -1,
+    "1st": 1,
+    "2nd": 2,
+    "3rd": 3,
+    "4th": 4,
+    "5th": 5,
+    "6th": 6,
+    "7th": 7,
+    "8th": 8,
+    "9th": 9,
+    "10th": 10,
+}
+UNIT_S = {
+    "h": 3600,
+    "hr": 3600,
+    "hrs": 3600,
+    "hour": 3600,
+    "hours": 3600,
+    "m": 60,
+    "min": 60,
+    "mins": 60,
+    "minute": 60,
+    "minutes": 60,
+    "s": 1,
+    "sec": 1,
+    "secs": 1,
+    "second": 1,
+    "seconds": 1,
+}
 UNIT_RX = r"(?:hours?|hrs?|h|minutes?|mins?|m|seconds?|secs?|s)"
 AMOUNT_RX = rf"(?:\d+(?:\.\d+)? ?{UNIT_RX}\b(?:,? (?:and )?\d+(?:\.\d+)? ?{UNIT_RX}\b)*)"
 CLOCK_RX = r"\d{1,2}:\d{2}(?::\d{2})?(?:\.\d+)?"
 POINT_RX = rf"(?:{CLOCK_RX}|{AMOUNT_RX})"
 TIME_RE = r"(\d{1,2}):(\d{2})(?::(\d{2}))?"
 
-STOP = set("""a an the of to in on at by for with from and or but is are was were be been being do does did what when where who whom which why how
+STOP = set(
+    """a an the of to in on at by for with from and or but is are was were be been being do does did what when where who whom which why how
 many much that this those these there here it its they them their he she his her i you we me my our your about after before during
 between into out up down over under again then than so if not no any some all each every can could should would will just only very video
 clip film footage scene see seen saw show shows shown appear appears appeared happen happens happened time times first last minute minutes
@@ -96,48 +221,131 @@ speaks spoke thing things ever once right just immediately shortly soon long oft
 colour color colours colors written write read text sign signs more most less fewer other another same also please give list name names
 number count total occur occurs occurred heard audible camera frame frames point moment moments mark recording speaker narrator
 past roughly approximately idea anywhere somewhere have has bit part miss missed important interesting notable unusual footage clip
-folks ever actually really exactly basically like okay ok hey please""".split())
+folks ever actually really exactly basically like okay ok hey please""".split()
+)
 
-VERBS = set("""mentioned mention mentions pass passes passed passing walk walks walked walking drive drives driven driving enter enters entered
+VERBS = set(
+    """mentioned mention mentions pass passes passed passing walk walks walked walking drive drives driven driving enter enters entered
 leave leaves left cross crosses crossed go goes went gone come comes came arrive arrives arrived stay stays stayed ring rings rang ringing
 beep beeps beeped sound sounds sounded hear hears heard talk talks talked talking speak speaks spoke name names named call calls called
-present occur occurs occurred take takes took make makes made let lets look looks looked notice noticed spotted spot exist exists""".split())
+present occur occurs occurred take takes took make makes made let lets look looks looked notice noticed spotted spot exist exists""".split()
+)
 
-HEAR_CUES = re.compile(r"\b(hear|heard|hearing|sound|sounds|sounded|sounding|noise|noises|audio|audible|ring|rings|ringing|rang|beep|beeps|"
-                       r"beeping|beeped|bark|barks|barking|go(?:es)? off|went off|going off|buzz|buzzing|loud|listen|siren|alarm)\b")
-SEE_CUES = re.compile(r"\b(see|seen|saw|visible|view|appear|appears|appeared|shown|show|shows|on screen|on camera|in frame|look|looks|"
-                      r"watch|spot|spotted|walk|walks|walking|drive|drives|driving|pass|passes|passing|enter|enters|leave|leaves|cross|"
-                      r"crosses|park|parked|ride|rides|riding|hold|holds|holding|carry|carries|carrying|wear|wearing)\b")
-TEXT_CUES = re.compile(r"\b(sign|signs|written|writing|caption|captions|subtitle|subtitles|banner|label|labels|text|"
-                       r"on screen text|poster|plate|headline|title|titles|lettering|read|reads)\b")
-SAID_CUES = re.compile(r"\b(say|says|said|saying|talk|talks|talked|talking|speak|speaks|spoke|speaking|spoken|speech|mention|mentions|mentioned|"
-                       r"words?|transcri\w*|conversation|discuss\w*|quote|tell|tells|told|utter\w*|announce\w*|ask|asks|asked|"
-                       r"sentence|line|lines|narrat\w*|speaker|voice|call out|calls out|shout|shouts|names?|named|recite\w*|pronounce\w*)\b")
+HEAR_CUES = re.compile(
+    r"\b(hear|heard|hearing|sound|sounds|sounded|sounding|noise|noises|audio|audible|ring|rings|ringing|rang|beep|beeps|"
+    r"beeping|beeped|bark|barks|barking|go(?:es)? off|went off|going off|buzz|buzzing|loud|listen|siren|alarm)\b"
+)
+SEE_CUES = re.compile(
+    r"\b(see|seen|saw|visible|view|appear|appears|appeared|shown|show|shows|on screen|on camera|in frame|look|looks|"
+    r"watch|spot|spotted|walk|walks|walking|drive|drives|driving|pass|passes|passing|enter|enters|leave|leaves|cross|"
+    r"crosses|park|parked|ride|rides|riding|hold|holds|holding|carry|carries|carrying|wear|wearing)\b"
+)
+TEXT_CUES = re.compile(
+    r"\b(sign|signs|written|writing|caption|captions|subtitle|subtitles|banner|label|labels|text|"
+    r"on screen text|poster|plate|headline|title|titles|lettering|read|reads)\b"
+)
+SAID_CUES = re.compile(
+    r"\b(say|says|said|saying|talk|talks|talked|talking|speak|speaks|spoke|speaking|spoken|speech|mention|mentions|mentioned|"
+    r"words?|transcri\w*|conversation|discuss\w*|quote|tell|tells|told|utter\w*|announce\w*|ask|asks|asked|"
+    r"sentence|line|lines|narrat\w*|speaker|voice|call out|calls out|shout|shouts|names?|named|recite\w*|pronounce\w*)\b"
+)
 
 # phrasings per intent; the embedder matches a question to the nearest (cue words decide without one)
 EXEMPLARS: dict[str, tuple[str, ...]] = {
-    "count": ("how many people are there", "count the cars", "number of vehicles that pass", "how many times does it ring",
-              "how often does the dog bark", "what is the total number of bikes", "tally the people who walk by"),
-    "when": ("when does the person appear", "at what time does the alarm sound", "what time is the word mentioned",
-             "at which moment does the car arrive", "when is the first bike seen", "give me the timestamp of the siren",
-             "at what point does someone speak", "when did it happen"),
-    "duration": ("how long does the alarm last", "for how long is the car visible", "how much time does the person stay in view",
-                 "what is the duration of the sound", "how long does the speech go on", "how long is the video"),
-    "said": ("what does the speaker say", "what is said", "what did they talk about", "what words are spoken", "quote what he says",
-             "give me the transcript", "what does the narrator mention", "what was the conversation about", "what were the final words"),
-    "heard": ("what sounds can be heard", "what can you hear", "is there any noise", "what is that sound", "which sounds occur",
-              "what do you hear in the background", "what audio events are there"),
-    "seen": ("what objects are visible", "what can you see", "what is shown on screen", "who appears in the video",
-             "which things are in view", "what kinds of vehicles are there", "what is in the frame"),
+    "count": (
+        "how many people are there",
+        "count the cars",
+        "number of vehicles that pass",
+        "how many times does it ring",
+        "how often does the dog bark",
+        "what is the total number of bikes",
+        "tally the people who walk by",
+    ),
+    "when": (
+        "when does the person appear",
+        "at what time does the alarm sound",
+        "what time is the word mentioned",
+        "at which moment does the car arrive",
+        "when is the first bike seen",
+        "give me the timestamp of the siren",
+        "at what point does someone speak",
+        "when did it happen",
+    ),
+    "duration": (
+        "how long does the alarm last",
+        "for how long is the car visible",
+        "how much time does the person stay in view",
+        "what is the duration of the sound",
+        "how long does the speech go on",
+        "how long is the video",
+    ),
+    "said": (
+        "what does the speaker say",
+        "what is said",
+        "what did they talk about",
+        "what words are spoken",
+        "quote what he says",
+        "give me the transcript",
+        "what does the narrator mention",
+        "what was the conversation about",
+        "what were the final words",
+    ),
+    "heard": (
+        "what sounds can be heard",
+        "what can you hear",
+        "is there any noise",
+        "what is that sound",
+        "which sounds occur",
+        "what do you hear in the background",
+        "what audio events are there",
+    ),
+    "seen": (
+        "what objects are visible",
+        "what can you see",
+        "what is shown on screen",
+        "who appears in the video",
+        "which things are in view",
+        "what kinds of vehicles are there",
+        "what is in the frame",
+    ),
     "colour": ("what colour is the car", "what color is the van", "which colour is the person's shirt", "what shade is the truck"),
-    "text": ("what does the sign say", "what text is on screen", "what is written on the wall", "read the caption",
-             "what words appear on screen", "what is the licence plate", "what does the banner read"),
-    "yesno": ("is there a dog", "did anyone speak", "does a car appear", "was there any siren", "do we see a bicycle",
-              "can you hear an alarm", "has anybody shown up", "are there any trucks"),
-    "summary": ("what happens in the video", "summarize the video", "describe the clip", "give me an overview", "what is going on",
-                "what is this video about", "what happens at this moment", "tell me about the footage"),
-    "compare": ("are there more cars or people", "which comes first the siren or the speech", "compare the number of bikes and cars",
-                "which lasts longer", "is the car seen before or after the person", "cars versus trucks"),
+    "text": (
+        "what does the sign say",
+        "what text is on screen",
+        "what is written on the wall",
+        "read the caption",
+        "what words appear on screen",
+        "what is the licence plate",
+        "what does the banner read",
+    ),
+    "yesno": (
+        "is there a dog",
+        "did anyone speak",
+        "does a car appear",
+        "was there any siren",
+        "do we see a bicycle",
+        "can you hear an alarm",
+        "has anybody shown up",
+        "are there any trucks",
+    ),
+    "summary": (
+        "what happens in the video",
+        "summarize the video",
+        "describe the clip",
+        "give me an overview",
+        "what is going on",
+        "what is this video about",
+        "what happens at this moment",
+        "tell me about the footage",
+    ),
+    "compare": (
+        "are there more cars or people",
+        "which comes first the siren or the speech",
+        "compare the number of bikes and cars",
+        "which lasts longer",
+        "is the car seen before or after the person",
+        "cars versus trucks",
+    ),
 }
 
 
@@ -213,8 +421,10 @@ def _num_word(text: str) -> float | None:
 
 
 _NUMW = "|".join(sorted((re.escape(w) for w in NUMBER_WORDS), key=len, reverse=True))
-_AMOUNT_WORDS_RE = re.compile(rf"\b((?:{_NUMW})(?:[ -](?:one|two|three|four|five|six|seven|eight|nine))?|\d+(?:\.\d+)?) "
-                              rf"(hours?|minutes?|seconds?|mins?|secs?|hrs?)( and a half)?\b")
+_AMOUNT_WORDS_RE = re.compile(
+    rf"\b((?:{_NUMW})(?:[ -](?:one|two|three|four|five|six|seven|eight|nine))?|\d+(?:\.\d+)?) "
+    rf"(hours?|minutes?|seconds?|mins?|secs?|hrs?)( and a half)?\b"
+)
 
 
 def normalise_numbers(q: str) -> str:
@@ -289,30 +499,64 @@ def parse_time(q: str, duration: float, plan: QueryPlan) -> str:
 
     rules: list[tuple[str, Callable[[re.Match], tuple[float, float] | None], str, str]] = [
         (rf"\bbetween ({POINT_RX}) and ({POINT_RX})", lambda m: clip(parse_point(m.group(1)), parse_point(m.group(2))), "absolute", "between {0} and {1}"),
-        (rf"\bfrom ({POINT_RX}) (?:to|until|till|through) ({POINT_RX})", lambda m: clip(parse_point(m.group(1)), parse_point(m.group(2))), "absolute", "between {0} and {1}"),
+        (
+            rf"\bfrom ({POINT_RX}) (?:to|until|till|through) ({POINT_RX})",
+            lambda m: clip(parse_point(m.group(1)), parse_point(m.group(2))),
+            "absolute",
+            "between {0} and {1}",
+        ),
         (rf"\b(?:after|since|past|later than) ({POINT_RX})(?! in\b)", lambda m: clip(parse_point(m.group(1)), end), "absolute", "after {0}"),
         (rf"\b(?:before|until|till|by|up to|earlier than) ({POINT_RX})(?! in\b)", lambda m: clip(0.0, parse_point(m.group(1))), "absolute", "before {0}"),
-        (rf"\b(?:around|about|near|approximately|roughly|circa|close to) (?:the )?({POINT_RX})(?: mark)?(?: in(?:to)?(?: the video)?)?",
-         lambda m: point_window(parse_point(m.group(1)), True), "absolute", "around {0}"),
-        (rf"\b(?:at|by|on) (?:the )?({POINT_RX})(?: mark)?(?: in(?:to)?(?: the video)?)?", lambda m: point_window(parse_point(m.group(1)), False),
-         "absolute", "at {0}"),
+        (
+            rf"\b(?:around|about|near|approximately|roughly|circa|close to) (?:the )?({POINT_RX})(?: mark)?(?: in(?:to)?(?: the video)?)?",
+            lambda m: point_window(parse_point(m.group(1)), True),
+            "absolute",
+            "around {0}",
+        ),
+        (
+            rf"\b(?:at|by|on) (?:the )?({POINT_RX})(?: mark)?(?: in(?:to)?(?: the video)?)?",
+            lambda m: point_window(parse_point(m.group(1)), False),
+            "absolute",
+            "at {0}",
+        ),
         (rf"\b({AMOUNT_RX}) in(?:to)?\b(?: the video)?", lambda m: point_window(parse_point(m.group(1)), False), "absolute", "at {0}"),
-        (rf"\b(?:in |during |within |over )?the (?:first|opening|initial) ({AMOUNT_RX}|(?:{UNIT_RX}))\b",
-         lambda m: clip(0.0, parse_point(m.group(1)) or UNIT_S.get(m.group(1), 60)), "relative", "in the first {amount}"),
-        (rf"\b(?:in |during |within |over )?the (?:last|final|closing|ending|remaining) ({AMOUNT_RX}|(?:{UNIT_RX}))\b",
-         lambda m: clip(end - (parse_point(m.group(1)) or UNIT_S.get(m.group(1), 60)), end), "relative", "in the last {amount}"),
+        (
+            rf"\b(?:in |during |within |over )?the (?:first|opening|initial) ({AMOUNT_RX}|(?:{UNIT_RX}))\b",
+            lambda m: clip(0.0, parse_point(m.group(1)) or UNIT_S.get(m.group(1), 60)),
+            "relative",
+            "in the first {amount}",
+        ),
+        (
+            rf"\b(?:in |during |within |over )?the (?:last|final|closing|ending|remaining) ({AMOUNT_RX}|(?:{UNIT_RX}))\b",
+            lambda m: clip(end - (parse_point(m.group(1)) or UNIT_S.get(m.group(1), 60)), end),
+            "relative",
+            "in the last {amount}",
+        ),
         (rf"\b(?:first|opening) ({AMOUNT_RX})\b", lambda m: clip(0.0, parse_point(m.group(1))), "relative", "in the first {amount}"),
         (rf"\b(?:last|final) ({AMOUNT_RX})\b", lambda m: clip(end - parse_point(m.group(1)), end), "relative", "in the last {amount}"),
-        (r"\b(?:in |during )?the (\d+)(?:st|nd|rd|th) minute\b", lambda m: clip((int(m.group(1)) - 1) * 60.0, int(m.group(1)) * 60.0), "absolute", "in minute {n}"),
+        (
+            r"\b(?:in |during )?the (\d+)(?:st|nd|rd|th) minute\b",
+            lambda m: clip((int(m.group(1)) - 1) * 60.0, int(m.group(1)) * 60.0),
+            "absolute",
+            "in minute {n}",
+        ),
         (r"\bminute (\d+)\b", lambda m: clip((int(m.group(1)) - 1) * 60.0, int(m.group(1)) * 60.0), "absolute", "in minute {n}"),
         (r"\b(?:in |during )?the first half\b", lambda m: clip(0.0, end / 2), "relative", "in the first half"),
         (r"\b(?:in |during )?the (?:second|latter|last) half\b", lambda m: clip(end / 2, end), "relative", "in the second half"),
         (r"\b(?:in |during )?the (?:first|opening) (?:few )?(?:moments|bit|part)\b", lambda m: clip(0.0, min(end, span)), "relative", "at the beginning"),
         (r"\b(?:in |during )?the (?:last|final|closing) (?:few )?(?:moments|bit|part)\b", lambda m: clip(end - span, end), "relative", "near the end"),
-        (r"\b(?:near|at|towards?|by|before|close to|around) the (?:very )?end\b|\bending\b|\bat the (?:very )?end\b|\bin the end\b|\blate in the\b|\bfinal moments\b",
-         lambda m: clip(end - span, end), "relative", "near the end"),
-        (r"\b(?:at|in|near|around|towards?) the (?:very )?(?:beginning|start|outset)\b|\bat first\b|\bearly on\b|\bopening\b|\bearly in the\b",
-         lambda m: clip(0.0, min(end, span)), "relative", "at the beginning"),
+        (
+            r"\b(?:near|at|towards?|by|before|close to|around) the (?:very )?end\b|\bending\b|\bat the (?:very )?end\b|\bin the end\b|\blate in the\b|\bfinal moments\b",
+            lambda m: clip(end - span, end),
+            "relative",
+            "near the end",
+        ),
+        (
+            r"\b(?:at|in|near|around|towards?) the (?:very )?(?:beginning|start|outset)\b|\bat first\b|\bearly on\b|\bopening\b|\bearly in the\b",
+            lambda m: clip(0.0, min(end, span)),
+            "relative",
+            "at the beginning",
+        ),
         (r"\b(?:in|around|during) the middle\b|\bhalfway\b|\bmidway\b", lambda m: clip(0.4 * end, 0.6 * end), "relative", "in the middle"),
         (rf"({CLOCK_RX})", lambda m: point_window(parse_point(m.group(1)), False), "absolute", "at {0}"),
     ]
@@ -335,7 +579,7 @@ def parse_time(q: str, duration: float, plan: QueryPlan) -> str:
         plan.starts_after = label.startswith("after")
         if label.startswith(("at ", "around ")) and points and points[0] is not None:
             plan.point = float(points[0])
-        return q[: m.start()] + " " + q[m.end():]
+        return q[: m.start()] + " " + q[m.end() :]
     return q
 
 
@@ -394,20 +638,33 @@ def _cue_intents(q: str) -> list[tuple[str, float]]:
         out.append(("duration", 1.0))
     if re.search(r"\bcolou?rs?\b|\bshade\b|\bwhat hue\b", q):
         out.append(("colour", 1.0))
-    if re.search(r"\b(?:more|fewer|less|longer|shorter|earlier|later)\b.*\b(?:or|than)\b|\bwhich (?:comes?|came|happens?|happened|appears?|appeared|is heard|was heard)"
-                 r" (?:first|last|earlier|later)\b|\bcompare\b|\bversus\b|\bvs\.?\b|\bbefore or after\b|\bor\b.+\b(?:first|earlier|sooner)\?*$|"
-                 r"\bwhich (?:one |of (?:them|the two) )?(?:is |was )?(?:first|earlier|longer|louder|more)\b", q):
+    if re.search(
+        r"\b(?:more|fewer|less|longer|shorter|earlier|later)\b.*\b(?:or|than)\b|\bwhich (?:comes?|came|happens?|happened|appears?|appeared|is heard|was heard)"
+        r" (?:first|last|earlier|later)\b|\bcompare\b|\bversus\b|\bvs\.?\b|\bbefore or after\b|\bor\b.+\b(?:first|earlier|sooner)\?*$|"
+        r"\bwhich (?:one |of (?:them|the two) )?(?:is |was )?(?:first|earlier|longer|louder|more)\b",
+        q,
+    ):
         out.append(("compare", 1.0))
-    if TEXT_CUES.search(q) and re.search(r"\b(say|says|said|read|reads|written|write|text|what's on|what is on|show|shows|display|displayed|caption|sign|plate)\b", q) \
-            and not re.search(r"\b(?:he|she|they|someone|somebody|speaker|narrator|man|woman|person|anyone|guy)\b.*\b(say|says|said)\b", q):
+    if (
+        TEXT_CUES.search(q)
+        and re.search(r"\b(say|says|said|read|reads|written|write|text|what's on|what is on|show|shows|display|displayed|caption|sign|plate)\b", q)
+        and not re.search(r"\b(?:he|she|they|someone|somebody|speaker|narrator|man|woman|person|anyone|guy)\b.*\b(say|says|said)\b", q)
+    ):
         out.append(("text", 0.95))
-    conj_when = re.match(r"^(?:what|who|which|how|is|are|was|were|did|does|do|can|could|tell|show|describe)\b", q) and \
-        re.search(r"\b(?:right |just |exactly )?(?:when|while|as soon as|as) (?:the|a|an|someone|somebody|he|she|they)\b", q)
-    if not conj_when and re.search(r"^where\b|\bwhere (?:does|do|did|is|was) (?:that|it|this) (?:appear|show|happen)|\bwhen\b|\bwhat time\b|\bat what (?:point|moment|time)\b|\bat which (?:point|moment|time)\b|\btimestamps?\b|\bwhat minute\b|\bhow soon\b|\bhow far in\b", q):
+    conj_when = re.match(r"^(?:what|who|which|how|is|are|was|were|did|does|do|can|could|tell|show|describe)\b", q) and re.search(
+        r"\b(?:right |just |exactly )?(?:when|while|as soon as|as) (?:the|a|an|someone|somebody|he|she|they)\b", q
+    )
+    if not conj_when and re.search(
+        r"^where\b|\bwhere (?:does|do|did|is|was) (?:that|it|this) (?:appear|show|happen)|\bwhen\b|\bwhat time\b|\bat what (?:point|moment|time)\b|\bat which (?:point|moment|time)\b|\btimestamps?\b|\bwhat minute\b|\bhow soon\b|\bhow far in\b",
+        q,
+    ):
         out.append(("when", 0.9))
-    if re.search(r"\bsummar|\boverview\b|\bdescribe\b|\bwhat(?:'s| is| was)? (?:going on|happening)\b|\bwhat happens?\b|\bwhat happened\b|\bwhat occurs\b|"
-                 r"\bwhat is (?:this|the) (?:video|clip)\b|\bwhat(?:'s| is) in (?:the|this) (?:video|clip)\b|\brecap\b|\bgist\b|\bplay-by-play\b|\brun-?down\b|"
-                 r"\bwalk me through\b|\bgoes on\b|\bwent on\b|\bgoing on\b|\bwhat(?:'s| is) up\b|\bwhat do (?:i|we) see\b|\banything (?:important|interesting|notable|unusual)\b", q):
+    if re.search(
+        r"\bsummar|\boverview\b|\bdescribe\b|\bwhat(?:'s| is| was)? (?:going on|happening)\b|\bwhat happens?\b|\bwhat happened\b|\bwhat occurs\b|"
+        r"\bwhat is (?:this|the) (?:video|clip)\b|\bwhat(?:'s| is) in (?:the|this) (?:video|clip)\b|\brecap\b|\bgist\b|\bplay-by-play\b|\brun-?down\b|"
+        r"\bwalk me through\b|\bgoes on\b|\bwent on\b|\bgoing on\b|\bwhat(?:'s| is) up\b|\bwhat do (?:i|we) see\b|\banything (?:important|interesting|notable|unusual)\b",
+        q,
+    ):
         out.append(("summary", 0.8))
     if SAID_CUES.search(q) and not (out and out[0][0] == "text"):
         out.append(("said", 0.75))
@@ -538,7 +795,9 @@ def _entities(q: str, words: list[str], vocab: Vocabulary | None, hear: bool, se
     return objects, sounds, used
 
 
-def _match_vocabulary(words: list[str], vocab: Vocabulary, embed: Callable, word_vecs: np.ndarray, threshold: float = 0.6) -> tuple[list[str], list[str], set[str]]:
+def _match_vocabulary(
+    words: list[str], vocab: Vocabulary, embed: Callable, word_vecs: np.ndarray, threshold: float = 0.6
+) -> tuple[list[str], list[str], set[str]]:
     """Words that no table knows, matched by meaning against the graph's own labels."""
     labels = sorted(vocab.objects | vocab.sounds)  # on-screen texts match by their letters, not by meaning
     if not labels or not len(words):
@@ -561,20 +820,42 @@ def _match_vocabulary(words: list[str], vocab: Vocabulary, embed: Callable, word
 ANCHOR_RX = re.compile(
     r"\b(?:right |just |immediately |shortly |soon |directly |straight )?(after|before|following|since|until|till|once|prior to|preceding)"
     r" (?:the |a |an |that |this |his |her |their |its |someone |somebody )?(.+?)(?=\?|$|,|\.|;| and | but | did | does | do | was | were | is | are |"
-    r" what\b| who\b| how\b| when\b| which\b| has\b| have\b| had\b)")
+    r" what\b| who\b| how\b| when\b| which\b| has\b| have\b| had\b)"
+)
 WHEN_ANCHOR_RX = re.compile(
     r"\b(?:right |just |exactly )?(when|while|as soon as|during|the moment|at the same time as) (?:the |a |an |that |his |her |their |its )?(.+?)"
-    r"(?=\?|$|,|\.|;| and | but | what\b| who\b| how\b)")
+    r"(?=\?|$|,|\.|;| and | but | what\b| who\b| how\b)"
+)
 BETWEEN_RX = re.compile(r"\bbetween (?:the |a |an )?(.+?) and (?:the |a |an )?(.+?)(?=\?|$|,|\.| did | does | do | was | were | is | are | what\b)")
-ORDINAL_RX = re.compile(r"\b(?:the|his|her|their|its|that) (?:very )?(first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth|last|final|1st|2nd|3rd|4th|5th|6th|7th|8th|9th|10th)\b"
-                        r"(?: (?:ever |one |few ))?(?: ?(\w[\w\-]*))?")
+ORDINAL_RX = re.compile(
+    r"\b(?:the|his|her|their|its|that) (?:very )?(first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth|last|final|1st|2nd|3rd|4th|5th|6th|7th|8th|9th|10th)\b"
+    r"(?: (?:ever |one |few ))?(?: ?(\w[\w\-]*))?"
+)
 PRONOUNS = {"anyone", "anybody", "someone", "somebody", "everyone", "everybody", "nobody"}
-SPEAKER_WORDS = {"anyone", "anybody", "someone", "somebody", "everyone", "everybody", "nobody", "people", "person", "man", "woman", "guy",
-                 "lady", "he", "she", "they"}
+SPEAKER_WORDS = {
+    "anyone",
+    "anybody",
+    "someone",
+    "somebody",
+    "everyone",
+    "everybody",
+    "nobody",
+    "people",
+    "person",
+    "man",
+    "woman",
+    "guy",
+    "lady",
+    "he",
+    "she",
+    "they",
+}
 FOLLOWUP_WORDS = {"that", "this", "it", "then", "them", "him", "her", "those", "these"}
 # "table" is COCO's dining table only in a question about furniture (else it is the events table, a table of data)
-FURNITURE_RX = re.compile(r"\b(?:dining|kitchen|furniture|chairs?|desks?|sit|sits|sitting|sat|seated|eat|eats|eating|dinner|lunch|breakfast|"
-                          r"meal|plates?|wooden|how many tables|(?:on|at|under|around|beside|near|by|onto|off) (?:the|a|that|this) tables?|(?:a|any) tables?)\b")
+FURNITURE_RX = re.compile(
+    r"\b(?:dining|kitchen|furniture|chairs?|desks?|sit|sits|sitting|sat|seated|eat|eats|eating|dinner|lunch|breakfast|"
+    r"meal|plates?|wooden|how many tables|(?:on|at|under|around|beside|near|by|onto|off) (?:the|a|that|this) tables?|(?:a|any) tables?)\b"
+)
 
 
 def plan_question(question: str, duration_s: float, vocab: Vocabulary | None = None, embed: Callable | None = None) -> QueryPlan:
@@ -588,12 +869,12 @@ def plan_question(question: str, duration_s: float, vocab: Vocabulary | None = N
     m = BETWEEN_RX.search(rest)
     if m and plan.time_range is None:
         plan.anchor, plan.anchor_end, plan.anchor_side, plan.scope = m.group(1).strip(), m.group(2).strip(), "between", "anchored"
-        rest = rest[: m.start()] + " " + rest[m.end():]
+        rest = rest[: m.start()] + " " + rest[m.end() :]
     m = WHEN_ANCHOR_RX.search(rest) if re.match(r"^(?:what|who|which|how|is|are|was|were|did|does|do|can|could|tell|show|describe)\b", rest.strip()) else None
     if m and plan.time_range is None and m.group(2).split()[0] not in FOLLOWUP_WORDS:
         # "what does she say when the phone rings?": at the same time as the anchor
         plan.anchor, plan.anchor_side, plan.scope = m.group(2).strip(), "during", "anchored"
-        rest = rest[: m.start()] + " " + rest[m.end():]
+        rest = rest[: m.start()] + " " + rest[m.end() :]
     m = ANCHOR_RX.search(rest) if not plan.anchor else None
     if m and re.search(r"\b(?:before or after|after or before)\b", rest):
         m = None  # "did the car come before or after the person?" compares, it does not anchor
@@ -601,10 +882,17 @@ def plan_question(question: str, duration_s: float, vocab: Vocabulary | None = N
         what = m.group(2).strip()
         first = what.split()[0] if what else ""
         if what and first not in FOLLOWUP_WORDS and what not in ("the end", "end", "the start", "start"):
-            side = {"following": "after", "since": "after", "once": "after", "until": "before", "till": "before", "prior to": "before",
-                    "preceding": "before"}.get(m.group(1), m.group(1))
+            side = {
+                "following": "after",
+                "since": "after",
+                "once": "after",
+                "until": "before",
+                "till": "before",
+                "prior to": "before",
+                "preceding": "before",
+            }.get(m.group(1), m.group(1))
             plan.anchor, plan.anchor_side, plan.scope = what, side, "anchored"
-            rest = rest[: m.start()] + " " + rest[m.end():]
+            rest = rest[: m.start()] + " " + rest[m.end() :]
 
     # ordinals: "the second person", "the final words", "the last thing said"
     m = ORDINAL_RX.search(rest)
@@ -631,8 +919,17 @@ def plan_question(question: str, duration_s: float, vocab: Vocabulary | None = N
     used.update(plan.colours)
 
     quoted = [x.strip().lower() for x in re.findall(r"[\"']([^\"']{2,})[\"']", question)]
-    content = [w for w in words if w not in STOP and w not in ORDINAL_WORDS and w not in VERBS and len(w) > 2 and w not in used
-               and not TEXT_CUES.fullmatch(w) and w not in ("writing", "sign", "signs", "displayed", "display")]
+    content = [
+        w
+        for w in words
+        if w not in STOP
+        and w not in ORDINAL_WORDS
+        and w not in VERBS
+        and len(w) > 2
+        and w not in used
+        and not TEXT_CUES.fullmatch(w)
+        and w not in ("writing", "sign", "signs", "displayed", "display")
+    ]
 
     qv = word_vecs = None
     if embed is not None:
@@ -659,7 +956,9 @@ def plan_question(question: str, duration_s: float, vocab: Vocabulary | None = N
     person_words = [w for w in words if OBJECT_SYNONYMS.get(w) == ["person"]]
     pronoun_person = bool(person_words) and all(w in SPEAKER_WORDS for w in person_words)
     only_pronouns = bool(person_words) and all(w in PRONOUNS for w in person_words)
-    if "person" in objects and ((len(objects) > 1 and only_pronouns) or (pronoun_person and (SAID_CUES.search(rest) or intent in ("said", "heard")) and not see)):
+    if "person" in objects and (
+        (len(objects) > 1 and only_pronouns) or (pronoun_person and (SAID_CUES.search(rest) or intent in ("said", "heard")) and not see)
+    ):
         # "did anyone say anything?", "is anyone carrying a bag?": the person is the subject, not what is asked about
         objects = [o for o in objects if o != "person"]
     if objects and SAID_CUES.search(rest) and not see and intent in ("said", "yesno", "when", "count") and not TEXT_CUES.search(rest):
@@ -686,8 +985,11 @@ def plan_question(question: str, duration_s: float, vocab: Vocabulary | None = N
             lanes.append("speech")
     if re.search(r"\balerts?\b|\bwarnings?\b|\bincidents?\b|\bviolations?\b|\brules?\b|\bflagged\b", q):
         lanes.append("alert")
-    if re.search(r"\bscenes? (?:change|changes|changed|cut|cuts|switch|switches)\b|\b(?:scene|camera|hard) cuts?\b|\bcut to\b|\btransitions?\b|"
-                 r"\b(?:new|next|different) (?:scene|shot)\b|\bbackground changes?\b", rest):
+    if re.search(
+        r"\bscenes? (?:change|changes|changed|cut|cuts|switch|switches)\b|\b(?:scene|camera|hard) cuts?\b|\bcut to\b|\btransitions?\b|"
+        r"\b(?:new|next|different) (?:scene|shot)\b|\bbackground changes?\b",
+        rest,
+    ):
         lanes.append("scene_cut")
     if "text" not in lanes and TEXT_CUES.search(rest) and intent not in ("said",) and not SAID_CUES.search(rest.replace("say", "")):
         lanes.append("text")
@@ -695,8 +997,14 @@ def plan_question(question: str, duration_s: float, vocab: Vocabulary | None = N
         lanes.append("motion")
         plan.keywords = [k for k in plan.keywords if not re.fullmatch(r"mov\w*|motion|movements?", k)]
         plan.unknown = [k for k in plan.unknown if not re.fullmatch(r"mov\w*|motion|movements?", k)]
-    if "speech" not in lanes and intent in ("when", "count", "yesno") and plan.keywords and not objects and not sounds \
-            and not {"text", "object", "motion"} & set(lanes):
+    if (
+        "speech" not in lanes
+        and intent in ("when", "count", "yesno")
+        and plan.keywords
+        and not objects
+        and not sounds
+        and not {"text", "object", "motion"} & set(lanes)
+    ):
         lanes.append("speech")  # "when is the station mentioned?" without a cue: the words are spoken ones
     if intent == "said" and "speech" not in lanes:
         lanes.append("speech")

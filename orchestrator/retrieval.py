@@ -25,16 +25,74 @@ from .events import Event, fmt_time
 from .graph import EventGraph, Match, Span
 
 from .planner import (  # noqa: F401 - re-exported: the plan is part of retrieval's interface
-    COCO_LABELS, EMBED_CACHE, OBJECT_SYNONYMS, QueryPlan, TIME_RE, Vocabulary, anchor_labels, graph_sound_labels, parse_clock, plan_question,
+    COCO_LABELS,
+    EMBED_CACHE,
+    OBJECT_SYNONYMS,
+    QueryPlan,
+    TIME_RE,
+    Vocabulary,
+    anchor_labels,
+    graph_sound_labels,
+    parse_clock,
+    plan_question,
 )
 
-LEAVE_RX = re.compile(r"\b(leaves?|left|leaving|exits?|exited|disappears?|disappeared|goes away|gone|stops?|stopped|ends?|ended|finishes|finished|"
-                      r"is over|out of (?:view|frame|sight))\b")
-ANCHOR_FILLER = {"the", "someone", "somebody", "person", "man", "woman", "he", "she", "they", "first", "second", "last", "says", "said", "his",
-                 "her", "their", "its", "this", "that", "has", "have", "had", "was", "were", "is", "are", "been", "finish", "finishes", "ends",
-                 "stops", "done", "over", "speaking", "talking", "up", "off", "out"}
-ANCHOR_EDGES = {"end": "end", "the end": "end", "finish": "end", "ending": "end", "start": "start", "the start": "start",
-                "beginning": "start", "the beginning": "start", "outset": "start"}
+LEAVE_RX = re.compile(
+    r"\b(leaves?|left|leaving|exits?|exited|disappears?|disappeared|goes away|gone|stops?|stopped|ends?|ended|finishes|finished|"
+    r"is over|out of (?:view|frame|sight))\b"
+)
+ANCHOR_FILLER = {
+    "the",
+    "someone",
+    "somebody",
+    "person",
+    "man",
+    "woman",
+    "he",
+    "she",
+    "they",
+    "first",
+    "second",
+    "last",
+    "says",
+    "said",
+    "his",
+    "her",
+    "their",
+    "its",
+    "this",
+    "that",
+    "has",
+    "have",
+    "had",
+    "was",
+    "were",
+    "is",
+    "are",
+    "been",
+    "finish",
+    "finishes",
+    "ends",
+    "stops",
+    "done",
+    "over",
+    "speaking",
+    "talking",
+    "up",
+    "off",
+    "out",
+}
+ANCHOR_EDGES = {
+    "end": "end",
+    "the end": "end",
+    "finish": "end",
+    "ending": "end",
+    "start": "start",
+    "the start": "start",
+    "beginning": "start",
+    "the beginning": "start",
+    "outset": "start",
+}
 
 
 @dataclass
@@ -56,8 +114,19 @@ class Evidence:
     @classmethod
     def from_event(cls, e: Event, attrs: bool = True) -> Evidence:
         """An event as an evidence item (of its own; ``score`` and ``why`` say later why it was picked)."""
-        return cls(e.id, e.kind, e.label, e.t_start, e.t_end, e.confidence, e.text, e.track_id, best_t=e.attrs.get("best_t"),
-                   event_ids=[e.id], attrs=dict(e.attrs) if attrs else {})
+        return cls(
+            e.id,
+            e.kind,
+            e.label,
+            e.t_start,
+            e.t_end,
+            e.confidence,
+            e.text,
+            e.track_id,
+            best_t=e.attrs.get("best_t"),
+            event_ids=[e.id],
+            attrs=dict(e.attrs) if attrs else {},
+        )
 
     @property
     def cite(self) -> str:
@@ -223,8 +292,27 @@ class Retriever:
         for e in matches:
             pool.setdefault(e.event_id, e)
         frames = key_frames(list(pool.values()))
-        return RetrievalResult(video_id, v["name"], duration, plan, evidence, facts, sound_facts, speech_count, plan.time_range,
-                               windows_done, int(v["n_windows"] or 0), frames, anchor, matches, total, nearby, widened, anchor_missing, vocab)
+        return RetrievalResult(
+            video_id,
+            v["name"],
+            duration,
+            plan,
+            evidence,
+            facts,
+            sound_facts,
+            speech_count,
+            plan.time_range,
+            windows_done,
+            int(v["n_windows"] or 0),
+            frames,
+            anchor,
+            matches,
+            total,
+            nearby,
+            widened,
+            anchor_missing,
+            vocab,
+        )
 
     def _lane_where(self, plan: QueryPlan) -> list[tuple[str, Match]]:
         """(lane, condition on events) for each lane the plan asks about."""
@@ -274,9 +362,15 @@ class Retriever:
             seen = {e.id for e in found}
             found += [e for e in reversed(self.graph.find_events(video_id, where, span, order="t_end desc", limit=60)) if e.id not in seen]
             full = self.graph.count_items(video_id, where, span)
-        items = [Evidence.from_event(e) for e in found
-                 if anchor is None or (e.id != anchor.event_id and not (plan.anchor_side == "after" and e.label == anchor.label
-                                                                        and e.kind == anchor.kind and e.t_start < anchor.t_end + 1))]
+        items = [
+            Evidence.from_event(e)
+            for e in found
+            if anchor is None
+            or (
+                e.id != anchor.event_id
+                and not (plan.anchor_side == "after" and e.label == anchor.label and e.kind == anchor.kind and e.t_start < anchor.t_end + 1)
+            )
+        ]
         items = self._merge_tracks(items)
         if plan.exclude:
             items = [e for e in items if not set(e.event_ids) & set(plan.exclude)]
@@ -381,10 +475,12 @@ class Retriever:
             tries.append(Match(kinds=("scene_cut",)))
         if objects:
             tries.append(Match(kinds=("object",), labels=tuple(objects)))
-        said = re.search(r"\b(?:says?|said|mentions?|mentioned|speaks?|spoke|talks?|talking|asks?|utters?|speech|announcement|voice|words)\b"
-                         r"(?: (?:about|the word|the|that|of))? ?(.*)$", phrase)
-        words = [w for w in re.findall(r"[a-z][a-z'\-]{2,}", (said.group(1) if said else phrase).lower())
-                 if w not in ANCHOR_FILLER]
+        said = re.search(
+            r"\b(?:says?|said|mentions?|mentioned|speaks?|spoke|talks?|talking|asks?|utters?|speech|announcement|voice|words)\b"
+            r"(?: (?:about|the word|the|that|of))? ?(.*)$",
+            phrase,
+        )
+        words = [w for w in re.findall(r"[a-z][a-z'\-]{2,}", (said.group(1) if said else phrase).lower()) if w not in ANCHOR_FILLER]
         if said and not words:
             tries.insert(0, Match(kinds=("speech",)))
             objects = []
@@ -441,8 +537,16 @@ class Retriever:
         labels = list(plan.object_labels)
         at_once = self.graph.most_at_once(video_id, labels, span.lo, span.hi)
         return {
-            r["label"]: LabelFacts(r["label"], int(r["tracks"]), float(r["first_t"]), float(r["last_t"]), float(r["visible_s"] or 0.0),
-                                   int(at_once.get(r["label"], 1) or 1), r["first_event"], r["last_event"])
+            r["label"]: LabelFacts(
+                r["label"],
+                int(r["tracks"]),
+                float(r["first_t"]),
+                float(r["last_t"]),
+                float(r["visible_s"] or 0.0),
+                int(at_once.get(r["label"], 1) or 1),
+                r["first_event"],
+                r["last_event"],
+            )
             for r in self.graph.object_label_facts(video_id, labels, span)
         }
 

@@ -239,7 +239,6 @@ def load_rule_dir(folder: Path) -> list[Rule]:
 # evaluation
 
 
-
 def _phrase_re(phrase: str) -> re.Pattern:
     return re.compile(r"\b" + r"\s+".join(re.escape(w) for w in phrase.lower().split()) + r"\b")
 
@@ -296,8 +295,9 @@ class RulesEngine:
             h = max(h, getattr(c, "within_s", 0.0) or 0.0, getattr(c, "for_s", 0.0) or 0.0, getattr(c, "cooldown_s", 0.0) or 0.0)
         return h + 30.0
 
-    def evaluate(self, history: list[Event], new: list[Event], detections: list[dict], video_end: float | None, window_end: float,
-                 window_index: int) -> tuple[list[Event], list[Relation]]:
+    def evaluate(
+        self, history: list[Event], new: list[Event], detections: list[dict], video_end: float | None, window_end: float, window_index: int
+    ) -> tuple[list[Event], list[Relation]]:
         hist = list(history)
         fresh = [e for e in new if e.kind != "alert"]
         prior_alerts = [e for e in hist if e.kind == "alert"]
@@ -311,14 +311,31 @@ class RulesEngine:
                 values = {"rule": rule.id, "time": fmt_time(f.t), "label": f.anchor.label, "text": f.anchor.text, **f.values}
                 aid = f"alert-{rule.id}-{f.anchor.id}" if f.anchor.id else f"alert-{rule.id}-{f.t:.2f}"
                 message = rule.message.format_map(_SafeDict(values))
-                alerts.append(Event(aid, "alert", rule.id, f.t, f.t_end, 1.0, text=message, window_index=window_index,
-                                    attrs={"rule": rule.id, "severity": rule.severity, "condition": rule.when.name,
-                                           "evidence": [e.id for e in f.evidence], **{k: v for k, v in f.values.items()}}))
+                alerts.append(
+                    Event(
+                        aid,
+                        "alert",
+                        rule.id,
+                        f.t,
+                        f.t_end,
+                        1.0,
+                        text=message,
+                        window_index=window_index,
+                        attrs={
+                            "rule": rule.id,
+                            "severity": rule.severity,
+                            "condition": rule.when.name,
+                            "evidence": [e.id for e in f.evidence],
+                            **{k: v for k, v in f.values.items()},
+                        },
+                    )
+                )
                 relations += [Relation(aid, e.id, "triggered_by") for e in f.evidence if e.id]
         return alerts, relations
 
-    def _fire(self, rule: Rule, events: list[Event], fresh: set[str], detections: list[dict], video_end: float | None,
-              window_end: float, fired_at: list[float]):
+    def _fire(
+        self, rule: Rule, events: list[Event], fresh: set[str], detections: list[dict], video_end: float | None, window_end: float, fired_at: list[float]
+    ):
         c, kind = rule.when.condition, rule.when.name
         if kind == "presence":
             seen_tracks = {e.track_id for e in events if e.id not in fresh and e.track_id is not None}
@@ -411,8 +428,9 @@ class RulesEngine:
                 for m in c.all:
                     if any(matches(m, g) for g in group):
                         continue
-                    other = next((x for x in events if x.id not in used and matches(m, x) and (x.t_start, x.id) < (e.t_start, e.id)
-                                  and x.t_end >= e.t_start), None)
+                    other = next(
+                        (x for x in events if x.id not in used and matches(m, x) and (x.t_start, x.id) < (e.t_start, e.id) and x.t_end >= e.t_start), None
+                    )
                     if other is None:
                         group = []
                         break

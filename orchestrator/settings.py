@@ -161,8 +161,7 @@ class Settings(BaseSettings):
         except ValidationError as exc:
             raise SettingsError(describe(exc, config_file, file, env_values)) from None
         s._config_file = config_file
-        s._origins = {name: "flag" if name in flags else "env" if name in env_values else "file" if name in file else "default"
-                      for name in cls.model_fields}
+        s._origins = {name: "flag" if name in flags else "env" if name in env_values else "file" if name in file else "default" for name in cls.model_fields}
         return s
 
     def origin(self, name: str) -> str:

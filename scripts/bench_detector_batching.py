@@ -37,8 +37,13 @@ def main() -> int:
     client = TritonModels(url or server.http_url, concurrency=16)
     try:
         client.detect(frames[:8], batch=8)  # warm up
-        cases = [("1 frame/request, 1 in flight (baseline)", 1, 1), ("1 frame/request, 16 in flight", 1, 16),
-                 ("8 frames/request, 1 in flight", 8, 1), ("8 frames/request, 2 in flight", 8, 2), ("16 frames/request, 2 in flight", 16, 2)]
+        cases = [
+            ("1 frame/request, 1 in flight (baseline)", 1, 1),
+            ("1 frame/request, 16 in flight", 1, 16),
+            ("8 frames/request, 1 in flight", 8, 1),
+            ("8 frames/request, 2 in flight", 8, 2),
+            ("16 frames/request, 2 in flight", 16, 2),
+        ]
         print(f"{len(frames)} real frames {frames[0].shape[1]}x{frames[0].shape[0]}, {os.cpu_count()} CPU cores\n")
         print(f"{'case':40} {'frames/s':>9} {'vs baseline':>11}  batch sizes Triton executed")
         base = None

@@ -35,9 +35,37 @@ def build_media(long_minutes: int) -> tuple[Path, Path]:
     BENCH_DIR.mkdir(parents=True, exist_ok=True)
     short = BENCH_DIR / "speech_720p_30s.mp4"
     if not short.exists():
-        subprocess.run(["ffmpeg", "-v", "error", "-y", "-stream_loop", "-1", "-i", str(media / "bigbuckbunny.mp4"), "-i", str(media / "sample.wav"),
-                        "-map", "0:v", "-map", "1:a", "-t", "30", "-c:v", "libx264", "-preset", "veryfast", "-g", "100", "-c:a", "aac",
-                        "-shortest", str(short)], check=True)
+        subprocess.run(
+            [
+                "ffmpeg",
+                "-v",
+                "error",
+                "-y",
+                "-stream_loop",
+                "-1",
+                "-i",
+                str(media / "bigbuckbunny.mp4"),
+                "-i",
+                str(media / "sample.wav"),
+                "-map",
+                "0:v",
+                "-map",
+                "1:a",
+                "-t",
+                "30",
+                "-c:v",
+                "libx264",
+                "-preset",
+                "veryfast",
+                "-g",
+                "100",
+                "-c:a",
+                "aac",
+                "-shortest",
+                str(short),
+            ],
+            check=True,
+        )
     long = BENCH_DIR / f"speech_720p_{long_minutes}min.mp4"
     if not long.exists():
         with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as fh:
@@ -103,11 +131,21 @@ def run(path: Path, services: Services, label: str) -> dict:
     models.close()
     batches = {b: after.get(b, 0) - before.get(b, 0) for b in after if after.get(b, 0) - before.get(b, 0) > 0}
     return {
-        "label": label, "duration_s": summary.duration_s, "wall_s": wall, "x_realtime": summary.duration_s / wall,
-        "decode_s": decode_s, "ingest_over_decode": wall / decode_s, "frames_scanned": summary.frames_scanned,
-        "frames_kept": summary.frames_kept, "events": summary.events, "counts": summary.counts, "batches": batches,
-        "rss_first_mb": rss_per_window[min(2, len(rss_per_window) - 1)], "rss_last_mb": rss_per_window[-1],
-        "rss_peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "triton_peak_mb": triton_peak[0],
+        "label": label,
+        "duration_s": summary.duration_s,
+        "wall_s": wall,
+        "x_realtime": summary.duration_s / wall,
+        "decode_s": decode_s,
+        "ingest_over_decode": wall / decode_s,
+        "frames_scanned": summary.frames_scanned,
+        "frames_kept": summary.frames_kept,
+        "events": summary.events,
+        "counts": summary.counts,
+        "batches": batches,
+        "rss_first_mb": rss_per_window[min(2, len(rss_per_window) - 1)],
+        "rss_last_mb": rss_per_window[-1],
+        "rss_peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "triton_peak_mb": triton_peak[0],
     }
 
 
@@ -124,12 +162,16 @@ def main() -> int:
         if not args.skip_long:
             results.append(run(long, services, f"720p + speech, {args.long_minutes} min"))
     print()
-    print(f"{'video':26} {'wall s':>8} {'x realtime':>10} {'decode s':>9} {'ingest/decode':>13} {'kept/scanned':>13} {'events':>7} "
-          f"{'RSS first→last MB':>18} {'peak MB':>8} {'Triton MB':>9}")
+    print(
+        f"{'video':26} {'wall s':>8} {'x realtime':>10} {'decode s':>9} {'ingest/decode':>13} {'kept/scanned':>13} {'events':>7} "
+        f"{'RSS first→last MB':>18} {'peak MB':>8} {'Triton MB':>9}"
+    )
     for r in results:
-        print(f"{r['label']:26} {r['wall_s']:8.1f} {r['x_realtime']:10.2f} {r['decode_s']:9.2f} {r['ingest_over_decode']:13.2f} "
-              f"{r['frames_kept']:>6}/{r['frames_scanned']:<6} {r['events']:7d} {r['rss_first_mb']:8.0f} → {r['rss_last_mb']:<7.0f} "
-              f"{r['rss_peak_mb']:8.0f} {r['triton_peak_mb']:9.0f}")
+        print(
+            f"{r['label']:26} {r['wall_s']:8.1f} {r['x_realtime']:10.2f} {r['decode_s']:9.2f} {r['ingest_over_decode']:13.2f} "
+            f"{r['frames_kept']:>6}/{r['frames_scanned']:<6} {r['events']:7d} {r['rss_first_mb']:8.0f} → {r['rss_last_mb']:<7.0f} "
+            f"{r['rss_peak_mb']:8.0f} {r['triton_peak_mb']:9.0f}"
+        )
     for r in results:
         print(f"detector batch sizes executed by Triton ({r['label']}): {r['batches']}")
         print(f"events by kind ({r['label']}): {r['counts']}")
@@ -137,8 +179,10 @@ def main() -> int:
     print(f"\ntarget >= 3x realtime for 720p with speech: {'met' if target_ok else 'NOT met'} ({results[0]['x_realtime']:.2f}x)")
     if len(results) > 1:
         growth = results[1]["rss_last_mb"] - results[1]["rss_first_mb"]
-        print(f"memory over {results[1]['duration_s'] / 60:.0f} min: {results[1]['rss_first_mb']:.0f} MB after 3 windows → "
-              f"{results[1]['rss_last_mb']:.0f} MB at the end ({growth:+.0f} MB)")
+        print(
+            f"memory over {results[1]['duration_s'] / 60:.0f} min: {results[1]['rss_first_mb']:.0f} MB after 3 windows → "
+            f"{results[1]['rss_last_mb']:.0f} MB at the end ({growth:+.0f} MB)"
+        )
     return 0
 
 

@@ -57,25 +57,44 @@ def build_long_graph(graph: EventGraph, sources: list[tuple[str, float]], hours:
     copies = int(hours * 3600 // cycle)
     total = copies * cycle
     con.execute("BEGIN")
-    con.execute("""INSERT INTO videos (video_id, name, path, sha256, size_bytes, duration_s, width, height, fps, has_video, has_audio, info,
+    con.execute(
+        """INSERT INTO videos (video_id, name, path, sha256, size_bytes, duration_s, width, height, fps, has_video, has_audio, info,
                    window_s, n_windows, status) SELECT ?, ?, path, 'replicated', size_bytes, ?, width, height, fps, has_video, has_audio, info,
-                   window_s, ?, 'done' FROM videos WHERE video_id = ?""", [vid, f"{hours:g} h replicated footage", total, int(total // 20) + 1, sources[0][0]])
+                   window_s, ?, 'done' FROM videos WHERE video_id = ?""",
+        [vid, f"{hours:g} h replicated footage", total, int(total // 20) + 1, sources[0][0]],
+    )
     offset, win_base, track_base = 0.0, 0, 0
     for i in range(copies):
         for src, dur in sources:
-            con.execute("""INSERT INTO events SELECT ?, id || '-r' || CAST(? AS INTEGER), kind, label, t_start + ?, t_end + ?, confidence, text,
+            con.execute(
+                """INSERT INTO events SELECT ?, id || '-r' || CAST(? AS INTEGER), kind, label, t_start + ?, t_end + ?, confidence, text,
                            track_id + ?, window_idx + ?, attrs FROM events WHERE video_id = ?""",
-                        [vid, win_base, offset, offset, track_base, win_base, src])
-            con.execute("""INSERT INTO embeddings SELECT ?, event_id || '-r' || CAST(? AS INTEGER), window_idx + ?, vec FROM embeddings WHERE video_id = ?""",
-                        [vid, win_base, win_base, src])
-            con.execute("""INSERT INTO detections SELECT ?, window_idx + ?, t + ?, track_id + ?, label, confidence, x1, y1, x2, y2
-                           FROM detections WHERE video_id = ?""", [vid, win_base, offset, track_base, src])
-            con.execute("""INSERT INTO tracks SELECT ?, track_id + ?, label, first_t + ?, last_t + ?, n_frames, best_t + ?, best_confidence,
-                           best_box, path FROM tracks WHERE video_id = ?""", [vid, track_base, offset, offset, offset, src])
-            con.execute("""INSERT INTO windows SELECT ?, idx + ?, t_start + ?, t_end + ?, status, frames_scanned, frames_kept, detections, events,
-                           wall_s, NULL, finished_at, lanes FROM windows WHERE video_id = ?""", [vid, win_base, offset, offset, src])
-            con.execute("""INSERT INTO relations SELECT ?, src || '-r' || CAST(? AS INTEGER), dst || '-r' || CAST(? AS INTEGER), kind, weight,
-                           window_idx + ? FROM relations WHERE video_id = ?""", [vid, win_base, win_base, win_base, src])
+                [vid, win_base, offset, offset, track_base, win_base, src],
+            )
+            con.execute(
+                """INSERT INTO embeddings SELECT ?, event_id || '-r' || CAST(? AS INTEGER), window_idx + ?, vec FROM embeddings WHERE video_id = ?""",
+                [vid, win_base, win_base, src],
+            )
+            con.execute(
+                """INSERT INTO detections SELECT ?, window_idx + ?, t + ?, track_id + ?, label, confidence, x1, y1, x2, y2
+                           FROM detections WHERE video_id = ?""",
+                [vid, win_base, offset, track_base, src],
+            )
+            con.execute(
+                """INSERT INTO tracks SELECT ?, track_id + ?, label, first_t + ?, last_t + ?, n_frames, best_t + ?, best_confidence,
+                           best_box, path FROM tracks WHERE video_id = ?""",
+                [vid, track_base, offset, offset, offset, src],
+            )
+            con.execute(
+                """INSERT INTO windows SELECT ?, idx + ?, t_start + ?, t_end + ?, status, frames_scanned, frames_kept, detections, events,
+                           wall_s, NULL, finished_at, lanes FROM windows WHERE video_id = ?""",
+                [vid, win_base, offset, offset, src],
+            )
+            con.execute(
+                """INSERT INTO relations SELECT ?, src || '-r' || CAST(? AS INTEGER), dst || '-r' || CAST(? AS INTEGER), kind, weight,
+                           window_idx + ? FROM relations WHERE video_id = ?""",
+                [vid, win_base, win_base, win_base, src],
+            )
             n_win = con.execute("SELECT coalesce(max(idx), 0) + 1 FROM windows WHERE video_id = ?", [src]).fetchone()[0]
             n_track = con.execute("SELECT coalesce(max(track_id), 0) + 1 FROM tracks WHERE video_id = ?", [src]).fetchone()[0]
             offset += dur
@@ -122,8 +141,11 @@ def main() -> int:
             service = AskService(lambda: graph.con.cursor(), redis.Redis.from_url(services.bus.url), embed=models.embed)
             service.ask("warmup", sources[0][0], "warm up")
             rows = []
-            for label, vid in (("real clip (30 s, speech)", sources[0][0]), ("ground-truth clip (40 s)", sources[2][0]),
-                               (f"{args.hours:g}-hour graph", long_id)):
+            for label, vid in (
+                ("real clip (30 s, speech)", sources[0][0]),
+                ("ground-truth clip (40 s)", sources[2][0]),
+                (f"{args.hours:g}-hour graph", long_id),
+            ):
                 retr, ttft, total = [], [], []
                 for r in range(args.repeat):
                     for i, q in enumerate(QUESTIONS):
@@ -136,12 +158,16 @@ def main() -> int:
             graph.close()
     print(f"{'graph':28} {'n':>4} {'retrieval p50/p95 ms':>22} {'first token p50/p95 ms':>24} {'total p50/p95 ms':>18}")
     for label, retr, ttft, total in rows:
-        print(f"{label:28} {len(total):4d} {pct(retr, .5):10.0f} / {pct(retr, .95):<9.0f} {pct(ttft, .5):11.0f} / {pct(ttft, .95):<10.0f} "
-              f"{pct(total, .5):8.0f} / {pct(total, .95):<7.0f}")
+        print(
+            f"{label:28} {len(total):4d} {pct(retr, 0.5):10.0f} / {pct(retr, 0.95):<9.0f} {pct(ttft, 0.5):11.0f} / {pct(ttft, 0.95):<10.0f} "
+            f"{pct(total, 0.5):8.0f} / {pct(total, 0.95):<7.0f}"
+        )
     label, _, ttft, total = rows[-1]
-    ok = pct(ttft, .95) < 300 and pct(total, .95) < 1000
-    print(f"\ntarget on the {label}: p95 first token < 300 ms and p95 total < 1000 ms: {'met' if ok else 'NOT met'} "
-          f"({pct(ttft, .95):.0f} ms, {pct(total, .95):.0f} ms); mean total {statistics.mean(total):.0f} ms")
+    ok = pct(ttft, 0.95) < 300 and pct(total, 0.95) < 1000
+    print(
+        f"\ntarget on the {label}: p95 first token < 300 ms and p95 total < 1000 ms: {'met' if ok else 'NOT met'} "
+        f"({pct(ttft, 0.95):.0f} ms, {pct(total, 0.95):.0f} ms); mean total {statistics.mean(total):.0f} ms"
+    )
     return 0
 
 

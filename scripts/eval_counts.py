@@ -32,8 +32,13 @@ TRUTH = ROOT / "tests" / "data" / "counts"
 
 
 def ingest(video: Path, home: Path) -> str:
-    out = subprocess.run([sys.executable, "-m", "orchestrator", "ingest", str(video), "--home", str(home), "--quiet", "--json"],
-                         cwd=ROOT, check=True, capture_output=True, text=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-m", "orchestrator", "ingest", str(video), "--home", str(home), "--quiet", "--json"],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
     return json.loads(out.strip().splitlines()[-1])["video_id"]
 
 
@@ -58,8 +63,16 @@ def distinct(home: Path, video_id: str) -> tuple[dict[str, int], list[dict]]:
             parent[find(by_event[dst])] = find(by_event[src])
     tracks: dict[int, dict] = {}
     for e in events:
-        t = tracks.setdefault(e.track_id, {"track_id": e.track_id, "label": e.label, "first_t": e.t_start,
-                                           "last_t": e.t_end, "best": (e.confidence, e.attrs.get("best_t"), e.attrs.get("best_box"))})
+        t = tracks.setdefault(
+            e.track_id,
+            {
+                "track_id": e.track_id,
+                "label": e.label,
+                "first_t": e.t_start,
+                "last_t": e.t_end,
+                "best": (e.confidence, e.attrs.get("best_t"), e.attrs.get("best_box")),
+            },
+        )
         t["last_t"] = max(t["last_t"], e.t_end)
         if e.confidence > t["best"][0]:
             t["best"] = (e.confidence, e.attrs.get("best_t"), e.attrs.get("best_box"))
@@ -82,7 +95,7 @@ def save_crops(video: Path, tracks: list[dict], dest: Path) -> None:
         x1, y1, x2, y2 = box
         cv2.rectangle(frame, (int(x1 * w), int(y1 * h)), (int(x2 * w), int(y2 * h)), (255, 0, 255), 2)
         pad_x, pad_y = (x2 - x1) * 0.5, (y2 - y1) * 0.5
-        c = frame[max(0, int((y1 - pad_y) * h)): int(min(1, y2 + pad_y) * h) + 1, max(0, int((x1 - pad_x) * w)): int(min(1, x2 + pad_x) * w) + 1]
+        c = frame[max(0, int((y1 - pad_y) * h)) : int(min(1, y2 + pad_y) * h) + 1, max(0, int((x1 - pad_x) * w)) : int(min(1, x2 + pad_x) * w) + 1]
         name = f"{t['label'].replace(' ', '_')}-track{t['track_id']}-{best_t:.1f}s-{conf:.2f}.png"
         cv2.imwrite(str(dest / name), c if c.size else frame)
 

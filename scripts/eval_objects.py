@@ -56,8 +56,24 @@ DEFAULT_THRESHOLD = 0.3  # the detector's score_threshold (config.pbtxt)
 IOU_MATCH = 0.5
 MAX_SIDE = 640  # the product decodes frames at this longer side (SamplingConfig.max_side)
 # classes that show up false on outdoor footage (litter, cones, bags, signs): they must earn their threshold
-OUTDOOR_SUSPECTS = ("sports ball", "kite", "frisbee", "umbrella", "handbag", "suitcase", "fire hydrant", "stop sign",
-                    "parking meter", "bird", "skateboard", "surfboard", "tie", "bottle", "cup", "cell phone")
+OUTDOOR_SUSPECTS = (
+    "sports ball",
+    "kite",
+    "frisbee",
+    "umbrella",
+    "handbag",
+    "suitcase",
+    "fire hydrant",
+    "stop sign",
+    "parking meter",
+    "bird",
+    "skateboard",
+    "surfboard",
+    "tie",
+    "bottle",
+    "cup",
+    "cell phone",
+)
 TARGET_PRECISION = 0.8  # detection threshold: the lowest score at which calib precision reaches this
 CONFIRM_PRECISION = 1.0  # track confirmation: a track needs one detection at a score above every false detection seen on calib
 MIN_SUPPORT = 5  # calib detections of a class (above the pool threshold) needed to calibrate it
@@ -121,8 +137,7 @@ class LocalDetector:
         self.module = detector_model
         self.head = head
         self.seconds, self.frames = 0.0, 0  # network time, pre- and post-processing included
-        params = {"head": head, "score_threshold": str(POOL_THRESHOLD), "nms_iou": "0.6", "intra_op_threads": "1",
-                  "class_thresholds": thresholds_file}
+        params = {"head": head, "score_threshold": str(POOL_THRESHOLD), "nms_iou": "0.6", "intra_op_threads": "1", "class_thresholds": thresholds_file}
         self.model = detector_model.TritonPythonModel()
         self.model.initialize({"model_config": json.dumps({"parameters": {k: {"string_value": v} for k, v in params.items()}})})
 
@@ -254,9 +269,11 @@ def calibrate(per_class, n_objects) -> dict:
             confirm = float(min(0.95, max(detect, np.ceil((max_fp + 0.01) * 20) / 20)))
         if label not in OUTDOOR_SUSPECTS:  # a precise class keeps the default at least for tracks (ByteTrack's activation)
             detect = min(detect, DEFAULT_THRESHOLD) if fps == 0 else detect
-        classes[label] = {"detect": round(detect, 2), "confirm": round(max(confirm, detect), 2),
-                          "calib": {"detections": len(samples), "true": tps, "false": fps, "objects": n_objects.get(label, 0),
-                                    "max_false_score": round(max_fp, 3)}}
+        classes[label] = {
+            "detect": round(detect, 2),
+            "confirm": round(max(confirm, detect), 2),
+            "calib": {"detections": len(samples), "true": tps, "false": fps, "objects": n_objects.get(label, 0), "max_false_score": round(max_fp, 3)},
+        }
     return classes
 
 
@@ -289,15 +306,19 @@ def eval_colours() -> int:
         ok1 = bool(names) and names[0] in item.get("main", item["colours"])
         ok_any = bool(set(names) & set(item["colours"]))
         hits[item.get("set", "dev")].append((ok1, ok_any))
-        print(f"{'ok ' if ok1 else ('~  ' if ok_any else 'NO ')} {item.get('set', 'dev'):5s} {item['what'][:44]:44s} "
-              f"truth {'/'.join(item.get('main', item['colours'])):24s} named {', '.join(names)}")
+        print(
+            f"{'ok ' if ok1 else ('~  ' if ok_any else 'NO ')} {item.get('set', 'dev'):5s} {item['what'][:44]:44s} "
+            f"truth {'/'.join(item.get('main', item['colours'])):24s} named {', '.join(names)}"
+        )
     print()
     for name, rows in sorted(hits.items(), key=lambda kv: kv[0] != "fresh"):
         n = len(rows)
         main, anyc = sum(r[0] for r in rows), sum(r[1] for r in rows)
         what = "not tuned on" if name == "fresh" else "seen while writing the rules: optimistic"
-        print(f"colour naming, {name} set ({what}), {n} hand-labelled crops of real images: main colour right "
-              f"{main}/{n} = {main / n:.2f}; one of the named colours right {anyc}/{n} = {anyc / n:.2f}")
+        print(
+            f"colour naming, {name} set ({what}), {n} hand-labelled crops of real images: main colour right "
+            f"{main}/{n} = {main / n:.2f}; one of the named colours right {anyc}/{n} = {anyc / n:.2f}"
+        )
     return 0
 
 
@@ -308,10 +329,18 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--calibrate", action="store_true", help="recompute the class thresholds from the calib split")
     ap.add_argument("--colours", action="store_true", help="colour-naming accuracy instead")
     ap.add_argument("--triton", help="HOST:PORT of a running Triton: report its detections at its own thresholds")
-    ap.add_argument("--head", default="centernet", choices=("centernet", "yolov10"),
-                    help="the detector network run here (yolov10: opt-in, `python -m orchestrator.weights fetch yolov10`)")
-    ap.add_argument("--split", default="both", choices=("both", "heldout", "calib"),
-                    help="report on heldout (the evidence), calib (in-sample: what the thresholds were fitted on) or both")
+    ap.add_argument(
+        "--head",
+        default="centernet",
+        choices=("centernet", "yolov10"),
+        help="the detector network run here (yolov10: opt-in, `python -m orchestrator.weights fetch yolov10`)",
+    )
+    ap.add_argument(
+        "--split",
+        default="both",
+        choices=("both", "heldout", "calib"),
+        help="report on heldout (the evidence), calib (in-sample: what the thresholds were fitted on) or both",
+    )
     args = ap.parse_args(argv)
     if args.fetch or not (CACHE / "opencv-doc" / OPENCV_DATA).is_dir():
         fetch_opencv_data()
@@ -325,8 +354,10 @@ def main(argv: list[str] | None = None) -> int:
         detector.seconds, detector.frames = 0.0, 0
     pool = {e["id"]: detector.detect(images[e["id"]]) for e in entries}
     if not args.triton:
-        print(f"{args.head}: {1000 * detector.seconds / detector.frames:.0f} ms per frame over {detector.frames} frames "
-              f"(in process, 1 ONNX Runtime thread, {os.cpu_count()} CPUs here; pre/post-processing included)")
+        print(
+            f"{args.head}: {1000 * detector.seconds / detector.frames:.0f} ms per frame over {detector.frames} frames "
+            f"(in process, 1 ONNX Runtime thread, {os.cpu_count()} CPUs here; pre/post-processing included)"
+        )
     by_split = {s: [e for e in entries if e["split"] == s] for s in ("calib", "heldout")}
     calib = scored(by_split["calib"], pool)
     if args.calibrate:
@@ -343,8 +374,7 @@ def main(argv: list[str] | None = None) -> int:
             continue
         uniform = pr_at(*report, lambda label: DEFAULT_THRESHOLD)
         tuned = pr_at(*report, lambda label: classes.get(label, {}).get("detect", DEFAULT_THRESHOLD))
-        print_table(f"{split} split ({note}), {n} images: uniform threshold {DEFAULT_THRESHOLD} (left) vs calibrated "
-                    "per-class (right)", uniform, tuned)
+        print_table(f"{split} split ({note}), {n} images: uniform threshold {DEFAULT_THRESHOLD} (left) vs calibrated per-class (right)", uniform, tuned)
     changed = {k: v["detect"] for k, v in classes.items() if v["detect"] != DEFAULT_THRESHOLD}
     print("\ncalibrated thresholds (others 0.3):", ", ".join(f"{k} {v}" for k, v in sorted(changed.items())))
     return 0

@@ -119,8 +119,10 @@ def cost(path: Path) -> float:
     cpu = cpu_s() - t0
     per_hour = cpu / info.duration_s * 3600
     found = sorted({r.text for rs in result.readings for r in rs})
-    print(f"  {path.name:20s} {info.duration_s:6.1f} s video, {len(kept)} kept frames, {len(result.times)} looked at, "
-          f"{result.ocr_frames} changed (checked/read): {cpu:.2f} CPU s = {per_hour:.0f} CPU s per video hour; read {found}")
+    print(
+        f"  {path.name:20s} {info.duration_s:6.1f} s video, {len(kept)} kept frames, {len(result.times)} looked at, "
+        f"{result.ocr_frames} changed (checked/read): {cpu:.2f} CPU s = {per_hour:.0f} CPU s per video hour; read {found}"
+    )
     return per_hour
 
 

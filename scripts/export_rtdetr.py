@@ -70,14 +70,27 @@ def small_random_model(seed: int = 0):
 
     torch.manual_seed(seed)
     backbone = RTDetrResNetConfig(
-        embedding_size=16, hidden_sizes=[16, 32, 64, 128], depths=[1, 1, 1, 1], layer_type="basic",
+        embedding_size=16,
+        hidden_sizes=[16, 32, 64, 128],
+        depths=[1, 1, 1, 1],
+        layer_type="basic",
         out_features=["stage2", "stage3", "stage4"],
     )
     config = RTDetrV2Config(
-        backbone_config=backbone, encoder_in_channels=[32, 64, 128], encoder_hidden_dim=64, d_model=64,
-        decoder_in_channels=[64, 64, 64], encoder_ffn_dim=128, decoder_ffn_dim=128, decoder_layers=2,
-        num_queries=30, encoder_attention_heads=4, decoder_attention_heads=4,
-        num_labels=len(COCO_LABELS), id2label=dict(enumerate(COCO_LABELS)), label2id={n: i for i, n in enumerate(COCO_LABELS)},
+        backbone_config=backbone,
+        encoder_in_channels=[32, 64, 128],
+        encoder_hidden_dim=64,
+        d_model=64,
+        decoder_in_channels=[64, 64, 64],
+        encoder_ffn_dim=128,
+        decoder_ffn_dim=128,
+        decoder_layers=2,
+        num_queries=30,
+        encoder_attention_heads=4,
+        decoder_attention_heads=4,
+        num_labels=len(COCO_LABELS),
+        id2label=dict(enumerate(COCO_LABELS)),
+        label2id={n: i for i, n in enumerate(COCO_LABELS)},
         # The default 0.01 makes activations vanish in a random model: every query would get the same
         # encoder score, and top-k among ties orders queries differently in PyTorch and ONNX Runtime.
         initializer_range=0.3,
@@ -184,9 +197,14 @@ def export_onnx(head, size: int, path: Path, opset: int) -> None:
     try:
         with torch.no_grad():
             torch.onnx.export(
-                head, (example,), str(path), input_names=["pixel_values"], output_names=["logits", "pred_boxes"],
+                head,
+                (example,),
+                str(path),
+                input_names=["pixel_values"],
+                output_names=["logits", "pred_boxes"],
                 dynamic_axes={"pixel_values": {0: "batch"}, "logits": {0: "batch"}, "pred_boxes": {0: "batch"}},
-                opset_version=opset, dynamo=False,
+                opset_version=opset,
+                dynamo=False,
             )
     except ModuleNotFoundError as exc:
         raise ExportError(f"torch.onnx.export needs the `onnx` package ({exc}); pip install onnx==1.23.2") from exc
@@ -251,8 +269,11 @@ def main(argv: list[str] | None = None) -> int:
     worst = max(diffs.values())
     if worst > args.tolerance:
         onnx_path.unlink(missing_ok=True)
-        print(f"error: ONNX output differs from PyTorch by {worst:.2e} > tolerance {args.tolerance:g}; "
-              "the export is wrong (try another --opset, or a newer torch); nothing was installed", file=sys.stderr)
+        print(
+            f"error: ONNX output differs from PyTorch by {worst:.2e} > tolerance {args.tolerance:g}; "
+            "the export is wrong (try another --opset, or a newer torch); nothing was installed",
+            file=sys.stderr,
+        )
         return 1
     onnx_path.replace(final_onnx)
     meta_tmp = args.out / (META_NAME + ".partial")

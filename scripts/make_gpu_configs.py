@@ -91,6 +91,7 @@ class LayoutError(ValueError):
 
 # --- what changes in each model when it moves to a GPU (independent of the layout) -------------
 
+
 @dataclass(frozen=True)
 class GpuSettings:
     parameters: dict[str, str] = field(default_factory=dict)  # set (string values)
@@ -159,6 +160,7 @@ ENGINE_MODELS: dict[str, EngineSpec] = {
 
 # --- the layout: where each model runs ---------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class Placement:
     gpus: tuple[int, ...] = ()  # empty: KIND_CPU
@@ -207,8 +209,7 @@ STANDARD_LAYOUTS: dict[int, Layout] = {
     7: Layout(
         name="gpu7",
         gpu_count=7,
-        description="7-GPU server: detector on GPUs 0-3, audio and text models on GPU 4, "
-        "VLM on GPU 5, video encode on GPU 6",
+        description="7-GPU server: detector on GPUs 0-3, audio and text models on GPU 4, VLM on GPU 5, video encode on GPU 6",
         models={
             "detector": Placement(gpus=(0, 1, 2, 3), count=2, max_batch_size=32, preferred_batch_sizes=(8, 16, 32)),
             "detector_engine": Placement(gpus=(0, 1, 2, 3), count=1, preferred_batch_sizes=(8, 16, 32)),
@@ -272,6 +273,7 @@ def validate_layout(layout: Layout, repository: Path) -> None:
 
 # --- building configs --------------------------------------------------------------------------
 
+
 def parse_config(text: str, source: str = "<text>"):
     """Parse Triton model-config text format; a ParseError names the source, line and column."""
     config = mc.ModelConfig()
@@ -295,7 +297,9 @@ def _tensor(message, spec: TensorSpec) -> None:
 
 def engine_config(model: str, spec: EngineSpec):
     config = mc.ModelConfig(
-        name=model, platform=spec.platform, max_batch_size=spec.max_batch_size,
+        name=model,
+        platform=spec.platform,
+        max_batch_size=spec.max_batch_size,
         default_model_filename=spec.default_model_filename,
     )
     for t in spec.inputs:
@@ -326,8 +330,7 @@ def gpu_config(model: str, placement: Placement, repository: Path):
     too_big = [b for b in config.dynamic_batching.preferred_batch_size if b > config.max_batch_size]
     if too_big:
         raise LayoutError(
-            f"model {model!r}: preferred batch size {too_big[0]} exceeds max_batch_size {config.max_batch_size}; "
-            "lower it or raise max_batch_size in the layout"
+            f"model {model!r}: preferred batch size {too_big[0]} exceeds max_batch_size {config.max_batch_size}; lower it or raise max_batch_size in the layout"
         )
 
     config.ClearField("instance_group")
@@ -489,6 +492,7 @@ def layout_to_yaml(layout: Layout) -> str:
 
 
 # --- command line ------------------------------------------------------------------------------
+
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])

@@ -41,15 +41,22 @@ class Layout:
 LAYOUTS = {
     # measured on this project's 2-core machine: decode 826 frames/s (decode all, 720p), detector 29.8 frames/s
     # through Triton, Whisper tiny.en int8 ~8x realtime, BirdNET ~30 chunks/s; the CPU is shared by all stages
-    "2-core CPU": Layout("2-core CPU", {"decode": 826.0, "detector": 29.8, "asr": 8.0, "tagger": 30.0, "assembly": DRIVER_WINDOWS_PER_S},
-                         "measured here (shared cores)"),
+    "2-core CPU": Layout(
+        "2-core CPU", {"decode": 826.0, "detector": 29.8, "asr": 8.0, "tagger": 30.0, "assembly": DRIVER_WINDOWS_PER_S}, "measured here (shared cores)"
+    ),
     # published: RT-DETRv2-S TensorRT FP16 217 FPS on a T4; an H100 is taken as ~6x a T4 for this model; NVDEC ~1,500 720p frames/s per
     # engine x 7 engines; faster-whisper large-v3 on a datacentre GPU ~70x realtime (tiny ~300x); sound tagger on GPU ~1,000 chunks/s
-    "1xH100": Layout("1xH100", {"decode": 7 * 1500.0, "detector": 6 * 217.0, "asr": 70.0, "tagger": 1000.0, "assembly": DRIVER_WINDOWS_PER_S},
-                     "published T4 figure scaled 6x; NVDEC 7 engines; Whisper large-v3 70x"),
+    "1xH100": Layout(
+        "1xH100",
+        {"decode": 7 * 1500.0, "detector": 6 * 217.0, "asr": 70.0, "tagger": 1000.0, "assembly": DRIVER_WINDOWS_PER_S},
+        "published T4 figure scaled 6x; NVDEC 7 engines; Whisper large-v3 70x",
+    ),
     # 7x A100 (the design's split): detector on GPUs 0-3 (A100 ~3.5x T4), audio on GPU 4, VLM on 5, encode on 6; NVDEC 5 engines x 4 GPUs
-    "7xA100": Layout("7xA100", {"decode": 4 * 5 * 1200.0, "detector": 4 * 3.5 * 217.0, "asr": 60.0, "tagger": 800.0, "assembly": DRIVER_WINDOWS_PER_S},
-                     "published T4 figure scaled 3.5x per A100 x 4 detector GPUs; Whisper large-v3 60x on one A100"),
+    "7xA100": Layout(
+        "7xA100",
+        {"decode": 4 * 5 * 1200.0, "detector": 4 * 3.5 * 217.0, "asr": 60.0, "tagger": 800.0, "assembly": DRIVER_WINDOWS_PER_S},
+        "published T4 figure scaled 3.5x per A100 x 4 detector GPUs; Whisper large-v3 60x on one A100",
+    ),
 }
 
 
@@ -58,8 +65,7 @@ MEASURED_CPU_X_REALTIME = 4.04  # bench_ingest, 10 min of 720p with continuous s
 
 def plan(hours: float, layout: Layout, shared_cpu: bool, nodes: int = 1) -> tuple[dict[str, float], float, str]:
     seconds = hours * 3600
-    stage_s = {stage: seconds * per_s / (layout.units[stage] * (nodes if stage in FANS_OUT else 1))
-               for stage, per_s in WORKLOAD_PER_VIDEO_S.items()}
+    stage_s = {stage: seconds * per_s / (layout.units[stage] * (nodes if stage in FANS_OUT else 1)) for stage, per_s in WORKLOAD_PER_VIDEO_S.items()}
     bottleneck = max(stage_s, key=stage_s.get)
     if shared_cpu:
         # the stages compete for the same cores; what the model stages do not explain (VAD, embeddings,
@@ -88,12 +94,17 @@ def main() -> int:
         layout = LAYOUTS[name]
         stage_s, total, bottleneck = plan(args.hours, layout, shared_cpu=name.endswith("CPU"), nodes=args.nodes)
         label = name if args.nodes == 1 else f"{args.nodes}x {name}"
-        print(f"{label:12} " + " ".join(f"{stage_s[s] / 60:8.1f}m" for s in [*WORKLOAD_PER_VIDEO_S, "other"])
-              + f" {total / 60:9.1f}m {args.hours * 3600 / total:10.1f}  {bottleneck}   ({layout.source})")
-    print(f"\nThe 2-core CPU row is the measured {MEASURED_CPU_X_REALTIME}x realtime (bench_ingest); 'other' there is what the model stages do not "
-          "explain. GPU rows assume the orchestration keeps up (windows fanned out) and are estimates from published figures, not measurements. "
-          f"The driver's serial assembly ({1 / DRIVER_WINDOWS_PER_S * 1000:.0f} ms per window, measured here) does not fan out: it bounds any cluster "
-          f"at {20 * DRIVER_WINDOWS_PER_S:.0f}x realtime per ingest.")
+        print(
+            f"{label:12} "
+            + " ".join(f"{stage_s[s] / 60:8.1f}m" for s in [*WORKLOAD_PER_VIDEO_S, "other"])
+            + f" {total / 60:9.1f}m {args.hours * 3600 / total:10.1f}  {bottleneck}   ({layout.source})"
+        )
+    print(
+        f"\nThe 2-core CPU row is the measured {MEASURED_CPU_X_REALTIME}x realtime (bench_ingest); 'other' there is what the model stages do not "
+        "explain. GPU rows assume the orchestration keeps up (windows fanned out) and are estimates from published figures, not measurements. "
+        f"The driver's serial assembly ({1 / DRIVER_WINDOWS_PER_S * 1000:.0f} ms per window, measured here) does not fan out: it bounds any cluster "
+        f"at {20 * DRIVER_WINDOWS_PER_S:.0f}x realtime per ingest."
+    )
     return 0
 
 

@@ -34,16 +34,14 @@ def read_wav_16k_mono(path: str) -> np.ndarray:
 def raw_infer(url: str, model: str, inputs: list[dict], outputs: list[str]) -> dict:
     """POST /v2/models/{model}/infer with JSON tensors; returns {output name: (shape, data)}."""
     body = {"inputs": inputs, "outputs": [{"name": n, "parameters": {"binary_data": False}} for n in outputs]}
-    req = urllib.request.Request(f"http://{url}/v2/models/{model}/infer", data=json.dumps(body).encode(),
-                                 headers={"Content-Type": "application/json"})
+    req = urllib.request.Request(f"http://{url}/v2/models/{model}/infer", data=json.dumps(body).encode(), headers={"Content-Type": "application/json"})
     with urllib.request.urlopen(req, timeout=120) as resp:
         result = json.loads(resp.read())
     return {o["name"]: (o["shape"], o["data"]) for o in result["outputs"]}
 
 
 def detect_raw(url: str, rgb: np.ndarray) -> list[tuple[str, float]]:
-    out = raw_infer(url, "detector", [{"name": "IMAGE", "shape": [1, *rgb.shape], "datatype": "UINT8", "data": rgb.reshape(-1).tolist()}],
-                    ["LABELS", "SCORES"])
+    out = raw_infer(url, "detector", [{"name": "IMAGE", "shape": [1, *rgb.shape], "datatype": "UINT8", "data": rgb.reshape(-1).tolist()}], ["LABELS", "SCORES"])
     return [(label, round(score, 3)) for label, score in zip(out["LABELS"][1], out["SCORES"][1]) if score > 0]
 
 

@@ -74,17 +74,31 @@ def perf_commands(args, data: Path, out: Path) -> list[list[str]]:
     height, width = args.frame
     commands = []
     for concurrency in args.concurrency:
-        commands.append([
-            *tool_prefix(out, "perf_analyzer"),
-            "-m", args.model, "-u", args.url, "-i", "grpc",
-            "--input-data", str(data),
-            "--shape", f"IMAGE:{height},{width},3",
-            "-b", str(args.batch_size),
-            "--concurrency-range", f"{concurrency}:{concurrency}",
-            "--percentile=95",
-            "--collect-metrics", "--metrics-url", args.metrics_url,
-            "-f", str(out / f"{args.model}_c{concurrency}.csv"),
-        ])
+        commands.append(
+            [
+                *tool_prefix(out, "perf_analyzer"),
+                "-m",
+                args.model,
+                "-u",
+                args.url,
+                "-i",
+                "grpc",
+                "--input-data",
+                str(data),
+                "--shape",
+                f"IMAGE:{height},{width},3",
+                "-b",
+                str(args.batch_size),
+                "--concurrency-range",
+                f"{concurrency}:{concurrency}",
+                "--percentile=95",
+                "--collect-metrics",
+                "--metrics-url",
+                args.metrics_url,
+                "-f",
+                str(out / f"{args.model}_c{concurrency}.csv"),
+            ]
+        )
     return commands
 
 
@@ -134,8 +148,7 @@ def stage_engine_repository(layout: str, repository: Path, dest: Path, copy_plan
     model_dir = dest / "detector_engine"
     (model_dir / "1").mkdir(parents=True, exist_ok=True)
     (model_dir / "config.pbtxt").write_text(
-        f"# Staged by scripts/tune_triton.py from {src.relative_to(repository)} (GPU list removed).\n"
-        + text_format.MessageToString(config)
+        f"# Staged by scripts/tune_triton.py from {src.relative_to(repository)} (GPU list removed).\n" + text_format.MessageToString(config)
     )
     plan = repository / "detector_engine" / "1" / "model.plan"
     if copy_plan:
@@ -152,11 +165,17 @@ def cmd_analyze(args) -> int:
     shutil.copy2(SCRIPTS / "model_analyzer.yaml", config)
     command = [
         *tool_prefix(out, "model-analyzer", ["--gpus", f"device={args.gpu}", "-v", "/var/run/docker.sock:/var/run/docker.sock"]),
-        "profile", "-f", str(config),
-        "--model-repository", str(repo),
-        "--output-model-repository-path", str(out / "output_models"),
-        "--export-path", str(out / "results"),
-        "--checkpoint-directory", str(out / "checkpoints"),
+        "profile",
+        "-f",
+        str(config),
+        "--model-repository",
+        str(repo),
+        "--output-model-repository-path",
+        str(out / "output_models"),
+        "--export-path",
+        str(out / "results"),
+        "--checkpoint-directory",
+        str(out / "checkpoints"),
     ]
     if args.dry_run:
         print(f"# staged repository: {repo}")

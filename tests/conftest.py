@@ -127,5 +127,3 @@ def gt_ingested(gt_clip, triton, redis_server, tmp_path_factory):
     with EventGraph(database_path(home), read_only=True) as g:
         events = g.events(summary.video_id)
     return summary, events, messages, truth, home
-
-

@@ -77,14 +77,19 @@ def tool_reply(body: dict, model: str) -> dict:
     results = [json.loads(m["content"]) for m in messages if m["role"] == "tool"]
 
     def reply(message: dict, finish: str) -> dict:
-        return {"id": "t", "object": "chat.completion", "created": int(time.time()), "model": model,
-                "choices": [{"index": 0, "message": {"role": "assistant", **message}, "finish_reason": finish}]}
+        return {
+            "id": "t",
+            "object": "chat.completion",
+            "created": int(time.time()),
+            "model": model,
+            "choices": [{"index": 0, "message": {"role": "assistant", **message}, "finish_reason": finish}],
+        }
 
     if model == "tools-lazy":
         return reply({"content": "It happens at [00:07], 5 times."}, "stop")
     if not results:
         if question.startswith("how many"):
-            call = ("count", {"what": question[len("how many"):].strip(" ?")})
+            call = ("count", {"what": question[len("how many") :].strip(" ?")})
         elif " after " in question:
             call = ("after", {"anchor": question.split(" after ", 1)[1].strip(" ?"), "what": "speech" if "said" in question or "say" in question else ""})
         elif re.search(r"\b(say|said|says)\b", question):
@@ -92,15 +97,18 @@ def tool_reply(body: dict, model: str) -> dict:
         else:
             call = ("find", {"what": question.strip(" ?")})
         args = json.dumps(call[1])
-        return reply({"content": None, "tool_calls": [{"id": "call_1", "type": "function", "function": {"name": call[0], "arguments": args}}]},
-                     "tool_calls")
+        return reply({"content": None, "tool_calls": [{"id": "call_1", "type": "function", "function": {"name": call[0], "arguments": args}}]}, "tool_calls")
     r = results[-1]
     if "count_ref" in r:
         first = f", the first at {{{r['events'][0]['ref']}}}" if r["events"] else ""
         text = f"I count {{{r['count_ref']}}}{first} (about 99 in all at 12:34)."
     elif "next" in r:
         nxt = r["next"][0]["ref"] if r["next"] else None
-        text = f"The anchor is at {{{r['anchor']['ref']}}}" + (f"; next, at {{{nxt}}}." if nxt else "; nothing follows.") if r.get("anchor") else "I found no anchor."
+        text = (
+            f"The anchor is at {{{r['anchor']['ref']}}}" + (f"; next, at {{{nxt}}}." if nxt else "; nothing follows.")
+            if r.get("anchor")
+            else "I found no anchor."
+        )
     elif "lines" in r:
         text = f"At {{{r['lines'][0]['ref']}}} someone says: {r['lines'][0]['text']}" if r["lines"] else "Nothing is said."
     else:
@@ -131,8 +139,7 @@ def build_app(state: ServerState) -> FastAPI:
         texts = [part["text"] for part in user if part["type"] == "text"] if isinstance(user, list) else [user]
         timeline = [line for line in "\n".join(texts).splitlines() if line.startswith("- [")]
         if timeline:
-            answer = "From the timeline: " + " ".join(
-                f"{line[2:].split(']')[0]}] {line.split(' ', 2)[-1].split(':', 1)[0]}." for line in timeline[:3])
+            answer = "From the timeline: " + " ".join(f"{line[2:].split(']')[0]}] {line.split(' ', 2)[-1].split(':', 1)[0]}." for line in timeline[:3])
         else:
             answer = "I cannot tell from what I was given."
         if model == "slow":  # long enough (~20 s) that a Stop always lands mid-stream
@@ -145,20 +152,39 @@ def build_app(state: ServerState) -> FastAPI:
                 for i, word in enumerate(words):
                     if model == "drop" and i == 3:
                         raise ConnectionResetError("dropped")
-                    chunk = {"id": "x", "object": "chat.completion.chunk", "created": int(time.time()), "model": model,
-                             "choices": [{"index": 0, "delta": {"content": word}, "finish_reason": None}]}
+                    chunk = {
+                        "id": "x",
+                        "object": "chat.completion.chunk",
+                        "created": int(time.time()),
+                        "model": model,
+                        "choices": [{"index": 0, "delta": {"content": word}, "finish_reason": None}],
+                    }
                     yield f"data: {json.dumps(chunk)}\n\n"
                     if delay:
                         await asyncio.sleep(delay)
-                done = {"id": "x", "object": "chat.completion.chunk", "created": int(time.time()), "model": model,
-                        "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}
+                done = {
+                    "id": "x",
+                    "object": "chat.completion.chunk",
+                    "created": int(time.time()),
+                    "model": model,
+                    "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}],
+                }
                 yield f"data: {json.dumps(done)}\n\n"
                 state.cache.append(prompt + flatten([{"role": "assistant", "content": answer}]))
                 if include_usage:
-                    last = {"id": "x", "object": "chat.completion.chunk", "created": int(time.time()), "model": model, "choices": [],
-                            "usage": {"prompt_tokens": usage["prompt_tokens"], "completion_tokens": len(words),
-                                      "total_tokens": usage["prompt_tokens"] + len(words),
-                                      "prompt_tokens_details": {"cached_tokens": usage["cached_tokens"]}}}
+                    last = {
+                        "id": "x",
+                        "object": "chat.completion.chunk",
+                        "created": int(time.time()),
+                        "model": model,
+                        "choices": [],
+                        "usage": {
+                            "prompt_tokens": usage["prompt_tokens"],
+                            "completion_tokens": len(words),
+                            "total_tokens": usage["prompt_tokens"] + len(words),
+                            "prompt_tokens_details": {"cached_tokens": usage["cached_tokens"]},
+                        },
+                    }
                     yield f"data: {json.dumps(last)}\n\n"
                 yield "data: [DONE]\n\n"
             except (asyncio.CancelledError, GeneratorExit):  # cancelled while waiting, or closed when a send found the client gone
@@ -176,7 +202,9 @@ class OpenAICompatibleServer:
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             self.port = s.getsockname()[1]
-        config = uvicorn.Config(build_app(self.state), host="127.0.0.1", port=self.port, log_level="critical")  # a dropped stream is a test case, not an error to print
+        config = uvicorn.Config(
+            build_app(self.state), host="127.0.0.1", port=self.port, log_level="critical"
+        )  # a dropped stream is a test case, not an error to print
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 

@@ -41,17 +41,25 @@ def _graph(video_id: str, duration: float, events: list[tuple], embed=bag_embed)
 def add_video(con, video_id: str, duration: float, events: list[tuple], embed=bag_embed, name: str | None = None) -> None:
     """One video's rows (videos, windows, events, detections of its objects, embeddings) written into ``con``."""
     n_win = int(duration // 20) + (1 if duration % 20 else 0)
-    con.execute("INSERT INTO videos (video_id, name, path, duration_s, n_windows, status, window_s) VALUES (?, ?, ?, ?, ?, 'done', 20)",
-                [video_id, name or f"{video_id}.mp4", f"/media/{name or video_id + '.mp4'}", duration, n_win])
+    con.execute(
+        "INSERT INTO videos (video_id, name, path, duration_s, n_windows, status, window_s) VALUES (?, ?, ?, ?, ?, 'done', 20)",
+        [video_id, name or f"{video_id}.mp4", f"/media/{name or video_id + '.mp4'}", duration, n_win],
+    )
     for i in range(n_win):
-        con.execute("INSERT INTO windows (video_id, idx, t_start, t_end, status) VALUES (?, ?, ?, ?, 'done')", [video_id, i, i * 20.0, min(duration, (i + 1) * 20.0)])
+        con.execute(
+            "INSERT INTO windows (video_id, idx, t_start, t_end, status) VALUES (?, ?, ?, ?, 'done')", [video_id, i, i * 20.0, min(duration, (i + 1) * 20.0)]
+        )
     for ev in events:
         eid, kind, label, t0, t1, text, track, attrs = (list(ev) + [None] * 8)[:8]
-        con.execute("INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, 0.9, ?, ?, ?, ?)",
-                    [video_id, eid, kind, label, t0, t1, text or "", track, int(t0 // 20), json.dumps(attrs or {})])
+        con.execute(
+            "INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, 0.9, ?, ?, ?, ?)",
+            [video_id, eid, kind, label, t0, t1, text or "", track, int(t0 // 20), json.dumps(attrs or {})],
+        )
         if kind == "object":  # a detection a second, in one statement
-            con.execute("INSERT INTO detections SELECT ?, CAST(floor(t / 20) AS INTEGER), t, ?, ?, 0.9, 0, 0, 1, 1 FROM (SELECT unnest(?::DOUBLE[]) AS t)",
-                        [video_id, track, label, [float(t) for t in np.arange(t0, t1 + 1e-6, 1.0)]])
+            con.execute(
+                "INSERT INTO detections SELECT ?, CAST(floor(t / 20) AS INTEGER), t, ?, ?, 0.9, 0, 0, 1, 1 FROM (SELECT unnest(?::DOUBLE[]) AS t)",
+                [video_id, track, label, [float(t) for t in np.arange(t0, t1 + 1e-6, 1.0)]],
+            )
     rows = con.execute("SELECT id, kind, label, text, t_start, t_end FROM events WHERE video_id = ?", [video_id]).fetchall()
     texts = [f"{k} {lab} {txt}" for _, k, lab, txt, _, _ in rows]
     if texts and embed is not None:
@@ -99,27 +107,50 @@ def long_graph(embed=bag_embed) -> tuple[duckdb.DuckDBPyConnection, str]:
 
 # a library of three videos in one home: two cameras and an interview (id, name, duration, events)
 LIBRARY_VIDEOS = [
-    ("cam1", "cam1.mp4", 3600.0, [
-        ("object:1", "object", "person", 120.0, 150.0, "", 1, {"appearance_colours": ["blue"]}),
-        ("object:2", "object", "car", 843.0, 870.0, "", 2, {"appearance_colours": ["white"], "appearance_motion": "moving"}),
-        ("object:2b", "object", "car", 870.0, 890.0, "", 2, {"appearance_colours": ["white"], "appearance_motion": "moving"}),
-        ("sound:1", "sound", "dog bark", 2000.0, 2003.0, "", None, {"pattern": "3 barks"}),
-        ("object:3", "object", "dog", 2001.0, 2030.0, "", 3, {"appearance_colours": ["brown"]}),
-    ]),
-    ("cam2", "cam2.mp4", 3600.0, [
-        ("object:1", "object", "truck", 843.0, 880.0, "", 1, {"appearance_colours": ["white"], "appearance_motion": "moving",
-                                                               "appearance_direction": "left"}),
-        ("text:1", "text", "ACME DELIVERIES", 845.0, 870.0, "ACME DELIVERIES", None, None),
-        ("object:2", "object", "person", 900.0, 960.0, "", 2, None),
-        ("object:3", "object", "car", 1500.0, 1520.0, "", 3, {"appearance_colours": ["black"]}),
-        ("scene:1", "scene", "scene", 800.0, 1000.0, "A white truck stops by the gate and a person carries a parcel.", None, None),
-    ]),
-    ("int1", "interview.mp4", 1200.0, [
-        ("speech:1", "speech", "speech", 60.0, 66.0, "Thanks for coming in to talk about the delivery.", None, None),
-        ("speech:2", "speech", "speech", 300.0, 306.0, "The delivery arrived two hours late and the box was crushed.", None, None),
-        ("speech:3", "speech", "speech", 700.0, 704.0, "We walked the dog along the river afterwards.", None, None),
-        ("object:1", "object", "person", 0.0, 1200.0, "", 1, None),
-    ]),
+    (
+        "cam1",
+        "cam1.mp4",
+        3600.0,
+        [
+            ("object:1", "object", "person", 120.0, 150.0, "", 1, {"appearance_colours": ["blue"]}),
+            ("object:2", "object", "car", 843.0, 870.0, "", 2, {"appearance_colours": ["white"], "appearance_motion": "moving"}),
+            ("object:2b", "object", "car", 870.0, 890.0, "", 2, {"appearance_colours": ["white"], "appearance_motion": "moving"}),
+            ("sound:1", "sound", "dog bark", 2000.0, 2003.0, "", None, {"pattern": "3 barks"}),
+            ("object:3", "object", "dog", 2001.0, 2030.0, "", 3, {"appearance_colours": ["brown"]}),
+        ],
+    ),
+    (
+        "cam2",
+        "cam2.mp4",
+        3600.0,
+        [
+            (
+                "object:1",
+                "object",
+                "truck",
+                843.0,
+                880.0,
+                "",
+                1,
+                {"appearance_colours": ["white"], "appearance_motion": "moving", "appearance_direction": "left"},
+            ),
+            ("text:1", "text", "ACME DELIVERIES", 845.0, 870.0, "ACME DELIVERIES", None, None),
+            ("object:2", "object", "person", 900.0, 960.0, "", 2, None),
+            ("object:3", "object", "car", 1500.0, 1520.0, "", 3, {"appearance_colours": ["black"]}),
+            ("scene:1", "scene", "scene", 800.0, 1000.0, "A white truck stops by the gate and a person carries a parcel.", None, None),
+        ],
+    ),
+    (
+        "int1",
+        "interview.mp4",
+        1200.0,
+        [
+            ("speech:1", "speech", "speech", 60.0, 66.0, "Thanks for coming in to talk about the delivery.", None, None),
+            ("speech:2", "speech", "speech", 300.0, 306.0, "The delivery arrived two hours late and the box was crushed.", None, None),
+            ("speech:3", "speech", "speech", 700.0, 704.0, "We walked the dog along the river afterwards.", None, None),
+            ("object:1", "object", "person", 0.0, 1200.0, "", 1, None),
+        ],
+    ),
 ]
 
 

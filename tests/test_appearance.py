@@ -10,8 +10,7 @@ import cv2
 import numpy as np
 import pytest
 
-from orchestrator.appearance import (TrackAppearance, crop, describe_track, dominant_colours, frame_region, motion, name_colour,
-                                     object_colours, size_class)
+from orchestrator.appearance import TrackAppearance, crop, describe_track, dominant_colours, frame_region, motion, name_colour, object_colours, size_class
 
 TEST_MEDIA = Path(os.environ.get("VDET_TEST_MEDIA", Path.home() / ".cache/video-detective/test-media"))
 
@@ -22,12 +21,26 @@ def solid(rgb, h=60, w=40, noise=6, seed=0) -> np.ndarray:
     return img.astype(np.uint8)
 
 
-@pytest.mark.parametrize("rgb,name", [
-    ((250, 250, 250), "white"), ((15, 15, 18), "black"), ((128, 128, 130), "grey"), ((185, 188, 192), "silver"),
-    ((210, 25, 30), "red"), ((110, 15, 20), "dark red"), ((240, 130, 20), "orange"), ((240, 215, 40), "yellow"),
-    ((40, 150, 50), "green"), ((30, 70, 190), "blue"), ((130, 180, 235), "light blue"), ((20, 30, 85), "dark blue"),
-    ((115, 75, 40), "brown"), ((120, 45, 150), "purple"), ((240, 140, 180), "pink"),
-])
+@pytest.mark.parametrize(
+    "rgb,name",
+    [
+        ((250, 250, 250), "white"),
+        ((15, 15, 18), "black"),
+        ((128, 128, 130), "grey"),
+        ((185, 188, 192), "silver"),
+        ((210, 25, 30), "red"),
+        ((110, 15, 20), "dark red"),
+        ((240, 130, 20), "orange"),
+        ((240, 215, 40), "yellow"),
+        ((40, 150, 50), "green"),
+        ((30, 70, 190), "blue"),
+        ((130, 180, 235), "light blue"),
+        ((20, 30, 85), "dark blue"),
+        ((115, 75, 40), "brown"),
+        ((120, 45, 150), "purple"),
+        ((240, 140, 180), "pink"),
+    ],
+)
 def test_solid_colours_get_their_plain_name(rgb, name):
     assert dominant_colours(solid(rgb))[0][0] == name
 

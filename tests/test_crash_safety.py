@@ -49,6 +49,7 @@ def api(url: str, name: str, *args, auth=None):
 
 # -- bad input ------------------------------------------------------------------------------------
 
+
 def test_a_directory_given_to_ingest_says_it_is_a_directory(tmp_path):
     folder = tmp_path / "videos"
     folder.mkdir()
@@ -72,10 +73,17 @@ def test_table_in_a_question_is_not_a_dining_table_unless_it_is_furniture(models
 
 # -- two writers ----------------------------------------------------------------------------------
 
+
 def test_a_second_writer_is_told_who_holds_the_home_before_any_model_server_starts(gt_clip, cli_env, tmp_path):
     home = Path(cli_env["VDET_HOME"])
-    first = subprocess.Popen([sys.executable, "-m", "orchestrator", "ingest", str(gt_clip[0]), "--window-s", "5", "--quiet"], cwd=REPO,
-                             env={**os.environ, **cli_env}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    first = subprocess.Popen(
+        [sys.executable, "-m", "orchestrator", "ingest", str(gt_clip[0]), "--window-s", "5", "--quiet"],
+        cwd=REPO,
+        env={**os.environ, **cli_env},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         wait_for(lambda: (home / HOLDER_NAME).exists() or first.poll() is not None, 120, "the first ingest to hold the home")
         assert first.poll() is None, first.stderr.read()
@@ -99,8 +107,16 @@ def test_a_writer_holding_the_database_without_the_lock_file_is_named_too(gt_cli
     """An older version (or any tool) holding DuckDB's own lock: named by its PID, in the product's words."""
     home = tmp_path / "home"
     home.mkdir()
-    holder = subprocess.Popen([sys.executable, "-c", "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); print('open', flush=True); "
-                               "time.sleep(120)", str(home / "events.duckdb")], stdout=subprocess.PIPE, text=True)
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); print('open', flush=True); time.sleep(120)",
+            str(home / "events.duckdb"),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert holder.stdout.readline().strip() == "open"
         result = run_cli("ingest", str(gt_clip[0]), env_extra={"VDET_HOME": str(home)}, timeout=120)
@@ -114,13 +130,20 @@ def test_a_writer_holding_the_database_without_the_lock_file_is_named_too(gt_cli
 
 # -- a file deleted during ingest -----------------------------------------------------------------
 
+
 def test_a_file_deleted_during_ingest_ends_with_the_products_error(gt_clip, cli_env, tmp_path):
     clip = tmp_path / "clip.mp4"
     clip.write_bytes(gt_clip[0].read_bytes())
     sub = redis.Redis.from_url(cli_env["REDIS_URL"]).pubsub(ignore_subscribe_messages=True)
     sub.psubscribe("progress:*")
-    proc = subprocess.Popen([sys.executable, "-m", "orchestrator", "ingest", str(clip), "--window-s", "5"], cwd=REPO,
-                            env={**os.environ, **cli_env}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "orchestrator", "ingest", str(clip), "--window-s", "5"],
+        cwd=REPO,
+        env={**os.environ, **cli_env},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         deadline = time.monotonic() + 300
         while time.monotonic() < deadline and proc.poll() is None:
@@ -139,6 +162,7 @@ def test_a_file_deleted_during_ingest_ends_with_the_products_error(gt_clip, cli_
 
 
 # -- the app killed mid-ingest --------------------------------------------------------------------
+
 
 def _living(procs: list[psutil.Process]) -> list[str]:
     out = []
@@ -165,6 +189,7 @@ def test_kill9_of_the_app_mid_ingest_leaves_nothing_running_and_the_ingest_resum
         def windows_done():
             vids = api(app.url, "/videos")
             return vids and vids[0]["status"] == "ingesting" and vids[0]["windows_done"] >= 1 and vids[0]
+
         before = wait_for(windows_done, 300, "the first window of the preloaded video")
         assert before["windows_done"] < before["windows"]
         children = psutil.Process(app.proc.pid).children(recursive=True)  # with the python-backend stubs and lifelines
@@ -178,9 +203,11 @@ def test_kill9_of_the_app_mid_ingest_leaves_nothing_running_and_the_ingest_resum
     # restarted on the same home (this time on the session's servers): the ingest continues by itself
     again = RunningApp(home, {"TRITON_URL": triton.http_url, "REDIS_URL": redis_server.url})
     try:
+
         def finished():
             vids = api(again.url, "/videos")
             return vids and vids[0]["status"] == "done" and vids[0]
+
         done = wait_for(finished, 400, "the interrupted ingest to finish after the restart", step=1.0)
         assert done["windows_done"] == done["windows"] == before["windows"]
     finally:
@@ -232,6 +259,7 @@ def test_what_a_dead_run_left_is_swept_at_start_and_nothing_a_live_one_uses(trit
 
 # -- the app: files outside the home, auth with preload --------------------------------------------
 
+
 def test_a_video_ingested_from_the_cli_outside_the_home_plays_in_the_app(browser, gt_clip, cli_env, tmp_path):  # noqa: F811
     videos = tmp_path / "Videos"
     videos.mkdir()
@@ -248,8 +276,7 @@ def test_a_video_ingested_from_the_cli_outside_the_home_plays_in_the_app(browser
         page.goto(app.url)
         page.wait_for_selector("#question textarea")
         pick(page, "#library", "cam1.mp4")
-        page.wait_for_function("() => { const v = document.querySelector('#player video'); return v && v.currentSrc && v.readyState >= 1; }",
-                               timeout=60000)
+        page.wait_for_function("() => { const v = document.querySelector('#player video'); return v && v.currentSrc && v.readyState >= 1; }", timeout=60000)
         wait_text(page, "#progress", r"ingested")
         # the file goes away: the page says so instead of showing an empty player
         clip.rename(videos / "moved.mp4")
@@ -267,8 +294,11 @@ def test_a_video_ingested_from_the_cli_outside_the_home_plays_in_the_app(browser
 def test_auth_with_preload_gives_every_user_the_preloaded_video_and_keeps_chats_apart(gt_clip, triton, redis_server, tmp_path):
     users = tmp_path / "users.txt"
     users.write_text("# user:password\nbob:b0b-pass\n")
-    app = RunningApp(tmp_path / "home", {"TRITON_URL": triton.http_url, "REDIS_URL": redis_server.url},
-                     ["--auth", "ana:s3cret", "--users-file", str(users), "--preload", str(gt_clip[0])])
+    app = RunningApp(
+        tmp_path / "home",
+        {"TRITON_URL": triton.http_url, "REDIS_URL": redis_server.url},
+        ["--auth", "ana:s3cret", "--users-file", str(users), "--preload", str(gt_clip[0])],
+    )
     try:
         ana, bob = ("ana", "s3cret"), ("bob", "b0b-pass")
         for who in (ana, bob):  # the preloaded video is listed once its ingest has started

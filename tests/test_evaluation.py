@@ -10,8 +10,7 @@ import pytest
 from synthetic_graph import clip_graph
 
 from orchestrator.answer import AnswerRequest, ExtractiveEngine
-from orchestrator.evaluation import (SuiteError, SuiteQuestion, first_sentence, load_suite, outcome_for, parse_suite, score_answer,
-                                     summarise)
+from orchestrator.evaluation import SuiteError, SuiteQuestion, first_sentence, load_suite, outcome_for, parse_suite, score_answer, summarise
 from orchestrator.retrieval import Retriever
 
 SUITES = sorted((Path(__file__).parent / "eval").glob("*.yaml"))
@@ -46,9 +45,11 @@ def test_yes_no_is_the_first_word_and_counts_are_in_the_first_sentence():
 
 
 def test_summary_per_kind_scope_citations_and_latency():
-    outs = [outcome_for(q(kind="when", scope="none", times=[[1, 2]]), "x", [(1.5, 1.6), (9, 10)], 10, 50),
-            outcome_for(q(kind="count", scope="relative", count=2), "2 cars", [], 30, 70),
-            outcome_for(q(kind="when", scope="anchored", times=[[5, 6]]), "x", [(20, 21)], 20, 60)]
+    outs = [
+        outcome_for(q(kind="when", scope="none", times=[[1, 2]]), "x", [(1.5, 1.6), (9, 10)], 10, 50),
+        outcome_for(q(kind="count", scope="relative", count=2), "2 cars", [], 30, 70),
+        outcome_for(q(kind="when", scope="anchored", times=[[5, 6]]), "x", [(20, 21)], 20, 60),
+    ]
     s = summarise(outs)
     assert s["questions"] == 3 and s["correct"] == 2 and s["by_kind"]["when"] == {"n": 2, "correct": 1, "accuracy": 0.5}
     assert s["by_scope"]["relative"]["correct"] == 1
@@ -57,8 +58,7 @@ def test_summary_per_kind_scope_citations_and_latency():
 
 
 def test_suite_format_and_errors_name_the_file_and_question(tmp_path):
-    doc = {"video": "clip.mp4", "questions": [{"q": "Is there a dog?", "kind": "yesno", "scope": "none", "facts": [], "times": [],
-                                               "answer": False}]}
+    doc = {"video": "clip.mp4", "questions": [{"q": "Is there a dog?", "kind": "yesno", "scope": "none", "facts": [], "times": [], "answer": False}]}
     (tmp_path / "clip.mp4").write_bytes(b"")
     path = tmp_path / "s.json"
     path.write_text(json.dumps(doc))

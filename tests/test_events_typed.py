@@ -20,17 +20,41 @@ ORCHESTRATOR = Path(__file__).resolve().parent.parent / "orchestrator"
 def _written(tmp_path) -> tuple[EventGraph, list[Event], list[Relation]]:
     graph = EventGraph(tmp_path / "events.duckdb")
     events = [
-        Event("object-00001-w00000", "object", "car", 1.0, 9.5, 0.91, track_id=1, window_index=0,
-              attrs={"best_t": 4.0, "best_box": [0.1, 0.2, 0.3, 0.4], "appearance_colours": ["white"]}),
-        Event("speech-00000-000", "speech", "speech", 3.25, 6.0, 0.8, text="Stop the car.", window_index=0,
-              attrs={"words": [[3.25, 3.5, "Stop"]], "language": "en"}),
+        Event(
+            "object-00001-w00000",
+            "object",
+            "car",
+            1.0,
+            9.5,
+            0.91,
+            track_id=1,
+            window_index=0,
+            attrs={"best_t": 4.0, "best_box": [0.1, 0.2, 0.3, 0.4], "appearance_colours": ["white"]},
+        ),
+        Event(
+            "speech-00000-000",
+            "speech",
+            "speech",
+            3.25,
+            6.0,
+            0.8,
+            text="Stop the car.",
+            window_index=0,
+            attrs={"words": [[3.25, 3.5, "Stop"]], "language": "en"},
+        ),
         Event("sound-00000-000", "sound", "alarm", 12.0, 15.0, 0.7, window_index=0, attrs={"pattern": "3 beeps", "n_bursts": 3}),
     ]
     relations = [Relation(events[0].id, events[1].id, "co_occurs", 2.75), Relation(events[1].id, events[2].id, "precedes", 6.0)]
-    graph.upsert_video("v1", "v1.mp4", "/v1.mp4", "sha", {"size_bytes": 1, "duration_s": 20.0, "width": 64, "height": 36, "fps": 25.0,
-                                                          "has_video": True, "has_audio": True}, 20.0, 1)
-    graph.write_window(WindowResult("v1", 0, 0.0, 20.0, events=events, relations=relations,
-                                    embeddings=np.eye(3, 384, dtype=np.float32)))
+    graph.upsert_video(
+        "v1",
+        "v1.mp4",
+        "/v1.mp4",
+        "sha",
+        {"size_bytes": 1, "duration_s": 20.0, "width": 64, "height": 36, "fps": 25.0, "has_video": True, "has_audio": True},
+        20.0,
+        1,
+    )
+    graph.write_window(WindowResult("v1", 0, 0.0, 20.0, events=events, relations=relations, embeddings=np.eye(3, 384, dtype=np.float32)))
     return graph, events, relations
 
 
@@ -51,8 +75,7 @@ def test_queries_take_matches_and_spans(tmp_path):
     graph, events, _ = _written(tmp_path)
     with graph.cursor() as g:  # a cursor of its own, as another thread reads
         assert [e.id for e in g.find_events("v1", [Match(kinds=("sound",), labels=("alarm",))])] == [events[2].id]
-        assert [e.id for e in g.find_events("v1", [Match(kinds=("speech",), text_like=("%stop%",)), Match(kinds=("sound",))])] == \
-            [events[1].id, events[2].id]
+        assert [e.id for e in g.find_events("v1", [Match(kinds=("speech",), text_like=("%stop%",)), Match(kinds=("sound",))])] == [events[1].id, events[2].id]
         assert g.find_events("v1", [Match(kinds=("object",), labels=("bus",))]) == []
         assert g.find_events("v1", [Match(never=True)]) == []
         # overlapping [10, 13] vs starting in it

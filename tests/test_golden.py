@@ -21,8 +21,7 @@ def fingerprint(graph: EventGraph, video_id: str) -> dict[str, str]:
     name = {}
     for e in graph.events(video_id):
         name[e["id"]] = [e["kind"], e["label"], round(e["t_start"], 1)]
-        rows.setdefault(e["kind"], []).append([e["label"], round(e["t_start"], 1), round(e["t_end"], 1), e["track_id"],
-                                               " ".join((e["text"] or "").split())])
+        rows.setdefault(e["kind"], []).append([e["label"], round(e["t_start"], 1), round(e["t_end"], 1), e["track_id"], " ".join((e["text"] or "").split())])
     rels = graph.con.execute("SELECT src, dst, kind FROM relations WHERE video_id = ?", [video_id]).fetchall()
     rows["relations"] = [[name.get(src, src), name.get(dst, dst), kind] for src, dst, kind in rels]
     return {k: f"{len(v)}:" + hashlib.sha256(json.dumps(sorted(v, key=str)).encode()).hexdigest()[:16] for k, v in sorted(rows.items())}

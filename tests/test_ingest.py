@@ -117,8 +117,13 @@ def test_sigkill_mid_ingest_then_resume_gives_the_uninterrupted_graph(gt_clip, c
 
     sub = redis.Redis.from_url(cli_env["REDIS_URL"]).pubsub()
     sub.subscribe(f"progress:{ref.video_id}")
-    proc = subprocess.Popen([sys.executable, "-m", "orchestrator", "ingest", str(path), "--window-s", "5", "--quiet", "--json"],
-                            cwd=REPO, env={**os.environ, **cli_env}, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "orchestrator", "ingest", str(path), "--window-s", "5", "--quiet", "--json"],
+        cwd=REPO,
+        env={**os.environ, **cli_env},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     deadline = time.monotonic() + 120
     done = 0
     while done < 2 and time.monotonic() < deadline:
@@ -168,8 +173,20 @@ def test_a_person_hidden_longer_than_the_tracker_buffer_is_linked_as_the_same_en
     from media_factory import make_ground_truth_clip
 
     clip = tmp_path / "occluded.mp4"
-    make_ground_truth_clip(clip, media_dir / "zidane.jpg", ZIDANE_PERSON_BOX, tmp_path, duration_s=24.0, person=(2.0, 16.0),
-                           person_x=0.4, person_hidden=(6.0, 12.0), speech_at=20.0, speech_text="Okay.", tone=(22.0, 22.5), cut_at=100.0)
+    make_ground_truth_clip(
+        clip,
+        media_dir / "zidane.jpg",
+        ZIDANE_PERSON_BOX,
+        tmp_path,
+        duration_s=24.0,
+        person=(2.0, 16.0),
+        person_x=0.4,
+        person_hidden=(6.0, 12.0),
+        speech_at=20.0,
+        speech_text="Okay.",
+        tone=(22.0, 22.5),
+        cut_at=100.0,
+    )
     summary = Ingestor(tmp_path / "home", services).ingest(clip)
     events = _events(tmp_path / "home", summary.video_id)
     people = [e for e in events if e["kind"] == "object" and e["label"] == "person"]

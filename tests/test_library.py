@@ -140,8 +140,9 @@ def test_cli_search_json_and_errors(home):
     r = run_cli("search", "dog", "--home", str(home), "--videos", "interview.mp4", "--kind", "speech")
     assert r.returncode == 0 and r.stdout.startswith("interview.mp4 [11:40-11:44] speech") and "walked the dog" in r.stdout
     bad = run_cli("search", "dog", "--home", str(home), "--videos", "nope")
-    assert bad.returncode == 2 and bad.stderr.strip().splitlines() == ["error: unknown video 'nope': give ids or file names from "
-                                                                       "`python -m orchestrator videos`"]
+    assert bad.returncode == 2 and bad.stderr.strip().splitlines() == [
+        "error: unknown video 'nope': give ids or file names from `python -m orchestrator videos`"
+    ]
     bad = run_cli("search", "dog", "--home", str(home), "--from", "ten")
     assert bad.returncode == 2 and "--from takes seconds" in bad.stderr and "Traceback" not in bad.stderr
 

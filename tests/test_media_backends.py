@@ -20,14 +20,17 @@ def nv12(width: int, height: int, y: int, u: int, v: int) -> np.ndarray:
     return frame
 
 
-@pytest.mark.parametrize(("yuv", "rgb"), [
-    ((235, 128, 128), (255, 255, 255)),
-    ((16, 128, 128), (0, 0, 0)),
-    ((126, 128, 128), (128, 128, 128)),
-    ((81, 90, 240), (255, 0, 0)),      # BT.601 limited-range red
-    ((145, 54, 34), (0, 255, 0)),      # green
-    ((41, 240, 110), (0, 0, 255)),     # blue
-])
+@pytest.mark.parametrize(
+    ("yuv", "rgb"),
+    [
+        ((235, 128, 128), (255, 255, 255)),
+        ((16, 128, 128), (0, 0, 0)),
+        ((126, 128, 128), (128, 128, 128)),
+        ((81, 90, 240), (255, 0, 0)),  # BT.601 limited-range red
+        ((145, 54, 34), (0, 255, 0)),  # green
+        ((41, 240, 110), (0, 0, 255)),  # blue
+    ],
+)
 def test_nv12_to_rgb_gives_the_bt601_colours(yuv, rgb):
     out = nv12_to_rgb(nv12(8, 6, *yuv), 8, 6)
     assert out.shape == (6, 8, 3) and out.dtype == np.uint8

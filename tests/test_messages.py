@@ -10,8 +10,7 @@ import pytest
 import redis
 
 from orchestrator.bus import Bus
-from orchestrator.messages import (Ask, Cancel, Cancelled, Done, Error, FileTransfer, Notice, Progress, Start, Token, decode,
-                                   encode)
+from orchestrator.messages import Ask, Cancel, Cancelled, Done, Error, FileTransfer, Notice, Progress, Start, Token, decode, encode
 
 EXAMPLES = [
     ("progress:v1", Progress(video_id="v1", status="running", window=0, windows=2, done=1, t_end=20.0, duration_s=40.0, events=7, eta_s=3.5)),
@@ -20,8 +19,19 @@ EXAMPLES = [
     ("tokens:s", Start(turn=0, question="when?", engine="extractive")),
     ("tokens:s", Token(turn=0, text="At ")),
     ("tokens:s", Notice(turn=0, text="the VLM is down")),
-    ("tokens:s", Done(turn=0, answer="At [00:04].", citations=[{"t_start": 4.0, "t_end": 12.0, "event_id": "object-1"}], engine="vlm",
-                      ttft_ms=3.0, total_ms=9.5, retrieval_ms=1.0, cached_tokens=120)),
+    (
+        "tokens:s",
+        Done(
+            turn=0,
+            answer="At [00:04].",
+            citations=[{"t_start": 4.0, "t_end": 12.0, "event_id": "object-1"}],
+            engine="vlm",
+            ttft_ms=3.0,
+            total_ms=9.5,
+            retrieval_ms=1.0,
+            cached_tokens=120,
+        ),
+    ),
     ("tokens:s", Cancelled(turn=1, answer="At")),
     ("tokens:s", Error(turn=1, error="boom")),
     ("inbox:s", Cancel()),
@@ -40,19 +50,37 @@ def test_every_message_round_trips_on_its_channel(channel, message):
 def test_the_old_dict_formats_still_read():
     """What publishers wrote before the models (and the page still writes) validates unchanged."""
     assert decode("inbox:s", json.dumps({"v": 1, "type": "cancel"})) == Cancel()
-    done = decode("tokens:s", json.dumps({"v": 1, "type": "done", "turn": 2, "answer": "x", "citations": [], "engine": "extractive",
-                                          "notice": "", "ttft_ms": 1.0, "total_ms": 2.0, "retrieval_ms": 0.5}))
+    done = decode(
+        "tokens:s",
+        json.dumps(
+            {
+                "v": 1,
+                "type": "done",
+                "turn": 2,
+                "answer": "x",
+                "citations": [],
+                "engine": "extractive",
+                "notice": "",
+                "ttft_ms": 1.0,
+                "total_ms": 2.0,
+                "retrieval_ms": 0.5,
+            }
+        ),
+    )
     assert isinstance(done, Done) and done.cached_tokens is None
 
 
-@pytest.mark.parametrize("channel,data", [
-    ("inbox:s", {"v": 1, "type": "token", "turn": 0, "text": "x"}),  # a token is not an inbox message
-    ("tokens:s", {"v": 1, "type": "token", "turn": 0}),  # text missing
-    ("tokens:s", {"v": 1, "type": "token", "turn": 0, "text": "x", "colour": "red"}),  # a field no model has
-    ("tokens:s", {"v": 2, "type": "token", "turn": 0, "text": "x"}),  # another version
-    ("progress:v1", {"v": 1, "type": "progress", "video_id": "v1", "status": "paused"}),  # not a status
-    ("progress:v1", "not json"),
-])
+@pytest.mark.parametrize(
+    "channel,data",
+    [
+        ("inbox:s", {"v": 1, "type": "token", "turn": 0, "text": "x"}),  # a token is not an inbox message
+        ("tokens:s", {"v": 1, "type": "token", "turn": 0}),  # text missing
+        ("tokens:s", {"v": 1, "type": "token", "turn": 0, "text": "x", "colour": "red"}),  # a field no model has
+        ("tokens:s", {"v": 2, "type": "token", "turn": 0, "text": "x"}),  # another version
+        ("progress:v1", {"v": 1, "type": "progress", "video_id": "v1", "status": "paused"}),  # not a status
+        ("progress:v1", "not json"),
+    ],
+)
 def test_what_does_not_fit_a_model_is_refused(channel, data):
     with pytest.raises(pydantic.ValidationError):
         decode(channel, json.dumps(data) if isinstance(data, dict) else data)

@@ -19,20 +19,24 @@ VOCAB = Vocabulary({"person", "car", "cell phone"}, {"ringing", "alarm", "siren"
 
 # -- the plan ------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("question, intent", [
-    ("How many cars pass in the last twenty seconds?", "count"),
-    ("When does the phone ring?", "when"),
-    ("does an alarm go off?", "yesno"),
-    ("what is said right after the doorbell?", "said"),
-    ("what colour is the van?", "colour"),
-    ("What does the sign say?", "text"),
-    ("how long does the alarm last?", "duration"),
-    ("Give me a quick recap of the clip", "summary"),
-    ("are there more cars or people?", "compare"),
-    ("Which cards does the speaker name?", "said"),
-    ("what can be heard in the background?", "heard"),
-    ("who shows up on camera?", "seen"),
-])
+
+@pytest.mark.parametrize(
+    "question, intent",
+    [
+        ("How many cars pass in the last twenty seconds?", "count"),
+        ("When does the phone ring?", "when"),
+        ("does an alarm go off?", "yesno"),
+        ("what is said right after the doorbell?", "said"),
+        ("what colour is the van?", "colour"),
+        ("What does the sign say?", "text"),
+        ("how long does the alarm last?", "duration"),
+        ("Give me a quick recap of the clip", "summary"),
+        ("are there more cars or people?", "compare"),
+        ("Which cards does the speaker name?", "said"),
+        ("what can be heard in the background?", "heard"),
+        ("who shows up on camera?", "seen"),
+    ],
+)
 def test_intent(question, intent):
     assert plan_question(question, 80.0, VOCAB).intent == intent
 
@@ -49,16 +53,19 @@ def test_a_word_means_what_the_graph_has_per_lane():
     assert p.graph_sound_labels == ["tone"]
 
 
-@pytest.mark.parametrize("question, duration, scope, rng", [
-    ("what was said at 1:12:30?", 7200, "absolute", (4340.0, 4360.0)),
-    ("what was said around 2 hours 5 minutes?", 7600, "absolute", (7480.0, 7520.0)),
-    ("anything in the last twenty seconds?", 80, "relative", (60.0, 80.0)),
-    ("Did anything beep during the last half minute?", 80, "relative", (50.0, 80.0)),
-    ("what happens near the end?", 600, "relative", (540.0, 600.0)),
-    ("How many vehicles passed in the first minute?", 600, "relative", (0.0, 60.0)),
-    ("what happens between 0:30 and 1:10?", 80, "absolute", (30.0, 70.0)),
-    ("what happens a minute and a half in?", 600, "absolute", (80.0, 100.0)),
-])
+@pytest.mark.parametrize(
+    "question, duration, scope, rng",
+    [
+        ("what was said at 1:12:30?", 7200, "absolute", (4340.0, 4360.0)),
+        ("what was said around 2 hours 5 minutes?", 7600, "absolute", (7480.0, 7520.0)),
+        ("anything in the last twenty seconds?", 80, "relative", (60.0, 80.0)),
+        ("Did anything beep during the last half minute?", 80, "relative", (50.0, 80.0)),
+        ("what happens near the end?", 600, "relative", (540.0, 600.0)),
+        ("How many vehicles passed in the first minute?", 600, "relative", (0.0, 60.0)),
+        ("what happens between 0:30 and 1:10?", 80, "absolute", (30.0, 70.0)),
+        ("what happens a minute and a half in?", 600, "absolute", (80.0, 100.0)),
+    ],
+)
 def test_time_scopes(question, duration, scope, rng):
     p = plan_question(question, duration, VOCAB)
     assert p.scope == scope and p.time_range == rng
@@ -95,6 +102,7 @@ def test_the_embedder_matches_words_the_tables_do_not_know():
 
 # -- answers on a graph ----------------------------------------------------------------------------
 
+
 def answer(con, vid, question, history=None, embed=bag_embed):
     retriever = Retriever(con, embed=embed)
     dur = con.execute("SELECT duration_s FROM videos WHERE video_id = ?", [vid]).fetchone()[0]
@@ -106,9 +114,18 @@ def answer(con, vid, question, history=None, embed=bag_embed):
 
 
 def turn(question, text, citations, r, vid):
-    return Turn(question, text, vid, [{"t_start": c.t_start, "t_end": c.t_end, "event_id": c.event_id} for c in citations],
-                r.plan.object_labels, r.plan.sound_labels, [], list(r.plan.time_range) if r.plan.time_range else None,
-                plan=r.plan.to_dict(), matches=[{"event_id": e.event_id, "t_start": e.t_start} for e in r.matches])
+    return Turn(
+        question,
+        text,
+        vid,
+        [{"t_start": c.t_start, "t_end": c.t_end, "event_id": c.event_id} for c in citations],
+        r.plan.object_labels,
+        r.plan.sound_labels,
+        [],
+        list(r.plan.time_range) if r.plan.time_range else None,
+        plan=r.plan.to_dict(),
+        matches=[{"event_id": e.event_id, "t_start": e.t_start} for e in r.matches],
+    )
 
 
 def cited(citations, lo, hi):
@@ -232,6 +249,7 @@ def test_without_an_embedder_the_cues_still_answer(clip):
 
 # -- a language model planning with the graph tools ----------------------------------------------
 
+
 @pytest.fixture()
 def tool_server():
     from openai_compatible_server import OpenAICompatibleServer
@@ -255,8 +273,15 @@ def tool_answer(con, vid, question, server, model="tools"):
 def test_the_model_calls_graph_tools_and_the_graph_supplies_times_and_numbers(clip, tool_server):
     con, vid = clip
     text, citations, requests = tool_answer(con, vid, "How many people are there?", tool_server)
-    assert requests[0]["tools"] and {t["function"]["name"] for t in requests[0]["tools"]} == \
-        {"count", "find", "between", "after", "transcript", "text", "attributes"}
+    assert requests[0]["tools"] and {t["function"]["name"] for t in requests[0]["tools"]} == {
+        "count",
+        "find",
+        "between",
+        "after",
+        "transcript",
+        "text",
+        "attributes",
+    }
     assert text.startswith("I count 2, the first at [00:04]")  # the count and the time come from the tool's result
     assert "99" not in text and "12:34" not in text and "34" not in text  # what the model made up is dropped
     assert [c.event_id for c in citations] == ["object:1"]

@@ -26,8 +26,7 @@ def _graph(home: Path, video_id: str) -> dict:
     with EventGraph(database_path(home), read_only=True) as g:
         events = sorted((e["id"], e["kind"], e["label"], e["t_start"], e["t_end"], e["text"], e["track_id"]) for e in g.events(video_id))
         relations = g.con.execute("SELECT src, dst, kind FROM relations WHERE video_id = ? ORDER BY ALL", [video_id]).fetchall()
-        windows = g.con.execute("SELECT idx, status, frames_scanned, frames_kept FROM windows WHERE video_id = ? ORDER BY idx",
-                                [video_id]).fetchall()
+        windows = g.con.execute("SELECT idx, status, frames_scanned, frames_kept FROM windows WHERE video_id = ? ORDER BY idx", [video_id]).fetchall()
     return {"events": events, "relations": relations, "windows": windows}
 
 
@@ -126,8 +125,9 @@ def test_a_worker_killed_mid_ingest_loses_no_window(gt_clip, services, ray_execu
     thread = threading.Thread(target=killer, daemon=True)
     thread.start()
     try:
-        summary = Ingestor(tmp_path, services, IngestConfig(window_s=WINDOW_S, executor="ray"), rules=[],
-                           executor=ray_executor).ingest(gt_clip[0], on_progress=on_progress)
+        summary = Ingestor(tmp_path, services, IngestConfig(window_s=WINDOW_S, executor="ray"), rules=[], executor=ray_executor).ingest(
+            gt_clip[0], on_progress=on_progress
+        )
     finally:
         stop.set()
         thread.join(timeout=10)

@@ -15,7 +15,20 @@ def test_reliability_report_quick():
     assert lines and lines[-1].endswith("data lost: 0"), out.stdout[-3000:] + out.stderr[-3000:]
     assert out.returncode == 0, out.stdout[-3000:]
     table = out.stdout
-    for scenario in ("SIGKILL", "Triton killed", "Redis restarted", "VLM", "disk full", "hostile questions", "mutated media", "chat sessions",
-                     "app killed with SIGKILL", "second writer while the app runs", "two writers", "CLI-ingested video", "file removed",
-                     "--auth (2 users) with --preload"):
+    for scenario in (
+        "SIGKILL",
+        "Triton killed",
+        "Redis restarted",
+        "VLM",
+        "disk full",
+        "hostile questions",
+        "mutated media",
+        "chat sessions",
+        "app killed with SIGKILL",
+        "second writer while the app runs",
+        "two writers",
+        "CLI-ingested video",
+        "file removed",
+        "--auth (2 users) with --preload",
+    ):
         assert scenario in table, scenario

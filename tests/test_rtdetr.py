@@ -27,7 +27,9 @@ def rtdetr_dir(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("rtdetr")
     proc = subprocess.run(
         [sys.executable, str(REPO / "scripts/export_rtdetr.py"), "--random-small", "--size", str(SIZE), "--out", str(out)],
-        capture_output=True, text=True, timeout=300,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "ONNX Runtime vs PyTorch, max abs diff" in proc.stdout
@@ -86,8 +88,9 @@ def test_export_writes_onnx_and_metadata(rtdetr_dir):
 
 
 def test_export_rejects_bad_size():
-    proc = subprocess.run([sys.executable, str(REPO / "scripts/export_rtdetr.py"), "--random-small", "--size", "300"],
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, str(REPO / "scripts/export_rtdetr.py"), "--random-small", "--size", "300"], capture_output=True, text=True, timeout=120
+    )
     assert proc.returncode != 0 and "multiple of 32" in proc.stderr
 
 
@@ -118,17 +121,18 @@ def test_ingest_through_rtdetr_writes_detections(rtdetr_triton, redis_server, me
     from orchestrator.pipeline import Ingestor, Services, database_path
 
     clip = tmp_path / "bikes4s.mp4"
-    subprocess.run(["ffmpeg", "-v", "error", "-y", "-i", str(media_dir / "bikes.mp4"), "-t", "4", "-an", "-c:v", "libx264",
-                    "-preset", "ultrafast", str(clip)], check=True, timeout=120)
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-y", "-i", str(media_dir / "bikes.mp4"), "-t", "4", "-an", "-c:v", "libx264", "-preset", "ultrafast", str(clip)],
+        check=True,
+        timeout=120,
+    )
     monkeypatch.setenv("TRITON_URL", rtdetr_triton.http_url)
     monkeypatch.setenv("REDIS_URL", redis_server.url)
     home = tmp_path / "home"
     with Services() as services:
         summary = Ingestor(home, services).ingest(clip)
     with EventGraph(database_path(home), read_only=True) as graph:
-        rows = graph.con.execute(
-            "SELECT label, confidence, x1, y1, x2, y2 FROM detections WHERE video_id = ?", [summary.video_id]
-        ).fetchall()
+        rows = graph.con.execute("SELECT label, confidence, x1, y1, x2, y2 FROM detections WHERE video_id = ?", [summary.video_id]).fetchall()
     assert rows, "the ingest wrote no detection rows"
     for label, conf, x1, y1, x2, y2 in rows:
         assert label and conf >= TEST_THRESHOLD
@@ -155,8 +159,7 @@ def test_engine_args_defaults_and_validation(tmp_path):
 def test_engine_builder_says_tensorrt_is_missing(tmp_path):
     onnx = tmp_path / "m.onnx"
     onnx.write_bytes(b"x")
-    proc = subprocess.run([sys.executable, str(REPO / "scripts/build_trt_engine.py"), "--onnx", str(onnx)],
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run([sys.executable, str(REPO / "scripts/build_trt_engine.py"), "--onnx", str(onnx)], capture_output=True, text=True, timeout=120)
     try:
         import tensorrt  # noqa: F401
     except ImportError:

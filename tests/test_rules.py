@@ -17,8 +17,15 @@ from orchestrator.rules import RulesError, load_rules
 
 RULES = Path(__file__).parent / "data" / "ground_truth_rules.yaml"
 EXPECTED_AT = {  # rule -> (earliest, latest) time the single alert may have
-    "hit-presence": (4.0, 5.5), "hit-absence": (20.5, 23.0), "hit-count": (4.0, 5.5), "hit-dwell": (6.0, 12.0),
-    "hit-speed": (4.0, 12.0), "hit-sound": (29.8, 30.2), "hit-speech": (18.0, 19.2), "hit-sequence": (18.0, 19.2), "hit-cooccur": (24.8, 25.3),
+    "hit-presence": (4.0, 5.5),
+    "hit-absence": (20.5, 23.0),
+    "hit-count": (4.0, 5.5),
+    "hit-dwell": (6.0, 12.0),
+    "hit-speed": (4.0, 12.0),
+    "hit-sound": (29.8, 30.2),
+    "hit-speech": (18.0, 19.2),
+    "hit-sequence": (18.0, 19.2),
+    "hit-cooccur": (24.8, 25.3),
 }
 
 
@@ -69,8 +76,11 @@ def test_every_rule_type_fires_exactly_where_it_should_during_ingest(ingested_wi
 def test_alerts_link_to_their_evidence(ingested_with_rules):
     home, vid = ingested_with_rules
     with EventGraph(database_path(home), read_only=True) as g:
-        rows = g.con.execute("""SELECT r.src, e.kind FROM relations r JOIN events e ON e.video_id = r.video_id AND e.id = r.dst
-                                WHERE r.video_id = ? AND r.kind = 'triggered_by'""", [vid]).fetchall()
+        rows = g.con.execute(
+            """SELECT r.src, e.kind FROM relations r JOIN events e ON e.video_id = r.video_id AND e.id = r.dst
+                                WHERE r.video_id = ? AND r.kind = 'triggered_by'""",
+            [vid],
+        ).fetchall()
     kinds = {src.split("-")[1] + "-" + src.split("-")[2]: kind for src, kind in rows}
     assert kinds["hit-speech"] == "speech" and kinds["hit-presence"] == "object" and kinds["hit-sound"] == "sound"
 
@@ -97,15 +107,21 @@ def test_cli_rules_run_on_a_video_ingested_without_rules(gt_ingested, tmp_path):
     _check(_alerts(work, summary.video_id))
 
 
-@pytest.mark.parametrize("text, where, what", [
-    ("rules:\n  - id: a\n    when: {presence: {object: person}\n", ":4", "not valid YAML"),
-    ("rules:\n  - id: a\n    when:\n      presence: {object: person}\n      speech: {phrase: hi}\n", ":3", "exactly one condition"),
-    ("rules:\n  - id: ok\n    when: {speech: {phrase: hi}}\n  - id: b\n    when:\n      count: {object: person, min: many, within_s: 5}\n", ":6",
-     "rule 'b': when.count.min"),
-    ("rules:\n  - id: c\n    when:\n      dwell: {object: person, zone: [[0, 0], [2, 0], [1, 1]], min_s: 1}\n", ":4", "between 0 and 1"),
-    ("rules:\n  - id: d\n    severity: extreme\n    when: {speech: {phrase: hi}}\n", ":3", "severity"),
-    ("rules:\n  - id: e\n    when: {speech: {phrase: hi}}\n    colour: red\n", ":4", "colour"),
-])
+@pytest.mark.parametrize(
+    "text, where, what",
+    [
+        ("rules:\n  - id: a\n    when: {presence: {object: person}\n", ":4", "not valid YAML"),
+        ("rules:\n  - id: a\n    when:\n      presence: {object: person}\n      speech: {phrase: hi}\n", ":3", "exactly one condition"),
+        (
+            "rules:\n  - id: ok\n    when: {speech: {phrase: hi}}\n  - id: b\n    when:\n      count: {object: person, min: many, within_s: 5}\n",
+            ":6",
+            "rule 'b': when.count.min",
+        ),
+        ("rules:\n  - id: c\n    when:\n      dwell: {object: person, zone: [[0, 0], [2, 0], [1, 1]], min_s: 1}\n", ":4", "between 0 and 1"),
+        ("rules:\n  - id: d\n    severity: extreme\n    when: {speech: {phrase: hi}}\n", ":3", "severity"),
+        ("rules:\n  - id: e\n    when: {speech: {phrase: hi}}\n    colour: red\n", ":4", "colour"),
+    ],
+)
 def test_malformed_rule_files_give_located_errors(tmp_path, text, where, what):
     f = tmp_path / "bad.yaml"
     f.write_text(text)

@@ -65,7 +65,7 @@ def test_vdet_config_names_the_file(clean_env, monkeypatch, tmp_path):
 
 def test_unknown_key_names_the_file_and_the_key(clean_env):
     path = clean_env / "config.toml"
-    path.write_text('prot = 80\n')
+    path.write_text("prot = 80\n")
     with pytest.raises(SettingsError) as err:
         load_settings()
     assert str(path) in str(err.value) and "'prot'" in str(err.value)
@@ -75,7 +75,7 @@ def test_unknown_key_names_the_file_and_the_key(clean_env):
     path.write_text('port = "many"\n')
     with pytest.raises(SettingsError, match=r"port in .*config.toml"):
         load_settings()
-    path.write_text('port = \n')
+    path.write_text("port = \n")
     with pytest.raises(SettingsError, match="not valid TOML"):
         load_settings()
 
@@ -101,8 +101,15 @@ def test_every_weights_role_has_a_setting():
 def test_config_command_json(clean_env, monkeypatch):
     (clean_env / "config.toml").write_text('port = 8001\nvlm_api_key = "sk-secret"\n')
     env = {**settings_mod.os.environ, "VDET_HOST": "0.0.0.0"}
-    out = subprocess.run([sys.executable, "-m", "orchestrator", "config", "--json", "--lanes", "speech"], cwd=REPO, env=env,
-                         capture_output=True, text=True, check=True, timeout=60)
+    out = subprocess.run(
+        [sys.executable, "-m", "orchestrator", "config", "--json", "--lanes", "speech"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
     data = json.loads(out.stdout.strip().splitlines()[-1])
     rows = {r["name"]: r for r in data["settings"]}
     assert data["config_file"] == str(clean_env / "config.toml")
@@ -113,6 +120,6 @@ def test_config_command_json(clean_env, monkeypatch):
     assert (rows["executor"]["value"], rows["executor"]["origin"]) == ("local", "default")
     assert rows["vlm_api_key"]["value"] == "***" and "sk-secret" not in out.stdout
     assert all(r["description"] for r in rows.values())
-    (clean_env / "config.toml").write_text('nonsense = 1\n')
+    (clean_env / "config.toml").write_text("nonsense = 1\n")
     bad = subprocess.run([sys.executable, "-m", "orchestrator", "config"], cwd=REPO, env=env, capture_output=True, text=True, timeout=60)
     assert bad.returncode == 2 and "unknown key 'nonsense'" in bad.stderr and "config.toml" in bad.stderr

@@ -35,10 +35,13 @@ def test_six_beeps_are_one_alarm_with_its_pattern():
     assert got == [("alarm", 2.0, 7.2, "6 beeps, 1.0 s apart")]
 
 
-@pytest.mark.parametrize("ring", [
-    0.15 * (np.sin(2 * np.pi * 440 * _t(2)) + np.sin(2 * np.pi * 480 * _t(2))),  # a dual-tone ringer, 2 s on, 4 s off
-    0.2 * np.sin(2 * np.pi * (1000 + 200 * np.sign(np.sin(2 * np.pi * 20 * _t(2)))) * _t(2)),  # a 20 Hz trill
-])
+@pytest.mark.parametrize(
+    "ring",
+    [
+        0.15 * (np.sin(2 * np.pi * 440 * _t(2)) + np.sin(2 * np.pi * 480 * _t(2))),  # a dual-tone ringer, 2 s on, 4 s off
+        0.2 * np.sin(2 * np.pi * (1000 + 200 * np.sign(np.sin(2 * np.pi * 20 * _t(2)))) * _t(2)),  # a 20 Hz trill
+    ],
+)
 def test_a_ring_cadence_is_one_ringing(ring):
     got = _named(_scene(20, [(1, ring), (7, ring), (13, ring)]))
     assert [g[0] for g in got] == ["ringing"] and got[0][3] == "3 rings" and abs(got[0][1] - 1.0) < 0.1
@@ -66,8 +69,9 @@ def test_speech_is_not_a_sound_but_a_beep_over_it_is():
 
 def test_fusion_one_event_per_sound():
     signal = analyse_signal(_scene(12, [(2 + k, 0.2 * np.sin(2 * np.pi * 3000 * _t(0.2))) for k in range(6)]))
-    fused = fuse(signal, [("animal", 3.0, 6.0, 0.9), ("noise", 0.0, 3.0, 0.9), ("human voice", 8.0, 11.0, 0.8), ("siren", 20.0, 23.0, 0.7)],
-                 speech=[(8.0, 11.0)])
+    fused = fuse(
+        signal, [("animal", 3.0, 6.0, 0.9), ("noise", 0.0, 3.0, 0.9), ("human voice", 8.0, 11.0, 0.8), ("siren", 20.0, 23.0, 0.7)], speech=[(8.0, 11.0)]
+    )
     # the species tag over the beeps is folded into the alarm, noise and speech-restating tags are dropped, the siren stays
     assert [(s.label, s.attrs["sources"]) for s in fused] == [("alarm", ["signal", "tagger"]), ("siren", ["tagger"])]
     dog = fuse(signal, [("dog bark", 2.0, 5.0, 0.6)], speech=[])
@@ -94,7 +98,10 @@ def test_fusion_takes_the_taggers_likeliest_name_for_one_signal():
         alone = fuse([], order, speech=[])
         assert [(s.label, s.attrs["tagger_labels"]) for s in alone] == [("telephone ringing", ["alarm"])]
     # sounds of different kinds at one time stay apart
-    assert sorted(s.label for s in fuse([], [("telephone ringing", 2.0, 7.5, 0.82), ("dog bark", 3.0, 4.0, 0.7)], speech=[])) == ["dog bark", "telephone ringing"]
+    assert sorted(s.label for s in fuse([], [("telephone ringing", 2.0, 7.5, 0.82), ("dog bark", 3.0, 4.0, 0.7)], speech=[])) == [
+        "dog bark",
+        "telephone ringing",
+    ]
 
 
 def test_bursts_inside_music_are_its_notes_not_sounds_of_their_own():
@@ -133,8 +140,15 @@ def test_tagger_patches_become_runs_of_one_name():
     def hit(t0, label, p):
         return SimpleNamespace(t_start=t0, t_end=t0 + 0.96, label=label, confidence=p)
 
-    hits = [hit(0.0, "Music", 0.9), hit(0.48, "Piano", 0.7), hit(0.96, "Music", 0.8), hit(5.0, "Music", 0.9),
-            hit(5.0, "Speech", 0.99), hit(7.0, "Dog", 0.55), hit(7.0, "Bark", 0.7)]
+    hits = [
+        hit(0.0, "Music", 0.9),
+        hit(0.48, "Piano", 0.7),
+        hit(0.96, "Music", 0.8),
+        hit(5.0, "Music", 0.9),
+        hit(5.0, "Speech", 0.99),
+        hit(7.0, "Dog", 0.55),
+        hit(7.0, "Bark", 0.7),
+    ]
     runs = tagger_runs(hits, audioset_name_for, threshold=0.6)
     assert runs == [("music", 0.0, 1.92, 0.9), ("music", 5.0, 5.96, 0.9), ("dog bark", 7.0, 7.96, 0.7)]
 

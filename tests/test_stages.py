@@ -163,8 +163,10 @@ def test_previous_windows_last_frame_is_found_again_on_a_sparse_source(tmp_path)
     from orchestrator.windows import Window
 
     clip = tmp_path / "one_fps.mp4"
-    subprocess.run(["ffmpeg", "-loglevel", "error", "-f", "lavfi", "-i", "testsrc=size=160x120:rate=1:duration=40",
-                    "-c:v", "libx264", "-pix_fmt", "yuv420p", str(clip)], check=True)
+    subprocess.run(
+        ["ffmpeg", "-loglevel", "error", "-f", "lavfi", "-i", "testsrc=size=160x120:rate=1:duration=40", "-c:v", "libx264", "-pix_fmt", "yuv420p", str(clip)],
+        check=True,
+    )
     info = probe(clip)
     window = Window(0, 0.0, 20.0)
     scanned = list(FrameReader(info, 160).read(window.t_start, window.t_end, 4.0))

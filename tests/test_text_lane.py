@@ -38,8 +38,11 @@ def _assemble_all(windows: list[tuple[float, float, list[tuple[float, list[TextR
 def test_one_sign_read_noisily_across_windows_is_one_event_with_its_span():
     noisy = ["NO PARKING", "NO PARKlNG", "N0 PARKING", "NO PARKING", "PARKING", "NO PARKING"]
     frames = [(float(t), [_reading(noisy[t % len(noisy)])]) for t in range(0, 50)]  # seen 0..49 s, windows of 20 s
-    windows = [(0.0, 20.0, [f for f in frames if f[0] < 20]), (20.0, 40.0, [f for f in frames if 20 <= f[0] < 40]),
-               (40.0, 60.0, [f for f in frames if f[0] >= 40])]
+    windows = [
+        (0.0, 20.0, [f for f in frames if f[0] < 20]),
+        (20.0, 40.0, [f for f in frames if 20 <= f[0] < 40]),
+        (40.0, 60.0, [f for f in frames if f[0] >= 40]),
+    ]
     events = _assemble_all(windows)
     assert len(events) == 1
     window, e = events[0]
@@ -60,9 +63,11 @@ def test_texts_close_when_unseen_and_ids_are_deterministic():
     again = _assemble_all(windows)
     assert [(w, e.id, e.label, e.t_start, e.t_end) for w, e in first] == [(w, e.id, e.label, e.t_start, e.t_end) for w, e in again]
     got = [(w, e.id, e.label, e.t_start, e.t_end) for w, e in first]
-    assert got == [(0, "text-00000-000", "NO PARKING", 0.0, 5.0),  # closed inside window 0 (not seen for 4 s)
-                   (1, "text-00000-001", "PLATFORM 7", 8.0, 29.0),
-                   (1, "text-00001-001", "NO PARKING", 34.0, 37.0)]  # text-00001-000 was EXIT, read once
+    assert got == [
+        (0, "text-00000-000", "NO PARKING", 0.0, 5.0),  # closed inside window 0 (not seen for 4 s)
+        (1, "text-00000-001", "PLATFORM 7", 8.0, 29.0),
+        (1, "text-00001-001", "NO PARKING", 34.0, 37.0),
+    ]  # text-00001-000 was EXIT, read once
 
 
 def test_without_tesseract_the_lane_reads_nothing_and_warns_once(monkeypatch, caplog):

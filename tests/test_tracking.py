@@ -17,8 +17,7 @@ def frame(*objs: tuple[str, float, tuple[float, float, float, float]]) -> FrameD
     if not objs:
         return FrameDetections(np.zeros((0, 4), np.float32), np.zeros(0, np.float32), np.zeros(0, np.int32), ())
     labels, scores, boxes = zip(*objs)
-    return FrameDetections(np.array(boxes, np.float32), np.array(scores, np.float32),
-                           np.array([COCO[l] for l in labels], np.int32), tuple(labels))
+    return FrameDetections(np.array(boxes, np.float32), np.array(scores, np.float32), np.array([COCO[l] for l in labels], np.int32), tuple(labels))
 
 
 def walker(i: int, x0: float = 0.1, y: float = 0.4) -> tuple[float, float, float, float]:

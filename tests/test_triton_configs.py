@@ -119,7 +119,8 @@ def test_detector_engine_is_a_batched_tensorrt_plan_the_detector_can_call(name):
     assert max(engine.dynamic_batching.preferred_batch_size) <= engine.max_batch_size
     assert [(t.name, mc.DataType.Name(t.data_type), list(t.dims)) for t in engine.input] == [("pixel_values", "TYPE_FP32", [3, 640, 640])]
     assert [(t.name, mc.DataType.Name(t.data_type), list(t.dims)) for t in engine.output] == [
-        ("logits", "TYPE_FP32", [300, 80]), ("pred_boxes", "TYPE_FP32", [300, 4]),
+        ("logits", "TYPE_FP32", [300, 80]),
+        ("pred_boxes", "TYPE_FP32", [300, 4]),
     ]
     assert not (REPOSITORY / "detector_engine" / "config.pbtxt").exists()  # the CPU server never loads it
 
@@ -186,7 +187,9 @@ def test_custom_layout_from_yaml(tmp_path):
     )
     run = subprocess.run(
         [sys.executable, "scripts/make_gpu_configs.py", "--layout", str(layout_file), "--repository", str(repository)],
-        cwd=REPO, capture_output=True, text=True,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
     )
     assert run.returncode == 0, run.stderr
     layout = gen.load_layout(layout_file)
@@ -198,7 +201,9 @@ def test_custom_layout_from_yaml(tmp_path):
     assert parse(repository / "asr" / "configs" / "gpu2.pbtxt").parameters["model"].string_value == "whisper-base"
 
     # the standard layouts round-trip through YAML unchanged
-    dumped = subprocess.run([sys.executable, "scripts/make_gpu_configs.py", "--gpus", "7", "--print-layout"], cwd=REPO, capture_output=True, text=True, check=True)
+    dumped = subprocess.run(
+        [sys.executable, "scripts/make_gpu_configs.py", "--gpus", "7", "--print-layout"], cwd=REPO, capture_output=True, text=True, check=True
+    )
     (tmp_path / "gpu7.yaml").write_text(dumped.stdout)
     again = gen.load_layout(tmp_path / "gpu7.yaml")
     for model in gen.repository_models(REPOSITORY):
@@ -228,7 +233,9 @@ def test_bad_layouts_are_refused_with_a_clear_message(tmp_path, edit, message):
     layout_file.write_text(text)
     run = subprocess.run(
         [sys.executable, "scripts/make_gpu_configs.py", "--layout", str(layout_file), "--repository", str(repository)],
-        cwd=REPO, capture_output=True, text=True,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
     )
     assert run.returncode == 2 and message in run.stderr, run.stderr
     assert not list(repository.glob("*/configs/*.pbtxt"))  # nothing half-written
@@ -270,7 +277,12 @@ def test_start_script_is_valid_bash_and_prints_the_ngc_launch():
     script = REPO / "scripts" / "start_triton_gpu.sh"
     subprocess.run(["bash", "-n", str(script)], check=True)
     for name in LAYOUTS:
-        run = subprocess.run([str(script), "--layout", name, "--dry-run"], capture_output=True, text=True, env={"PATH": "/usr/bin:/bin", "HOME": "/tmp", "VDET_MODELS": "/srv/weights"})
+        run = subprocess.run(
+            [str(script), "--layout", name, "--dry-run"],
+            capture_output=True,
+            text=True,
+            env={"PATH": "/usr/bin:/bin", "HOME": "/tmp", "VDET_MODELS": "/srv/weights"},
+        )
         assert run.returncode == 0, run.stderr
         build, launch = (shlex.split(line.split("#")[0]) for line in run.stdout.strip().splitlines())
         assert build[:2] == ["docker", "build"] and "docker/triton-gpu.Dockerfile" in build[build.index("-f") + 1]
@@ -280,7 +292,7 @@ def test_start_script_is_valid_bash_and_prints_the_ngc_launch():
         assert f"{REPOSITORY}:/models:ro" in launch and "/srv/weights:/weights:ro" in launch
         image = launch[launch.index("tritonserver") - 1]
         assert image.startswith("video-detective/triton-gpu:") and not image.endswith(":latest")
-        server = launch[launch.index("tritonserver"):]
+        server = launch[launch.index("tritonserver") :]
         assert f"--model-config-name={name}" in server and "--model-control-mode=explicit" in server
         assert {a.split("=", 1)[1] for a in server if a.startswith("--load-model=")} == set(gen.repository_models(REPOSITORY))
     dockerfile = (REPO / "docker" / "triton-gpu.Dockerfile").read_text()
@@ -297,9 +309,21 @@ def test_tuning_recipes_prepare_real_inputs_and_valid_commands(tmp_path, media_d
     import yaml
 
     run = subprocess.run(
-        [sys.executable, "scripts/tune_triton.py", "--out", str(tmp_path), "--dry-run", "perf",
-         "--image", str(media_dir / "bus.jpg"), "--concurrency", "1,4,16"],
-        cwd=REPO, capture_output=True, text=True,
+        [
+            sys.executable,
+            "scripts/tune_triton.py",
+            "--out",
+            str(tmp_path),
+            "--dry-run",
+            "perf",
+            "--image",
+            str(media_dir / "bus.jpg"),
+            "--concurrency",
+            "1,4,16",
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
     )
     assert run.returncode == 0, run.stderr
     data = json.loads((tmp_path / "detector_input_720x1280.json").read_text())
@@ -311,7 +335,9 @@ def test_tuning_recipes_prepare_real_inputs_and_valid_commands(tmp_path, media_d
     for c in commands:
         assert c[c.index("--shape") + 1] == "IMAGE:720,1280,3" and c[c.index("-m") + 1] == "detector"
 
-    run = subprocess.run([sys.executable, "scripts/tune_triton.py", "--out", str(tmp_path), "--dry-run", "analyze", "--layout", "gpu7"], cwd=REPO, capture_output=True, text=True)
+    run = subprocess.run(
+        [sys.executable, "scripts/tune_triton.py", "--out", str(tmp_path), "--dry-run", "analyze", "--layout", "gpu7"], cwd=REPO, capture_output=True, text=True
+    )
     assert run.returncode == 0, run.stderr
     staged = parse(tmp_path / "analyzer" / "repository" / "detector_engine" / "config.pbtxt")
     assert staged.platform == "tensorrt_plan" and all(not g.gpus for g in staged.instance_group)

@@ -101,8 +101,9 @@ def test_raw_http_json_request(triton):
         "inputs": [{"name": "TEXT", "shape": [1, 1], "datatype": "BYTES", "data": ["a red car"]}],
         "outputs": [{"name": "EMBEDDING", "parameters": {"binary_data": False}}],
     }
-    req = urllib.request.Request(f"http://{triton.http_url}/v2/models/embedder/infer", data=json.dumps(body).encode(),
-                                 headers={"Content-Type": "application/json"})
+    req = urllib.request.Request(
+        f"http://{triton.http_url}/v2/models/embedder/infer", data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}
+    )
     with urllib.request.urlopen(req, timeout=30) as resp:
         out = json.loads(resp.read())
     assert out["outputs"][0]["shape"] == [1, 384] and len(out["outputs"][0]["data"]) == 384
@@ -129,8 +130,22 @@ def test_readme_http_examples_script(triton, media_dir):
 
     from conftest import REPO
 
-    out = subprocess.run([sys.executable, "scripts/triton_http_examples.py", "--url", triton.http_url, "--image", str(media_dir / "bus.jpg"),
-                          "--wav", str(media_dir / "sample.wav")], cwd=REPO, capture_output=True, text=True, timeout=300)
+    out = subprocess.run(
+        [
+            sys.executable,
+            "scripts/triton_http_examples.py",
+            "--url",
+            triton.http_url,
+            "--image",
+            str(media_dir / "bus.jpg"),
+            "--wav",
+            str(media_dir / "sample.wav"),
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert out.returncode == 0, out.stderr
     lines = out.stdout.splitlines()
     assert sum("'bus'" in line and "'person'" in line for line in lines) == 2  # both detector forms

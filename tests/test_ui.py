@@ -20,8 +20,7 @@ from orchestrator.triton_server import free_port
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 SHOTS = REPO / "out" / "ui-screenshots"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync"]
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed (make setup installs it)")
 
@@ -31,8 +30,13 @@ class RunningApp:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}/"
         self.log = open(home.parent / f"app-{self.port}.log", "w")
-        self.proc = subprocess.Popen([sys.executable, "app.py", "--port", str(self.port), "--home", str(home), *(extra or [])],
-                                     cwd=REPO, env={**os.environ, **env}, stdout=self.log, stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen(
+            [sys.executable, "app.py", "--port", str(self.port), "--home", str(home), *(extra or [])],
+            cwd=REPO,
+            env={**os.environ, **env},
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
         deadline = time.monotonic() + start_timeout_s  # longer when the app starts its own Triton
         while time.monotonic() < deadline:
             try:
@@ -207,8 +211,17 @@ def test_stop_cancels_a_streaming_answer(browser, triton, redis_server, tmp_path
     server = OpenAICompatibleServer().start()
     server.state.model = "slow"
     home = tmp_path_factory.mktemp("app-vlm") / "home"
-    running = RunningApp(home, {"TRITON_URL": triton.http_url, "REDIS_URL": redis_server.url, "VLM_BASE_URL": server.base_url,
-                                "VLM_MODEL": "slow", "VLM_API_KEY": "sk-test-SECRET-4711"}, ["--preload", str(gt_clip[0]), "-v"])
+    running = RunningApp(
+        home,
+        {
+            "TRITON_URL": triton.http_url,
+            "REDIS_URL": redis_server.url,
+            "VLM_BASE_URL": server.base_url,
+            "VLM_MODEL": "slow",
+            "VLM_API_KEY": "sk-test-SECRET-4711",
+        },
+        ["--preload", str(gt_clip[0]), "-v"],
+    )
     try:
         page = browser.new_page(viewport={"width": 1280, "height": 800})
         page.goto(running.url)
@@ -450,22 +463,27 @@ def test_ingest_progress_counts_from_one_and_estimates_time_left(browser, app, g
 
 
 def last_answer_links(page) -> set[str]:
-    return set(page.evaluate("""() => { const bots = document.querySelectorAll('#chat .bot.message');
-        const last = bots[bots.length - 1]; return last ? [...last.querySelectorAll("a[href^='#t=']")].map((a) => a.getAttribute('href')) : []; }"""))
+    return set(
+        page.evaluate("""() => { const bots = document.querySelectorAll('#chat .bot.message');
+        const last = bots[bots.length - 1]; return last ? [...last.querySelectorAll("a[href^='#t=']")].map((a) => a.getAttribute('href')) : []; }""")
+    )
 
 
 @pytest.mark.parametrize("template", ["safety", "comprehensive"])
 def test_footer_counts_the_cited_links(browser, app, gt_clip, template):
     page = browser.new_page(viewport={"width": 1280, "height": 800})
     open_clip(page, app, gt_clip[0])
-    for ask in (lambda: page.locator(f"#tpl-{template}").click(),
-                lambda: (page.locator("#question textarea").fill("What did they say?"), page.locator("#send").click())):
+    for ask in (
+        lambda: page.locator(f"#tpl-{template}").click(),
+        lambda: (page.locator("#question textarea").fill("What did they say?"), page.locator("#send").click()),
+    ):
         page.locator("#question textarea").fill("")
         before = page.locator("#chat .bot.message").count()
         ask()
         deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and not (page.locator("#chat .bot.message").count() > before
-                                                   and re.search(r"cited moment", page.locator("#notice").inner_text())):
+        while time.monotonic() < deadline and not (
+            page.locator("#chat .bot.message").count() > before and re.search(r"cited moment", page.locator("#notice").inner_text())
+        ):
             page.wait_for_timeout(250)
         footer = page.locator("#notice").inner_text()
         n = int(re.search(r"(\d+) cited moments?", footer).group(1))

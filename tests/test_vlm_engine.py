@@ -62,10 +62,21 @@ def vlm_server():
 
 
 def _retrieval(clip_path, duration: float, times: list[float], video_id: str = "vid") -> RetrievalResult:
-    evidence = [Evidence(f"object:{i}", "object", "person", t, t + 1.0, 0.9, score=1.0 - i / 100, best_t=t + 0.5)
-                for i, t in enumerate(times)]
-    return RetrievalResult(video_id, clip_path.name, duration, plan_question("what happens?", duration), evidence, {}, {}, 0, None,
-                           2, 2, [(e.best_t, e.event_id) for e in evidence[:8]])
+    evidence = [Evidence(f"object:{i}", "object", "person", t, t + 1.0, 0.9, score=1.0 - i / 100, best_t=t + 0.5) for i, t in enumerate(times)]
+    return RetrievalResult(
+        video_id,
+        clip_path.name,
+        duration,
+        plan_question("what happens?", duration),
+        evidence,
+        {},
+        {},
+        0,
+        None,
+        2,
+        2,
+        [(e.best_t, e.event_id) for e in evidence[:8]],
+    )
 
 
 def _images(message: dict) -> list[tuple[str, dict]]:

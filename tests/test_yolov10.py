@@ -18,8 +18,7 @@ REPO = Path(__file__).resolve().parent.parent
 
 needs_weights = pytest.mark.skipif(
     not weights.present("yolov10"),
-    reason="YOLOv10-N weights are opt-in (AGPL-3.0) and not installed: run "
-    "`.venv/bin/python -m orchestrator.weights fetch yolov10` to test the yolov10 head",
+    reason="YOLOv10-N weights are opt-in (AGPL-3.0) and not installed: run `.venv/bin/python -m orchestrator.weights fetch yolov10` to test the yolov10 head",
 )
 
 

@@ -44,6 +44,7 @@ def parse_clock(text) -> float | None:
     h, mi = (int(a), int(b)) if b is not None else (0, int(a or 0))
     return h * 3600 + mi * 60 + float(sec)
 
+
 CSS = """
 #progress .vd-bar { width: 100%; height: 10px; background: #e9ecef; border-radius: 5px; overflow: hidden; }
 #progress .vd-bar > div { height: 100%; background: #1c7ed6; transition: width .5s; }
@@ -152,7 +153,6 @@ def cited_links(markdown: str) -> list[float]:
     return list(seen)
 
 
-
 def settings_md() -> str:
     """The effective configuration as the status panel shows it (as ``python -m orchestrator config``)."""
     try:
@@ -166,6 +166,7 @@ def settings_md() -> str:
         shown = (", ".join(value) if isinstance(value, list) else "" if value is None else str(value)).replace("|", "\\|")
         lines.append(f"| `{row['env']}` | {shown} | {row['origin']} |")
     return "\n".join(lines)
+
 
 class AppState:
     """What the page's handlers share: the library, the ask service, the clients."""
@@ -211,25 +212,39 @@ class AppState:
             label = "copying into the library" if job.status == "copying" else "queued for ingest"
             return f"<div class='vd-bar'><div style='width:{pct:.0f}%'></div></div><div class='vd-text'>{job.name}: {label} ({pct:.0f}%)</div>"
         if job and job.status == "error":
-            return f"<div class='vd-text' style='color:#c92a2a'>Ingest stopped: {job.error}. Upload the file again to resume from the last finished window.</div>"
+            return (
+                f"<div class='vd-text' style='color:#c92a2a'>Ingest stopped: {job.error}. Upload the file again to resume from the last finished window.</div>"
+            )
         if v is None:
             return "<div class='vd-text'>Unknown video.</div>"
         done, total = v["windows_done"], max(v["n_windows"] or 1, 1)
         gone = self.library.missing_file(video_id)
-        gone_note = (f" <b>The video file is gone</b> (it was at {html.escape(gone)}): the player cannot show it; the timeline, "
-                     "events and answers still work. Put the file back or upload it again to watch it.") if gone else ""
+        gone_note = (
+            (
+                f" <b>The video file is gone</b> (it was at {html.escape(gone)}): the player cannot show it; the timeline, "
+                "events and answers still work. Put the file back or upload it again to watch it."
+            )
+            if gone
+            else ""
+        )
         if v["status"] == "done" or done >= total:
-            return (f"<div class='vd-bar'><div style='width:100%'></div></div><div class='vd-text'>{v['name']}: ingested, "
-                    f"{plural(total, 'window')}, {fmt_time(v['duration_s'] or 0)}.{gone_note}</div>")
+            return (
+                f"<div class='vd-bar'><div style='width:100%'></div></div><div class='vd-text'>{v['name']}: ingested, "
+                f"{plural(total, 'window')}, {fmt_time(v['duration_s'] or 0)}.{gone_note}</div>"
+            )
         if job is None or job.status not in ("queued", "ingesting"):
             # nothing in this app is ingesting it: an earlier run stopped (an error, or it was killed), never "running"
             why = f": {html.escape(v['error'])}" if v.get("error") else ""
-            return (f"<div class='vd-bar'><div style='width:{100 * done / total:.0f}%'></div></div><div class='vd-text' style='color:#c92a2a'>"
-                    f"{v['name']}: ingest stopped at window {min(done + 1, total)} of {total}{why}. Questions are answered from the "
-                    f"{plural(done, 'window')} done. Upload the file again to resume from there.{gone_note}</div>")
+            return (
+                f"<div class='vd-bar'><div style='width:{100 * done / total:.0f}%'></div></div><div class='vd-text' style='color:#c92a2a'>"
+                f"{v['name']}: ingest stopped at window {min(done + 1, total)} of {total}{why}. Questions are answered from the "
+                f"{plural(done, 'window')} done. Upload the file again to resume from there.{gone_note}</div>"
+            )
         if job.status == "queued":
-            return (f"<div class='vd-bar'><div style='width:{100 * done / total:.0f}%'></div></div><div class='vd-text'>{v['name']}: "
-                    f"queued to resume at window {min(done + 1, total)} of {total}. Questions are answered from the windows done so far.</div>")
+            return (
+                f"<div class='vd-bar'><div style='width:{100 * done / total:.0f}%'></div></div><div class='vd-text'>{v['name']}: "
+                f"queued to resume at window {min(done + 1, total)} of {total}. Questions are answered from the windows done so far.</div>"
+            )
         left = job.time_left() if job else None
         if left is None:
             eta = " — estimating the time left"
@@ -239,9 +254,11 @@ class AppState:
             eta = f" — about {fmt_duration(left)} left"
         covered = min(done * (v["duration_s"] or 0) / total, v["duration_s"] or 0)
         # windows count from 1 for people: the first line names the window being worked on
-        return (f"<div class='vd-bar'><div style='width:{100 * done / total:.0f}%'></div></div><div class='vd-text'>{v['name']}: ingesting "
-                f"window {min(done + 1, total)} of {total} ({fmt_time(covered)} of {fmt_time(v['duration_s'] or 0)} done){eta}. "
-                "Questions are answered from the windows done so far.</div>")
+        return (
+            f"<div class='vd-bar'><div style='width:{100 * done / total:.0f}%'></div></div><div class='vd-text'>{v['name']}: ingesting "
+            f"window {min(done + 1, total)} of {total} ({fmt_time(covered)} of {fmt_time(v['duration_s'] or 0)} done){eta}. "
+            "Questions are answered from the windows done so far.</div>"
+        )
 
     def events(self, video_id: str | None) -> list[Event]:
         if not video_id:
@@ -303,8 +320,9 @@ class AppState:
             lines.append(f"| Redis | down: {exc} |")
         vids = self.library.videos()
         n_win = sum(v["windows_done"] for v in vids)
-        lines.append(f"| database ({self.library.db_path}) | {len(vids)} video{'' if len(vids) == 1 else 's'}, "
-                     f"{n_win} window{'' if n_win == 1 else 's'} ingested |")
+        lines.append(
+            f"| database ({self.library.db_path}) | {len(vids)} video{'' if len(vids) == 1 else 's'}, {n_win} window{'' if n_win == 1 else 's'} ingested |"
+        )
         return "\n".join(lines) + "\n\n" + settings_md()
 
     def export(self, session: str, video_id: str) -> tuple[Path | None, str]:
@@ -330,10 +348,26 @@ class AppState:
         citations = []
         for c in answer.citations:
             e = by_id.get(c.event_id)
-            citations.append({"t_start": c.t_start, "t_end": c.t_end, "time": fmt_time(round(c.t_start)), "event_id": c.event_id,
-                              "kind": e.kind if e else None, "label": e.label if e else None, "text": e.text if e else None})
-        return {"answer": answer.text, "citations": citations, "engine": answer.engine, "notice": answer.notice,
-                "session": session, "video_id": video_id, "total_ms": answer.total_ms}
+            citations.append(
+                {
+                    "t_start": c.t_start,
+                    "t_end": c.t_end,
+                    "time": fmt_time(round(c.t_start)),
+                    "event_id": c.event_id,
+                    "kind": e.kind if e else None,
+                    "label": e.label if e else None,
+                    "text": e.text if e else None,
+                }
+            )
+        return {
+            "answer": answer.text,
+            "citations": citations,
+            "engine": answer.engine,
+            "notice": answer.notice,
+            "session": session,
+            "video_id": video_id,
+            "total_ms": answer.total_ms,
+        }
 
     # -- chat ------------------------------------------------------------------------------
     def claim_session(self, session: str, owner: str | None) -> bool:
@@ -440,8 +474,17 @@ def add_api(state: AppState) -> None:
 
     def videos(request: gr.Request) -> list[dict]:
         """The library: each video's id, name, duration (s), status and windows ingested."""
-        return [{"video_id": v["video_id"], "name": v["name"], "duration_s": v["duration_s"], "status": v["status"],
-                 "windows_done": v["windows_done"], "windows": v["n_windows"]} for v in state.library.videos(state.owner(request))]
+        return [
+            {
+                "video_id": v["video_id"],
+                "name": v["name"],
+                "duration_s": v["duration_s"],
+                "status": v["status"],
+                "windows_done": v["windows_done"],
+                "windows": v["n_windows"],
+            }
+            for v in state.library.videos(state.owner(request))
+        ]
 
     def ask(video_id: str, question: str, session: str = "", request: gr.Request = None) -> dict:
         """Ask about a video. Returns {answer, citations: [{t_start, t_end, time, event_id, kind, label, text}], engine,
@@ -460,12 +503,13 @@ def add_api(state: AppState) -> None:
         session = own_session(session, request)
         return state.answer_data(video_id, state.ask_service.ask(session, video_id, "", template=name), session)
 
-    def events(video_id: str, kind: str = "all", label: str = "", t_from: str = "", t_to: str = "", search: str = "",
-               request: gr.Request = None) -> list[dict]:
+    def events(video_id: str, kind: str = "all", label: str = "", t_from: str = "", t_to: str = "", search: str = "", request: gr.Request = None) -> list[dict]:
         """A video's events, filtered as the page's table is (times in seconds or mm:ss; an empty "to" is the end)."""
         visible(video_id, request)
-        return [{k: getattr(e, k) for k in ("id", "kind", "label", "t_start", "t_end", "confidence", "text")}
-                for e in state.filtered_events(video_id, kind, label, t_from, t_to, search)]
+        return [
+            {k: getattr(e, k) for k in ("id", "kind", "label", "t_start", "t_end", "confidence", "text")}
+            for e in state.filtered_events(video_id, kind, label, t_from, t_to, search)
+        ]
 
     def export(video_id: str, session: str, request: gr.Request = None) -> dict:
         """Cut the moments the session's last answer cites into one clip: {file (on the server), message}."""
@@ -494,16 +538,21 @@ def build_ui(state: AppState) -> gr.Blocks:
                 with gr.Row():
                     upload = gr.File(label="Upload a video", file_count="single", file_types=["video", "audio"], elem_id="upload", height=110)
                     with gr.Column():
-                        picker = gr.Dropdown(label="Library", choices=state.choices(), value=None, elem_id="library", interactive=True,
-                                             allow_custom_value=True)
+                        picker = gr.Dropdown(label="Library", choices=state.choices(), value=None, elem_id="library", interactive=True, allow_custom_value=True)
                         progress = gr.HTML(state.progress_html(None), elem_id="progress")
                 upload_msg = gr.Markdown("", elem_id="upload-msg")
                 player = gr.Video(label="Player", elem_id="player", interactive=False, height=360)
                 timeline = gr.Plot(label="Timeline (click an event to seek)", elem_id="timeline")
             with gr.Column(scale=2):
                 chat = gr.Chatbot(label="Chat", elem_id="chat", height=480, buttons=["copy"])
-                question = gr.Textbox(label="Ask about this video", placeholder="How many people appear? What was said after 1:00? What happened after the alarm?",
-                                      elem_id="question", lines=1, max_lines=4, submit_btn=False)
+                question = gr.Textbox(
+                    label="Ask about this video",
+                    placeholder="How many people appear? What was said after 1:00? What happened after the alarm?",
+                    elem_id="question",
+                    lines=1,
+                    max_lines=4,
+                    submit_btn=False,
+                )
                 with gr.Row():
                     send = gr.Button("Ask", variant="primary", elem_id="send")
                     stop = gr.Button("Stop", variant="stop", elem_id="stop", interactive=False)  # enabled only while an answer runs
@@ -521,8 +570,9 @@ def build_ui(state: AppState) -> gr.Blocks:
                 f_from = gr.Textbox(label="From", placeholder="start (1:30 or 90)", elem_id="f-from", max_lines=1)
                 f_to = gr.Textbox(label="To", placeholder="end (empty: to the end)", elem_id="f-to", max_lines=1)
                 f_search = gr.Textbox(label="Search text", elem_id="f-search")
-            table = gr.Dataframe(value=pd.DataFrame(columns=TABLE_COLUMNS), interactive=False, wrap=True, elem_id="events", max_height=360,
-                                 column_widths=TABLE_WIDTHS)
+            table = gr.Dataframe(
+                value=pd.DataFrame(columns=TABLE_COLUMNS), interactive=False, wrap=True, elem_id="events", max_height=360, column_widths=TABLE_WIDTHS
+            )
             table_ts = gr.State([])  # the exact start time of each row shown
         with gr.Accordion("Status", open=False, elem_id="status-panel") as status_panel:
             status = gr.Markdown(elem_id="status")
@@ -543,11 +593,19 @@ def build_ui(state: AppState) -> gr.Blocks:
             state.library.serve(path, demo.allowed_paths)  # a file ingested from outside the home is served too
             events = state.events(video_id)
             fig = timeline_figure(events, (v or {}).get("duration_s") or 0)
-            return (video_id, path, fig, *state.table_view(video_id, *filter_values), [], state.progress_html(video_id),
-                    f"{video_id}:{(v or {}).get('windows_done', 0)}")
+            return (
+                video_id,
+                path,
+                fig,
+                *state.table_view(video_id, *filter_values),
+                [],
+                state.progress_html(video_id),
+                f"{video_id}:{(v or {}).get('windows_done', 0)}",
+            )
 
-        picker.change(select, [picker, session, *filter_inputs], [current, player, timeline, table, table_ts, chat, progress, seen],
-                      show_progress="hidden", **PRIVATE)
+        picker.change(
+            select, [picker, session, *filter_inputs], [current, player, timeline, table, table_ts, chat, progress, seen], show_progress="hidden", **PRIVATE
+        )
 
         def on_upload(file, request: gr.Request):
             owner = state.owner(request)
@@ -576,8 +634,10 @@ def build_ui(state: AppState) -> gr.Blocks:
                 return f"**Ingest stopped:** {job.error}", None
             if v and v["status"] == "done":
                 took = f" in {fmt_duration(time.time() - job.started)}" if job and getattr(job, "started", None) else ""
-                return (f"**{v['name']}** is in the library: {plural(v['n_windows'] or 0, 'window')} ingested{took}, "
-                        f"{plural(len(state.events(video_id)), 'event')}. Ask away."), None
+                return (
+                    f"**{v['name']}** is in the library: {plural(v['n_windows'] or 0, 'window')} ingested{took}, "
+                    f"{plural(len(state.events(video_id)), 'event')}. Ask away."
+                ), None
             return gr.update(), video_id
 
         def tick(video_id, last, watching, kind, label, t_from, t_to, search, request: gr.Request):
@@ -592,11 +652,22 @@ def build_ui(state: AppState) -> gr.Blocks:
             if key == last:
                 return html, gr.update(), gr.update(), gr.update(), last, gr.update(), *message
             events = state.events(video_id)
-            return (html, timeline_figure(events, (v or {}).get("duration_s") or 0), *state.table_view(video_id, *filter_values),
-                    key, choices, *message)  # the table keeps the user's filters as windows arrive
+            return (
+                html,
+                timeline_figure(events, (v or {}).get("duration_s") or 0),
+                *state.table_view(video_id, *filter_values),
+                key,
+                choices,
+                *message,
+            )  # the table keeps the user's filters as windows arrive
 
-        timer.tick(tick, [current, seen, started, *filter_inputs], [progress, timeline, table, table_ts, seen, picker, upload_msg, started],
-                   show_progress="hidden", **PRIVATE)
+        timer.tick(
+            tick,
+            [current, seen, started, *filter_inputs],
+            [progress, timeline, table, table_ts, seen, picker, upload_msg, started],
+            show_progress="hidden",
+            **PRIVATE,
+        )
 
         def ask(q, history, sess, video_id, request: gr.Request):
             q = (q or "").strip()
@@ -620,6 +691,7 @@ def build_ui(state: AppState) -> gr.Blocks:
                     return
                 history = history + [{"role": "user", "content": f"{name.capitalize()} analysis"}]
                 yield from state.ask_stream(sess, video_id, "", name, history)
+
             return run
 
         def running(on: bool):
@@ -627,9 +699,11 @@ def build_ui(state: AppState) -> gr.Blocks:
 
         def chained(trigger, fn, inputs, outputs):
             """Stop is enabled while ``fn`` streams and disabled after it, however it ends."""
-            return (trigger(running(True), None, [stop], queue=False, show_progress="hidden", **PRIVATE)
-                    .then(fn, inputs, outputs, show_progress="hidden", **PRIVATE)
-                    .then(running(False), None, [stop], queue=False, show_progress="hidden", **PRIVATE))
+            return (
+                trigger(running(True), None, [stop], queue=False, show_progress="hidden", **PRIVATE)
+                .then(fn, inputs, outputs, show_progress="hidden", **PRIVATE)
+                .then(running(False), None, [stop], queue=False, show_progress="hidden", **PRIVATE)
+            )
 
         chained(send.click, ask, [question, chat, session, current], [chat, question, notice])
         chained(question.submit, ask, [question, chat, session, current], [chat, question, notice])
@@ -674,6 +748,7 @@ def build_ui(state: AppState) -> gr.Blocks:
         seek_t.change(None, [seek_t], None, js="(t) => { if (t !== null && window.vdSeek) window.vdSeek(t); return []; }", **PRIVATE)
         refresh.click(state.status_md, None, [status], **PRIVATE)
         status_panel.expand(state.status_md, None, [status], **PRIVATE)  # opened: show the state now, not the page load's
+
         def on_load(request: gr.Request):
             session_id = new_session_id()
             state.claim_session(session_id, state.owner(request))

@@ -164,13 +164,15 @@ class Library:
             path = self.media_path(v["video_id"])
             where = f"window {v['windows_done'] + 1} of {v['n_windows']}"
             if path is None:
-                self.graph.set_video_status(v["video_id"], "error",
-                                            f"interrupted at {where}, and the file is gone (it was at {v['path']}); upload it again to resume")
+                self.graph.set_video_status(
+                    v["video_id"], "error", f"interrupted at {where}, and the file is gone (it was at {v['path']}); upload it again to resume"
+                )
                 lines.append(f"{v['name']}: interrupted at {where}; its file is gone ({v['path']})")
                 continue
             with self.lock:
-                self.jobs[v["video_id"]] = JobState(v["video_id"], v["name"], duration_s=v["duration_s"] or 0.0,
-                                                    done=v["windows_done"], windows=v["n_windows"] or 0)
+                self.jobs[v["video_id"]] = JobState(
+                    v["video_id"], v["name"], duration_s=v["duration_s"] or 0.0, done=v["windows_done"], windows=v["n_windows"] or 0
+                )
             self.enqueue(v["video_id"], Path(path), v["name"])
             lines.append(f"{v['name']}: resuming the interrupted ingest at {where}")
         return lines
@@ -192,8 +194,10 @@ class Library:
         if size == 0:
             raise UploadError(f"{name}: the file is empty; upload the complete video")
         if size > self.max_upload_bytes:
-            raise UploadError(f"{name}: {size / 2**20:.0f} MB is over the {self.max_upload_bytes / 2**20:.0f} MB upload limit; "
-                              "trim or compress the video, or raise VDET_MAX_UPLOAD_MB")
+            raise UploadError(
+                f"{name}: {size / 2**20:.0f} MB is over the {self.max_upload_bytes / 2**20:.0f} MB upload limit; "
+                "trim or compress the video, or raise VDET_MAX_UPLOAD_MB"
+            )
         try:
             info = probe(src)  # judged by content, not by the file name
         except MediaError as exc:
@@ -219,8 +223,7 @@ class Library:
                 for chunk in iter(lambda: fin.read(CHUNK), b""):
                     fout.write(chunk)
                     copied += len(chunk)
-                    self._publish(transfer_channel(video_id), FileTransfer(video_id=video_id, name=name, bytes=copied, total=size,
-                                                                           status="copying"))
+                    self._publish(transfer_channel(video_id), FileTransfer(video_id=video_id, name=name, bytes=copied, total=size, status="copying"))
                 fout.flush()
                 os.fsync(fout.fileno())
             tmp.rename(dest)  # never a half-written file under the final name

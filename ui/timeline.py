@@ -15,8 +15,9 @@ MIN_WIDTH_S = 0.6
 def lane_of(event: Event) -> str:
     if event.kind == "object":
         return f"object: {event.label}"
-    return {"speech": "speech", "sound": "sounds", "scene_cut": "scene cuts", "motion": "motion", "alert": "alerts",
-            "scene": "scenes"}.get(event.kind, event.kind)
+    return {"speech": "speech", "sound": "sounds", "scene_cut": "scene cuts", "motion": "motion", "alert": "alerts", "scene": "scenes"}.get(
+        event.kind, event.kind
+    )
 
 
 def timeline_figure(events: list[Event], duration_s: float) -> go.Figure:
@@ -34,17 +35,31 @@ def timeline_figure(events: list[Event], duration_s: float) -> go.Figure:
         for e in es:
             what = f'"{e.text[:80]}"' if e.kind == "speech" else (e.text or e.label)[:100] if e.kind in ("scene", "alert") else e.label
             hover.append(f"{fmt_time(e.t_start)}–{fmt_time(e.t_end)} {e.kind}: {what} ({e.confidence:.2f})")
-        fig.add_trace(go.Bar(
-            y=[lane] * len(es), x=[max(e.t_end - e.t_start, MIN_WIDTH_S) for e in es], base=[e.t_start for e in es],
-            orientation="h", marker_color=colour, opacity=0.85, name=lane, hovertext=hover, hoverinfo="text",
-            customdata=[[e.t_start, e.id] for e in es], showlegend=False,
-        ))
+        fig.add_trace(
+            go.Bar(
+                y=[lane] * len(es),
+                x=[max(e.t_end - e.t_start, MIN_WIDTH_S) for e in es],
+                base=[e.t_start for e in es],
+                orientation="h",
+                marker_color=colour,
+                opacity=0.85,
+                name=lane,
+                hovertext=hover,
+                hoverinfo="text",
+                customdata=[[e.t_start, e.id] for e in es],
+                showlegend=False,
+            )
+        )
     step = _tick_step(duration_s)
     ticks = [i * step for i in range(int(duration_s // step) + 2)]
     fig.update_layout(
-        barmode="overlay", height=max(180, 70 + 28 * len(order)), margin=dict(l=10, r=10, t=24, b=30),
+        barmode="overlay",
+        height=max(180, 70 + 28 * len(order)),
+        margin=dict(l=10, r=10, t=24, b=30),
         xaxis=dict(range=[0, max(duration_s, 1)], tickvals=ticks, ticktext=[fmt_time(t) for t in ticks], title=None),
-        yaxis=dict(automargin=True), plot_bgcolor="#f8f9fa", clickmode="event",
+        yaxis=dict(automargin=True),
+        plot_bgcolor="#f8f9fa",
+        clickmode="event",
     )
     if not events:
         fig.add_annotation(text="no events yet", showarrow=False, x=max(duration_s, 1) / 2, y=0.5, yref="paper")

@@ -35,8 +35,18 @@ class MotionLane(Lane):
         def flush() -> None:
             t0, t1, peak = state.run
             state.run = None
-            events.append(Event(f"motion-{w.index:05d}-{len(events):03d}", "motion", "motion spike", t0, max(t1, t0 + 1.0 / cfg.scan_fps),
-                                round(min(1.0, peak / (2 * cfg.motion_spike)), 3), window_index=w.index, attrs={"peak": round(peak, 4)}))
+            events.append(
+                Event(
+                    f"motion-{w.index:05d}-{len(events):03d}",
+                    "motion",
+                    "motion spike",
+                    t0,
+                    max(t1, t0 + 1.0 / cfg.scan_fps),
+                    round(min(1.0, peak / (2 * cfg.motion_spike)), 3),
+                    window_index=w.index,
+                    attrs={"peak": round(peak, 4)},
+                )
+            )
 
         for d in frames:
             if d.motion >= cfg.motion_spike:
@@ -47,8 +57,18 @@ class MotionLane(Lane):
             elif state.run is not None:
                 flush()
             if d.keep and d.reason == "scene_cut":
-                events.append(Event(f"cut-{w.index:05d}-{len(events):03d}", "scene_cut", "scene cut", d.t, d.t, min(1.0, d.scene_score),
-                                    window_index=w.index, attrs={"scene_score": round(d.scene_score, 3)}))
+                events.append(
+                    Event(
+                        f"cut-{w.index:05d}-{len(events):03d}",
+                        "scene_cut",
+                        "scene cut",
+                        d.t,
+                        d.t,
+                        min(1.0, d.scene_score),
+                        window_index=w.index,
+                        attrs={"scene_score": round(d.scene_score, 3)},
+                    )
+                )
         if state.run and ctx.is_last:
             flush()
         return LaneOutput(events=events)

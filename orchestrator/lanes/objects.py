@@ -62,8 +62,7 @@ class ObjectsLane(Lane):
         detections = models.detect(kept, batch=cfg.detector_batch, in_flight=cfg.detector_concurrency) if kept else []
         if len(detections) != len(kept):  # a model answer that does not fit: the analysis is run again
             raise ModelError(f"window {task.window.index}: the detector answered for {len(detections)} of {len(kept)} frames")
-        colours = [[object_colours(crop(frame, tuple(box)), label) for box, label in zip(fd.boxes, fd.labels)]
-                   for frame, fd in zip(kept, detections)]
+        colours = [[object_colours(crop(frame, tuple(box)), label) for box, label in zip(fd.boxes, fd.labels)] for frame, fd in zip(kept, detections)]
         return ObjectsResult([d.t for d in media.frames if d.keep], detections, colours)
 
     def assemble(self, result: ObjectsResult, ctx: AssemblyContext) -> LaneOutput:
@@ -79,20 +78,51 @@ class ObjectsLane(Lane):
                     votes.append(((td.box[2] - td.box[0]) * (td.box[3] - td.box[1]), named))
                     votes.sort(key=lambda v: -v[0])
                     del votes[MAX_COLOUR_VOTES:]
-                out.detections.append({"t": round(t, 3), "track_id": td.track_id, "label": td.label, "confidence": round(td.confidence, 4),
-                                       "x1": td.box[0], "y1": td.box[1], "x2": td.box[2], "y2": td.box[3]})
+                out.detections.append(
+                    {
+                        "t": round(t, 3),
+                        "track_id": td.track_id,
+                        "label": td.label,
+                        "confidence": round(td.confidence, 4),
+                        "x1": td.box[0],
+                        "y1": td.box[1],
+                        "x2": td.box[2],
+                        "y2": td.box[3],
+                    }
+                )
         segments, touched = state.tracker.close_window()
         first_ids: set[int] = set()
         for seg in segments:
             eid = object_event_id(seg.track_id, seg.window_index)
             track = state.tracker.tracks.get(seg.track_id)
-            looks = describe_track([], [seg.best_box], track.path if track else [], (ctx.info.width, ctx.info.height), seg.label,
-                                   colour_votes=[named for _, named in state.colour_votes.get(seg.track_id, [])])
-            out.events.append(Event(eid, "object", seg.label, seg.first_t, seg.last_t, round(seg.best_confidence, 4), track_id=seg.track_id,
-                                    window_index=w.index,
-                                    attrs={"n_frames": seg.n_frames, "best_t": round(seg.best_t, 3), "best_box": [round(v, 4) for v in seg.best_box],
-                                           "start_center": [round(v, 4) for v in seg.start_center],
-                                           "end_center": [round(v, 4) for v in seg.end_center], **looks.to_attrs()}))
+            looks = describe_track(
+                [],
+                [seg.best_box],
+                track.path if track else [],
+                (ctx.info.width, ctx.info.height),
+                seg.label,
+                colour_votes=[named for _, named in state.colour_votes.get(seg.track_id, [])],
+            )
+            out.events.append(
+                Event(
+                    eid,
+                    "object",
+                    seg.label,
+                    seg.first_t,
+                    seg.last_t,
+                    round(seg.best_confidence, 4),
+                    track_id=seg.track_id,
+                    window_index=w.index,
+                    attrs={
+                        "n_frames": seg.n_frames,
+                        "best_t": round(seg.best_t, 3),
+                        "best_box": [round(v, 4) for v in seg.best_box],
+                        "start_center": [round(v, 4) for v in seg.start_center],
+                        "end_center": [round(v, 4) for v in seg.end_center],
+                        **looks.to_attrs(),
+                    },
+                )
+            )
             prev = state.track_last_event.get(seg.track_id)
             if prev:
                 out.relations.append(Relation(prev, eid, "same_track"))
@@ -102,9 +132,20 @@ class ObjectsLane(Lane):
         out.relations += self._reidentify(state, segments, first_ids, ctx.config)
         state.track_last_event = {k: v for k, v in state.track_last_event.items() if k in state.tracker.tracks}
         state.colour_votes = {k: v for k, v in state.colour_votes.items() if k in state.tracker.tracks}
-        out.tracks = [{"track_id": t.track_id, "label": t.label, "first_t": round(t.first_t, 3), "last_t": round(t.last_t, 3),
-                       "n_frames": t.n_frames, "best_t": round(t.best_t, 3), "best_confidence": round(t.best_confidence, 4),
-                       "best_box": list(t.best_box), "path": json.dumps(t.path_summary())} for t in touched]
+        out.tracks = [
+            {
+                "track_id": t.track_id,
+                "label": t.label,
+                "first_t": round(t.first_t, 3),
+                "last_t": round(t.last_t, 3),
+                "n_frames": t.n_frames,
+                "best_t": round(t.best_t, 3),
+                "best_confidence": round(t.best_confidence, 4),
+                "best_box": list(t.best_box),
+                "path": json.dumps(t.path_summary()),
+            }
+            for t in touched
+        ]
         return out
 
     @staticmethod

@@ -208,8 +208,17 @@ def find_bursts(pcm: np.ndarray, speech: list[tuple[float, float]] = (), cfg: Si
     for a, b in _runs(polyphonic, fill=int(0.3 * FPS)):
         if (b - a) / FPS >= cfg.music_min_s and polyphonic[a:b].mean() >= 0.6:
             in_music[a:b] = True
-            bursts.append(Burst(round(float(times[a]), 3), round(float(times[b - 1]) + 1 / FPS, 3), "harmonic", 0.0,
-                                float(level[a:b].max()), float(tonality[a:b].mean()), 0.0))
+            bursts.append(
+                Burst(
+                    round(float(times[a]), 3),
+                    round(float(times[b - 1]) + 1 / FPS, 3),
+                    "harmonic",
+                    0.0,
+                    float(level[a:b].max()),
+                    float(tonality[a:b].mean()),
+                    0.0,
+                )
+            )
     # tonal bursts, frame by frame: a beep over someone talking is found inside the speech, but there only pure tones count
     tonal = active & ~in_music & (tonality >= np.where(speaking, cfg.speech_tonal, cfg.tonal))
     for a, b in _runs(tonal, fill=3):
@@ -224,8 +233,7 @@ def find_bursts(pcm: np.ndarray, speech: list[tuple[float, float]] = (), cfg: Si
             continue  # pitch that moves, or holds only for a moment, inside voice activity is the voice
         f = freq[a:b]
         centre = float(np.sqrt(np.prod(np.percentile(f, [5, 95])))) if shape in ("warble", "sweep") else float(np.median(f))
-        bursts.append(Burst(round(t0, 3), round(t1, 3), shape, centre, float(level[a:b].max()),
-                            float(tonality[a:b].mean()), speech_frac))
+        bursts.append(Burst(round(t0, 3), round(t1, 3), shape, centre, float(level[a:b].max()), float(tonality[a:b].mean()), speech_frac))
     near_tonal = np.convolve(tonal, np.ones(7), mode="same") > 0
     for a, b in _runs(active & ~near_tonal & ~speaking & ~in_music, fill=3):
         t0, t1 = float(times[a]), float(times[b - 1]) + 1 / FPS
@@ -295,8 +303,15 @@ def group_bursts(bursts: list[Burst], cfg: SignalConfig = SignalConfig()) -> lis
             label, pattern = "knock", plural(n, "knock")
         else:
             label, pattern = "bang", "1 hit"
-        sounds.append(SignalSound(label, s[0].t0, s[-1].t1, round(min(0.9, 0.5 + 0.1 * n), 3),
-                                  {"pattern": pattern, "n_bursts": n, "shape": "impulsive", "level_db": round(loud, 1)}))
+        sounds.append(
+            SignalSound(
+                label,
+                s[0].t0,
+                s[-1].t1,
+                round(min(0.9, 0.5 + 0.1 * n), 3),
+                {"pattern": pattern, "n_bursts": n, "shape": "impulsive", "level_db": round(loud, 1)},
+            )
+        )
     for b in (b for b in bursts if b.shape == "harmonic"):
         sounds.append(SignalSound("music", b.t0, b.t1, 0.5, {"pattern": f"{b.duration:.0f} s of sustained harmonic sound", "shape": "harmonic"}))
     return sorted(sounds, key=lambda s: s.t_start)
@@ -317,8 +332,15 @@ def _music_stretches(tonal: list[Burst], cfg: SignalConfig) -> tuple[list[Burst]
         coverage = sum(x.duration for x in c) / max(span, 1e-6)
         chords = sum(x.duration for x in c if x.shape == "chord") / max(span, 1e-6)
         if span >= cfg.music_min_s + 2 and coverage >= 0.5 and (pitches >= 4 or chords >= 0.5):
-            music.append(SignalSound("music", c[0].t0, max(x.t1 for x in c), round(min(0.8, 0.4 + 0.05 * pitches), 3),
-                                     {"pattern": f"{span:.0f} s, {pitches} pitches", "shape": "melodic", "n_bursts": len(c)}))
+            music.append(
+                SignalSound(
+                    "music",
+                    c[0].t0,
+                    max(x.t1 for x in c),
+                    round(min(0.8, 0.4 + 0.05 * pitches), 3),
+                    {"pattern": f"{span:.0f} s, {pitches} pitches", "shape": "melodic", "n_bursts": len(c)},
+                )
+            )
         else:
             rest += c
     return rest, music
@@ -331,8 +353,7 @@ def _name_tonal_group(g: list[Burst], cfg: SignalConfig) -> SignalSound:
     shapes = [b.shape for b in g]
     mean_dur = float(np.mean([b.duration for b in g]))
     freq = float(np.median([b.freq_hz for b in g]))
-    attrs = {"n_bursts": n, "frequency_hz": round(freq, 1), "shape": max(set(shapes), key=shapes.count),
-             "burst_s": round(mean_dur, 2)}
+    attrs = {"n_bursts": n, "frequency_hz": round(freq, 1), "shape": max(set(shapes), key=shapes.count), "burst_s": round(mean_dur, 2)}
     tonality = float(np.mean([b.tonality for b in g]))
     span = g[-1].t1 - g[0].t0
     pitches = len({round(float(_semitones(b.freq_hz))) for b in g})
@@ -355,7 +376,6 @@ def _name_tonal_group(g: list[Burst], cfg: SignalConfig) -> SignalSound:
     return SignalSound(label, g[0].t0, g[-1].t1, confidence, {"pattern": pattern, **attrs})
 
 
-def analyse_signal(pcm: np.ndarray, speech: list[tuple[float, float]] = (), cfg: SignalConfig = SignalConfig(),
-                   offset_s: float = 0.0) -> list[SignalSound]:
+def analyse_signal(pcm: np.ndarray, speech: list[tuple[float, float]] = (), cfg: SignalConfig = SignalConfig(), offset_s: float = 0.0) -> list[SignalSound]:
     """The named sounds in ``pcm`` (16 kHz mono), times in seconds plus ``offset_s``."""
     return group_bursts(find_bursts(pcm, list(speech), cfg, offset_s), cfg)

@@ -37,8 +37,21 @@ AMBIENT_TAGS = {"wind", "rain", "water", "fire", "insect"}
 AMBIENT_THRESHOLD = 0.8
 # sounds that go on and hold many bursts (a piece of music is notes, drums and chords; a crowd is claps and shouts):
 # bursts inside one, or running into its start, that the tagger named nothing else are its parts, not sounds of their own
-CONTAINER_TAGS = {"music", "singing", "applause", "crowd", "vehicle engine", "train", "aircraft", "helicopter", "rain", "water",
-                  "power tool", "vacuum cleaner", "typing"}
+CONTAINER_TAGS = {
+    "music",
+    "singing",
+    "applause",
+    "crowd",
+    "vehicle engine",
+    "train",
+    "aircraft",
+    "helicopter",
+    "rain",
+    "water",
+    "power tool",
+    "vacuum cleaner",
+    "typing",
+}
 SHAPE_NAMES = {"knock", "bang", "beeping", "tone", "ringing", "music", "footsteps", "applause"}  # the signal's own names
 # a cadence the signal measured over seconds (rings 2 s on, 4 s off; beeps 1 s apart) names a device, which 0.96 s
 # patches cannot see: a tagger hearing only "music" in a melodic ringtone does not rename it
@@ -70,13 +83,14 @@ def fuse(signal: list[SignalSound], tags: list[tuple[str, float, float, float]],
         overlapping = [s for s in out if "signal" in s.attrs["sources"] and min(s.t_end, t1) > max(s.t_start, t0)]
         host = next((s for s in overlapping if _compatible(s.label, name)), None)
         if host is None:  # a sound that mostly fills the run, and the run mostly it, is the sound the tagger heard there
-            host = next((s for s in overlapping
-                         if min(s.t_end, t1) - max(s.t_start, t0) >= 0.5 * max(s.t_end - s.t_start, t1 - t0, 1e-6)), None)
+            host = next((s for s in overlapping if min(s.t_end, t1) - max(s.t_start, t0) >= 0.5 * max(s.t_end - s.t_start, t1 - t0, 1e-6)), None)
         if host is not None:
             host.attrs["sources"] = sorted({*host.attrs["sources"], "tagger"})
             host.attrs.setdefault("tagger_labels", []).append(name)
             keeps_cadence = name in MELODIC_TAGS and host.label in CADENCES and "signal" in host.attrs["sources"] and id(host) not in renamed
-            if name != host.label and name not in GENERIC_TAGS and id(host) not in renamed and not keeps_cadence:  # a trained model's name of a source beats the shape of the signal
+            if (
+                name != host.label and name not in GENERIC_TAGS and id(host) not in renamed and not keeps_cadence
+            ):  # a trained model's name of a source beats the shape of the signal
                 host.attrs["signal_label"] = host.label
                 host.label = name
             if name not in GENERIC_TAGS and not keeps_cadence:
@@ -85,11 +99,21 @@ def fuse(signal: list[SignalSound], tags: list[tuple[str, float, float, float]],
             a, b = heard.get(id(host), (host.t_start, host.t_end))
             heard[id(host)] = (min(a, t0), max(b, t1))
             continue
+
         def span(s):
             return heard.get(id(s), (s.t_start, s.t_end))
 
-        rival = next((s for s in out if "tagger" in s.attrs["sources"] and name in SIGNAL_FAMILY and s.label in SIGNAL_FAMILY
-                      and min(span(s)[1], t1) - max(span(s)[0], t0) >= 0.5 * min(span(s)[1] - span(s)[0], t1 - t0)), None)
+        rival = next(
+            (
+                s
+                for s in out
+                if "tagger" in s.attrs["sources"]
+                and name in SIGNAL_FAMILY
+                and s.label in SIGNAL_FAMILY
+                and min(span(s)[1], t1) - max(span(s)[0], t0) >= 0.5 * min(span(s)[1] - span(s)[0], t1 - t0)
+            ),
+            None,
+        )
         if rival is not None:  # a likelier name of the same signal came first
             rival.attrs.setdefault("tagger_labels", []).append(name)
             continue
@@ -211,6 +235,7 @@ class SoundsLane(Lane):
         tags = [(name, w.t_start + a, w.t_start + b, c) for name, a, b, c in runs]
         events = []
         for s in _owned(fuse(found, tags, speech), w, acfg.boundary_overflow_s):
-            events.append(Event(f"sound-{w.index:05d}-{len(events):03d}", "sound", s.label, s.t_start, s.t_end, s.confidence,
-                                window_index=w.index, attrs=s.attrs))
+            events.append(
+                Event(f"sound-{w.index:05d}-{len(events):03d}", "sound", s.label, s.t_start, s.t_end, s.confidence, window_index=w.index, attrs=s.attrs)
+            )
         return events

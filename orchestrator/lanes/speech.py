@@ -93,10 +93,23 @@ class SpeechLane(Lane):
                 continue
             clip = pcm[int(round((start - w.t_start) * AUDIO_RATE)) : int(round((region.t_end - w.t_start) * AUDIO_RATE))]
             for seg in models.transcribe(clip):
-                events.append(Event(f"speech-{w.index:05d}-{len(events):03d}", "speech", "speech", start + seg.start, start + seg.end,
-                                    round(float(min(1.0, max(0.0, 1.0 + seg.avg_logprob / 2))), 3), text=seg.text, window_index=w.index,
-                                    attrs={"words": [[round(start + x.start, 3), round(start + x.end, 3), x.word.strip()] for x in seg.words],
-                                           "no_speech_prob": seg.no_speech_prob, "avg_logprob": seg.avg_logprob,
-                                           "language": seg.language}))
+                events.append(
+                    Event(
+                        f"speech-{w.index:05d}-{len(events):03d}",
+                        "speech",
+                        "speech",
+                        start + seg.start,
+                        start + seg.end,
+                        round(float(min(1.0, max(0.0, 1.0 + seg.avg_logprob / 2))), 3),
+                        text=seg.text,
+                        window_index=w.index,
+                        attrs={
+                            "words": [[round(start + x.start, 3), round(start + x.end, 3), x.word.strip()] for x in seg.words],
+                            "no_speech_prob": seg.no_speech_prob,
+                            "avg_logprob": seg.avg_logprob,
+                            "language": seg.language,
+                        },
+                    )
+                )
             covered_until = max(covered_until, region.t_end)
         return events

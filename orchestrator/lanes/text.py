@@ -110,8 +110,10 @@ def tessdata() -> str:
                 except (OSError, subprocess.SubprocessError) as exc:
                     log.debug("tesseract --list-langs: %s", exc)
             if not path:
-                log.warning("text lane skipped: the tesseract binary or its English model is missing "
-                            "(install them with: apt-get install tesseract-ocr tesseract-ocr-eng)")
+                log.warning(
+                    "text lane skipped: the tesseract binary or its English model is missing "
+                    "(install them with: apt-get install tesseract-ocr tesseract-ocr-eng)"
+                )
             _ENGINE["tessdata"] = path
         return _ENGINE["tessdata"]
 
@@ -151,6 +153,7 @@ def read_line(gray: np.ndarray, block: bool = False) -> list[tuple[str, float]]:
 
 
 # --- text-like structure ----------------------------------------------------------------------------------------------
+
 
 def text_lines(gray: np.ndarray) -> list[tuple[int, int, int, int]]:
     """Boxes (x1, y1, x2, y2 in pixels) of text-like lines, the most text-like first: character-sized blobs of the
@@ -295,7 +298,7 @@ def read_frame(rgb: np.ndarray) -> list[TextReading]:
 
 
 def line_image(crop: np.ndarray, line_h: int) -> np.ndarray:
-    """A line crop as Tesseract reads it best: scaled to about ``LINE_HEIGHT``, with a margin.""" 
+    """A line crop as Tesseract reads it best: scaled to about ``LINE_HEIGHT``, with a margin."""
     scale = float(np.clip(LINE_HEIGHT / max(line_h, 1), 1.0, 4.0))
     if scale > 1.0:
         crop = cv2.resize(crop, None, fx=scale, fy=scale, interpolation=cv2.INTER_CUBIC)
@@ -331,6 +334,7 @@ def read_frames(times: list[float], frames: list[np.ndarray]) -> TextResult:
 
 
 # --- the lane ---------------------------------------------------------------------------------------------------------
+
 
 class TextLane(Lane):
     name = "text"
@@ -387,9 +391,19 @@ class TextLane(Lane):
                 continue
             label = o.label()
             count, conf_sum, words, _ = o.variants[label]
-            events.append(Event(o.id, "text", label, o.first_t, o.last_t, round(conf_sum / count / 100.0, 4), text=label,
-                                window_index=window_index,
-                                attrs={"box": list(o.box), "confidence_words": [[wd, c] for wd, c in words], "frames": o.frames}))
+            events.append(
+                Event(
+                    o.id,
+                    "text",
+                    label,
+                    o.first_t,
+                    o.last_t,
+                    round(conf_sum / count / 100.0, 4),
+                    text=label,
+                    window_index=window_index,
+                    attrs={"box": list(o.box), "confidence_words": [[wd, c] for wd, c in words], "frames": o.frames},
+                )
+            )
         return events
 
 

@@ -25,8 +25,7 @@ ZIDANE_PERSON_BOX = (700, 40, 1150, 720)  # as in tests/conftest.py
 
 
 def main() -> int:
-    media = weights.fetch_test_media(Path(os.environ.get("VDET_TEST_MEDIA", Path.home() / ".cache/video-detective/test-media")),
-                                     log=lambda *_: None)
+    media = weights.fetch_test_media(Path(os.environ.get("VDET_TEST_MEDIA", Path.home() / ".cache/video-detective/test-media")), log=lambda *_: None)
     out = media / "ground_truth.mp4"
     if not out.exists():
         with tempfile.TemporaryDirectory() as tmp:

@@ -43,6 +43,7 @@ BLACK_COAT_MAN = ("bus.jpg", (215, 400, 350, 865))  # man in a black coat over a
 
 # ---------------------------------------------------------------- sounds
 
+
 def tone(freq: float, dur: float, amp: float = 0.3) -> np.ndarray:
     t = np.arange(int(dur * RATE)) / RATE
     return (amp * np.sin(2 * np.pi * freq * t)).astype(np.float32)
@@ -107,8 +108,11 @@ def knock(seed: int, amp: float = 0.6) -> np.ndarray:
 
 
 CHORDS = {  # root-position triads, Hz
-    "C": (261.63, 329.63, 392.00), "F": (349.23, 440.00, 523.25), "G": (392.00, 493.88, 587.33),
-    "Am": (220.00, 261.63, 329.63), "Dm": (293.66, 349.23, 440.00),
+    "C": (261.63, 329.63, 392.00),
+    "F": (349.23, 440.00, 523.25),
+    "G": (392.00, 493.88, 587.33),
+    "Am": (220.00, 261.63, 329.63),
+    "Dm": (293.66, 349.23, 440.00),
 }
 
 
@@ -140,6 +144,7 @@ def speech(text: str, voice: str, workdir: Path) -> np.ndarray:
 
 
 # ---------------------------------------------------------------- pictures
+
 
 def gradient(w: int, h: int, top: tuple[int, int, int], bottom: tuple[int, int, int]) -> np.ndarray:
     a = np.linspace(0, 1, h, dtype=np.float32)[:, None, None]
@@ -188,6 +193,7 @@ def load_sprite(media: Path, who: tuple[str, tuple[int, int, int, int]], height:
 
 
 # ---------------------------------------------------------------- scenes
+
 
 @dataclass
 class Person:
@@ -239,8 +245,18 @@ def build(clip: Clip, media: Path, out_dir: Path, workdir: Path) -> dict:
     w, h = clip.size
     n_audio = int(round(clip.duration_s * RATE))
     segments: list[tuple[int, np.ndarray]] = []
-    truth: dict = {"file": clip.name, "duration_s": clip.duration_s, "fps": clip.fps, "size": list(clip.size),
-                   "notes": clip.notes, "speech": [], "sounds": [], "people": [], "scenes": [], "signs": []}
+    truth: dict = {
+        "file": clip.name,
+        "duration_s": clip.duration_s,
+        "fps": clip.fps,
+        "size": list(clip.size),
+        "notes": clip.notes,
+        "speech": [],
+        "sounds": [],
+        "people": [],
+        "scenes": [],
+        "signs": [],
+    }
     for at, text, voice in clip.speech:
         pcm = speech(text, voice, workdir)
         segments.append((int(at * RATE), pcm))
@@ -269,8 +285,7 @@ def build(clip: Clip, media: Path, out_dir: Path, workdir: Path) -> dict:
         if p.direction == "right_to_left":
             sp = sp[:, ::-1].copy()
         sprites.append((p, sp))
-        truth["people"].append({"start": p.start, "end": p.end, "direction": p.direction, "label": p.label,
-                                "photo": p.who[0]})
+        truth["people"].append({"start": p.start, "end": p.end, "direction": p.direction, "label": p.label, "photo": p.who[0]})
 
     def background_at(t: float) -> tuple[str, np.ndarray]:
         name = [n for t0, n in scene_list if t0 <= t][-1]
@@ -346,12 +361,14 @@ def build(clip: Clip, media: Path, out_dir: Path, workdir: Path) -> dict:
 
 # ---------------------------------------------------------------- the clips
 
+
 def clips() -> list[Clip]:
     ring = lambda at: ("phone ring", at, {})  # noqa: E731
     beeps = lambda at: [("alarm beep", at + k, {}) for k in range(6)]  # noqa: E731
     return [
         Clip(
-            "office_call.mp4", 90.0,
+            "office_call.mp4",
+            90.0,
             backgrounds=[(0.0, "office")],
             people=[Person(SUITED_MAN, 6.0, 16.0, "left_to_right", label="grey-haired man in a dark suit")],
             speech=[
@@ -362,10 +379,11 @@ def clips() -> list[Clip]:
             ],
             sounds=[ring(20.0), ring(26.0), ring(32.0), *beeps(50.0)],
             notes="Narration, a telephone ringing three times (2 s on, 4 s off), a woman answering, "
-                  "an alarm clock (6 beeps 1 s apart), two more announcements. One man walks across early on.",
+            "an alarm clock (6 beeps 1 s apart), two more announcements. One man walks across early on.",
         ),
         Clip(
-            "street_siren.mp4", 100.0,
+            "street_siren.mp4",
+            100.0,
             backgrounds=[(0.0, "street"), (50.0, "street_evening")],
             people=[
                 Person(SUITED_MAN, 8.0, 20.0, "left_to_right", label="grey-haired man in a dark suit"),
@@ -377,10 +395,11 @@ def clips() -> list[Clip]:
             ],
             sounds=[("siren", 35.0, {"dur": 10.0})],
             notes="A street; a man walks left to right, a siren wails for 10 s, the light turns to evening "
-                  "(scene cut at 50 s), a second man walks right to left, a comment about the ambulance.",
+            "(scene cut at 50 s), a second man walks right to left, a comment about the ambulance.",
         ),
         Clip(
-            "garage_bang.mp4", 60.0,
+            "garage_bang.mp4",
+            60.0,
             backgrounds=[(0.0, "garage")],
             people=[Person(BLACK_COAT_MAN, 40.0, 56.0, "standing", stand_x=0.6, label="man in a black coat")],
             speech=[
@@ -393,7 +412,8 @@ def clips() -> list[Clip]:
             notes="Speech, one loud bang, speech about it, three knocks, 'come in', a man appears and speaks.",
         ),
         Clip(
-            "station_sign.mp4", 75.0,
+            "station_sign.mp4",
+            75.0,
             backgrounds=[(0.0, "station"), (30.0, "station")],
             signs=[
                 (0.0, 30.0, ["NO PARKING", "TOW AWAY ZONE"], (200, 20, 20), (255, 255, 255), "red", "white"),
@@ -405,10 +425,13 @@ def clips() -> list[Clip]:
             ],
             sounds=[("music", 34.0, {"chords": ["C", "Am", "F", "G", "C", "F"]})],
             notes="A red sign (NO PARKING / TOW AWAY ZONE) until 30 s, then a yellow one (PLATFORM 7 / "
-                  "TRAINS TO OXFORD); organ-like chords for 24 s; two announcements. Nobody is in view.",
+            "TRAINS TO OXFORD); organ-like chords for 24 s; two announcements. Nobody is in view.",
         ),
         Clip(
-            "night_watch_long.mp4", 3930.0, fps=2, size=(320, 180),
+            "night_watch_long.mp4",
+            3930.0,
+            fps=2,
+            size=(320, 180),
             backgrounds=[(0.0, "night")],
             people=[Person(SUITED_MAN, 3660.0, 3680.0, "left_to_right", label="grey-haired man in a dark suit")],
             speech=[
@@ -421,7 +444,7 @@ def clips() -> list[Clip]:
             sounds=beeps(3810.0),
             audio_bitrate=24000,
             notes="65.5 minutes of a dark, still camera view (2 fps, 320x180); a few remarks at known times, "
-                  "a man walks across at 1:01:00-1:01:20, an alarm beeps six times at 1:03:30.",
+            "a man walks across at 1:01:00-1:01:20, an alarm beeps six times at 1:03:30.",
         ),
     ]
 

@@ -53,14 +53,19 @@ class TritonPythonModel:
         path = Path(os.environ.get(env_key, models / role))
         self.english_only = role.endswith(".en")
         device, device_index, compute_type, warning = choose_device(
-            args.get("model_instance_kind", "CPU"), args.get("model_instance_device_id", "0"),
-            params.get("compute_type", "int8"), ctranslate2.get_cuda_device_count(),
+            args.get("model_instance_kind", "CPU"),
+            args.get("model_instance_device_id", "0"),
+            params.get("compute_type", "int8"),
+            ctranslate2.get_cuda_device_count(),
             ctranslate2.get_supported_compute_types("cpu"),
         )
         if warning:
             pb_utils.Logger.log_warn(warning)
         self.model = WhisperModel(
-            str(path), device=device, device_index=device_index, compute_type=compute_type,
+            str(path),
+            device=device,
+            device_index=device_index,
+            compute_type=compute_type,
             cpu_threads=int(params.get("cpu_threads", "2")),
         )
         self.beam_size = int(params.get("beam_size", "1"))
@@ -84,17 +89,19 @@ class TritonPythonModel:
             text = seg.text.strip()
             if not text or seg.no_speech_prob > self.no_speech_threshold:
                 continue
-            words = [
-                {"start": round(w.start, 3), "end": round(w.end, 3), "word": w.word, "probability": round(w.probability, 3)}
-                for w in (seg.words or [])
-            ]
+            words = [{"start": round(w.start, 3), "end": round(w.end, 3), "word": w.word, "probability": round(w.probability, 3)} for w in (seg.words or [])]
             start = words[0]["start"] if words else seg.start
             end = words[-1]["end"] if words else seg.end
-            out.append({
-                "start": round(start, 3), "end": round(max(end, start), 3), "text": text,
-                "avg_logprob": round(seg.avg_logprob, 3), "no_speech_prob": round(seg.no_speech_prob, 3),
-                "words": words,
-            })
+            out.append(
+                {
+                    "start": round(start, 3),
+                    "end": round(max(end, start), 3),
+                    "text": text,
+                    "avg_logprob": round(seg.avg_logprob, 3),
+                    "no_speech_prob": round(seg.no_speech_prob, 3),
+                    "words": words,
+                }
+            )
         return {"model": self.model_name, "language": info.language, "segments": out}
 
     def execute(self, requests):

@@ -92,10 +92,14 @@ class TritonPythonModel:
         for row, i in zip(probs, loud):
             t0 = i * PATCH_HOP * HOP / RATE
             for idx in np.flatnonzero(row >= self.threshold):
-                tags.append({
-                    "t_start": round(t0, 3), "t_end": round(min(t0 + span, len(audio) / RATE), 3),
-                    "label": self.names[idx], "confidence": round(float(row[idx]), 3),
-                })
+                tags.append(
+                    {
+                        "t_start": round(t0, 3),
+                        "t_end": round(min(t0 + span, len(audio) / RATE), 3),
+                        "label": self.names[idx],
+                        "confidence": round(float(row[idx]), 3),
+                    }
+                )
         return tags
 
     def execute(self, requests):

@@ -157,8 +157,7 @@ class TritonPythonModel:
         params = {k: v["string_value"] for k, v in config.get("parameters", {}).items()}
         self.head = params.get("head", "centernet")
         if self.head not in ("centernet", "rtdetr", "yolov10"):
-            raise pb_utils.TritonModelException(
-                f"detector: parameter head must be 'centernet', 'rtdetr' or 'yolov10', got {self.head!r}")
+            raise pb_utils.TritonModelException(f"detector: parameter head must be 'centernet', 'rtdetr' or 'yolov10', got {self.head!r}")
         if self.head == "rtdetr":
             self._initialize_rtdetr(params)
             return
@@ -181,8 +180,11 @@ class TritonPythonModel:
         self.labels = np.array(COCO_LABELS + ("",), dtype=object)
         # "" turns the calibrated per-class thresholds off (every class at score_threshold)
         name = params.get("class_thresholds", CLASS_THRESHOLDS.name)
-        self.thresholds = class_thresholds(COCO_LABELS, self.score_threshold, "centernet", CLASS_THRESHOLDS.parent / name) if name \
+        self.thresholds = (
+            class_thresholds(COCO_LABELS, self.score_threshold, "centernet", CLASS_THRESHOLDS.parent / name)
+            if name
             else np.full(len(COCO_LABELS), self.score_threshold, np.float32)
+        )
 
     def _initialize_rtdetr(self, params: dict) -> None:
         self.score_threshold = float(params.get("score_threshold", "0.5"))
@@ -207,9 +209,7 @@ class TritonPythonModel:
             self.dynamic_batch = True
             return
         if not onnx_path.is_file():
-            raise pb_utils.TritonModelException(
-                f"detector (rtdetr): {onnx_path} not found; export it with scripts/export_rtdetr.py"
-            )
+            raise pb_utils.TritonModelException(f"detector (rtdetr): {onnx_path} not found; export it with scripts/export_rtdetr.py")
         options = ort.SessionOptions()
         options.intra_op_num_threads = int(params.get("intra_op_threads", "2"))
         options.inter_op_num_threads = 1
@@ -221,9 +221,7 @@ class TritonPythonModel:
         self.score_threshold = float(params.get("score_threshold", "0.3"))
         onnx_path = yolov10_onnx_path(params)
         if not onnx_path.is_file():
-            raise pb_utils.TritonModelException(
-                f"detector (yolov10): {onnx_path} not found; build it with `python -m orchestrator.weights fetch yolov10`"
-            )
+            raise pb_utils.TritonModelException(f"detector (yolov10): {onnx_path} not found; build it with `python -m orchestrator.weights fetch yolov10`")
         options = ort.SessionOptions()
         options.intra_op_num_threads = int(params.get("intra_op_threads", "2"))
         options.inter_op_num_threads = 1
@@ -233,8 +231,11 @@ class TritonPythonModel:
         self.dynamic_batch = not isinstance(batch_dim, int) and params.get("onnx_batching", "frame") == "batch"
         self.labels = np.array(COCO_LABELS + ("",), dtype=object)
         name = params.get("class_thresholds", CLASS_THRESHOLDS.name)
-        self.thresholds = class_thresholds(COCO_LABELS, self.score_threshold, "yolov10", CLASS_THRESHOLDS.parent / name) if name \
+        self.thresholds = (
+            class_thresholds(COCO_LABELS, self.score_threshold, "yolov10", CLASS_THRESHOLDS.parent / name)
+            if name
             else np.full(len(COCO_LABELS), self.score_threshold, np.float32)
+        )
 
     def detect_yolov10(self, frames: list[np.ndarray]) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
         """RGB uint8 frames (any sizes) -> per frame (boxes [100,4] 0..1, scores [100], classes [100])."""
@@ -242,8 +243,7 @@ class TritonPythonModel:
             return []
         prepared = [yolov10_preprocess(frame) for frame in frames]
         raw = self._infer(np.ascontiguousarray(np.stack([x for x, _ in prepared])))
-        return [yolov10_postprocess(raw[i], scale, *frame.shape[:2], self.thresholds)
-                for i, ((_, scale), frame) in enumerate(zip(prepared, frames))]
+        return [yolov10_postprocess(raw[i], scale, *frame.shape[:2], self.thresholds) for i, ((_, scale), frame) in enumerate(zip(prepared, frames))]
 
     def _run_rtdetr(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         if self.engine_model:
@@ -292,9 +292,7 @@ class TritonPythonModel:
             xyxy[:, [0, 2]] = np.clip(xyxy[:, [0, 2]], 0, w)
             xyxy[:, [1, 3]] = np.clip(xyxy[:, [1, 3]], 0, h)
             xywh = np.column_stack([xyxy[:, 0], xyxy[:, 1], xyxy[:, 2] - xyxy[:, 0], xyxy[:, 3] - xyxy[:, 1]])
-            idx = cv2.dnn.NMSBoxesBatched(
-                xywh.tolist(), det[:, 4].tolist(), det[:, 5].astype(int).tolist(), float(self.thresholds.min()), self.nms_iou
-            )
+            idx = cv2.dnn.NMSBoxesBatched(xywh.tolist(), det[:, 4].tolist(), det[:, 5].astype(int).tolist(), float(self.thresholds.min()), self.nms_iou)
             idx = np.asarray(idx, dtype=int).reshape(-1)[:MAX_DETS]
             n = len(idx)
             boxes[:n] = xyxy[idx] / np.array([w, h, w, h], np.float32)
@@ -304,9 +302,7 @@ class TritonPythonModel:
 
     def execute(self, requests):
         if self.head == "rtdetr":
-            per_frame = self._detect_rtdetr(
-                [pb_utils.get_input_tensor_by_name(r, "IMAGE").as_numpy() for r in requests]
-            )
+            per_frame = self._detect_rtdetr([pb_utils.get_input_tensor_by_name(r, "IMAGE").as_numpy() for r in requests])
             return [self._response(*zip(*dets)) for dets in per_frame]
         if self.head == "yolov10":
             images = [pb_utils.get_input_tensor_by_name(r, "IMAGE").as_numpy() for r in requests]

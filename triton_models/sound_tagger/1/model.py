@@ -22,8 +22,17 @@ CHUNK_S = 3.0
 RATE = 48000
 # BirdNET classes that are sound sources, not species
 GENERIC = {
-    "Dog", "Engine", "Environmental", "Fireworks", "Gun", "Human non-vocal", "Human vocal",
-    "Human whistle", "Noise", "Power tools", "Siren",
+    "Dog",
+    "Engine",
+    "Environmental",
+    "Fireworks",
+    "Gun",
+    "Human non-vocal",
+    "Human vocal",
+    "Human whistle",
+    "Noise",
+    "Power tools",
+    "Siren",
 }
 
 
@@ -67,10 +76,14 @@ class TritonPythonModel:
             limit = np.where(self.generic, self.threshold, self.species_threshold)
             for idx in np.flatnonzero(probs >= limit):
                 t0 = start / RATE
-                tags.append({
-                    "t_start": round(t0, 3), "t_end": round(min(t0 + CHUNK_S, len(audio) / RATE), 3),
-                    "label": self.names[idx], "confidence": round(float(probs[idx]), 3),
-                })
+                tags.append(
+                    {
+                        "t_start": round(t0, 3),
+                        "t_end": round(min(t0 + CHUNK_S, len(audio) / RATE), 3),
+                        "label": self.names[idx],
+                        "confidence": round(float(probs[idx]), 3),
+                    }
+                )
         return tags
 
     def execute(self, requests):
