@@ -21,6 +21,7 @@ from pathlib import Path
 import redis
 from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_fixed
 
+from . import lifeline
 from .messages import SCHEMA_VERSION, Message, encode  # noqa: F401 - SCHEMA_VERSION is re-exported
 from .settings import get_settings
 from .triton_server import free_port
@@ -39,11 +40,12 @@ class BusError(RuntimeError):
 
 @dataclass
 class RedisServer:
-    """A private redis-server on loopback that we own."""
+    """A private redis-server on loopback that we own; it dies with us (a lifeline watchdog), however we end."""
 
     process: subprocess.Popen
     port: int
     workdir: Path
+    watchdog: subprocess.Popen | None = None
 
     @property
     def url(self) -> str:
@@ -78,7 +80,8 @@ class RedisServer:
             stderr=subprocess.DEVNULL,
             start_new_session=True,
         )
-        server = cls(process, port, workdir)
+        lifeline.write_owner(workdir)
+        server = cls(process, port, workdir, lifeline.guard(process.pid, dirs=[workdir], grace_s=2.0))
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             try:
@@ -92,6 +95,7 @@ class RedisServer:
         raise BusError("redis-server did not start")
 
     def stop(self) -> None:
+        lifeline.release(self.watchdog)
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
             try:

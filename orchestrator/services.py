@@ -21,7 +21,6 @@ class Services:
     def __init__(self, need_bus: bool = True, models: tuple[str, ...] | None = None):
         self._triton: TritonServer | None = None
         self._redis: RedisServer | None = None
-        self._redis_watchdog = None
         url = get_settings().triton_url
         if not url or (need_bus and not get_settings().redis_url):
             lifeline.sweep_stale()  # servers, folders and shared memory of runs that were killed
@@ -32,10 +31,7 @@ class Services:
         self.bus: Bus | None = None
         if need_bus:
             try:
-                self.bus, self._redis = bus_from_env()
-                if self._redis is not None:  # our private redis-server dies with us too
-                    lifeline.write_owner(self._redis.workdir)
-                    self._redis_watchdog = lifeline.guard(self._redis.process.pid, dirs=[self._redis.workdir], grace_s=2.0)
+                self.bus, self._redis = bus_from_env()  # a private redis-server dies with us too (RedisServer's lifeline)
             except BaseException:
                 self.close()
                 raise
@@ -66,7 +62,6 @@ class Services:
         if self.bus:
             self.bus.close()
         if self._redis:
-            lifeline.release(self._redis_watchdog)
             self._redis.stop()
         if self._triton:
             self._triton.stop()
