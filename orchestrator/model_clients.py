@@ -81,6 +81,7 @@ class TritonModels:
     def __init__(self, url: str, concurrency: int = 4, retries: int = 3, timeout_s: float = 300.0):
         self.url = url.removeprefix("http://")
         self.retries = retries
+        self._served: dict[str, bool] = {}  # model -> loaded, asked once (``serves``)
         self.client = httpclient.InferenceServerClient(self.url, concurrency=concurrency, connection_timeout=timeout_s, network_timeout=timeout_s)
 
     def close(self) -> None:
@@ -187,10 +188,9 @@ class TritonModels:
 
     def serves(self, model: str) -> bool:
         """Whether the server has ``model`` loaded (asked once per client)."""
-        known = self.__dict__.setdefault("_served", {})
-        if model not in known:
-            known[model] = self.ready((model,))[model]
-        return known[model]
+        if model not in self._served:
+            self._served[model] = self.ready((model,))[model]
+        return self._served[model]
 
     # -- text -------------------------------------------------------------------------------
     def embed(self, texts: list[str], batch: int = 64) -> np.ndarray:

@@ -231,17 +231,20 @@ def role_path(role: str) -> Path:
     return models_dir() / role
 
 
+def _missing(role: str) -> tuple[Path, list[str]]:
+    """The role's folder and the required files it lacks."""
+    path = role_path(role)
+    return path, [name for name in SPECS[role].required if not (path / name).is_file()]
+
+
 def present(role: str) -> bool:
     """Whether ``role``'s weights are installed (a model used only when present asks this)."""
-    path = role_path(role)
-    return all((path / name).is_file() for name in SPECS[role].required)
+    return not _missing(role)[1]
 
 
 def require(role: str) -> Path:
     """Return the verified folder for ``role`` or raise a clear error."""
-    spec = SPECS[role]
-    path = role_path(role)
-    missing = [name for name in spec.required if not (path / name).is_file()]
+    path, missing = _missing(role)
     if missing:
         raise WeightsError(f"model '{role}' is not installed ({path} lacks {', '.join(missing)}); run `make setup` or `python -m orchestrator.weights fetch`")
     return path

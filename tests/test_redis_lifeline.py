@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import psutil
 from conftest import REPO
@@ -32,8 +33,6 @@ def test_a_killed_owner_takes_its_redis_server_and_folder_with_it():
         time.sleep(0.2)
     assert not psutil.pid_exists(int(pid)) or psutil.Process(int(pid)).status() == psutil.STATUS_ZOMBIE, "redis-server outlived its owner"
     deadline = time.monotonic() + 5
-    from pathlib import Path
-
     while time.monotonic() < deadline and Path(workdir).exists():
         time.sleep(0.2)
     assert not Path(workdir).exists(), "the dead owner's redis folder was left behind"

@@ -69,25 +69,31 @@ def _compatible(a: str, b: str) -> bool:
     return a == b or a in accepted_names(b) or b in accepted_names(a)
 
 
+def _overlap(a0: float, a1: float, b0: float, b1: float) -> float:
+    """How long [a0, a1] and [b0, b1] overlap (negative: the gap between them)."""
+    return min(a1, b1) - max(a0, b0)
+
+
 def fuse(signal: list[SignalSound], tags: list[tuple[str, float, float, float]], speech: list[tuple[float, float]]) -> list[SignalSound]:
     """Signal sounds and tagger runs ``(name, t0, t1, confidence)`` → one sound per real sound."""
     out = [replace(s, attrs={**s.attrs, "sources": ["signal"]}) for s in signal]
     renamed: set[int] = set()  # hosts already named by the tagger: its likeliest name for them stands
-    heard: dict[int, tuple[float, float]] = {}  # sound -> the span of the tagger runs folded into it (patches are coarser than bursts)
+    # each sound's span widened by the tagger runs folded into it (patches are coarser than bursts)
+    heard: dict[int, tuple[float, float]] = {id(s): (s.t_start, s.t_end) for s in out}
     for name, t0, t1, conf in sorted(tags, key=lambda t: -t[3]):
         if name in UNNAMED_TAGS:
             continue
         if name in SPEECH_TAGS and speech_share(t0, t1, speech) > 0.3:
             continue
         # hosts are the signal's sounds only (two different tags at one time stay two sounds)
-        overlapping = [s for s in out if "signal" in s.attrs["sources"] and min(s.t_end, t1) > max(s.t_start, t0)]
+        overlapping = [s for s in out if "signal" in s.attrs["sources"] and _overlap(s.t_start, s.t_end, t0, t1) > 0]
         host = next((s for s in overlapping if _compatible(s.label, name)), None)
         if host is None:  # a sound that mostly fills the run, and the run mostly it, is the sound the tagger heard there
-            host = next((s for s in overlapping if min(s.t_end, t1) - max(s.t_start, t0) >= 0.5 * max(s.t_end - s.t_start, t1 - t0, 1e-6)), None)
+            host = next((s for s in overlapping if _overlap(s.t_start, s.t_end, t0, t1) >= 0.5 * max(s.t_end - s.t_start, t1 - t0, 1e-6)), None)
         if host is not None:
             host.attrs["sources"] = sorted({*host.attrs["sources"], "tagger"})
             host.attrs.setdefault("tagger_labels", []).append(name)
-            keeps_cadence = name in MELODIC_TAGS and host.label in CADENCES and "signal" in host.attrs["sources"] and id(host) not in renamed
+            keeps_cadence = name in MELODIC_TAGS and host.label in CADENCES
             if (
                 name != host.label and name not in GENERIC_TAGS and id(host) not in renamed and not keeps_cadence
             ):  # a trained model's name of a source beats the shape of the signal
@@ -96,13 +102,9 @@ def fuse(signal: list[SignalSound], tags: list[tuple[str, float, float, float]],
             if name not in GENERIC_TAGS and not keeps_cadence:
                 renamed.add(id(host))
             host.confidence = round(max(host.confidence, conf), 3)
-            a, b = heard.get(id(host), (host.t_start, host.t_end))
+            a, b = heard[id(host)]
             heard[id(host)] = (min(a, t0), max(b, t1))
             continue
-
-        def span(s):
-            return heard.get(id(s), (s.t_start, s.t_end))
-
         rival = next(
             (
                 s
@@ -110,7 +112,7 @@ def fuse(signal: list[SignalSound], tags: list[tuple[str, float, float, float]],
                 if "tagger" in s.attrs["sources"]
                 and name in SIGNAL_FAMILY
                 and s.label in SIGNAL_FAMILY
-                and min(span(s)[1], t1) - max(span(s)[0], t0) >= 0.5 * min(span(s)[1] - span(s)[0], t1 - t0)
+                and _overlap(*heard[id(s)], t0, t1) >= 0.5 * min(heard[id(s)][1] - heard[id(s)][0], t1 - t0)
             ),
             None,
         )
