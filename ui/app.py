@@ -10,13 +10,14 @@ import time
 from pathlib import Path
 
 import gradio as gr
+from gradio.data_classes import FileData
 import pandas as pd
 import redis
 
 from orchestrator.ask import AskService, inbox_channel, new_session_id, tokens_channel
 from orchestrator.config import IngestConfig
 from orchestrator.events import EVENT_KINDS, Event, fmt_time, plural
-from orchestrator.export import export_moments
+from orchestrator.export import CitedMoment, ExportResult, export_cited, what_event
 from orchestrator.media import MediaError, decoder_choice
 from orchestrator.messages import Cancel, decode, encode
 from orchestrator.model_clients import TritonModels
@@ -325,22 +326,28 @@ class AppState:
         )
         return "\n".join(lines) + "\n\n" + settings_md()
 
-    def export(self, session: str, video_id: str) -> tuple[Path | None, str]:
-        """Cut the moments the session's last answer about ``video_id`` cites into one clip: (file or None, message)."""
+    def export(self, session: str, video_id: str) -> tuple[ExportResult | None, str]:
+        """Cut the moments the session's last answer about ``video_id`` cites into a short clip named after the video and
+        the question, a chapter and a caption per moment: (the export or None, message). The export is path-like (its file)."""
         turns = [t for t in self.ask_service.store.turns(session) if t.video_id == video_id and t.citations]
         if not turns:
             return None, "Ask a question first: the export cuts the moments the last answer cites."
-        spans = [(c["t_start"], c["t_end"]) for c in turns[-1].citations]
+        turn = turns[-1]
         source = self.library.media_path(video_id)
         if not source:
-            return None, "The video file is no longer in the library."
-        out = self.library.home / "exports" / f"{video_id}-{session}-{len(turns)}.mp4"
-        out.parent.mkdir(parents=True, exist_ok=True)
+            return None, "The video file is no longer in the library: upload it again to export from it."
+        by_id = {e.id: e for e in self.events(video_id)}
+        cited = [
+            CitedMoment(c["t_start"], c["t_end"], c["event_id"], what_event(by_id[c["event_id"]]) if c["event_id"] in by_id else "") for c in turn.citations
+        ]
+        title = re.match(r"\*\*(.+?)\*\*", turn.answer or "")  # a report's title, when the turn was a template
+        question = turn.question or (title.group(1) if title else "")
+        v = self.library.video(video_id)
         try:
-            export_moments(source, spans, out)
+            result = export_cited(source, cited, self.library.home / "exports" / session, video_name=(v or {}).get("name"), question=question)
         except MediaError as exc:
             return None, f"Export failed: {exc}"
-        return out, f"Exported {plural(len(spans), 'cited moment')} into one clip."
+        return result, result.message
 
     def answer_data(self, video_id: str, answer, session: str) -> dict:
         """An answer as data for scripts: the text, its citations with what each one is, the engine."""
@@ -512,10 +519,14 @@ def add_api(state: AppState) -> None:
         ]
 
     def export(video_id: str, session: str, request: gr.Request = None) -> dict:
-        """Cut the moments the session's last answer cites into one clip: {file (on the server), message}."""
+        """Cut the moments the session's last answer cites into a short clip. Returns {file (downloaded by gradio_client),
+        subtitles (the captions, .srt), name, duration_s, moments: [{t_start, t_end, clip_start, clip_end, title, cited}],
+        cited, kept, message}."""
         visible(video_id, request)
-        out, message = state.export(own_session(session, request), video_id)
-        return {"file": str(out) if out else None, "message": message}
+        result, message = state.export(own_session(session, request), video_id)
+        if result is None:
+            raise gr.Error(message)
+        return {"file": FileData(path=str(result.file)).model_dump(), "subtitles": FileData(path=str(result.subtitles)).model_dump(), **result.to_dict()}
 
     def status() -> str:
         """Triton's models, the answer engine, ingest, Redis and the database, as a Markdown table."""
