@@ -7,6 +7,9 @@ and stops them on exit. With ``TRITON_URL``, ``REDIS_URL`` and ``VLM_BASE_URL`` 
     python app.py                     # http://127.0.0.1:7860
     python app.py --share             # also a public Gradio link
     python app.py --host 0.0.0.0 --port 8080 --auth analyst:secret
+
+Beside the page, the same server answers the HTTP API (``/api/v1/...``, docs at ``/api/docs``) and an
+OpenAI-compatible ``/v1/chat/completions`` (``ui/http_api.py``), behind the same users.
 """
 
 from __future__ import annotations
@@ -90,6 +93,7 @@ def main(argv=None) -> int:
     from orchestrator.homelock import HomeBusy, HomeLock
     from orchestrator.pipeline import Services
     from ui.app import CSS, JS, AppState, build_ui
+    from ui.http_api import api_app_kwargs
     from ui.library import EVERYONE, Library, UploadError, remove_partial_uploads
 
     home = Path(args.home).expanduser() if args.home else default_home()
@@ -120,6 +124,7 @@ def main(argv=None) -> int:
         state = AppState(library, services.triton_url, vlm=build_vlm(), per_user=bool(auth))
         demo = build_ui(state)
         demo.queue(default_concurrency_limit=8)
+        print(f"HTTP API: http://{reach}:{args.port}/api/docs (OpenAI-compatible: http://{reach}:{args.port}/v1)", file=sys.stderr, flush=True)
         demo.launch(
             server_name=args.host,
             server_port=args.port,
@@ -131,6 +136,7 @@ def main(argv=None) -> int:
             max_file_size=f"{int(args.max_upload_mb)}mb",
             show_error=True,
             quiet=False,
+            app_kwargs=api_app_kwargs(state, auth),  # the HTTP API (/api/v1, /v1/chat/completions) on the page's own server
         )
     except KeyboardInterrupt:
         pass
