@@ -39,6 +39,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Callable, Iterator, Protocol
 
 from .events import plural, quote
+from .planner import DIRECTION_RX
 from .retrieval import Evidence, RetrievalResult
 from .vlm_profiles import VLMProfile, frame_limit, profile_for, select_frames
 
@@ -195,6 +196,12 @@ def _seconds(d: float) -> str:
     if d >= 60:
         return f"{d // 60} min {d % 60} s" if d % 60 else f"{d // 60} min"
     return f"{max(d, 1)} s" if d else "under a second"
+
+
+# a question put as yes/no: "anyone in view at 1:05?", "is there a car", "did a dog appear"
+YES_NO_FORM = re.compile(r"^(?:is|are|was|were|do|does|did|can|could|has|have|had|any|anyone|anybody|anything|someone|somebody)\b")
+# a track's net direction in the frame, as a viewer says it
+DIRECTION_WORDS = {"right": "left to right", "left": "right to left", "up": "up the frame", "down": "down the frame"}
 
 
 class _Writer:
@@ -389,6 +396,13 @@ class ExtractiveEngine:
             return f"{lead}; at the same time, {w.sentence(e)}."
         if not r.matches:
             return f"{lead}; I found no {what} {'after' if plan.anchor_side == 'after' else 'before'} it."
+        if plan.anchor_side == "between" and len(r.matches) > 1:
+            # "what's said between the alarm and the end?": all of it, in order
+            items = r.matches[:5]
+            w.told.update(e.event_id for e in items)
+            said = [f"at {w.t(e)} {_quote(e.text)}" if e.kind == "speech" else w.sentence(e) for e in items]
+            more = f" (and {len(r.matches) - len(items)} more)" if len(r.matches) > len(items) else ""
+            return f"{lead}; between it and {plan.anchor_end or 'the end'}: " + "; ".join(said) + more + "."
         e = r.matches[0] if plan.anchor_side != "before" else r.matches[-1]
         nxt = "next" if plan.anchor_side != "before" else "last"
         if e.kind == "speech":
@@ -590,6 +604,18 @@ class ExtractiveEngine:
             if r.matches:
                 return self._summary(w, r, scope, lead)
             return [f"No — I saw no {_names(plan, 'objects')}{scope}."]
+        yes = "Yes — " if YES_NO_FORM.match(plan.question.strip().lower()) else ""
+        if DIRECTION_RX.search(plan.question.lower()):
+            # "which way does the second person walk?": where each one went, from the track's path
+            moves = []
+            for e in objects[: 1 if plan.ordinal is not None else 4]:
+                w.told.add(e.event_id)
+                way = DIRECTION_WORDS.get(e.attrs.get("appearance_direction") or "")
+                how = (
+                    f"moves {way}" if way and e.attrs.get("appearance_motion") == "moving" else "stays where it is" if e.label != "person" else "stays in place"
+                )
+                moves.append(f"{w.noun(e)} {how} ({w.span(e)})")
+            return [_cap(f"{_join(moves)}{scope}.")]
         by_label: dict[str, list[Evidence]] = {}
         for e in objects:
             by_label.setdefault(e.label, []).append(e)
@@ -597,8 +623,11 @@ class ExtractiveEngine:
         for label, items in sorted(by_label.items(), key=lambda kv: kv[1][0].t_start):
             n = r.object_facts[label].tracks if label in r.object_facts and not plan.colours else len(items)
             w.told.update(e.event_id for e in items)
-            bits.append(f"{plural(n, label)} (first {w.span(items[0])})" if n > 1 else f"{plural(1, label)} ({w.span(items[0])})")
-        return [f"I saw {_join(bits[:6])}{scope}."]
+            if n > 1:
+                bits.append(f"{plural(n, label)} (first {w.span(items[0])})")
+            else:
+                bits.append(f"{w.noun(items[0])} ({w.span(items[0])})")
+        return [f"{yes}I saw {_join(bits[:6])}{scope}." if not yes else f"{yes}{_join(bits[:6])}{scope}."]
 
     def _colour(self, w: _Writer, r: RetrievalResult, scope: str, lead: str) -> list[str]:
         plan = r.plan
@@ -663,7 +692,12 @@ class ExtractiveEngine:
             yes = e.has_colour(plan.colours)
             return [f"{'Yes' if yes else 'No'} — the {e.label} {w.span(e)} is {_join(e.colours[:2])}."]
         if e.kind == "speech" and plan.keywords:
-            head = f'Yes — "{plan.keywords[0]}" is said at {w.t(e)}{scope}{widened}: {_quote(e.text)}.'
+            said = next((k for k in plan.keywords if k.lower() in e.text.lower()), "")
+            head = (
+                f'Yes — "{said}" is said at {w.t(e)}{scope}{widened}: {_quote(e.text)}.'
+                if said and " " not in said and re.search(rf"\b{re.escape(said)}\b", e.text.lower())
+                else f"Yes — at {w.t(e)}{scope}{widened} someone says {_quote(e.text)}."
+            )
             w.told.add(e.event_id)
         elif e.kind == "object":
             n = r.object_facts[e.label].tracks if e.label in r.object_facts and not plan.colours else len([x for x in m if x.kind == "object"])

@@ -108,6 +108,13 @@ OBJECT_SYNONYMS: dict[str, list[str]] = {
     "drivers": ["person"],
     "puppies": ["dog"],
     "kitty": ["cat"],
+    # vehicles people name by what they do; what is seen of them is a car or truck (a siren is what is heard)
+    "ambulance": ["truck", "car"],
+    "ambulances": ["truck", "car"],
+    "fire engine": ["truck"],
+    "fire truck": ["truck"],
+    "police car": ["car"],
+    "emergency vehicle": ["car", "truck"],
 }
 for _label in COCO_LABELS:
     OBJECT_SYNONYMS.setdefault(_label, [_label])
@@ -221,7 +228,7 @@ speaks spoke thing things ever once right just immediately shortly soon long oft
 colour color colours colors written write read text sign signs more most less fewer other another same also please give list name names
 number count total occur occurs occurred heard audible camera frame frames point moment moments mark recording speaker narrator
 past roughly approximately idea anywhere somewhere have has bit part miss missed important interesting notable unusual footage clip
-folks ever actually really exactly basically like okay ok hey please""".split()
+folks ever actually really exactly basically like okay ok hey please change changes changed changing""".split()
 )
 
 VERBS = set(
@@ -248,6 +255,49 @@ SAID_CUES = re.compile(
     r"\b(say|says|said|saying|talk|talks|talked|talking|speak|speaks|spoke|speaking|spoken|speech|mention|mentions|mentioned|"
     r"words?|transcri\w*|conversation|discuss\w*|quote|tell|tells|told|utter\w*|announce\w*|ask|asks|asked|"
     r"sentence|line|lines|narrat\w*|speaker|voice|call out|calls out|shout|shouts|names?|named|recite\w*|pronounce\w*)\b"
+)
+
+# speech acts: a question names what someone does by speaking ("does anyone apologise?", "before she introduces
+# herself", "when she picks up"); these are the words that do it, matched in what was said
+SPEECH_ACTS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    (r"apologi[sz]\w*|apolog\w*|(?:say|says|said|saying) sorry", ("sorry", "apolog", "excuse me", "pardon", "forgive")),
+    (r"thank\w*|gratitude|grateful", ("thank", "grateful", "appreciate", "cheers")),
+    (
+        r"greet\w*|(?:say|says|said|saying) (?:hello|hi)|pick(?:s|ed|ing)? up|answer(?:s|ed|ing)? (?:the |a )?(?:phone|call|telephone)",
+        ("hello", "good morning", "good afternoon", "good evening", "welcome"),
+    ),
+    (r"introduc\w*|(?:give|gives|gave|say|says|said) (?:his|her|their) name", ("my name", "name is", "this is", "call me")),
+    (r"(?:say|says|said|saying) (?:goodbye|bye)|farewell|sign(?:s|ed)? off", ("goodbye", "bye", "see you", "that is all", "that's all")),
+    (r"warn\w*|caution\w*", ("careful", "watch out", "warning", "danger", "attention", "look out", "do not", "don't")),
+    (r"invit\w*", ("come in", "welcome", "join", "please come")),
+    (r"(?:ask|asks|asked|call|calls|called|cry|cries|cried|shout\w*) for help", ("help",)),
+    (r"promis\w*", ("promise", "i will", "i'll")),
+)
+SPEECH_ACT_RX = re.compile(r"\b(?:" + "|".join(rx for rx, _ in SPEECH_ACTS) + r")\b")
+
+
+def speech_act_cues(text: str) -> list[str]:
+    """The words that perform the speech acts a phrase names.
+
+    >>> speech_act_cues("does somebody apologise for something")[:2], speech_act_cues("what did she say when she picked up")[:1]
+    (['sorry', 'apolog'], ['hello'])
+    """
+    out: list[str] = []
+    for rx, cues in SPEECH_ACTS:
+        if re.search(rf"\b(?:{rx})\b", text):
+            out += [c for c in cues if c not in out]
+    return out
+
+
+# "which way does he walk", "what direction did the car go", "is it heading left or right": where a thing seen went
+DIRECTION_RX = re.compile(
+    r"\b(?:which way|what way|which direction|what direction|in which direction|left or right|right or left|left to right|right to left)\b"
+)
+
+# a question after a place, a reason or a time of day (as opposed to when in the video)
+ASKS_PLACE_OR_REASON = re.compile(
+    r"^(?:where|why|how come|what time|at what time|which (?:road|street|platform|city|town|place|room|floor|gate|door))\b|"
+    r"\b(?:headed|heading|going|bound) (?:to|towards?|for)?\s*\??$|\bwhat (?:road|street|platform|city|town|place) (?:is|are|was|were)\b"
 )
 
 # phrasings per intent; the embedder matches a question to the nearest (cue words decide without one)
@@ -939,6 +989,8 @@ def plan_question(question: str, duration_s: float, vocab: Vocabulary | None = N
         except Exception:  # noqa: BLE001 - without an embedder the cues decide
             qv = word_vecs = None
     intent, secondary, confidence = _pick_intent(q, qv, embed)
+    if DIRECTION_RX.search(q) and intent in ("count", "when", "summary", "yesno", "duration"):
+        intent, secondary = "seen", [intent] + [x for x in secondary if x != "seen"]  # the way it went is a thing seen
     if embed is not None and vocab is not None and word_vecs is not None and content:
         try:
             o2, s2, used2 = _match_vocabulary(content, vocab, embed, word_vecs)
@@ -956,8 +1008,9 @@ def plan_question(question: str, duration_s: float, vocab: Vocabulary | None = N
     person_words = [w for w in words if OBJECT_SYNONYMS.get(w) == ["person"]]
     pronoun_person = bool(person_words) and all(w in SPEAKER_WORDS for w in person_words)
     only_pronouns = bool(person_words) and all(w in PRONOUNS for w in person_words)
+    acts = speech_act_cues(rest)
     if "person" in objects and (
-        (len(objects) > 1 and only_pronouns) or (pronoun_person and (SAID_CUES.search(rest) or intent in ("said", "heard")) and not see)
+        (len(objects) > 1 and only_pronouns) or (pronoun_person and (SAID_CUES.search(rest) or acts or intent in ("said", "heard")) and not see)
     ):
         # "did anyone say anything?", "is anyone carrying a bag?": the person is the subject, not what is asked about
         objects = [o for o in objects if o != "person"]
@@ -987,7 +1040,8 @@ def plan_question(question: str, duration_s: float, vocab: Vocabulary | None = N
         lanes.append("alert")
     if re.search(
         r"\bscenes? (?:change|changes|changed|cut|cuts|switch|switches)\b|\b(?:scene|camera|hard) cuts?\b|\bcut to\b|\btransitions?\b|"
-        r"\b(?:new|next|different) (?:scene|shot)\b|\bbackground changes?\b",
+        r"\b(?:new|next|different) (?:scene|shot)\b|\b(?:background|lighting|light|scenery|setting|location|picture|shot|view) "
+        r"(?:chang\w*|switch\w*)\b",
         rest,
     ):
         lanes.append("scene_cut")
@@ -1003,7 +1057,7 @@ def plan_question(question: str, duration_s: float, vocab: Vocabulary | None = N
         and plan.keywords
         and not objects
         and not sounds
-        and not {"text", "object", "motion"} & set(lanes)
+        and not {"text", "object", "motion", "scene_cut"} & set(lanes)
     ):
         lanes.append("speech")  # "when is the station mentioned?" without a cue: the words are spoken ones
     if intent == "said" and "speech" not in lanes:
@@ -1016,6 +1070,29 @@ def plan_question(question: str, duration_s: float, vocab: Vocabulary | None = N
             plan.intent = intent = "said"
             plan.intents = ["said"] + [i for i in plan.intents if i != "said"]
             lanes = [lane for lane in lanes if lane not in ("object", "text")] if not see else lanes
+    if vocab is not None and ASKS_PLACE_OR_REASON.search(q) and "speech" not in lanes:
+        # "where was the ambulance headed?", "what time is the next train?": a place, reason or time of day is
+        # what people say; the question's words that the video's speech has send it there
+        said_words = [w for w in words if w not in STOP and w not in VERBS and len(w) > 2 and is_spoken(w, vocab.spoken)]
+        if said_words:
+            lanes.append("speech")
+            plan.keywords = said_words + [k for k in plan.keywords if k not in said_words]
+            if not any(o in vocab.objects for o in objects) and intent in ("when", "seen", "summary", "heard"):
+                plan.intent = intent = "said"
+                plan.intents = ["said"] + [i for i in plan.intents if i != "said"]
+                lanes = [lane for lane in lanes if lane not in ("object", "sound")]
+                plan.object_labels, plan.sound_labels = [], []
+    if acts and not plan.anchor:
+        # "does anyone apologise?": the words that apologise, in what was said
+        plan.keywords = acts + [k for k in plan.keywords if k not in acts and not SPEECH_ACT_RX.fullmatch(k)]
+        plan.unknown = []
+        if "speech" not in lanes:
+            lanes.append("speech")
+        if intent in ("seen", "summary", "heard"):
+            plan.intent = intent = "said"
+            plan.intents = ["said"] + [i for i in plan.intents if i != "said"]
+        lanes = [lane for lane in lanes if lane not in ("object", "sound")] if not see and not plan.sound_labels else lanes
+        plan.object_labels = [o for o in plan.object_labels if o != "person"]
     plan.lanes = lanes
     if plan.ordinal is not None and plan.scope == "ordinal" and plan.ordinal == -1 and intent == "summary" and "speech" in lanes:
         plan.intent = plan.intents[0] = "said"

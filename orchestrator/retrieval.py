@@ -32,6 +32,7 @@ from .planner import (  # noqa: F401 - re-exported: the plan is part of retrieva
     TIME_RE,
     Vocabulary,
     anchor_labels,
+    speech_act_cues,
     graph_sound_labels,
     parse_clock,
     plan_question,
@@ -484,6 +485,9 @@ class Retriever:
         if said and not words:
             tries.insert(0, Match(kinds=("speech",)))
             objects = []
+        acts = speech_act_cues(phrase)
+        if acts:  # "before she introduces herself", "when she picked up": the words that do it
+            tries.insert(0, Match(kinds=("speech",), text_like=tuple(_word_patterns(acts))))
         for w in words[:3]:
             tries.append(Match(kinds=("speech", "text"), text_like=(f"%{w}%",)))
             tries.append(Match(kinds=("text", "alert"), label_like=(f"%{w}%",)))
@@ -526,7 +530,10 @@ class Retriever:
                     m.score = max(m.score, e.score)
                     m.event_ids.append(e.event_id)
                     for k, val in e.attrs.items():
-                        m.attrs.setdefault(k, val)
+                        if k in LATEST_ATTRS and val is not None:
+                            m.attrs[k] = val  # the track's path so far: its latest segment knows where it went overall
+                        else:
+                            m.attrs.setdefault(k, val)
                     if e.confidence > m.confidence:
                         m.confidence, m.best_t = e.confidence, e.best_t
             else:
@@ -549,6 +556,10 @@ class Retriever:
             )
             for r in self.graph.object_label_facts(video_id, labels, span)
         }
+
+
+# object attributes a later segment of the same track knows better (its path is longer)
+LATEST_ATTRS = ("appearance_motion", "appearance_direction", "end_center")
 
 
 def key_frames(evidence: list[Evidence], limit: int = 8) -> list[tuple[float, str]]:

@@ -320,3 +320,40 @@ def test_words_the_video_says_send_a_loose_question_to_speech():
     # a thing to see keeps its lane even when it is also said
     seen = plan_question("what colour is the folder?", 90.0, Vocabulary(objects={"book"}, has_speech=True, spoken={"folder"}))
     assert seen.intent == "colour"
+
+
+def test_speech_acts_are_found_by_the_words_that_do_them(clip):
+    con, vid = clip
+    # nobody says "thank" in those words of the question; "Goodbye and thank you." does it
+    text, citations, _ = answer(con, vid, "does somebody thank anyone?")
+    assert text.startswith("Yes") and "Goodbye and thank you." in text and cited(citations, 76, 79)
+    text, citations, _ = answer(con, vid, "did anyone say goodbye")
+    assert text.startswith("Yes") and cited(citations, 76, 79)
+    text, _, _ = answer(con, vid, "does anybody apologise?")
+    assert text.startswith("No") and "person" not in text.split("\n")[0]  # the person seen is not an apology
+    # an anchor named by what the words do: answering the phone is its hello
+    text, citations, _ = answer(con, vid, "what is heard just before she greets the caller?")
+    assert "ring" in text.lower() and cited(citations, 33, 36)
+
+
+def test_which_way_a_thing_went_is_its_tracks_direction(clip):
+    con, vid = clip
+    text, citations, _ = answer(con, vid, "which way does the first car go?")
+    assert "white car moves right to left" in text and cited(citations, 26, 34)
+    text, _, _ = answer(con, vid, "anyone in view at 0:48?")
+    assert text.startswith("Yes — a person")
+
+
+def test_between_two_moments_lists_all_that_is_said(clip):
+    con, vid = clip
+    text, citations, _ = answer(con, vid, "what's said between the phone ringing and the end?")
+    assert "Hello, who is calling?" in text and "Everyone please leave the building now." in text and "Goodbye and thank you." in text
+    assert cited(citations, 37, 39) and cited(citations, 68, 71) and cited(citations, 76, 79)
+
+
+def test_a_place_or_reason_asked_of_what_was_said(clip):
+    con, vid = clip
+    text, citations, _ = answer(con, vid, "where is the red car parked?")
+    assert "railway station" in text and cited(citations, 18.5, 21.9)
+    text, _, _ = answer(con, vid, "is the scene changing at some point?")
+    assert text.startswith("Yes") and "[00:25]" in text
