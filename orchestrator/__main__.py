@@ -282,6 +282,13 @@ def cmd_search(args) -> int:
     return 0
 
 
+def cmd_mcp(args) -> int:
+    """The MCP server on stdio (stdout carries the protocol; logs go to stderr)."""
+    from .mcp_server import serve  # noqa: PLC0415
+
+    return serve(_home(args))
+
+
 def build_vlm():
     """The VLM engine when ``VLM_BASE_URL`` names an OpenAI-compatible endpoint, else None."""
     from .settings import get_settings  # noqa: PLC0415
@@ -573,6 +580,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("videos", help="list ingested videos")
     common(p)
     p.set_defaults(func=cmd_videos)
+
+    p = sub.add_parser("mcp", help="serve the library to agents over MCP on stdio: tools videos, events, search, ask, export")
+    p.add_argument("--home", help="the home to serve (default $VDET_HOME or ~/.cache/video-detective/home); answered by its app when one runs")
+    p.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help="log details to stderr")
+    p.set_defaults(func=cmd_mcp)
     from .evaluation import add_parser as add_eval_parser  # noqa: PLC0415
 
     add_eval_parser(sub)  # eval SUITE.yaml: accuracy, citations and latency of answers
