@@ -120,6 +120,20 @@ def test_bursts_inside_music_are_its_notes_not_sounds_of_their_own():
     assert sorted(s.label for s in fused) == ["beeping", "music"]
 
 
+def test_one_patch_read_differently_inside_a_long_sound_is_that_sound():
+    from orchestrator.lanes.sound_signal import SignalSound
+
+    siren = [SignalSound("siren", 35.0, 45.0, 0.7, {"pattern": "2 wails"})]
+    # the siren's onset patch also scored "music": one sound, the siren, with the other reading kept
+    fused = fuse(siren, [("siren", 35.0, 45.0, 0.99), ("music", 34.9, 35.9, 0.82)], speech=[])
+    assert [(s.label, s.attrs["tagger_labels"]) for s in fused] == [("siren", ["siren", "music"])]
+    # a longer run of another name is a sound of its own, and so is a short one beside a short sound
+    fused = fuse(siren, [("siren", 35.0, 45.0, 0.99), ("dog bark", 38.0, 41.0, 0.8)], speech=[])
+    assert sorted(s.label for s in fused) == ["dog bark", "siren"]
+    beep = [SignalSound("beeping", 2.0, 4.0, 0.7, {})]
+    assert sorted(s.label for s in fuse(beep, [("dog bark", 2.5, 3.4, 0.8)], speech=[])) == ["beeping", "dog bark"]
+
+
 def test_a_ring_cadence_stays_a_ring_when_the_tagger_hears_only_music():
     from orchestrator.lanes.sound_signal import SignalSound
 

@@ -65,6 +65,11 @@ GENERIC_TAGS = {"human voice", "animal", "noise"}
 SIGNAL_FAMILY = {"alarm", "beeping", "telephone ringing", "ringing", "doorbell", "bell", "tone", "whistle", "dial tone"}
 
 
+# a tagger run this short (two 0.96 s patches) is one reading of a moment, not a sound of its own, when it lies inside a
+# much longer sound the signal found
+PATCH_READING_S = 1.5
+
+
 def _compatible(a: str, b: str) -> bool:
     return a == b or a in accepted_names(b) or b in accepted_names(a)
 
@@ -90,6 +95,23 @@ def fuse(signal: list[SignalSound], tags: list[tuple[str, float, float, float]],
         host = next((s for s in overlapping if _compatible(s.label, name)), None)
         if host is None:  # a sound that mostly fills the run, and the run mostly it, is the sound the tagger heard there
             host = next((s for s in overlapping if _overlap(s.t_start, s.t_end, t0, t1) >= 0.5 * max(s.t_end - s.t_start, t1 - t0, 1e-6)), None)
+        inside = next(
+            (
+                s
+                for s in overlapping
+                if host is None
+                and _overlap(s.t_start, s.t_end, t0, t1) >= 0.7 * (t1 - t0)
+                and (t1 - t0) <= PATCH_READING_S
+                and (t1 - t0) <= 0.25 * (s.t_end - s.t_start)
+            ),
+            None,
+        )
+        if inside is not None:
+            # a patch or two within a much longer sound (the onset of a siren scored as music): another reading of
+            # that sound, not a second one
+            inside.attrs["sources"] = sorted({*inside.attrs["sources"], "tagger"})
+            inside.attrs.setdefault("tagger_labels", []).append(name)
+            continue
         if host is not None:
             host.attrs["sources"] = sorted({*host.attrs["sources"], "tagger"})
             host.attrs.setdefault("tagger_labels", []).append(name)
