@@ -130,6 +130,7 @@ def api_app(gt_ingested, services, tmp_path):
     _, url, _ = demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", allowed_paths=library.served_paths(), quiet=True)
     yield url, summary.video_id
     demo.close()
+    library.close()
 
 
 @pytest.mark.slow
