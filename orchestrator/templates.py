@@ -48,6 +48,11 @@ SPEECH_LIKE_SOUNDS = ("loud onset", "human voice", "shouting", "crowd")
 VEHICLES = ("car", "truck", "bus", "motorcycle")
 CUTS = Match(kinds=("scene_cut",))
 RUN_GAP_S = 2.0  # sightings of a finding closer than this are one stretch of it
+# told to the VLM engine with every template, after the template's own instructions
+REPORT_STYLE = (
+    " Write it as a person would: a short summary first (what was found, how much, when), then each finding once with its"
+    " time range or its times, and say plainly when a section found nothing."
+)
 
 
 def _evidence(e: Event) -> Evidence:
@@ -305,7 +310,7 @@ class Templates:
         return Report(
             "comprehensive",
             "Comprehensive analysis",
-            "Summarise the whole video scene by scene: who and what is seen, what is said and heard, and when.",
+            "Summarise the whole video scene by scene: who and what is seen, what is said and heard, and when." + REPORT_STYLE,
             [
                 summary,
                 scenes,
@@ -371,7 +376,7 @@ class Templates:
         return Report(
             "safety",
             "Safety review",
-            "List safety-relevant moments by severity: alerts, hazard sounds, calls for help, people near vehicles, sudden motion.",
+            "List safety-relevant moments by severity: alerts, hazard sounds, calls for help, people near vehicles, sudden motion." + REPORT_STYLE,
             [
                 summary,
                 Section("Alerts", alerts.lines(), "No alerts."),
@@ -434,7 +439,7 @@ class Templates:
         return Report(
             "performance",
             f"Activity and performance — {fmt_time(float(v['duration_s']))}",
-            "Report activity levels over time: busiest and quietest periods, how many objects and for how long, idle stretches.",
+            "Report activity levels over time: busiest and quietest periods, how many objects and for how long, idle stretches." + REPORT_STYLE,
             [
                 summary,
                 Section("Activity over time", activity, "No events."),
@@ -457,9 +462,10 @@ class Templates:
             spread = (sum((g - mean) ** 2 for g in gaps) / len(gaps)) ** 0.5
             regular = f", regular, about every {mean:.0f} s" if mean > 0 and spread < 0.25 * mean else f", on average every {mean:.0f} s"
             e = first_ev.get(r["id"])
+            last = self._events(video_id, Match(kinds=(r["kind"],), labels=(r["label"],)), order="t_start desc", limit=1)
             rec.append(
                 f"{r['label']} ({r['kind'].replace('_', ' ')}) {r['n']} times, the first {cite(e) if e else fmt_time(r['first_t'])}, "
-                f"the last {fmt_time(r['last_t'])}{regular}"
+                f"the last {cite(last[0]) if last else fmt_time(r['last_t'])}{regular}"
             )
         tracks = self._tracks(video_id)
         appear = Counter(t["label"] for t in tracks)
@@ -484,7 +490,7 @@ class Templates:
         return Report(
             "pattern",
             "Patterns and recurrences",
-            "Find what repeats: recurring sounds and events with their intervals, repeated appearances, frequent sequences.",
+            "Find what repeats: recurring sounds and events with their intervals, repeated appearances, frequent sequences." + REPORT_STYLE,
             [
                 summary,
                 Section("Recurring events", rec, "No sound, cut, motion or alert happens more than once."),
@@ -540,7 +546,7 @@ class Templates:
         return Report(
             "creative",
             f"Highlights and story — {v['name']}",
-            "Propose a highlight reel and a short narrative from the strongest moments, in order, each cited.",
+            "Propose a highlight reel and a short narrative from the strongest moments, in order, each cited." + REPORT_STYLE,
             [summary, Section("Highlight reel (in order)", reel, "No moments to show."), Section("Narrative", story, "No story to tell.")],
             cite.evidence,
         )
