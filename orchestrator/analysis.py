@@ -27,6 +27,7 @@ from .config import IngestConfig
 from .lanes import AudioMedia, Lane, VideoMedia, resolve
 from .media import AUDIO_RATE, FrameReader, MediaInfo, read_audio
 from .model_clients import ModelError, TritonModels
+from .profiling import role, stage, timed_iter
 from .sampling import FrameDecision, GateState, MotionGate
 from .threads import DaemonPool
 from .windows import Window
@@ -100,7 +101,8 @@ class _ReaderPool:
         with self.lock:
             pooled = self.free.pop() if self.key == key and self.free else None
         if pooled is None:
-            pooled = _PooledReader(FrameReader(info, max_side))
+            with stage("decoder open"):
+                pooled = _PooledReader(FrameReader(info, max_side))
         yield pooled  # an exception leaves the reader out of the pool
         with self.lock:
             if self.key != key:
@@ -172,7 +174,8 @@ def analyse_window(task: WindowTask) -> WindowAnalysis:
 def _with_models(half: Callable, task: WindowTask, lanes: list[Lane]):
     """Run one half of a window's analysis with this thread's Triton client (dropped if a model call failed)."""
     try:
-        return half(task, lanes, _THREADS.models(task.triton_url))
+        with role(half.__name__.strip("_").removesuffix("_half")), stage("other"):  # "other": what no stage inside names
+            return half(task, lanes, _THREADS.models(task.triton_url))
     except ModelError:
         _THREADS.drop_models(task.triton_url)
         raise
@@ -190,7 +193,7 @@ def _last_scanned_frame(pooled: _PooledReader, w: Window, fps: float):
     # source (1-2 fps, gaps) may have its nearest frame further back: then the whole window is scanned again
     for since in (max(w.t_start, float(targets[-1]) - 1.0 / fps), w.t_start):
         last = None
-        for item in pooled.reader.read(since, w.t_end, fps):
+        for item in timed_iter("decode", pooled.reader.read(since, w.t_end, fps)):
             last = item
         if last is not None:
             return last
@@ -204,12 +207,14 @@ def _video_half(task: WindowTask, lanes: list[Lane], models: TritonModels):
         if task.previous is not None:
             lead = _last_scanned_frame(pooled, task.previous, cfg.sampling.scan_fps)
             if lead is not None:
-                gate.score(*lead)  # motion reference only: the window's keep decisions start afresh
+                with stage("gate"):
+                    gate.score(*lead)  # motion reference only: the window's keep decisions start afresh
                 gate.state = GateState(prev_gray=gate.state.prev_gray, prev_hist=gate.state.prev_hist)
         frames, kept = [], []
         last = None
-        for t, rgb in pooled.reader.read(w.t_start, w.t_end, cfg.sampling.scan_fps):
-            d = gate.score(t, rgb)
+        for t, rgb in timed_iter("decode", pooled.reader.read(w.t_start, w.t_end, cfg.sampling.scan_fps)):
+            with stage("gate"):
+                d = gate.score(t, rgb)
             frames.append(d)
             if d.keep:
                 kept.append(rgb)
@@ -217,11 +222,19 @@ def _video_half(task: WindowTask, lanes: list[Lane], models: TritonModels):
         pooled.last_scanned = ((w, cfg.sampling.scan_fps), last) if last is not None else None
         decoder = pooled.reader.backend
     media = VideoMedia(frames, kept, decoder)
-    return frames, {lane.name: lane.analyse(task, media, models) for lane in lanes}, decoder
+    return frames, _run_lanes(task, media, models, lanes), decoder
 
 
 def _audio_half(task: WindowTask, lanes: list[Lane], models: TritonModels) -> dict[str, Any]:
     info, w = task.info, task.window
     end = min(info.duration_s, w.t_end + task.config.audio.boundary_overflow_s)
     media = AudioMedia(read_audio(info, w.t_start, end), int(round(w.duration * AUDIO_RATE)))
-    return {lane.name: lane.analyse(task, media, models) for lane in lanes}
+    return _run_lanes(task, media, models, lanes)
+
+
+def _run_lanes(task: WindowTask, media, models: TritonModels, lanes: list[Lane]) -> dict[str, Any]:
+    out = {}
+    for lane in lanes:
+        with stage(f"{lane.name} lane"):  # its own time: what the lane does besides the stages timed inside it
+            out[lane.name] = lane.analyse(task, media, models)
+    return out

@@ -35,6 +35,7 @@ from typing import Iterator
 
 import numpy as np
 
+from .profiling import stage
 from .settings import get_settings
 
 log = logging.getLogger(__name__)
@@ -486,6 +487,11 @@ def _decode_skipping_errors(container, stream):
 
 def read_audio(info: MediaInfo, t0: float, t1: float) -> np.ndarray:
     """Mono float32 PCM at 16 kHz covering [t0, t1) of the video's clock (zeros where there is none)."""
+    with stage("audio decode"):
+        return _read_audio(info, t0, t1)
+
+
+def _read_audio(info: MediaInfo, t0: float, t1: float) -> np.ndarray:
     n_out = max(0, int(round((t1 - t0) * AUDIO_RATE)))
     out = np.zeros(n_out, dtype=np.float32)
     if not info.has_audio or n_out == 0:

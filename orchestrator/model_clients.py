@@ -17,6 +17,8 @@ import tritonclient.http as httpclient
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential
 from tritonclient.utils import InferenceServerException
 
+from .profiling import stage
+
 RETRYABLE = ("connection", "timed out", "broken pipe", "reset by peer", "service unavailable", "502", "503")
 # What a call to a Triton that died or restarted can raise: the HTTP client's own errors, socket errors, and
 # http.client.HTTPException (geventhttpclient's HTTPConnectionClosed, "connection closed.").
@@ -136,6 +138,10 @@ class TritonModels:
         """Detect objects on frames (same size, RGB uint8), ``batch`` per request, ``in_flight`` requests at once."""
         if not frames:
             return []
+        with stage("detector (Triton)"):
+            return self._detect(frames, batch, in_flight)
+
+    def _detect(self, frames: list[np.ndarray], batch: int, in_flight: int) -> list[FrameDetections]:
         chunks = [np.stack(frames[i : i + batch]) for i in range(0, len(frames), batch)]
         results: list[list[FrameDetections] | None] = [None] * len(chunks)
         pending: list[tuple[int, object]] = []
@@ -165,7 +171,8 @@ class TritonModels:
         return json.loads(raw.decode() if isinstance(raw, bytes) else raw)
 
     def transcribe(self, pcm: np.ndarray) -> list[TranscriptSegment]:
-        doc = self._audio_json("asr", pcm, "SEGMENTS_JSON")
+        with stage("ASR (Triton)"):
+            doc = self._audio_json("asr", pcm, "SEGMENTS_JSON")
         return [
             TranscriptSegment(
                 s["start"],
@@ -180,11 +187,13 @@ class TritonModels:
         ]
 
     def tag_sounds(self, pcm: np.ndarray) -> list[SoundTag]:
-        return [SoundTag(**t) for t in self._audio_json("sound_tagger", pcm, "TAGS_JSON")]
+        with stage("sound tagger (Triton)"):
+            return [SoundTag(**t) for t in self._audio_json("sound_tagger", pcm, "TAGS_JSON")]
 
     def tag_audioset(self, pcm: np.ndarray) -> list[SoundTag]:
         """AudioSet classes (display names) per 0.96 s patch, from the ``audio_tagger`` model."""
-        return [SoundTag(**t) for t in self._audio_json("audio_tagger", pcm, "TAGS_JSON")]
+        with stage("AudioSet tagger (Triton)"):
+            return [SoundTag(**t) for t in self._audio_json("audio_tagger", pcm, "TAGS_JSON")]
 
     def serves(self, model: str) -> bool:
         """Whether the server has ``model`` loaded (asked once per client)."""
@@ -196,6 +205,10 @@ class TritonModels:
     def embed(self, texts: list[str], batch: int = 64) -> np.ndarray:
         if not texts:
             return np.zeros((0, 384), np.float32)
+        with stage("embeddings (Triton)"):
+            return self._embed(texts, batch)
+
+    def _embed(self, texts: list[str], batch: int) -> np.ndarray:
         parts = []
         for i in range(0, len(texts), batch):
             rows = np.array([[t.encode("utf-8")] for t in texts[i : i + batch]], dtype=np.object_)

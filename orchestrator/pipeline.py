@@ -34,6 +34,7 @@ from .lanes import AssemblyContext, Lane, LaneOutput
 from .media import MediaError, MediaInfo, probe
 from .messages import Progress
 from .model_clients import ModelError, TritonModels
+from .profiling import role, stage
 from .rules import Rule, RulesEngine
 from .scenes import scene_segments
 from .services import Services
@@ -136,7 +137,8 @@ class Ingestor:
         for lane in lanes:
             if lane.name in analysis.lanes:
                 ctx = AssemblyContext(info, w, self.config, w.t_end >= info.duration_s - 1e-3, state.lanes.get(lane.name))
-                part = lane.assemble(analysis.lanes[lane.name], ctx)
+                with stage(f"assemble {lane.name}"):
+                    part = lane.assemble(analysis.lanes[lane.name], ctx)
                 out.events += part.events
                 out.relations += part.relations
                 out.detections += part.detections
@@ -144,7 +146,8 @@ class Ingestor:
         events = sorted(out.events, key=lambda e: (e.t_start, e.id))
         relations = out.relations
         vectors = self._driver_models().embed([e.describe() for e in events])
-        relations += build_relations(events, self.config.precedes_gap_s, previous=graph.last_event(video_id, w.index))
+        with stage("relations"):
+            relations += build_relations(events, self.config.precedes_gap_s, previous=graph.last_event(video_id, w.index))
         if self.rules.rules:  # alerts appear while ingest is still running
             history = graph.events_between(video_id, w.t_start - self.rules.horizon_s(), before_window=w.index)
             tracks_here = sorted({e.track_id for e in events if e.track_id is not None})
@@ -152,6 +155,8 @@ class Ingestor:
             alerts, alert_rels = self.rules.evaluate(history, events, dets, info.duration_s if last else None, w.t_end, w.index)
             events += alerts
             relations += alert_rels
+        with stage("checkpoint"):
+            saved = pickle.dumps(state)
         return WindowResult(
             video_id,
             w.index,
@@ -163,7 +168,7 @@ class Ingestor:
             events=events,
             relations=relations,
             embeddings=vectors,
-            state=pickle.dumps(state),
+            state=saved,
             frames_scanned=len(analysis.frames),
             wall_s=analysis.wall_s + time.monotonic() - t0,
             lanes=tuple(lane.name for lane in lanes if lane.name in analysis.lanes),
@@ -241,6 +246,10 @@ class Ingestor:
         return done, state
 
     def ingest(self, path: str | Path, on_progress: Callable[[dict], None] | None = None, display_name: str | None = None) -> IngestSummary:
+        with role("driver"), stage("other"):  # "other": what no stage inside names
+            return self._ingest(path, on_progress, display_name)
+
+    def _ingest(self, path: str | Path, on_progress: Callable[[dict], None] | None, display_name: str | None) -> IngestSummary:
         started = time.monotonic()
         info = probe(path)
         sha = file_sha256(path)
@@ -285,12 +294,15 @@ class Ingestor:
             loop_started = time.monotonic()  # the time left is measured on this ingest's windows, not on its start-up
             for n, w in enumerate(todo):
                 task, handle = pending.popleft()
-                analysis = self._await_analysis(executor, task, handle)
+                with stage("wait for analysis"):
+                    analysis = self._await_analysis(executor, task, handle)
                 top_up()  # the next windows are analysed while this one is assembled and written
                 decoder = analysis.decoder if analysis.decoder != "none" else decoder
                 result = self._assemble_with_retries(graph, info, w, w.index == windows[-1].index, video_id, lanes, state, analysis)
-                state = pickle.loads(result.state)  # what was saved is what the next window continues from
-                graph.write_window(result)
+                with stage("checkpoint"):
+                    state = pickle.loads(result.state)  # what was saved is what the next window continues from
+                with stage("DuckDB write"):
+                    graph.write_window(result)
                 elapsed = time.monotonic() - loop_started
                 message = Progress(
                     video_id=video_id,
@@ -306,8 +318,9 @@ class Ingestor:
                 publish(message)
                 if on_progress:
                     on_progress(message.model_dump(exclude_none=True, exclude={"v"}))
-            scenes = scene_segments(graph, video_id, info.duration_s)
-            graph.write_scenes(video_id, scenes, self._driver_models().embed([e.text for e in scenes]))
+            with stage("scenes"):
+                scenes = scene_segments(graph, video_id, info.duration_s)
+                graph.write_scenes(video_id, scenes, self._driver_models().embed([e.text for e in scenes]))
             graph.set_video_status(video_id, "done")
             counts = graph.counts(video_id)
             kept, scanned_total = graph.frame_totals(video_id)

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from ..appearance import crop, describe_track, object_colours
 from ..events import Event, Relation
 from ..model_clients import FrameDetections, ModelError
+from ..profiling import stage
 from ..tracking import VideoTracker
 from .base import AssemblyContext, Lane, LaneOutput, VideoMedia
 
@@ -62,7 +63,8 @@ class ObjectsLane(Lane):
         detections = models.detect(kept, batch=cfg.detector_batch, in_flight=cfg.detector_concurrency) if kept else []
         if len(detections) != len(kept):  # a model answer that does not fit: the analysis is run again
             raise ModelError(f"window {task.window.index}: the detector answered for {len(detections)} of {len(kept)} frames")
-        colours = [[object_colours(crop(frame, tuple(box)), label) for box, label in zip(fd.boxes, fd.labels)] for frame, fd in zip(kept, detections)]
+        with stage("colours"):
+            colours = [[object_colours(crop(frame, tuple(box)), label) for box, label in zip(fd.boxes, fd.labels)] for frame, fd in zip(kept, detections)]
         return ObjectsResult([d.t for d in media.frames if d.keep], detections, colours)
 
     def assemble(self, result: ObjectsResult, ctx: AssemblyContext) -> LaneOutput:
@@ -72,7 +74,9 @@ class ObjectsLane(Lane):
         out = LaneOutput()
         colours = result.colours or [[[] for _ in range(len(fd))] for fd in result.detections]
         for t, fd, frame_colours in zip(result.times, result.detections, colours):
-            for td, named in zip(state.tracker.update(t, w.index, fd), frame_colours):
+            with stage("tracking"):
+                tracked = state.tracker.update(t, w.index, fd)
+            for td, named in zip(tracked, frame_colours):
                 if td.track_id is not None and named:
                     votes = state.colour_votes.setdefault(td.track_id, [])
                     votes.append(((td.box[2] - td.box[0]) * (td.box[3] - td.box[1]), named))
