@@ -8,6 +8,7 @@ import re
 
 import httpx
 import pytest
+from test_mcp import TOOLS, call_all
 from test_ui import RunningApp
 
 ANA = ("ana", "s3cret")
@@ -39,7 +40,7 @@ def api(triton, redis_server, tmp_path_factory, gt_clip):
                         events.append((kind, json.loads(line.split(":", 1)[1])))
                         if kind in ("done", "error", "stopped"):
                             break
-        running.video_id, running.truth, running.progress = up["video_id"], truth, events
+        running.video_id, running.truth, running.progress, running.home = up["video_id"], truth, events, home
         yield running
     finally:
         running.stop()
@@ -181,3 +182,28 @@ def test_docs_and_the_page_api_still_work(api):
         assert "swagger" in c.get("/api/docs").text.lower()
     client = Client(api.url, auth=ANA, verbose=False)
     assert [v["video_id"] for v in client.predict(api_name="/videos")] == [api.video_id]
+
+
+def test_mcp_server_answers_through_the_app(api, tmp_path):
+    """The app holds the home (DuckDB opens it for nobody else): the MCP tools are answered by the app, signed in as ana."""
+    names, results = call_all(
+        api.home,
+        {"VDET_AUTH": f"{ANA[0]}:{ANA[1]}"},
+        [
+            ("videos", {}),
+            ("ask", {"question": "When does the person appear?", "video_id": api.video_id}),
+            ("search", {"query": "railway station", "kinds": ["speech"]}),
+            ("ask", {"question": "which videos have a person?"}),
+            ("export", {"video_id": api.video_id, "spans": [[4, 8]], "out": str(tmp_path / "clip.mp4")}),
+            ("ask", {"question": "hello?", "video_id": "nope"}),
+        ],
+    )
+    assert names == TOOLS
+    (e0, videos), (e1, answer), (e2, moments), (e3, library), (e4, clip), (e5, unknown) = results
+    assert not any((e0, e1, e2, e3, e4)), results
+    assert [v["video_id"] for v in videos] == [api.video_id]
+    # the app's answer: a chat session (only the app has them) and the page's citation shape
+    assert answer["session"] and answer["engine"] == "extractive" and answer["citations"][0]["label"] == "person"
+    assert moments and moments[0]["kind"] == "speech" and library["citations"][0]["video_id"] == api.video_id
+    assert (tmp_path / "clip.mp4").read_bytes()[4:8] == b"ftyp" and clip["bytes"] > 1000
+    assert e5 and f"the app at {api.url}" in unknown and "unknown video id 'nope'" in unknown

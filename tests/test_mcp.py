@@ -1,16 +1,15 @@
-"""The MCP server (``python -m orchestrator mcp``) driven by the official MCP client library over stdio: on a home
-nobody holds (its database opened read-only per call) and on a home a running app holds (answered through its API)."""
+"""The MCP server (``python -m orchestrator mcp``) driven by the official MCP client library over stdio, on a home
+nobody holds (its database opened read-only per call). Through a running app that holds the home (with a login):
+``test_http_api.py::test_mcp_server_answers_through_the_app``, on that module's app."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import os
-import shutil
 import sys
 
 from conftest import REPO
-from test_ui import RunningApp
 
 TOOLS = {"videos", "events", "search", "ask", "export"}
 
@@ -73,33 +72,3 @@ def test_tools_on_a_home_nobody_holds(gt_ingested, triton, tmp_path):
     assert e6 and "unknown video id 'nope'" in unknown and "Traceback" not in unknown
     assert e7 and "one of object, speech" in kind
     assert e8 and "start <= end" in span
-
-
-def test_tools_through_the_app_that_holds_the_home(gt_ingested, triton, redis_server, tmp_path):
-    summary, _, _, truth, home = gt_ingested
-    held = tmp_path / "home"
-    shutil.copytree(home, held)  # the session's home stays as it is for the other tests
-    app = RunningApp(held, {"TRITON_URL": triton.http_url, "REDIS_URL": redis_server.url})
-    try:
-        names, results = call_all(
-            held,
-            {},
-            [
-                ("videos", {}),
-                ("ask", {"question": "When does the person appear?", "video_id": summary.video_id}),
-                ("search", {"query": "railway station", "kinds": ["speech"]}),
-                ("export", {"video_id": summary.video_id, "spans": [[4, 8]], "out": str(tmp_path / "clip.mp4")}),
-                ("ask", {"question": "hello?", "video_id": "nope"}),
-            ],
-        )
-    finally:
-        app.stop()
-    assert names == TOOLS
-    (e0, videos), (e1, answer), (e2, moments), (e3, clip), (e4, unknown) = results
-    assert not any((e0, e1, e2, e3)), results
-    assert [v["video_id"] for v in videos] == [summary.video_id]
-    # the app's answer: a chat session (only the app has them) and the page's citation shape
-    assert answer["session"] and answer["engine"] == "extractive" and answer["citations"][0]["label"] == "person"
-    assert moments and moments[0]["kind"] == "speech"
-    assert (tmp_path / "clip.mp4").read_bytes()[4:8] == b"ftyp" and clip["bytes"] > 1000
-    assert e4 and f"the app at {app.url}" in unknown and "unknown video id 'nope'" in unknown
