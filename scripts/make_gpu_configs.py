@@ -116,6 +116,7 @@ MODEL_GPU_SETTINGS: dict[str, GpuSettings] = {
     ),
     "sound_tagger": GpuSettings(),
     "audio_tagger": GpuSettings(),
+    "speaker_embedder": GpuSettings(),
 }
 
 
@@ -186,6 +187,10 @@ YAMNET_CPU_REASON = (
     "YAMNet here is a w8a8-quantised (QDQ uint8) ONNX graph that takes 2-3 ms per 0.96 s patch on one CPU core, "
     "about 0.1 s per 20 s window: it stays on the CPU, where a GPU slot would buy nothing."
 )
+SPEAKER_CPU_REASON = (
+    "Resemblyzer's voice encoder is a 3-layer LSTM over 1.6 s mel partials, under 0.1 s per second of speech on one CPU "
+    "core (measured with scripts/eval_speakers.py): it stays on the CPU, where a GPU slot would buy little."
+)
 BIRDNET_CPU_REASON = (
     "BirdNET runs on LiteRT (ai_edge_litert), whose Python interpreter has no CUDA delegate: "
     "it is CPU-only, so the tagger keeps KIND_CPU instances even on a GPU server."
@@ -203,6 +208,7 @@ STANDARD_LAYOUTS: dict[int, Layout] = {
             "embedder": Placement(gpus=(0,), count=1),
             "sound_tagger": Placement(gpus=(), count=2, cpu_reason=BIRDNET_CPU_REASON),
             "audio_tagger": Placement(gpus=(), count=2, cpu_reason=YAMNET_CPU_REASON),
+            "speaker_embedder": Placement(gpus=(), count=1, cpu_reason=SPEAKER_CPU_REASON),
         },
         regenerate=f"python {SCRIPT} --gpus 1",
     ),
@@ -217,6 +223,7 @@ STANDARD_LAYOUTS: dict[int, Layout] = {
             "embedder": Placement(gpus=(4,), count=1),
             "sound_tagger": Placement(gpus=(), count=4, cpu_reason=BIRDNET_CPU_REASON),
             "audio_tagger": Placement(gpus=(), count=4, cpu_reason=YAMNET_CPU_REASON),
+            "speaker_embedder": Placement(gpus=(), count=2, cpu_reason=SPEAKER_CPU_REASON),
         },
         reserved={5: "VLM (SGLang, outside Triton)", 6: "video encode (FFmpeg NVENC, outside Triton)"},
         regenerate=f"python {SCRIPT} --gpus 7",

@@ -27,7 +27,7 @@ METRICS_PORT="${METRICS_PORT:-8002}"
 # The python backend passes every tensor through /dev/shm; Docker's default 64 MB is too small for
 # batches of 32 decoded frames across several detector instances.
 SHM_SIZE="${SHM_SIZE:-8g}"
-MODELS=(detector_engine detector asr sound_tagger audio_tagger embedder)
+MODELS=(detector_engine detector asr sound_tagger audio_tagger embedder speaker_embedder)
 
 usage() { sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; }
 die() { echo "error: $*" >&2; exit 2; }

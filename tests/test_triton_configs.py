@@ -75,7 +75,7 @@ def test_every_config_parses_with_tritons_protobuf(path):
 
 def test_every_model_has_both_standard_gpu_configs():
     models = gen.repository_models(REPOSITORY)
-    assert set(models) == {"detector", "detector_engine", "asr", "sound_tagger", "audio_tagger", "embedder"}
+    assert set(models) == {"detector", "detector_engine", "asr", "sound_tagger", "audio_tagger", "embedder", "speaker_embedder"}
     for model in models:
         for name in LAYOUTS:
             assert (REPOSITORY / model / "configs" / f"{name}.pbtxt").is_file(), f"{model}: configs/{name}.pbtxt missing"
@@ -96,6 +96,10 @@ def test_gpu_configs_keep_the_layouts_promises(name):
             # the quantised YAMNet stays on the CPU, and the file says why
             assert kinds == {mc.ModelInstanceGroup.KIND_CPU}
             assert "Kept on the CPU: YAMNet" in (REPOSITORY / model / "configs" / f"{name}.pbtxt").read_text()
+        elif model == "speaker_embedder":
+            # the small LSTM voice encoder stays on the CPU, and the file says why
+            assert kinds == {mc.ModelInstanceGroup.KIND_CPU}
+            assert "Kept on the CPU: Resemblyzer" in (REPOSITORY / model / "configs" / f"{name}.pbtxt").read_text()
         else:
             assert kinds == {mc.ModelInstanceGroup.KIND_GPU}
 
@@ -184,6 +188,7 @@ def test_custom_layout_from_yaml(tmp_path):
         "  embedder: {gpus: [0]}\n"
         "  sound_tagger: {cpu_reason: LiteRT is CPU-only}\n"
         "  audio_tagger: {cpu_reason: cheap on the CPU}\n"
+        "  speaker_embedder: {cpu_reason: a small LSTM}\n"
     )
     run = subprocess.run(
         [sys.executable, "scripts/make_gpu_configs.py", "--layout", str(layout_file), "--repository", str(repository)],
@@ -226,7 +231,7 @@ def test_bad_layouts_are_refused_with_a_clear_message(tmp_path, edit, message):
     base = (
         "name: gpu2\ngpu_count: 2\nreserved: {1: VLM}\nmodels:\n"
         "  detector: {gpus: [0]}\n  detector_engine: {gpus: [0]}\n  embedder: {gpus: [0]}\n"
-        "  sound_tagger: {cpu_reason: CPU-only}\n  audio_tagger: {cpu_reason: CPU-only}\n"
+        "  sound_tagger: {cpu_reason: CPU-only}\n  audio_tagger: {cpu_reason: CPU-only}\n  speaker_embedder: {cpu_reason: CPU-only}\n"
     )
     text = base if message.startswith("no placement") else base + edit
     layout_file = tmp_path / "bad.yaml"
