@@ -47,6 +47,11 @@ class SpeechAttrs(TypedDict, total=False):
     no_speech_prob: float
     avg_logprob: float
     language: str
+    # who spoke (where Triton serves speaker_embedder): "speaker 1", "speaker 2", ... in order of first appearance in
+    # the video, the same label for the same voice throughout; and the cosine similarity of this utterance's voice to
+    # that speaker's voice so far (1.0 for the utterance that introduced them)
+    speaker: str
+    speaker_similarity: float
 
 
 class SoundAttrs(TypedDict, total=False):

@@ -4,6 +4,11 @@ A speech region belongs to the window it starts in and may run past the window's
 ``boundary_overflow_s`` more), so an utterance across a boundary is transcribed once, whole. What an earlier
 window already transcribed past its end is found by running that window's VAD again (memoised per process), so
 the analysis stays a pure function of its task.
+
+Speakers: where Triton serves ``speaker_embedder`` (Resemblyzer's voice encoder), each transcribed segment's voice is
+embedded on the worker, and the driver gives it a speaker (``attrs["speaker"]``: "speaker 1", "speaker 2", ... in
+order of first appearance in the video) by comparing it with the voices heard so far (``audio.Speakers``, carried in
+the lane's state across windows and checkpoints).
 """
 
 from __future__ import annotations
@@ -11,15 +16,16 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from concurrent.futures import Future
+from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
 
-from ..audio import SpeechRegion, VoiceActivity
+from ..audio import SPEAKER_MODEL, Speakers, SpeechRegion, VoiceActivity, speaker_embeddings
 from ..events import Event
 from ..media import AUDIO_RATE, MediaInfo, read_audio
 from ..windows import Window
-from .base import AudioMedia, Lane
+from .base import AssemblyContext, AudioMedia, Lane, LaneOutput
 
 
 class _OnceCache:
@@ -72,15 +78,46 @@ def speech_regions(info: MediaInfo, w: Window, acfg, pcm: np.ndarray | None = No
     return _REGIONS.get((info.path, info.size_bytes, info.duration_s, w, acfg), compute)
 
 
+@dataclass
+class SpeechAnalysis:
+    """A window's speech events and, where the speaker model ran, each one's voice embedding (None: not embedded)."""
+
+    events: list[Event] = field(default_factory=list)
+    voices: list[np.ndarray | None] = field(default_factory=list)
+
+
+@dataclass
+class SpeechState:
+    """What the speech lane carries across windows: the voices heard so far."""
+
+    speakers: Speakers = field(default_factory=Speakers)
+
+
 class SpeechLane(Lane):
     name = "speech"
     source = "audio"
-    models = ("asr",)
+    models = ("asr", SPEAKER_MODEL)
 
-    def analyse(self, task, media: AudioMedia, models) -> list[Event]:
+    def new_state(self, config) -> SpeechState:
+        return SpeechState()
+
+    def assemble(self, result: SpeechAnalysis, ctx: AssemblyContext) -> LaneOutput:
+        """Each embedded utterance gets its speaker, in time order (a label once given is final: the window is written)."""
+        state: SpeechState = ctx.state if ctx.state is not None else SpeechState()
+        for event, voice in sorted(zip(result.events, result.voices), key=lambda p: (p[0].t_start, p[0].id)):
+            if voice is None:
+                continue
+            heard = state.speakers.assign(voice, event.t_end - event.t_start)
+            if heard is not None:
+                event.attrs["speaker"], event.attrs["speaker_similarity"] = heard
+        return LaneOutput(events=list(result.events))
+
+    def analyse(self, task, media: AudioMedia, models) -> SpeechAnalysis:
         acfg, info, w = task.config.audio, task.info, task.window
         pcm = media.pcm
-        events: list[Event] = []
+        out = SpeechAnalysis()
+        events = out.events
+        embed = models.serves(SPEAKER_MODEL)
         # regions that start in this window, minus what an earlier window already transcribed past its end
         regions = speech_regions(info, w, acfg, pcm)
         reach = max((p.t_end + acfg.boundary_overflow_s for p in task.speech_lookback), default=w.t_start)
@@ -92,7 +129,8 @@ class SpeechLane(Lane):
             if region.t_end - start < acfg.min_speech_s:
                 continue
             clip = pcm[int(round((start - w.t_start) * AUDIO_RATE)) : int(round((region.t_end - w.t_start) * AUDIO_RATE))]
-            for seg in models.transcribe(clip):
+            segments = models.transcribe(clip)
+            for seg in segments:
                 events.append(
                     Event(
                         f"speech-{w.index:05d}-{len(events):03d}",
@@ -111,5 +149,9 @@ class SpeechLane(Lane):
                         },
                     )
                 )
+            if embed and segments:
+                out.voices.extend(speaker_embeddings(models, clip, [(seg.start, seg.end) for seg in segments]))
+            else:
+                out.voices.extend([None] * len(segments))
             covered_until = max(covered_until, region.t_end)
-        return events
+        return out
