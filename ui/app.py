@@ -341,7 +341,7 @@ class AppState:
             CitedMoment(c["t_start"], c["t_end"], c["event_id"], what_event(by_id[c["event_id"]]) if c["event_id"] in by_id else "") for c in turn.citations
         ]
         title = re.match(r"\*\*(.+?)\*\*", turn.answer or "")  # a report's title, when the turn was a template
-        question = turn.question or (title.group(1) if title else "")
+        question = turn.question or (title.group(1).split(" — ")[0] if title else "")  # "Highlights and story — clip.mp4": its kind
         v = self.library.video(video_id)
         try:
             result = export_cited(source, cited, self.library.home / "exports" / session, video_name=(v or {}).get("name"), question=question)
