@@ -8,12 +8,15 @@ with a measurement from their own hardware.
 
     python scripts/plan_capacity.py                       # 2-hour video on the reference layouts
     python scripts/plan_capacity.py --hours 1 --layout 1xH100
+    python scripts/plan_capacity.py --measured gpu_check.json   # adds a row from scripts/gpu_check.sh's figures
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
+from pathlib import Path
 from dataclasses import dataclass
 
 # What one second of typical footage asks of each stage (measured here on 720p30 with speech).
@@ -63,6 +66,32 @@ LAYOUTS = {
 MEASURED_CPU_X_REALTIME = 4.04  # bench_ingest, 10 min of 720p with continuous speech, this 2-core machine
 
 
+def measured_layout(path: str) -> Layout:
+    """A one-GPU layout from ``scripts/gpu_check.sh``'s output (its JSON file, or a log holding its ``GPU_CHECK`` line):
+    detector and ASR measured (the best detector batch; Whisper large-v3's encoder, else tiny.en's, an upper bound
+    since the decoder is not measured), decode and the sound tagger still the published figures of 1xH100."""
+    try:
+        text = Path(path).read_text()
+    except OSError as exc:
+        raise SystemExit(f"plan_capacity: cannot read {path} ({exc.strerror}); pass the file scripts/gpu_check.sh --out wrote, or its log") from None
+    lines = [ln.split("GPU_CHECK ", 1)[1] if "GPU_CHECK " in ln else ln for ln in text.splitlines() if ln.strip().startswith(("{", "GPU_CHECK "))]
+    try:
+        doc = json.loads(lines[-1])
+        detector = max(float(v) for v in doc["detector"]["frames_per_s"].values())
+        encoders = doc["whisper_encoder"]
+        asr_model = "large-v3" if "large-v3" in encoders else "tiny.en"
+        asr = float(encoders[asr_model]["x_realtime"])
+    except (IndexError, KeyError, TypeError, ValueError):
+        raise SystemExit(f"plan_capacity: {path} holds no GPU_CHECK result; run scripts/gpu_check.sh --out {path} on the GPU machine first") from None
+    published = LAYOUTS["1xH100"].units
+    note = " (--cpu run: small models, not a GPU figure)" if doc.get("small_models") else ""
+    return Layout(
+        f"measured {doc.get('kind', 'gpu')}",
+        {**published, "detector": detector, "asr": asr},
+        f"gpu_check on {doc.get('device', '?')}{note}: detector {detector:.0f} frames/s, Whisper {asr_model} encoder {asr:.0f}x; decode, tagger published",
+    )
+
+
 def plan(hours: float, layout: Layout, shared_cpu: bool, nodes: int = 1) -> tuple[dict[str, float], float, str]:
     seconds = hours * 3600
     stage_s = {stage: seconds * per_s / (layout.units[stage] * (nodes if stage in FANS_OUT else 1)) for stage, per_s in WORKLOAD_PER_VIDEO_S.items()}
@@ -85,7 +114,12 @@ def main() -> int:
     parser.add_argument("--hours", type=float, default=2.0)
     parser.add_argument("--layout", choices=list(LAYOUTS), action="append")
     parser.add_argument("--nodes", type=int, default=1, help="identical machines of the layout, windows fanned out with Ray (--executor ray)")
+    parser.add_argument("--measured", metavar="FILE", help="scripts/gpu_check.sh's JSON (--out) or log: adds a row with its measured figures")
     args = parser.parse_args()
+    if args.measured:
+        layout = measured_layout(args.measured)
+        LAYOUTS[layout.name] = layout
+        args.layout = [*(args.layout or list(LAYOUTS)[:-1]), layout.name]
     print(f"workload per video second: {WORKLOAD_PER_VIDEO_S}\n")
     if args.nodes < 1:
         parser.error("--nodes must be 1 or more")
@@ -105,6 +139,8 @@ def main() -> int:
         f"The driver's serial assembly ({1 / DRIVER_WINDOWS_PER_S * 1000:.0f} ms per window, measured here) does not fan out: it bounds any cluster "
         f"at {20 * DRIVER_WINDOWS_PER_S:.0f}x realtime per ingest."
     )
+    if args.measured:
+        print(f"The '{layout.name}' row takes the detector and ASR figures from {args.measured} (scripts/gpu_check.sh); its decode and tagger are 1xH100's.")
     return 0
 
 
