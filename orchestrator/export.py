@@ -286,19 +286,22 @@ def _cut(
     track (SRT text) when given."""
     info = probe(video)
     tmp = out.with_name(out.stem + ".part" + out.suffix)
+    # each part is its own input, seeked to (FFmpeg's input seeking is exact when re-encoding): only the parts are
+    # decoded, not the video from its start up to the last part, which matters on a two-hour video
+    cmd = ["ffmpeg", "-v", "error", "-y"]
     filters, labels = [], []
     for i, (a, b) in enumerate(parts):
+        cmd += ["-ss", f"{a:.3f}", "-t", f"{b - a:.3f}", "-i", str(video)]
         if info.has_video:
-            filters.append(f"[0:v]trim=start={a}:end={b},setpts=PTS-STARTPTS,scale='min({max_side},iw)':-2[v{i}]")
+            filters.append(f"[{i}:v]setpts=PTS-STARTPTS,scale='min({max_side},iw)':-2[v{i}]")
             labels.append(f"[v{i}]")
         if info.has_audio:
-            filters.append(f"[0:a]atrim=start={a}:end={b},asetpts=PTS-STARTPTS[a{i}]")
+            filters.append(f"[{i}:a]asetpts=PTS-STARTPTS[a{i}]")
             labels.append(f"[a{i}]")
     v, a = int(info.has_video), int(info.has_audio)
     filters.append(f"{''.join(labels)}concat=n={len(parts)}:v={v}:a={a}" + ("[v]" if v else "") + ("[a]" if a else ""))
     with tempfile.TemporaryDirectory(prefix="vdet-export-") as work:
-        cmd = ["ffmpeg", "-v", "error", "-y", "-i", str(video)]
-        extra = 1
+        extra = len(parts)
         if chapters is not None:
             meta = Path(work) / "chapters.txt"
             at, marks = 0.0, []
