@@ -257,6 +257,16 @@ def test_stop_cancels_a_streaming_answer(browser, triton, redis_server, tmp_path
         shot(page, "07-stopped")
         page.wait_for_timeout(500)
         assert page.locator("#stop").is_disabled()
+        # Esc stops an answer too, wherever the focus is
+        page.locator("#question textarea").fill("When does the person appear?")
+        page.locator("#question textarea").press("Enter")
+        wait_text(page, "#chat", r"From the[\s\S]*From the[\s\S]*From the", 30)  # the third answer has started
+        assert "stopped" not in page.locator("#notice").inner_text()
+        page.keyboard.press("Escape")
+        wait_text(page, "#notice", r"stopped", 10)
+        assert page.locator("#chat").inner_text().count("(stopped)") == 2
+        page.wait_for_timeout(500)
+        assert page.locator("#stop").is_disabled()
         assert "SECRET-4711" not in page.content()
         page.close()
     finally:
@@ -323,7 +333,8 @@ def open_clip(page, app, path: Path) -> None:
     page.goto(app.url)
     page.wait_for_selector("#question textarea")
     upload(page, path)
-    wait_text(page, "#progress", r"ingested", 120)
+    # by its name: the page opens the newest ready video on its own, which may be another one
+    wait_text(page, "#progress", rf"{re.escape(path.name)}: ingested", 120)
 
 
 def pick(page, dropdown: str, option: str) -> None:
@@ -428,7 +439,7 @@ def test_ingest_progress_counts_from_one_and_estimates_time_left(browser, app, g
         text = page.locator("#progress").inner_text()
         samples.append((time.monotonic(), text))
         messages.add(page.locator("#upload-msg").inner_text().strip())
-        if "ingested" in text:
+        if f"{clip.name}: ingested" in text:  # not the video the page opened on its own before the upload
             break
         if shots == 0 and re.search(r"window [3-9] of 10", text):
             shot(page, "12-ingesting-1280x800")
@@ -573,3 +584,188 @@ def test_named_api_endpoints_with_gradio_client(app, gt_clip):
     assert "database" in client.predict(api_name="/status")
     with pytest.raises(Exception, match="unknown video"):
         client.predict("nope", "hello", "", api_name="/ask")
+
+
+TALK = [
+    "Good morning, this is the weekly safety briefing.",
+    "The north gate stays closed until Friday.",
+    "Please park your bicycles behind the library.",
+    "The fire drill is planned for Tuesday at ten.",
+    "Visitors must sign in at the front desk.",
+    "The coffee machine on the second floor is broken.",
+    "Lunch will be served in the main hall today.",
+    "That is all for this week, thank you.",
+]
+
+
+@pytest.fixture(scope="module")
+def talk_clip(tmp_path_factory) -> Path:
+    """40 s of a still picture and eight sentences, one every 4.5 s: a transcript longer than its box."""
+    import wave
+
+    import numpy as np
+    from media_factory import RATE, synth_speech
+
+    work = tmp_path_factory.mktemp("talk")
+    audio = (np.random.default_rng(1).standard_normal(40 * RATE) * 0.001).astype(np.float32)
+    for i, sentence in enumerate(TALK):
+        pcm = synth_speech(sentence, work)
+        at = int((1.0 + 4.5 * i) * RATE)
+        audio[at : at + len(pcm)] += pcm[: len(audio) - at] * 0.8
+    wav = work / "talk.wav"
+    with wave.open(str(wav), "wb") as w:
+        w.setnchannels(1), w.setsampwidth(2), w.setframerate(RATE)
+        w.writeframes((np.clip(audio, -1, 1) * 32767).astype(np.int16).tobytes())
+    out = work / "briefing.mp4"
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", "color=c=0x35607a:s=320x180:r=5", "-i", str(wav), "-t", "40"]
+        + ["-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p", "-c:a", "aac", str(out)],
+        check=True,
+    )
+    return out
+
+
+def seek_and_pause(page, t: float) -> None:
+    page.evaluate(f"window.vdSeek({t})")
+    page.wait_for_timeout(600)
+    page.locator("#player video").evaluate("v => v.pause()")
+    page.wait_for_timeout(700)
+
+
+def test_first_visit_opens_a_ready_video_with_suggested_questions(browser, app, gt_clip):
+    setup = browser.new_page()
+    open_clip(setup, app, gt_clip[0])  # the library holds at least one ready video
+    setup.close()
+    page = browser.new_context().new_page()  # a first visit: nothing picked, nothing uploaded
+    page.set_viewport_size({"width": 1280, "height": 800})
+    page.goto(app.url)
+    wait_text(page, "#progress", r"ingested", 30)  # the newest ready video is open
+    assert page.locator("#library input").input_value().split(" · ")[0] != ""
+    page.wait_for_function("() => { const v = document.querySelector('#player video'); return v && v.currentSrc; }", timeout=15000)
+    wait_text(page, "#suggest", r"What is said at the start\?", 15)
+    suggestions = [b.inner_text() for b in page.locator("#suggest button").all() if b.is_visible()]
+    # drawn from what this graph holds: its speech, the person, the tone; no alarm (none was heard), no vehicle
+    assert "What is said at the start?" in suggestions and "When is the tone heard?" in suggestions, suggestions
+    assert not any("alarm" in s or "car" in s for s in suggestions), suggestions
+    shot(page, "16-first-visit-1280x800")
+    page.locator("#suggest button", has_text="What is said at the start?").click()  # one click asks it
+    wait_text(page, "#notice", r"cited moment", 30)
+    chat = page.locator("#chat").inner_text()
+    assert "What is said at the start?" in chat and "railway station" in chat.lower(), chat
+    page.set_viewport_size({"width": 390, "height": 844})
+    shot(page, "16-first-visit-390x844")
+    page.close()
+
+
+@pytest.mark.parametrize("viewport", [(1280, 800), (390, 844)], ids=["desktop", "phone"])
+def test_knowledge_summary_filters_the_table_with_thumbnails(browser, app, gt_clip, viewport):
+    page = browser.new_page(viewport={"width": viewport[0], "height": viewport[1]})
+    open_clip(page, app, gt_clip[0])
+    knows = wait_text(page, "#knows", r"1 person", 30)
+    assert "s of speech" in knows and "1 sound (tone)" in knows, knows
+    assert page.locator("#know-alerts").is_hidden() and page.locator("#know-vehicles").is_hidden()  # none in this graph: not offered
+    shot(page, f"17-knows-{viewport[0]}x{viewport[1]}")
+    page.locator("#know-people").click()
+    rows = wait_rows(page, lambda rows: all("person" in r for r in rows) and len(rows) >= 1)
+    assert page.locator("#events-panel").evaluate("p => p.getBoundingClientRect().top < window.innerHeight")  # opened and in view
+    kind = page.locator("#f-kind input").input_value()
+    assert kind == "object" and page.locator("#f-label input, #f-label textarea").first.input_value() == "person"
+    # each row shows its key frame, loaded from the server
+    page.wait_for_function(
+        "() => { const imgs = [...document.querySelectorAll('#events .virtual-row img.vd-thumb')];"
+        " return imgs.length > 0 && imgs.every((i) => i.complete && i.naturalWidth > 0); }",
+        timeout=20000,
+    )
+    shot(page, f"18-knows-people-{viewport[0]}x{viewport[1]}")
+    page.locator("#know-speech").click()
+    rows = wait_rows(page, lambda rows: all(" speech " in f" {r} " for r in rows) and any("railway station" in r.lower() for r in rows))
+    assert len(rows) == 1, rows
+    page.close()
+
+
+def test_timeline_hover_shows_the_key_frame_and_the_words(browser, app, gt_clip):
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    open_clip(page, app, gt_clip[0])
+    # the figure carries each bar's thumbnail once it is made (the page redraws as they are)
+    page.wait_for_function(
+        "() => { const p = document.querySelector('#timeline .js-plotly-plot');"
+        " return p && p.data && p.data.some((tr) => tr.name === 'object: person' && tr.customdata.every((c) => c[2])); }",
+        timeout=30000,
+    )
+    page.locator("#timeline").scroll_into_view_if_needed()
+    bar = page.locator("#timeline .js-plotly-plot .barlayer .trace").filter(has=page.locator("path")).all()
+    names = page.evaluate("() => document.querySelector('#timeline .js-plotly-plot').data.map((t) => t.name)")
+    person = bar[names.index("object: person")].locator(".point path").first
+    box = person.bounding_box()
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    card = page.locator("#timeline .vd-hovercard")
+    card.wait_for(state="visible", timeout=5000)
+    assert card.locator("img").evaluate("i => new Promise((ok) => i.complete ? ok(i.naturalWidth) : i.addEventListener('load', () => ok(i.naturalWidth)))") > 0
+    shot(page, "19-hover-person-1280x800")
+    speech = bar[names.index("speech")].locator(".point path").first
+    box = speech.bounding_box()
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    label = ""
+    for _ in range(20):  # Plotly's hover label is SVG text: read its text content
+        label = " ".join(page.evaluate("() => (document.querySelector('#timeline .hoverlayer') || {}).textContent || ''").split())
+        if "railway" in label:
+            break
+        page.wait_for_timeout(250)
+    assert "The red car is parked near the old" in label, label  # the words said, not only "speech"
+    shot(page, "20-hover-speech-1280x800")
+    page.close()
+
+
+@pytest.mark.parametrize("viewport", [(1280, 800), (390, 844)], ids=["desktop", "phone"])
+def test_transcript_scrolls_with_the_player(browser, app, talk_clip, viewport):
+    page = browser.new_page(viewport={"width": viewport[0], "height": viewport[1]})
+    open_clip(page, app, talk_clip)
+    page.wait_for_function("() => document.querySelectorAll('#transcript .vd-line').length >= 6", timeout=30000)
+    lines = page.locator("#transcript .vd-line")
+    box = page.locator("#transcript .vd-transcript")
+    assert box.evaluate("b => b.scrollHeight > b.clientHeight + 10"), "the transcript fits its box: nothing to scroll"
+    page.locator("#transcript").scroll_into_view_if_needed()
+
+    def current():
+        return page.evaluate("""() => { const b = document.querySelector('#transcript .vd-transcript'), now = b.querySelector('.vd-now');
+            if (!now) return null; const r = now.getBoundingClientRect(), o = b.getBoundingClientRect();
+            return {text: now.innerText, top: b.scrollTop, inside: r.top >= o.top - 1 && r.bottom <= o.bottom + 1}; }""")
+
+    last_t = float(lines.last.get_attribute("data-t0"))
+    seek_and_pause(page, last_t + 0.5)
+    now = current()
+    assert now and "thank you" in now["text"].lower() and now["inside"] and now["top"] > 0, now  # scrolled down to the line being said
+    shot(page, f"21-transcript-end-{viewport[0]}x{viewport[1]}")
+    seek_and_pause(page, float(lines.first.get_attribute("data-t0")) + 0.5)
+    now = current()
+    assert now and "briefing" in now["text"].lower() and now["inside"] and now["top"] < 5, now  # and back up
+    # a line is a link: from the keyboard, Tab to it and Enter seeks there
+    lines.nth(3).focus()
+    page.keyboard.press("Enter")
+    page.wait_for_timeout(800)
+    assert abs(player_time(page) - float(lines.nth(3).get_attribute("data-t0"))) < 2.5
+    page.close()
+
+
+def test_keyboard_enter_asks_tab_reaches_citations(browser, app, gt_clip):
+    path, truth = gt_clip
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    open_clip(page, app, path)
+    page.locator("#question textarea").fill("When does the person appear?")
+    page.locator("#question textarea").press("Enter")
+    wait_text(page, "#notice", r"cited moment", 30)
+    page.locator("#player video").evaluate("v => { v.pause(); v.currentTime = 35; }")
+    page.locator("#question textarea").focus()
+    for _ in range(60):  # back from the question box through the page, as a keyboard user goes
+        page.keyboard.press("Shift+Tab")
+        href = page.evaluate("() => document.activeElement && document.activeElement.closest('#chat') ? document.activeElement.getAttribute('href') : null")
+        if href and href.startswith("#t="):
+            break
+    else:
+        raise AssertionError("no citation link is reachable with the keyboard")
+    cited = float(href[3:])
+    page.keyboard.press("Enter")
+    page.wait_for_timeout(800)
+    assert cited - 0.1 <= player_time(page) <= cited + 2.5, (cited, player_time(page))
+    shot(page, "22-keyboard-citation-1280x800")
+    page.close()

@@ -8,6 +8,7 @@ import re
 import threading
 import time
 from pathlib import Path
+from urllib.parse import quote
 
 import gradio as gr
 from gradio.data_classes import FileData
@@ -26,11 +27,14 @@ from orchestrator.templates import Templates
 from orchestrator.settings import SettingsError, get_settings
 
 from .library import Library, UploadError
+from .overview import FACT_KEYS, MAX_SUGGESTIONS, knowledge, suggested_questions
+from .thumbnails import Thumbnails
 from .timeline import timeline_figure
 
 CITE = re.compile(r"\[(?:(\d{1,2}):)?(\d{1,2}):(\d{2})\]")
-TABLE_COLUMNS = ["when", "kind", "label", "text", "conf"]
-TABLE_WIDTHS = ["15%", "10%", "17%", "50%", "8%"]
+TABLE_COLUMNS = ["frame", "when", "kind", "label", "text", "conf"]
+TABLE_WIDTHS = ["11%", "14%", "9%", "14%", "45%", "7%"]
+TABLE_TYPES = ["html", "str", "str", "str", "str", "str"]
 CLOCK = re.compile(r"^\s*(?:(\d+):)?(?:(\d+):)?(\d+(?:\.\d*)?)\s*s?\s*$")
 
 
@@ -56,10 +60,34 @@ CSS = """
 #library input { text-overflow: ellipsis; padding-right: 2.2em; }  /* a long entry ends in "…", not under the arrow */
 #timeline .js-plotly-plot { position: relative; }
 #timeline .vd-playhead { position: absolute; width: 2px; margin-left: -1px; background: #e03131; pointer-events: none; z-index: 5; }
-@media (max-width: 640px) {  /* a phone: the time, label and text are what matter */
-  #events thead th:nth-child(2), #events thead th:nth-child(5), #events .virtual-row > .body-cell:nth-child(2),
-  #events .virtual-row > .body-cell:nth-child(5), #events .sizing-body td:nth-child(2), #events .sizing-body td:nth-child(5) { display: none; }
+#events img.vd-thumb { display: block; width: 100%; max-width: 96px; height: auto; border-radius: 3px; }
+#timeline .vd-hovercard { position: absolute; z-index: 6; pointer-events: none; background: #fff; border: 1px solid #ced4da; border-radius: 4px;
+  padding: 2px; box-shadow: 0 2px 6px rgba(0,0,0,.25); }
+#timeline .vd-hovercard img { display: block; width: 160px; height: auto; border-radius: 2px; }
+#transcript .vd-head, #knows .vd-head { font-weight: 600; font-size: 0.9em; color: #495057; }
+#transcript .vd-transcript { position: relative; max-height: 9.5em; overflow-y: auto; border: 1px solid #e9ecef; border-radius: 4px; padding: 2px 0;
+  scroll-behavior: smooth; }
+#transcript .vd-line { display: block; padding: 1px 6px; color: inherit; text-decoration: none; line-height: 1.45; }
+#transcript .vd-line:hover, #transcript .vd-line:focus { background: #f1f3f5; }
+#transcript .vd-line.vd-now { background: #e7f5ff; border-left: 3px solid #1c7ed6; padding-left: 3px; }
+#transcript .vd-when { font-family: ui-monospace, monospace; color: #1c7ed6; }
+#transcript .vd-empty { font-size: 0.85em; color: #868e96; }
+#knows { align-items: center; gap: 6px; flex-wrap: wrap; }
+#knows > #knows-head { flex: 0 0 auto !important; min-width: 0 !important; width: auto !important; padding: 0 4px 0 0; }
+#transcript, #transcript .vd-transcript, #transcript .vd-line { text-align: left !important; }
+#suggest { gap: 6px; flex-wrap: wrap; }
+#suggest button, #knows button { flex: 0 1 auto; white-space: normal; }
+#chat a[href^="#t="]:focus-visible, #transcript .vd-line:focus-visible { outline: 2px solid #1c7ed6; outline-offset: 1px; }
+@media (max-width: 640px) {  /* a phone: the frame, time, label and text are what matter */
+  #events thead th:nth-child(3), #events thead th:nth-child(6), #events .virtual-row > .body-cell:nth-child(3),
+  #events .virtual-row > .body-cell:nth-child(6), #events .sizing-body td:nth-child(3), #events .sizing-body td:nth-child(6) { display: none; }
   #events .cell-wrap { font-size: 0.85em; }
+  #events img.vd-thumb { max-width: 64px; }
+  #events thead th:nth-child(1), #events .virtual-row > .body-cell:nth-child(1) { width: 72px !important; min-width: 72px !important; flex: 0 0 72px !important; }
+  #events thead th:nth-child(2), #events .virtual-row > .body-cell:nth-child(2) { width: 64px !important; min-width: 64px !important; flex: 0 0 64px !important; }
+  #events thead th:nth-child(4), #events .virtual-row > .body-cell:nth-child(4) { width: 72px !important; min-width: 72px !important; flex: 0 0 72px !important; }
+  #events thead th:nth-child(5), #events .virtual-row > .body-cell:nth-child(5) { width: auto !important; flex: 1 1 auto !important; }
+  #chat { height: 340px !important; max-height: 340px !important; }  /* the question box within reach of the thumb */
 }
 @keyframes vd-blink { to { visibility: hidden; } }
 """
@@ -105,9 +133,53 @@ JS = """
       line.dataset.t = t.toFixed(2);
     });
   };
+  // the transcript follows the player: the line being said is marked, and the box scrolls to the last line begun
+  const follow = () => {
+    const v = document.querySelector('#player video'), box = document.querySelector('#transcript .vd-transcript');
+    if (!v || !box) return;
+    const t = v.currentTime;
+    let last = null;
+    box.querySelectorAll('.vd-line').forEach((l) => {
+      const t0 = parseFloat(l.dataset.t0), t1 = Math.max(parseFloat(l.dataset.t1), t0 + 0.5);
+      l.classList.toggle('vd-now', t >= t0 && t < t1);
+      if (t >= t0 - 0.05) last = l;
+    });
+    const target = last || box.querySelector('.vd-line');
+    if (target && box.dataset.at !== target.dataset.t0) {
+      box.dataset.at = target.dataset.t0;
+      box.scrollTop = Math.max(0, target.offsetTop - box.clientHeight / 3);
+    }
+  };
+  window.vdFollow = follow;
+  // the key frame of the event under the pointer, beside the timeline's own hover label
+  const hovercard = (p, d) => {
+    const pt = d && d.points && d.points[0], url = pt && pt.customdata && pt.customdata[2];
+    let card = p.querySelector(':scope > .vd-hovercard');
+    if (!url) { if (card) card.style.display = 'none'; return; }
+    if (!card) {
+      card = document.createElement('div');
+      card.className = 'vd-hovercard';
+      card.innerHTML = '<img alt="">';
+      p.appendChild(card);
+    }
+    const img = card.querySelector('img');
+    if (img.getAttribute('src') !== url) img.setAttribute('src', url);
+    img.alt = 'key frame at ' + (pt.customdata[0] || 0).toFixed(1) + ' s';
+    const box = p.getBoundingClientRect(), x = (d.event ? d.event.clientX : box.left) - box.left;
+    const w = 166, left = x + 16 + w > box.width ? x - 16 - w : x + 16;
+    card.style.left = Math.max(0, left) + 'px';
+    card.style.top = '4px';
+    card.style.display = 'block';
+  };
+  // Esc stops the answer being written (Stop is enabled only then)
+  document.addEventListener('keydown', (ev) => {
+    if (ev.key !== 'Escape') return;
+    const stop = document.querySelector('#stop');
+    if (stop && !stop.disabled) { ev.preventDefault(); stop.click(); }
+  });
   window.vdPlayhead = playhead;
   ['timeupdate', 'seeked', 'loadedmetadata'].forEach((e) => document.addEventListener(e, (ev) => {
-    if (ev.target && ev.target.closest && ev.target.closest('#player')) playhead();
+    if (ev.target && ev.target.closest && ev.target.closest('#player')) { playhead(); follow(); }
   }, true));
   setInterval(() => {
     document.querySelectorAll('#timeline .js-plotly-plot').forEach((p) => {
@@ -115,8 +187,11 @@ JS = """
       p.vdBound = true;
       p.on('plotly_click', (d) => { const pt = d.points && d.points[0]; if (pt) window.vdSeek(pt.customdata ? pt.customdata[0] : pt.base); });
       p.on('plotly_afterplot', playhead);
+      p.on('plotly_hover', (d) => hovercard(p, d));
+      p.on('plotly_unhover', () => { const c = p.querySelector(':scope > .vd-hovercard'); if (c) c.style.display = 'none'; });
     });
     playhead();
+    follow();
   }, 500);
 }
 """
@@ -182,6 +257,7 @@ class AppState:
         if vlm is not None:
             vlm.video_path = lambda vid: (library.video(vid) or {}).get("path")
         self.ask_service = AskService(library.cursor, self.redis, embed=self.embed, vlm=vlm)
+        self.thumbs = Thumbnails(library.home / "thumbs")
 
     def models(self) -> TritonModels:
         if not hasattr(self.local, "models"):
@@ -269,7 +345,9 @@ class AppState:
 
     def filtered_events(self, video_id, kind="all", label="", t_from=None, t_to=None, search="") -> list[Event]:
         """The events the table shows. An empty, zero or unreadable "To" means to the end, and a "To" before
-        "From" is read as no upper bound rather than as an empty range."""
+        "From" is read as no upper bound rather than as an empty range. A label filter with commas ("car, truck")
+        matches any of its parts."""
+        labels = [part.strip().lower() for part in (label or "").split(",") if part.strip()]
         lo = parse_clock(t_from) or 0.0
         hi = parse_clock(t_to) or 0.0
         if hi <= 0 or hi < lo:
@@ -278,7 +356,7 @@ class AppState:
         for e in self.events(video_id):
             if kind and kind != "all" and e.kind != kind:
                 continue
-            if label and label.strip().lower() not in e.label.lower():
+            if labels and not any(part in e.label.lower() for part in labels):
                 continue
             if e.t_end < lo or e.t_start > hi:
                 continue
@@ -293,8 +371,31 @@ class AppState:
     def table_view(self, video_id, kind="all", label="", t_from=None, t_to=None, search="") -> tuple[pd.DataFrame, list[float]]:
         """The table and, row for row, the exact start time a row click seeks to."""
         events = self.filtered_events(video_id, kind, label, t_from, t_to, search)
-        rows = [[f"{fmt_time(e.t_start)}–{fmt_time(e.t_end)}", e.kind, e.label, e.text, f"{e.confidence:.2f}"] for e in events]
+        rows = [[self.thumb_html(video_id, e), f"{fmt_time(e.t_start)}–{fmt_time(e.t_end)}", e.kind, e.label, e.text, f"{e.confidence:.2f}"] for e in events]
         return pd.DataFrame(rows, columns=TABLE_COLUMNS), [e.t_start for e in events]
+
+    def thumb_url(self, video_id: str | None, event: Event) -> str:
+        """Where the page fetches an event's key-frame thumbnail; empty until it is made."""
+        path = self.thumbs.path(video_id, event) if video_id else None
+        return f"/gradio_api/file={quote(str(path))}" if path else ""
+
+    def thumb_html(self, video_id: str | None, event: Event) -> str:
+        url = self.thumb_url(video_id, event)
+        if not url:
+            return ""
+        return f"<img class='vd-thumb' src='{url}' alt='key frame of {html.escape(event.label, quote=True)} at {fmt_time(event.t_start)}' loading='lazy'>"
+
+    def transcript_html(self, events: list[Event]) -> str:
+        """The speech, line by line; each line seeks the player and the page marks (and scrolls to) the one playing."""
+        speech = sorted((e for e in events if e.kind == "speech"), key=lambda e: e.t_start)
+        if not speech:
+            return "<div class='vd-head'>Transcript</div><div class='vd-empty'>Nothing said yet.</div>" if events else ""
+        lines = "".join(
+            f"<a class='vd-line' href='#t={e.t_start}' data-t0='{e.t_start}' data-t1='{e.t_end}'><span class='vd-when'>[{fmt_time(e.t_start)}]</span> "
+            f"{html.escape(e.text)}</a>"
+            for e in speech
+        )
+        return f"<div class='vd-head'>Transcript</div><div class='vd-transcript' aria-label='Transcript'>{lines}</div>"
 
     def status_md(self) -> str:
         lines = ["| part | state |", "|---|---|"]
@@ -552,10 +653,19 @@ def build_ui(state: AppState) -> gr.Blocks:
                         picker = gr.Dropdown(label="Library", choices=state.choices(), value=None, elem_id="library", interactive=True, allow_custom_value=True)
                         progress = gr.HTML(state.progress_html(None), elem_id="progress")
                 upload_msg = gr.Markdown("", elem_id="upload-msg")
+                with gr.Row(elem_id="knows", visible=False) as knows_row:  # what the graph holds, each a filter of the events table
+                    gr.HTML("<span class='vd-head'>What it knows:</span>", elem_id="knows-head")
+                    fact_buttons = {key: gr.Button(key, size="sm", elem_id=f"know-{key}", visible=False, min_width=0, scale=0) for key in FACT_KEYS}
                 player = gr.Video(label="Player", elem_id="player", interactive=False, height=360)
                 timeline = gr.Plot(label="Timeline (click an event to seek)", elem_id="timeline")
+                transcript = gr.HTML("", elem_id="transcript")
             with gr.Column(scale=2):
                 chat = gr.Chatbot(label="Chat", elem_id="chat", height=480, buttons=["copy"])
+                with gr.Row(elem_id="suggest", visible=False) as suggest_row:  # questions this video's graph can answer, one click each
+                    suggest_buttons = [
+                        gr.Button("", size="sm", elem_id=f"suggest-{i}", elem_classes=["vd-suggest"], visible=False, min_width=0, scale=0)
+                        for i in range(MAX_SUGGESTIONS)
+                    ]
                 question = gr.Textbox(
                     label="Ask about this video",
                     placeholder="How many people appear? What was said after 1:00? What happened after the alarm?",
@@ -574,7 +684,7 @@ def build_ui(state: AppState) -> gr.Blocks:
                 with gr.Row():
                     export_btn = gr.Button("Export cited moments", size="sm", elem_id="export")
                     export_file = gr.File(label="Highlight clip", elem_id="export-file", interactive=False, visible=False)
-        with gr.Accordion("Events", open=False, elem_id="events-panel"):
+        with gr.Accordion("Events", open=False, elem_id="events-panel") as events_panel:
             with gr.Row():
                 f_kind = gr.Dropdown(["all", *EVENT_KINDS], value="all", label="Kind", elem_id="f-kind")
                 f_label = gr.Textbox(label="Label contains", elem_id="f-label")
@@ -582,7 +692,13 @@ def build_ui(state: AppState) -> gr.Blocks:
                 f_to = gr.Textbox(label="To", placeholder="end (empty: to the end)", elem_id="f-to", max_lines=1)
                 f_search = gr.Textbox(label="Search text", elem_id="f-search")
             table = gr.Dataframe(
-                value=pd.DataFrame(columns=TABLE_COLUMNS), interactive=False, wrap=True, elem_id="events", max_height=360, column_widths=TABLE_WIDTHS
+                value=pd.DataFrame(columns=TABLE_COLUMNS),
+                interactive=False,
+                wrap=True,
+                elem_id="events",
+                max_height=360,
+                column_widths=TABLE_WIDTHS,
+                datatype=TABLE_TYPES,
             )
             table_ts = gr.State([])  # the exact start time of each row shown
         with gr.Accordion("Status", open=False, elem_id="status-panel") as status_panel:
@@ -592,30 +708,56 @@ def build_ui(state: AppState) -> gr.Blocks:
         timer = gr.Timer(1.0)
 
         filter_inputs = [f_kind, f_label, f_from, f_to, f_search]
+        overview_outputs = [knows_row, *fact_buttons.values(), suggest_row, *suggest_buttons, transcript]
+        unchanged_overview = [gr.update()] * len(overview_outputs)
+
+        def overview(video_id: str | None, events: list[Event]) -> list:
+            """The summary, the suggested questions and the transcript of what the graph holds now; the missing
+            thumbnails are queued (the table and the timeline show them as they are made)."""
+            if not video_id:
+                return [gr.update(visible=False)] * (len(overview_outputs) - 1) + [""]
+            state.thumbs.request(video_id, state.library.media_path(video_id), events)
+            facts = {f.key: f for f in knowledge(events)}
+            questions = suggested_questions(events)
+            return [
+                gr.update(visible=bool(facts)),
+                *(gr.update(value=facts[k].text, visible=True) if k in facts else gr.update(visible=False) for k in FACT_KEYS),
+                gr.update(visible=bool(questions)),
+                *(gr.update(value=questions[i], visible=True) if i < len(questions) else gr.update(visible=False) for i in range(MAX_SUGGESTIONS)),
+                state.transcript_html(events),
+            ]
+
+        def figure(video_id: str, events: list[Event], duration_s: float):
+            return timeline_figure(events, duration_s, thumb=lambda e: state.thumb_url(video_id, e))
 
         def select(video_id, _session, kind, label, t_from, t_to, search, request: gr.Request):
             filter_values = (kind, label, t_from, t_to, search)
             if video_id and not state.library.may_see(video_id, state.owner(request)):
                 video_id = None
             if not video_id:
-                return (None, None, None, *state.table_view(None), [], state.progress_html(None), "")
+                return (None, None, None, *state.table_view(None), [], state.progress_html(None), "", *overview(None, []))
             v = state.library.video(video_id)
             path = state.library.media_path(video_id)
             state.library.serve(path, demo.allowed_paths)  # a file ingested from outside the home is served too
             events = state.events(video_id)
-            fig = timeline_figure(events, (v or {}).get("duration_s") or 0)
+            parts = overview(video_id, events)
             return (
                 video_id,
                 path,
-                fig,
+                figure(video_id, events, (v or {}).get("duration_s") or 0),
                 *state.table_view(video_id, *filter_values),
                 [],
                 state.progress_html(video_id),
                 f"{video_id}:{(v or {}).get('windows_done', 0)}",
+                *parts,
             )
 
         picker.change(
-            select, [picker, session, *filter_inputs], [current, player, timeline, table, table_ts, chat, progress, seen], show_progress="hidden", **PRIVATE
+            select,
+            [picker, session, *filter_inputs],
+            [current, player, timeline, table, table_ts, chat, progress, seen, *overview_outputs],
+            show_progress="hidden",
+            **PRIVATE,
         )
 
         def on_upload(file, request: gr.Request):
@@ -656,26 +798,28 @@ def build_ui(state: AppState) -> gr.Blocks:
             message = ingest_message(watching)
             choices = gr.update(choices=state.choices(state.owner(request))) if state.library.jobs else gr.update()
             if not video_id:
-                return gr.update(), gr.update(), gr.update(), gr.update(), last, choices, *message
+                return gr.update(), gr.update(), gr.update(), gr.update(), last, choices, *message, *unchanged_overview
             v = state.library.video(video_id)
-            key = f"{video_id}:{(v or {}).get('windows_done', 0)}:{(v or {}).get('status')}"
+            # redrawn when a window finishes, the status changes or more thumbnails are made
+            key = f"{video_id}:{(v or {}).get('windows_done', 0)}:{(v or {}).get('status')}:{state.thumbs.ready(video_id)}"
             html = state.progress_html(video_id)
             if key == last:
-                return html, gr.update(), gr.update(), gr.update(), last, gr.update(), *message
+                return html, gr.update(), gr.update(), gr.update(), last, gr.update(), *message, *unchanged_overview
             events = state.events(video_id)
             return (
                 html,
-                timeline_figure(events, (v or {}).get("duration_s") or 0),
+                figure(video_id, events, (v or {}).get("duration_s") or 0),
                 *state.table_view(video_id, *filter_values),
                 key,
                 choices,
                 *message,
+                *overview(video_id, events),
             )  # the table keeps the user's filters as windows arrive
 
         timer.tick(
             tick,
             [current, seen, started, *filter_inputs],
-            [progress, timeline, table, table_ts, seen, picker, upload_msg, started],
+            [progress, timeline, table, table_ts, seen, picker, upload_msg, started, *overview_outputs],
             show_progress="hidden",
             **PRIVATE,
         )
@@ -718,6 +862,14 @@ def build_ui(state: AppState) -> gr.Blocks:
 
         chained(send.click, ask, [question, chat, session, current], [chat, question, notice])
         chained(question.submit, ask, [question, chat, session, current], [chat, question, notice])
+
+        def ask_suggested(q, history, sess, video_id, request: gr.Request):
+            """A suggested question, asked as if typed; what the user is typing in the box stays."""
+            for h, _, n in ask(q, history, sess, video_id, request):
+                yield h, gr.update(), n
+
+        for button in suggest_buttons:
+            chained(button.click, ask_suggested, [button, chat, session, current], [chat, question, notice])
         for name, button in tpl_buttons.items():
             chained(button.click, template(name), [chat, session, current], [chat, notice])
 
@@ -756,14 +908,34 @@ def build_ui(state: AppState) -> gr.Blocks:
                 return gr.update()
 
         table.select(row_selected, [table_ts], [seek_t], **PRIVATE)
+
+        def open_fact(key: str):
+            def run(video_id, request: gr.Request):
+                fact = None
+                if state.library.may_see(video_id, state.owner(request)):
+                    fact = next((f for f in knowledge(state.events(video_id)) if f.key == key), None)
+                if fact is None:
+                    return [gr.update()] * 8
+                return (gr.update(open=True), fact.kind, fact.label, "", "", "", *state.table_view(video_id, fact.kind, fact.label))
+
+            return run
+
+        for key, button in fact_buttons.items():
+            button.click(open_fact(key), [current], [events_panel, *filter_inputs, table, table_ts], show_progress="hidden", **PRIVATE).then(
+                None, None, None, js="() => { const p = document.querySelector('#events-panel'); if (p) p.scrollIntoView({block: 'start'}); }", **PRIVATE
+            )
         seek_t.change(None, [seek_t], None, js="(t) => { if (t !== null && window.vdSeek) window.vdSeek(t); return []; }", **PRIVATE)
         refresh.click(state.status_md, None, [status], **PRIVATE)
         status_panel.expand(state.status_md, None, [status], **PRIVATE)  # opened: show the state now, not the page load's
 
         def on_load(request: gr.Request):
+            """A first visit lands on something to watch: the newest ready video of the library is opened."""
             session_id = new_session_id()
-            state.claim_session(session_id, state.owner(request))
-            return gr.update(choices=state.choices(state.owner(request))), state.status_md(), session_id
+            owner = state.owner(request)
+            state.claim_session(session_id, owner)
+            videos = state.library.videos(owner)
+            first = next((v["video_id"] for v in videos if v["status"] == "done"), None) or next((v["video_id"] for v in videos if v["windows_done"]), None)
+            return gr.update(choices=state.choices(owner), value=first), state.status_md(), session_id
 
         demo.load(on_load, None, [picker, status, session], **PRIVATE)
     return demo

@@ -140,7 +140,7 @@ class Library:
     def served_paths(self) -> list[str]:
         """What the page may serve: the library's own folders and each video's file wherever it lives (a video
         ingested from the command line stays where it was)."""
-        paths = [str(self.uploads), str(self.home / "exports")]
+        paths = [str(self.uploads), str(self.home / "exports"), str(self.home / "thumbs")]
         for v in self.videos():
             self.serve(v["path"], paths)
         return paths

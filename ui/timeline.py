@@ -1,7 +1,12 @@
 """The timeline plot: one lane per kind (objects by class, speech, sounds, scene cuts, motion,
-alerts); hover shows the event, a click seeks the player (wired in the page's script)."""
+alerts); hover shows the event (the words said, on the speech lane) and its key frame, a click seeks
+the player (both wired in the page's script)."""
 
 from __future__ import annotations
+
+import html
+import textwrap
+from collections.abc import Callable
 
 import plotly.graph_objects as go
 
@@ -10,6 +15,13 @@ from orchestrator.events import Event, fmt_time
 LANE_COLOURS = {"scene": "#adb5bd", "speech": "#2b8a3e", "sound": "#e67700", "scene_cut": "#495057", "motion": "#868e96", "alert": "#c92a2a"}
 OBJECT_COLOUR = "#1c7ed6"
 MIN_WIDTH_S = 0.6
+SPEECH_HOVER_CHARS = 480  # the words said, wrapped, up to about six lines
+
+
+def spoken_words(text: str) -> str:
+    """The words of a speech event as hover text: wrapped in lines (Plotly does not wrap), escaped, shortened with "…"."""
+    words = textwrap.shorten(" ".join(text.split()), SPEECH_HOVER_CHARS, placeholder=" …") if text.strip() else ""
+    return "<br>".join(html.escape(line, quote=False) for line in textwrap.wrap(f'"{words}"', 60))
 
 
 def lane_of(event: Event) -> str:
@@ -20,7 +32,8 @@ def lane_of(event: Event) -> str:
     )
 
 
-def timeline_figure(events: list[Event], duration_s: float) -> go.Figure:
+def timeline_figure(events: list[Event], duration_s: float, thumb: Callable[[Event], str] | None = None) -> go.Figure:
+    """The figure; ``thumb`` gives an event's key-frame URL (or ""), carried in each bar's customdata for the hover card."""
     lanes: dict[str, list[Event]] = {}
     for e in events:
         lanes.setdefault(lane_of(e), []).append(e)
@@ -33,8 +46,12 @@ def timeline_figure(events: list[Event], duration_s: float) -> go.Figure:
         colour = OBJECT_COLOUR if lane.startswith("object") else LANE_COLOURS.get(es[0].kind, "#555")
         hover = []
         for e in es:
-            what = f'"{e.text[:80]}"' if e.kind == "speech" else (e.text or e.label)[:100] if e.kind in ("scene", "alert") else e.label
-            hover.append(f"{fmt_time(e.t_start)}–{fmt_time(e.t_end)} {e.kind}: {what} ({e.confidence:.2f})")
+            head = f"{fmt_time(e.t_start)}–{fmt_time(e.t_end)} {e.kind}"
+            if e.kind == "speech":
+                hover.append(f"{head} ({e.confidence:.2f})<br>{spoken_words(e.text)}")
+                continue
+            what = (e.text or e.label)[:100] if e.kind in ("scene", "alert", "text") else e.label
+            hover.append(f"{head}: {html.escape(what, quote=False)} ({e.confidence:.2f})")
         fig.add_trace(
             go.Bar(
                 y=[lane] * len(es),
@@ -46,7 +63,7 @@ def timeline_figure(events: list[Event], duration_s: float) -> go.Figure:
                 name=lane,
                 hovertext=hover,
                 hoverinfo="text",
-                customdata=[[e.t_start, e.id] for e in es],
+                customdata=[[e.t_start, e.id, thumb(e) if thumb else ""] for e in es],
                 showlegend=False,
             )
         )
