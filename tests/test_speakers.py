@@ -64,16 +64,19 @@ def test_events_without_a_voice_embedding_get_no_speaker():
 
 @pytest.fixture(scope="module")
 def speaker_models(triton):
-    """The session's Triton with ``speaker_embedder`` loaded for this module only (other tests see the default models)."""
+    """The session's Triton with ``speaker_embedder`` loaded (for this module only where it is not a default model)."""
     from orchestrator.analysis import reconnect_models
     from orchestrator.model_clients import TritonModels
 
     models = TritonModels(triton.http_url)
-    models.client.load_model(SPEAKER_MODEL)
-    reconnect_models()  # the analysis threads' clients ask again which models are served
+    served = models.ready((SPEAKER_MODEL,))[SPEAKER_MODEL]  # already one of the server's models: leave it loaded
+    if not served:
+        models.client.load_model(SPEAKER_MODEL)
+        reconnect_models()  # the analysis threads' clients ask again which models are served
     yield models
-    models.client.unload_model(SPEAKER_MODEL)
-    reconnect_models()
+    if not served:
+        models.client.unload_model(SPEAKER_MODEL)
+        reconnect_models()
     models.close()
 
 
