@@ -26,6 +26,7 @@ import uuid
 from pathlib import Path
 from typing import Any, Callable, Iterator, Literal
 
+import fastapi_offline
 import redis
 from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
 from fastapi.encoders import jsonable_encoder
@@ -37,6 +38,8 @@ from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
 from fastapi.sse import EventSourceResponse, ServerSentEvent, format_sse_event
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Mount
+from starlette.staticfiles import StaticFiles
 
 from orchestrator.ask import check_session, inbox_channel, new_session_id, tokens_channel
 from orchestrator.events import EVENT_KINDS, fmt_time
@@ -51,6 +54,7 @@ from .app import parse_clock
 from .library import UploadError
 
 API = "/api/v1"
+DOCS_STATIC = "/api/docs/static"
 LIBRARY = "library"  # the model name of library-wide questions on /v1/chat/completions
 
 
@@ -840,10 +844,18 @@ def api_app_kwargs(state, auth: list[tuple[str, str]] | None) -> dict:
 
     @router.get("/api/docs", include_in_schema=False)
     def docs():
-        return get_swagger_ui_html(openapi_url="/api/openapi.json", title="Video Detective API")
+        return get_swagger_ui_html(
+            openapi_url="/api/openapi.json",
+            title="Video Detective API",
+            swagger_js_url=f"{DOCS_STATIC}/swagger-ui-bundle.js",
+            swagger_css_url=f"{DOCS_STATIC}/swagger-ui.css",
+            swagger_favicon_url=f"{DOCS_STATIC}/favicon.png",
+        )
 
+    # Swagger UI's own files from the fastapi-offline package: the docs work on a machine without internet
+    static = Mount(DOCS_STATIC, app=StaticFiles(directory=Path(fastapi_offline.__file__).parent / "static"), name="api-docs-static")
     return {
-        "routes": list(router.routes),
+        "routes": [*router.routes, static],
         "exception_handlers": {ApiError: _api_error, RequestValidationError: _validation_error, StarletteHTTPException: _http_error},
     }
 
