@@ -220,3 +220,50 @@ def test_mcp_server_answers_through_the_app(api, tmp_path):
     assert moments and moments[0]["kind"] == "speech" and library["citations"][0]["video_id"] == api.video_id
     assert (tmp_path / "clip.mp4").read_bytes()[4:8] == b"ftyp" and clip["bytes"] > 1000
     assert e5 and f"the app at {api.url}" in unknown and "unknown video id 'nope'" in unknown
+
+
+@pytest.fixture()
+def no_models(tmp_path):
+    """The API's routes over a real library (a three-video graph written directly, no models) with Triton unreachable."""
+    import duckdb
+    from fastapi import FastAPI
+    from fastapi.testclient import TestClient
+    from synthetic_graph import LIBRARY_VIDEOS, add_video
+
+    from orchestrator.graph import SCHEMA
+    from orchestrator.pipeline import database_path
+    from ui.app import AppState
+    from ui.http_api import api_app_kwargs
+    from ui.library import Library
+
+    home = tmp_path / "home"
+    home.mkdir()
+    con = duckdb.connect(str(database_path(home)))
+    con.execute(SCHEMA)
+    for vid, name, duration, events in LIBRARY_VIDEOS:
+        add_video(con, vid, duration, events, None, name)
+    con.close()
+
+    class NoBus:
+        bus = None
+
+    library = Library(home, NoBus())
+    state = AppState(library, "127.0.0.1:9", per_user=True)  # nothing listens on port 9
+    client = TestClient(FastAPI(**api_app_kwargs(state, [ANA])), raise_server_exceptions=False)
+    library._own("cam1", ANA[0])
+    yield client
+    library.close()
+
+
+def test_without_models_what_needs_none_works_and_the_rest_fails_in_one_line(no_models):
+    c = no_models
+    assert c.get("/api/v1/videos").status_code == 401
+    assert [v["name"] for v in c.get("/api/v1/videos", auth=ANA).json()] == ["cam1.mp4"]  # ana owns only cam1
+    moments = c.get("/api/v1/search", params={"q": "dog", "semantic": "false"}, auth=ANA).json()
+    assert moments and {m["video_id"] for m in moments} == {"cam1"}  # found by words, in ana's video only
+    r = c.get("/api/v1/search", params={"q": "dog"}, auth=ANA)  # by meaning too: the embedder is on Triton, which is down
+    assert r.status_code == 500 and r.json()["detail"].startswith("the server failed: ") and "\n" not in r.json()["detail"]
+    r = c.get("/api/v1/search", params={"videos": "cam2"}, auth=ANA)
+    assert r.status_code == 404 and "unknown video 'cam2'" in r.json()["detail"]
+    r = c.get("/api/v1/search", params={"semantic": "false"}, auth=ANA)
+    assert r.status_code == 422 and "give words to search for" in r.json()["detail"] and "kind=" in r.json()["detail"]

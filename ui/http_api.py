@@ -15,6 +15,7 @@ or 404 whose message says what is wrong and what to do. OpenAPI docs: ``/api/doc
 from __future__ import annotations
 
 import base64
+import logging
 import hashlib
 import json
 import os
@@ -34,7 +35,7 @@ from fastapi.exception_handlers import http_exception_handler, request_validatio
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.openapi.utils import get_openapi
-from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
+from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse, StreamingResponse
 from fastapi.sse import EventSourceResponse, ServerSentEvent, format_sse_event
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -55,6 +56,7 @@ from .library import UploadError
 
 API = "/api/v1"
 DOCS_STATIC = "/api/docs/static"
+log = logging.getLogger(__name__)
 LIBRARY = "library"  # the model name of library-wide questions on /v1/chat/completions
 
 
@@ -779,6 +781,17 @@ async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
     return _error_response(request, exc.status, exc.message, exc.kind)
 
 
+async def _unexpected(request: Request, exc: Exception):
+    """What no route expected (Triton gone, a full disk ...): one line, and the details in the app's log."""
+    if not _is_api(request):
+        return PlainTextResponse("Internal Server Error", status_code=500)
+    log.error("%s %s failed", request.method, request.url.path, exc_info=exc)
+    first = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else type(exc).__name__
+    if isinstance(exc, LookupError):
+        return _error_response(request, 404, first, "not_found_error")
+    return _error_response(request, 500, f"the server failed: {first}; the app's log has the details", "server_error")
+
+
 EXAMPLES = {
     "/ask": '{"question": "When does the first car appear?"}',
     "/library/ask": '{"question": "which videos have a dog?"}',
@@ -856,7 +869,7 @@ def api_app_kwargs(state, auth: list[tuple[str, str]] | None) -> dict:
     static = Mount(DOCS_STATIC, app=StaticFiles(directory=Path(fastapi_offline.__file__).parent / "static"), name="api-docs-static")
     return {
         "routes": [*router.routes, static],
-        "exception_handlers": {ApiError: _api_error, RequestValidationError: _validation_error, StarletteHTTPException: _http_error},
+        "exception_handlers": {ApiError: _api_error, RequestValidationError: _validation_error, StarletteHTTPException: _http_error, Exception: _unexpected},
     }
 
 
