@@ -282,6 +282,24 @@ class _Writer:
         return f"{e.kind} {e.label}{when}"
 
 
+def _asks_yes_no(question: str) -> bool:
+    """ "any writing on screen?", "is there music": put as yes or no (not "is it red or blue?")."""
+    q = question.strip().lower()
+    return bool(YES_NO_FORM.match(q)) and not re.search(r"\bor\b", q)
+
+
+def _yes_no_head(first: str, found: bool) -> str:
+    """A yes/no question's answer starts with its yes or no."""
+    if first.startswith(("Yes", "No")):
+        return first
+    if not found:
+        m = re.match(r"I don't know — (I (?:found|saw|heard) no .*)", first, re.S)
+        return f"No — {m.group(1)}" if m else first
+    if first.startswith("I don't know"):
+        return first
+    return "Yes — " + first[:1].lower() + first[1:] if not first.startswith(("I ", "I'")) else "Yes — " + first
+
+
 def _a(noun: str) -> str:
     return f"{'an' if noun[:1].lower() in 'aeiou' else 'a'} {noun}"
 
@@ -349,6 +367,8 @@ class ExtractiveEngine:
         if plan.anchor and r.anchor_event is not None:
             lead = self._anchor_lead(w, r)
         body = getattr(self, f"_{intent}", self._summary)(w, r, scope, lead)
+        if body and not lead and intent not in ("yesno", "compare", "count", "summary") and _asks_yes_no(plan.question):
+            body = [_yes_no_head(body[0], bool(r.matches))] + body[1:]
         parts += [b for b in body if b]
         if not r.matches and intent not in ("summary", "duration") or (intent == "summary" and not r.matches and not r.evidence):
             parts += self._nearby(w, r)
@@ -567,11 +587,14 @@ class ExtractiveEngine:
             which = {1: "first", -1: "final"}.get(plan.ordinal, {2: "second", 3: "third"}.get(plan.ordinal, f"number {plan.ordinal}"))
             w.told.add(e.event_id)
             return [f"The {which} words, at {w.t(e)}, are {_quote(e.text)}."]
+        near_point = plan.point is not None and len(speech) > 1
+        if near_point:  # "what was said around 0:20?": the lines nearest that moment, in order
+            speech = sorted(sorted(speech, key=lambda e: abs(min(max(plan.point, e.t_start), e.t_end) - plan.point))[:3], key=lambda e: e.t_start)
         if len(speech) == 1:
             e = speech[0]
             w.told.add(e.event_id)
             return [f"At {w.t(e)} someone says {_quote(e.text)}{scope}{widened}."]
-        n = len(speech) if r.match_total <= len(r.matches) else r.match_total
+        n = len(speech) if near_point or r.match_total <= len(r.matches) else r.match_total
         head = f"{plural(n, 'line')} {'is' if n == 1 else 'are'} said{scope}; the first, at {w.t(speech[0])}: {_quote(speech[0].text)}."
         w.told.add(speech[0].event_id)
         rest = speech[1:6]
@@ -604,7 +627,6 @@ class ExtractiveEngine:
             if r.matches:
                 return self._summary(w, r, scope, lead)
             return [f"No — I saw no {_names(plan, 'objects')}{scope}."]
-        yes = "Yes — " if YES_NO_FORM.match(plan.question.strip().lower()) else ""
         if DIRECTION_RX.search(plan.question.lower()):
             # "which way does the second person walk?": where each one went, from the track's path
             moves = []
@@ -627,7 +649,7 @@ class ExtractiveEngine:
                 bits.append(f"{plural(n, label)} (first {w.span(items[0])})")
             else:
                 bits.append(f"{w.noun(items[0])} ({w.span(items[0])})")
-        return [f"{yes}I saw {_join(bits[:6])}{scope}." if not yes else f"{yes}{_join(bits[:6])}{scope}."]
+        return [f"I saw {_join(bits[:6])}{scope}."]
 
     def _colour(self, w: _Writer, r: RetrievalResult, scope: str, lead: str) -> list[str]:
         plan = r.plan

@@ -545,6 +545,8 @@ def parse_time(q: str, duration: float, plan: QueryPlan) -> str:
 
     def point_window(t: float, loose: bool) -> tuple[float, float]:
         w = 20.0 if loose else 10.0
+        if end:  # "around 0:20" in a 30 s call is a few seconds either side, not the whole call
+            w = min(w, max(5.0, end / 6))
         return clip(t - w, t + w)
 
     rules: list[tuple[str, Callable[[re.Match], tuple[float, float] | None], str, str]] = [
@@ -682,14 +684,17 @@ def _cue_intents(q: str) -> list[tuple[str, float]]:
     """Intents the question's own words state exactly, strongest first."""
     out: list[tuple[str, float]] = []
     seconds = re.search(r"\bhow many (?:seconds|minutes|hours|secs|mins)\b", q)
-    if re.search(r"\bhow many\b|\bhow often\b|\bnumber of\b|\bcount\b|\bhow much (?!time)|\btally\b|\bhow many times\b", q) and not seconds:
+    if (
+        re.search(r"\bhow many\b|\bhow often\b|\bnumber of\b|\bcount\b|\bhow much (?!time)|\btally\b|\bhow many times\b", q)
+        or re.search(r"\b(?:more|less|fewer) than (?:once|twice|one|two|three|\d+)(?: times?)?\b|\b(?:once|twice|again|repeatedly)\??$", q)
+    ) and not seconds:
         out.append(("count", 1.0))
     if re.search(r"\bhow long\b|\bduration\b|\bfor how much time\b|\bhow much time\b|\blast(?:s|ed)? for\b", q) or seconds:
         out.append(("duration", 1.0))
     if re.search(r"\bcolou?rs?\b|\bshade\b|\bwhat hue\b", q):
         out.append(("colour", 1.0))
     if re.search(
-        r"\b(?:more|fewer|less|longer|shorter|earlier|later)\b.*\b(?:or|than)\b|\bwhich (?:comes?|came|happens?|happened|appears?|appeared|is heard|was heard)"
+        r"\b(?:more|fewer|less|longer|shorter|earlier|later)\b(?! than (?:once|twice|one|two|three|\d+)\b).*\b(?:or|than)\b|\bwhich (?:comes?|came|happens?|happened|appears?|appeared|is heard|was heard)"
         r" (?:first|last|earlier|later)\b|\bcompare\b|\bversus\b|\bvs\.?\b|\bbefore or after\b|\bor\b.+\b(?:first|earlier|sooner)\?*$|"
         r"\bwhich (?:one |of (?:them|the two) )?(?:is |was )?(?:first|earlier|longer|louder|more)\b",
         q,
@@ -941,8 +946,12 @@ def plan_question(question: str, duration_s: float, vocab: Vocabulary | None = N
                 "prior to": "before",
                 "preceding": "before",
             }.get(m.group(1), m.group(1))
+            after = rest[m.end() :]
+            passive = re.match(r"\s*(?:was|is|were|are|gets?|got|being|been) (said|spoken|mentioned|heard|seen|shown|announced|told)\b", after)
+            if passive:  # "after the first thing was said": the saying is the anchor's, not the question's
+                what, after = f"{what} {passive.group(1)}", after[passive.end() :]
             plan.anchor, plan.anchor_side, plan.scope = what, side, "anchored"
-            rest = rest[: m.start()] + " " + rest[m.end() :]
+            rest = rest[: m.start()] + " " + after
 
     # ordinals: "the second person", "the final words", "the last thing said"
     m = ORDINAL_RX.search(rest)
@@ -989,6 +998,9 @@ def plan_question(question: str, duration_s: float, vocab: Vocabulary | None = N
         except Exception:  # noqa: BLE001 - without an embedder the cues decide
             qv = word_vecs = None
     intent, secondary, confidence = _pick_intent(q, qv, embed)
+    if intent in ("seen", "summary") and TEXT_CUES.search(rest) and not objects and not SAID_CUES.search(rest):
+        # "any writing or captions on screen?": text is what is asked to be seen
+        intent, secondary = "text", [intent] + [x for x in secondary if x != "text"]
     if DIRECTION_RX.search(q) and intent in ("count", "when", "summary", "yesno", "duration"):
         intent, secondary = "seen", [intent] + [x for x in secondary if x != "seen"]  # the way it went is a thing seen
     if embed is not None and vocab is not None and word_vecs is not None and content:
@@ -1082,6 +1094,29 @@ def plan_question(question: str, duration_s: float, vocab: Vocabulary | None = N
                 plan.intents = ["said"] + [i for i in plan.intents if i != "said"]
                 lanes = [lane for lane in lanes if lane not in ("object", "sound")]
                 plan.object_labels, plan.sound_labels = [], []
+    if vocab is not None and vocab.has_speech:
+        counted = re.search(r"\bhow many ([a-z][a-z'\-]+)", q)
+        noun = counted.group(1) if counted else ""
+        if noun and not OBJECT_SYNONYMS.get(noun) and _singular(noun) not in COCO_LABELS and not sound_labels_for(noun) and is_spoken(noun, vocab.spoken):
+            # "how many boxes is the driver unloading?": boxes are nothing the lanes see or hear, but they are said
+            plan.intent = intent = "said"
+            plan.intents = ["said", "count"] + [i for i in plan.intents if i not in ("said", "count")]
+            plan.keywords = [noun] + [k for k in plan.keywords if k != noun]
+            lanes = ["speech"]
+            plan.object_labels, plan.sound_labels = [], []
+    if vocab is not None and plan.object_labels and not any(o in vocab.objects for o in plan.object_labels) and intent in ("when", "said", "summary", "text"):
+        # "when does the Oxford train leave?": no train was seen, but it is said or written
+        written = {_singular(x) for t in vocab.texts for x in re.findall(r"[a-z]{3,}", t.lower())}
+        named = [x for x in words if x in used and (OBJECT_SYNONYMS.get(x) or _singular(x) in COCO_LABELS)]
+        said_named = [x for x in named if is_spoken(x, vocab.spoken)]
+        shown = [x for x in named if x in written or _singular(x) in written]
+        if said_named or shown:
+            lanes = [lane for lane in lanes if lane != "object"]
+            lanes += [lane for lane, hit in (("speech", said_named), ("text", shown)) if hit and lane not in lanes]
+            plan.keywords = list(dict.fromkeys(said_named + shown + plan.keywords))
+            plan.object_labels = []
+            if intent == "summary":
+                plan.intent = intent = "said" if said_named else "text"
     if acts and not plan.anchor:
         # "does anyone apologise?": the words that apologise, in what was said
         plan.keywords = acts + [k for k in plan.keywords if k not in acts and not SPEECH_ACT_RX.fullmatch(k)]

@@ -38,6 +38,11 @@ from .planner import (  # noqa: F401 - re-exported: the plan is part of retrieva
     plan_question,
 )
 
+# a person, named by a pronoun, coming into view
+ARRIVAL_RX = re.compile(
+    r"\b(?:he|she|they|someone|somebody|anyone|the (?:man|woman|guy|visitor|person))\b.*\b(?:came in|comes in|come in|arrived?|arrives|"
+    r"entered|enters|walked in|walks in|showed up|shows up|appeared|appears|turned up|turns up|left|leaves|walked out|walks out)\b"
+)
 LEAVE_RX = re.compile(
     r"\b(leaves?|left|leaving|exits?|exited|disappears?|disappeared|goes away|gone|stops?|stopped|ends?|ended|finishes|finished|"
     r"is over|out of (?:view|frame|sight))\b"
@@ -470,8 +475,13 @@ class Retriever:
         m = re.search(r"\b(first|second|third|last|final|next)\b", phrase)
         nth = {"first": 1, "second": 2, "third": 3, "last": -1, "final": -1}.get(m.group(1) if m else "", 1)
         tries: list[Match] = []
+        exact = [g for g in glabels if g in sounds]
+        if exact and len(exact) < len(glabels):  # "after the knocking": a knock before a bang that a knock also accepts
+            tries.append(Match(kinds=("sound",), labels=tuple(exact)))
         if glabels:
             tries.append(Match(kinds=("sound",), labels=tuple(glabels)))
+        if not objects and ARRIVAL_RX.search(phrase):  # "when he came in", "after she arrived": a person appearing
+            objects = ["person"]
         if re.search(r"\b(cut|scene change|new scene|scene changes|transition)\b", phrase):
             tries.append(Match(kinds=("scene_cut",)))
         if objects:

@@ -44,7 +44,7 @@ VOCABULARY: tuple[SoundName, ...] = (
         "telephone ringing",
         "Telephone bell ringing",
         ("ringing", "phone ringing", "ringtone"),
-        ("phone", "phones", "telephone", "ringtone", "ring", "rings", "ringing", "rang", "call"),
+        ("phone", "phones", "telephone", "telephones", "landline", "landlines", "handset", "ringtone", "ring", "rings", "ringing", "rang", "call"),
     ),
     SoundName(
         "siren",

@@ -341,7 +341,11 @@ def test_which_way_a_thing_went_is_its_tracks_direction(clip):
     text, citations, _ = answer(con, vid, "which way does the first car go?")
     assert "white car moves right to left" in text and cited(citations, 26, 34)
     text, _, _ = answer(con, vid, "anyone in view at 0:48?")
-    assert text.startswith("Yes — a person")
+    assert text.startswith("Yes — I saw a person") and "[00:44]" in text
+    text, _, _ = answer(con, vid, "any writing on screen?")
+    assert text.startswith("Yes") and '"EXIT"' in text
+    text, _, _ = answer(con, vid, "any writing on screen in the first 20 seconds?")
+    assert text.startswith("No — I found no on-screen text")
 
 
 def test_between_two_moments_lists_all_that_is_said(clip):
@@ -349,6 +353,14 @@ def test_between_two_moments_lists_all_that_is_said(clip):
     text, citations, _ = answer(con, vid, "what's said between the phone ringing and the end?")
     assert "Hello, who is calling?" in text and "Everyone please leave the building now." in text and "Goodbye and thank you." in text
     assert cited(citations, 37, 39) and cited(citations, 68, 71) and cited(citations, 76, 79)
+
+
+def test_an_anchor_said_in_the_passive_and_an_exact_sound_name_first(clip):
+    con, vid = clip
+    text, citations, _ = answer(con, vid, "did anything ring after the first thing was said?")
+    assert text.startswith("Yes") and cited(citations, 18.5, 21.9) and cited(citations, 33, 36)
+    text, _, _ = answer(con, vid, "did the landline go off more than once?")
+    assert text.startswith("Ringing is heard") and "alarm" not in text.lower()  # a landline is a phone, "more than once" a count
 
 
 def test_a_place_or_reason_asked_of_what_was_said(clip):
