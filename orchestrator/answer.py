@@ -213,6 +213,7 @@ class _Writer:
         self.citations: list[Citation] = []
         self._cited: set[str] = set()
         self.told: set[str] = set()  # events already described: no fact is said twice
+        self.voices = 0  # speakers told apart among the answer's evidence: lines are attributed where there are two or more
 
     def t(self, e: Evidence, which: str = "start") -> str:
         if e.event_id not in self._cited:
@@ -268,7 +269,8 @@ class _Writer:
             shape = f" ({pattern})" if isinstance(pattern, str) and pattern and not re.search(r"\bHz\b", pattern) else ""
             return f"{n} {verb}{(' at ' + self.t(e)) if with_time else ''}{length}{shape}"
         if e.kind == "speech":
-            return f"someone says {_quote(e.text)}{when}"
+            who = e.attrs.get("speaker") if self.voices > 1 and e.attrs.get("speaker") else "someone"
+            return f"{who} says {_quote(e.text)}{when}"
         if e.kind == "text":
             return f"{self.noun(e)} is on screen{when}"
         if e.kind == "alert":
@@ -349,6 +351,7 @@ class ExtractiveEngine:
         r = request.retrieval
         plan = r.plan
         w = _Writer(r.duration_s)
+        w.voices = len({e.attrs.get("speaker") for e in [*r.matches, *r.evidence] if e.kind == "speech" and e.attrs.get("speaker")})
         parts: list[str] = []
         if r.partial:
             parts.append(f"(Still ingesting: this answer uses the first {r.windows_done} of {r.windows_total} windows.)")
@@ -431,8 +434,28 @@ class ExtractiveEngine:
         return f"{lead}; {'next' if nxt == 'next' else 'just before it'}, {w.sentence(e)}."
 
     # -- intents ------------------------------------------------------------------------------
+    def _speakers(self, w: _Writer, r: RetrievalResult, scope: str) -> list[str]:
+        """How many voices speak: the speech lane's speaker labels."""
+        speech = [e for e in r.matches if e.kind == "speech"]
+        if not speech:
+            return [f"No one speaks{scope}: no speech was recognised."]
+        voices: dict[str, list[Evidence]] = {}
+        for e in speech:
+            if e.attrs.get("speaker"):
+                voices.setdefault(e.attrs["speaker"], []).append(e)
+        if not voices:
+            return [f"I can't tell how many people speak: voices are not told apart in this video ({plural(len(speech), 'line')} said{scope})."]
+        bits = []
+        for name, lines in voices.items():
+            w.told.add(lines[0].event_id)
+            bits.append(f"{name} (first at {w.t(lines[0])}, {plural(len(lines), 'line')})")
+        n = len(voices)
+        return [f"{plural(n, 'voice')} {'is' if n == 1 else 'are'} heard{scope}: {_join(bits)}."]
+
     def _count(self, w: _Writer, r: RetrievalResult, scope: str, lead: str) -> list[str]:
         plan = r.plan
+        if plan.speaker == "*" and not lead:
+            return self._speakers(w, r, scope)
         out: list[str] = []
         objects = [e for e in r.matches if e.kind == "object"]
         others = [e for e in r.matches if e.kind != "object"]
@@ -579,6 +602,8 @@ class ExtractiveEngine:
         if lead:
             return [self._following(w, r, lead, "speech")]
         if not speech:
+            if plan.speaker and plan.speaker != "*":
+                return [f"I heard no {plan.speaker}{scope}: the voices told apart are numbered in the order they first speak."]
             what = f"about {_join([repr(k) for k in plan.keywords[:2]], 'or')} " if plan.keywords and "speech" in plan.lanes else ""
             return [f"No speech {what}was recognised{scope}."]
         widened = " (nothing was said at that exact moment; this is the nearest)" if r.widened else ""
@@ -586,19 +611,27 @@ class ExtractiveEngine:
             e = speech[0]
             which = {1: "first", -1: "final"}.get(plan.ordinal, {2: "second", 3: "third"}.get(plan.ordinal, f"number {plan.ordinal}"))
             w.told.add(e.event_id)
-            return [f"The {which} words, at {w.t(e)}, are {_quote(e.text)}."]
+            by = f" {e.attrs['speaker']}'s" if e.attrs.get("speaker") else ""
+            return [f"The {which} words, at {w.t(e)}, are{by} {_quote(e.text)}."]
         near_point = plan.point is not None and len(speech) > 1
         if near_point:  # "what was said around 0:20?": the lines nearest that moment, in order
             speech = sorted(sorted(speech, key=lambda e: abs(min(max(plan.point, e.t_start), e.t_end) - plan.point))[:3], key=lambda e: e.t_start)
+        who = plan.speaker if plan.speaker and plan.speaker != "*" else "someone"
         if len(speech) == 1:
             e = speech[0]
             w.told.add(e.event_id)
-            return [f"At {w.t(e)} someone says {_quote(e.text)}{scope}{widened}."]
+            return [f"At {w.t(e)} {who} says {_quote(e.text)}{scope}{widened}."]
         n = len(speech) if near_point or r.match_total <= len(r.matches) else r.match_total
-        head = f"{plural(n, 'line')} {'is' if n == 1 else 'are'} said{scope}; the first, at {w.t(speech[0])}: {_quote(speech[0].text)}."
+        by = f" by {plan.speaker}" if plan.speaker and plan.speaker != "*" else ""
+        voices = {e.attrs.get("speaker") for e in speech if e.attrs.get("speaker")}
+
+        def voice(e: Evidence) -> str:  # who says a line, where more than one voice is heard
+            return f"{e.attrs['speaker']}: " if len(voices) > 1 and not by and e.attrs.get("speaker") else ""
+
+        head = f"{plural(n, 'line')} {'is' if n == 1 else 'are'} said{by}{scope}; the first, at {w.t(speech[0])}: {voice(speech[0])}{_quote(speech[0].text)}."
         w.told.add(speech[0].event_id)
         rest = speech[1:6]
-        lines = [f"- {w.t(e)} {_quote(e.text)}" for e in rest]
+        lines = [f"- {w.t(e)} {voice(e)}{_quote(e.text)}" for e in rest]
         w.told.update(e.event_id for e in rest)
         more = [f"(and {n - 1 - len(rest)} more)"] if n - 1 > len(rest) else []
         return [head, "\n".join(lines + more)]

@@ -257,6 +257,13 @@ SAID_CUES = re.compile(
     r"sentence|line|lines|narrat\w*|speaker|voice|call out|calls out|shout|shouts|names?|named|recite\w*|pronounce\w*)\b"
 )
 
+# "the second speaker", "the first voice": a voice told apart by the speech lane
+SPEAKER_ORDINAL_RX = re.compile(r"\b(first|second|third|fourth|1st|2nd|3rd|4th) (?:speaker|voice|person to (?:speak|talk))\b")
+HOW_MANY_SPEAKERS_RX = re.compile(
+    r"\bhow many (?:different |distinct |separate )?(?:speakers|voices|people|persons|ppl|men|women|guys|folks|callers|participants)\b"
+    r"(?:.*\b(?:talk\w*|speak\w*|say|said|chat\w*|conversation|call|voices?|heard)\b)|\bhow many (?:different |distinct )?(?:speakers|voices)\b"
+)
+
 # speech acts: a question names what someone does by speaking ("does anyone apologise?", "before she introduces
 # herself", "when she picks up"); these are the words that do it, matched in what was said
 SPEECH_ACTS: tuple[tuple[str, tuple[str, ...]], ...] = (
@@ -426,6 +433,7 @@ class QueryPlan:
     exclude: list[str] = field(default_factory=list)  # event ids already shown ("the other one")
     unknown: list[str] = field(default_factory=list)  # nouns that name nothing known ("aeroplane" in a graph without one)
     confidence: float = 0.0  # how sure the intent reading is (exemplar similarity, or 1.0 for an exact cue)
+    speaker: str = ""  # "speaker 2" in "what did the second speaker say?"; "*" for "how many people talk?"
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -959,8 +967,8 @@ def plan_question(question: str, duration_s: float, vocab: Vocabulary | None = N
         plan.ordinal = ORDINAL_WORDS[m.group(1)]
         if plan.scope == "none":
             plan.scope = "ordinal"
-    elif re.search(r"\b(?:said|spoken|mentioned|heard|uttered) (?:first|last)\b", rest):
-        plan.ordinal = 1 if re.search(r"\b(?:said|spoken|mentioned|heard|uttered) first\b", rest) else -1
+    elif re.search(r"\b(?:said|spoken|mentioned|heard|uttered|speaks?|spoke|talks?|talked) (?:first|last)\b", rest):
+        plan.ordinal = 1 if re.search(r"\b(?:said|spoken|mentioned|heard|uttered|speaks?|spoke|talks?|talked) first\b", rest) else -1
         plan.scope = "ordinal" if plan.scope == "none" else plan.scope
 
     rest = re.sub(r"\bon(?: the)?[ -]screen\b|\bon (?:the )?(?:tv|monitor|display)\b", " on-screen ", rest)  # a lane cue, not a tv seen
@@ -1117,6 +1125,18 @@ def plan_question(question: str, duration_s: float, vocab: Vocabulary | None = N
             plan.object_labels = []
             if intent == "summary":
                 plan.intent = intent = "said" if said_named else "text"
+    m = SPEAKER_ORDINAL_RX.search(q)
+    if m:  # "what did the second speaker say?": that voice's lines, not the second line
+        plan.speaker = f"speaker {ORDINAL_WORDS[m.group(1)]}"
+        if plan.scope == "ordinal":
+            plan.ordinal, plan.scope = None, "none"
+        lanes, plan.object_labels, plan.sound_labels = ["speech"], [], []
+        plan.keywords = [k for k in plan.keywords if k not in ("speaker", "voice")]
+        if intent not in ("when", "count", "duration", "yesno"):
+            plan.intent = intent = "said"
+    elif HOW_MANY_SPEAKERS_RX.search(q):  # "how many people are talking?": the voices heard, not people seen
+        plan.speaker, plan.intent, intent = "*", "count", "count"
+        lanes, plan.object_labels, plan.sound_labels, plan.keywords = ["speech"], [], [], []
     if acts and not plan.anchor:
         # "does anyone apologise?": the words that apologise, in what was said
         plan.keywords = acts + [k for k in plan.keywords if k not in acts and not SPEECH_ACT_RX.fullmatch(k)]

@@ -378,6 +378,8 @@ class Retriever:
             )
         ]
         items = self._merge_tracks(items)
+        if plan.speaker and plan.speaker != "*":
+            items = [e for e in items if e.kind != "speech" or e.attrs.get("speaker") == plan.speaker]
         if plan.exclude:
             items = [e for e in items if not set(e.event_ids) & set(plan.exclude)]
         if plan.colours and not (plan.intent == "yesno" and plan.ordinal is not None):

@@ -34,7 +34,7 @@ from .settings import get_settings
 log = logging.getLogger(__name__)
 
 REPOSITORY = Path(__file__).resolve().parent.parent / "triton_models"
-DEFAULT_MODELS = ("detector", "asr", "sound_tagger", "audio_tagger", "embedder")
+DEFAULT_MODELS = ("detector", "asr", "sound_tagger", "audio_tagger", "speaker_embedder", "embedder")
 DETECTOR_HEADS = ("centernet", "rtdetr", "yolov10")
 # the detector config each non-default head is served with (detector/configs/NAME.pbtxt, through an overlay)
 DETECTOR_CONFIGS = {"rtdetr": "cpu-rtdetr", "yolov10": "cpu-yolov10"}
@@ -187,6 +187,9 @@ class TritonServer:
         if "audio_tagger" in models and not weights.present("yamnet"):  # used whenever its weights are there
             log.warning("AudioSet tagger weights are not installed (run `make setup`): sounds are named without it")
             models = tuple(m for m in models if m != "audio_tagger")
+        if "speaker_embedder" in models and not weights.present("resemblyzer"):
+            log.warning("speaker encoder weights are not installed (run `make setup`): speech is transcribed without telling voices apart")
+            models = tuple(m for m in models if m != "speaker_embedder")
         if "detector" in models:
             if head == "centernet":
                 weights.require("detector")

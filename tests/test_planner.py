@@ -369,3 +369,30 @@ def test_a_place_or_reason_asked_of_what_was_said(clip):
     assert "railway station" in text and cited(citations, 18.5, 21.9)
     text, _, _ = answer(con, vid, "is the scene changing at some point?")
     assert text.startswith("Yes") and "[00:25]" in text
+
+
+def test_voices_told_apart_answer_who_spoke_and_how_many():
+    from synthetic_graph import _graph
+
+    con = _graph(
+        "call",
+        30.0,
+        [
+            ("speech:1", "speech", "speech", 7.0, 8.0, "Hello?", None, {"speaker": "speaker 1"}),
+            ("speech:2", "speech", "speech", 8.5, 9.5, "Oh, hello, I didn't know you were there.", None, {"speaker": "speaker 2"}),
+            ("speech:3", "speech", "speech", 12.5, 14.0, "This is Diane in New Jersey.", None, {"speaker": "speaker 1"}),
+            ("speech:4", "speech", "speech", 14.4, 17.7, "And I'm Sheila in Texas, originally from Chicago.", None, {"speaker": "speaker 2"}),
+        ],
+    )
+    text, citations, _ = answer(con, "call", "How many people are talking?")
+    assert text.startswith("2 voices are heard") and cited(citations, 7, 8) and cited(citations, 8.5, 9.5)
+    text, _, _ = answer(con, "call", "what did the second speaker say?")
+    assert "Sheila" in text and "didn't know" in text and "Diane" not in text
+    text, _, _ = answer(con, "call", "who speaks first?")
+    assert "speaker 1" in text and "Hello?" in text
+    text, _, _ = answer(con, "call", "what is said?")
+    assert "speaker 2: " in text  # each line says whose it is
+    # without speaker labels the count of voices is not guessed from the lines
+    con2 = _graph("mono", 10.0, [("speech:1", "speech", "speech", 1.0, 2.0, "Hello.", None, None)])
+    text, _, _ = answer(con2, "mono", "how many speakers are there?")
+    assert text.startswith("I can't tell how many people speak")
