@@ -76,6 +76,7 @@ class Settings(BaseSettings):
     rules: tuple[Path, ...] = setting("VDET_RULES", f"extra rule files ({os.pathsep!r}-separated in the environment)", ())
     # services
     triton_url: str | None = setting("TRITON_URL", "Triton to use (host:port); unset: a private one is started")
+    triton_start_timeout_s: float = setting("VDET_TRITON_START_TIMEOUT_S", "seconds a private Triton may take to load its models", 180.0)
     node_triton_url: str | None = setting("VDET_NODE_TRITON_URL", "a Ray node's own Triton, preferred over TRITON_URL there")
     redis_url: str | None = setting("REDIS_URL", "Redis bus to use; unset: a private one is started")
     ray_address: str | None = setting("RAY_ADDRESS", "Ray cluster for --executor ray; unset: a local cluster")

@@ -170,7 +170,7 @@ class TritonServer:
         models: tuple[str, ...] | list[str] = DEFAULT_MODELS,
         repository: Path = REPOSITORY,
         config_name: str | None = None,
-        timeout_s: float = 180.0,
+        timeout_s: float | None = None,
         http_port: int | None = None,
         grpc_port: int | None = None,
         detector_head: str | None = None,
@@ -230,7 +230,7 @@ class TritonServer:
         watchdog = lifeline.guard(process.pid, dirs=[workdir], globs=[regions])
         server = cls(process, http_port, grpc_port, workdir, log_path, tuple(models), watchdog)
         try:
-            server.wait_ready(timeout_s)
+            server.wait_ready(timeout_s if timeout_s is not None else get_settings().triton_start_timeout_s)
         except BaseException:
             server.stop()
             raise
@@ -250,7 +250,9 @@ class TritonServer:
             if self.is_ready():
                 return
             time.sleep(0.2)
-        raise TritonStartError(f"tritonserver not ready after {timeout_s:.0f} s:\n{self.log_tail()}")
+        raise TritonStartError(
+            f"tritonserver not ready after {timeout_s:.0f} s (a loaded machine may need more: set VDET_TRITON_START_TIMEOUT_S):\n{self.log_tail()}"
+        )
 
     def is_ready(self) -> bool:
         try:
