@@ -626,8 +626,9 @@ def talk_clip(tmp_path_factory) -> Path:
 
 
 def seek_and_pause(page, t: float) -> None:
+    """Seek the player (once it has loaded: slow on a busy machine) and hold it there."""
     page.evaluate(f"window.vdSeek({t})")
-    page.wait_for_timeout(600)
+    page.wait_for_function(f"() => {{ const v = document.querySelector('#player video'); return v && Math.abs(v.currentTime - {t}) < 2; }}", timeout=20000)
     page.locator("#player video").evaluate("v => v.pause()")
     page.wait_for_timeout(700)
 
@@ -726,18 +727,25 @@ def test_transcript_scrolls_with_the_player(browser, app, talk_clip, viewport):
     assert box.evaluate("b => b.scrollHeight > b.clientHeight + 10"), "the transcript fits its box: nothing to scroll"
     page.locator("#transcript").scroll_into_view_if_needed()
 
-    def current():
-        return page.evaluate("""() => { const b = document.querySelector('#transcript .vd-transcript'), now = b.querySelector('.vd-now');
-            if (!now) return null; const r = now.getBoundingClientRect(), o = b.getBoundingClientRect();
-            return {text: now.innerText, top: b.scrollTop, inside: r.top >= o.top - 1 && r.bottom <= o.bottom + 1}; }""")
+    def current(words: str):
+        """The line marked as being said once it is the one with ``words`` (the page re-marks within half a second)."""
+        now = None
+        for _ in range(20):
+            now = page.evaluate("""() => { const b = document.querySelector('#transcript .vd-transcript'), now = b.querySelector('.vd-now');
+                if (!now) return null; const r = now.getBoundingClientRect(), o = b.getBoundingClientRect();
+                return {text: now.innerText, top: b.scrollTop, inside: r.top >= o.top - 1 && r.bottom <= o.bottom + 1}; }""")
+            if now and words in now["text"].lower() and now["inside"]:
+                break
+            page.wait_for_timeout(250)
+        return now
 
     last_t = float(lines.last.get_attribute("data-t0"))
     seek_and_pause(page, last_t + 0.5)
-    now = current()
+    now = current("thank you")
     assert now and "thank you" in now["text"].lower() and now["inside"] and now["top"] > 0, now  # scrolled down to the line being said
     shot(page, f"21-transcript-end-{viewport[0]}x{viewport[1]}")
     seek_and_pause(page, float(lines.first.get_attribute("data-t0")) + 0.5)
-    now = current()
+    now = current("briefing")
     assert now and "briefing" in now["text"].lower() and now["inside"] and now["top"] < 5, now  # and back up
     # a line is a link: from the keyboard, Tab to it and Enter seeks there
     lines.nth(3).focus()

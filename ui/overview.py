@@ -20,7 +20,7 @@ from orchestrator.events import Event, plural
 from orchestrator.planner import VEHICLES
 
 VEHICLE_LABELS = (*VEHICLES, "bicycle", "train", "boat", "airplane")
-ALARMS = {"alarm", "siren", "smoke alarm", "fire alarm", "beeping", "buzzer"}
+ALARMS = {"alarm", "siren", "smoke alarm", "fire alarm", "buzzer"}  # what "goes off"; a beeping is "heard"
 MAX_SUGGESTIONS = 4
 
 
