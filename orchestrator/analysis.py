@@ -27,7 +27,7 @@ from .config import IngestConfig
 from .lanes import AudioMedia, Lane, VideoMedia, resolve
 from .media import AUDIO_RATE, FrameReader, MediaInfo, read_audio
 from .model_clients import ModelError, TritonModels
-from .profiling import role, stage, timed_iter
+from .profiling import current_role, role, stage, timed_iter
 from .sampling import FrameDecision, GateState, MotionGate
 from .threads import DaemonPool
 from .windows import Window
@@ -232,9 +232,38 @@ def _audio_half(task: WindowTask, lanes: list[Lane], models: TritonModels) -> di
     return _run_lanes(task, media, models, lanes)
 
 
+# Lanes of one source run side by side, each on a thread of its own: their analyses are independent (pure in the same
+# media), and while one waits on Triton (the detector) another has the core (OCR). False: one after another.
+PARALLEL_LANES = True
+
+
 def _run_lanes(task: WindowTask, media, models: TritonModels, lanes: list[Lane]) -> dict[str, Any]:
+    """Every lane's analysis of ``media``, in lane order; the first runs on this thread, the others (when
+    ``PARALLEL_LANES``) on threads of their own, each with that thread's Triton client."""
+    role_name = current_role()
+    others = {lane.name: _THREADS.submit(_lane_on_thread, role_name, lane, task, media) for lane in lanes[1:]} if PARALLEL_LANES else {}
     out = {}
-    for lane in lanes:
-        with stage(f"{lane.name} lane"):  # its own time: what the lane does besides the stages timed inside it
-            out[lane.name] = lane.analyse(task, media, models)
-    return out
+    try:
+        for lane in lanes:
+            if lane.name not in others:
+                out[lane.name] = _analyse_lane(lane, task, media, models)
+    finally:
+        with stage("wait for the other lanes"):
+            futures_wait(list(others.values()))  # none left running into the next try
+    for name, future in others.items():
+        out[name] = future.result()
+    return {lane.name: out[lane.name] for lane in lanes}
+
+
+def _analyse_lane(lane: Lane, task: WindowTask, media, models: TritonModels):
+    with stage(f"{lane.name} lane"):  # its own time: what the lane does besides the stages timed inside it
+        return lane.analyse(task, media, models)
+
+
+def _lane_on_thread(role_name: str | None, lane: Lane, task: WindowTask, media):
+    try:
+        with role(role_name or "other"):
+            return _analyse_lane(lane, task, media, _THREADS.models(task.triton_url))
+    except ModelError:
+        _THREADS.drop_models(task.triton_url)
+        raise

@@ -120,6 +120,11 @@ def role(name: str):
         _local.role = old
 
 
+def current_role() -> str | None:
+    """This thread's role (None outside ``role``), to hand on to a thread that works for it."""
+    return getattr(_local, "role", None)
+
+
 def timed_iter(name: str, iterable):
     """Yield from ``iterable``, timing each step of it (e.g. a decoder's frames) as stage ``name``."""
     it = iter(iterable)

@@ -28,7 +28,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from orchestrator import profiling, weights  # noqa: E402
+from orchestrator import analysis, profiling, weights  # noqa: E402
 from orchestrator.pipeline import Ingestor, Services  # noqa: E402
 from orchestrator.triton_server import TritonServer  # noqa: E402
 
@@ -270,7 +270,7 @@ def print_profile(r: dict) -> None:
     busy = {}
     for role in ("driver", "video", "audio"):
         rows = sorted(((k[1], v) for k, v in stages.items() if k[0] == role), key=lambda kv: -kv[1].own_s)
-        busy[role] = sum(v.own_s for _, v in rows if not (role == "driver" and _ == "wait for analysis"))
+        busy[role] = sum(v.own_s for name, v in rows if not name.startswith("wait for"))  # waiting is not being busy
         for name, v in rows:
             print(f"{role:7} {name:28} {v.own_s * per_h:10.0f} {100 * v.own_s / wall:9.1f}% {v.own_cpu_s * per_h:14.0f} {v.calls:7d}")
     driver = {k[1]: v for k, v in stages.items() if k[0] == "driver"}
@@ -284,7 +284,8 @@ def print_profile(r: dict) -> None:
         total = sum(v.own_s for v in rows.values())
         if total:
             print(
-                f"{role} half: busy {total:.1f} s ({100 * total / wall:.0f} % of wall), named stages {100 * (total - rows['other'].own_s) / total:.1f} % of it"
+                f"{role} half: {total:.1f} s on its threads ({100 * total / wall:.0f} % of wall; lanes side by side each count), named stages "
+                f"{100 * (total - rows['other'].own_s) / total:.1f} % of it"
             )
     print(f"\n{'Triton model':14} {'client s/h':>10} {'server s/h':>10} {'transfer+':>10} {'queue s/h':>10} {'stub CPU s/h':>12} {'requests':>9}")
     for model, s in r["server"].items():
@@ -322,9 +323,13 @@ def main() -> int:
     parser.add_argument("--skip-long", action="store_true")
     parser.add_argument("--skip-short", action="store_true")
     parser.add_argument("--profile", action="store_true", help="print where the wall time goes, per role and stage (orchestrator/profiling.py)")
+    parser.add_argument("--serial-lanes", action="store_true", help="run the lanes of a source one after another (analysis.PARALLEL_LANES off), to compare")
     args = parser.parse_args()
+    analysis.PARALLEL_LANES = not args.serial_lanes
     short, long = build_media(args.long_minutes)
-    print(f"media: {short.name}, {long.name}; {os.cpu_count()} CPU cores", flush=True)
+    print(
+        f"media: {short.name}, {long.name}; {os.cpu_count()} CPU cores; lanes {'in parallel' if analysis.PARALLEL_LANES else 'one after another'}", flush=True
+    )
     results = []
     plan = ([] if args.skip_short else [(short, "720p + speech, 30 s")]) + ([] if args.skip_long else [(long, f"720p + speech, {args.long_minutes} min")])
     if not plan:
