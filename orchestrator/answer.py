@@ -39,6 +39,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Callable, Iterator, Protocol
 
 from .events import plural, quote
+from .planner import COLOURS as COLOUR_WORDS
 from .planner import DIRECTION_RX
 from .retrieval import Evidence, RetrievalResult
 from .vlm_profiles import VLMProfile, frame_limit, profile_for, select_frames
@@ -284,6 +285,15 @@ class _Writer:
         return f"{e.kind} {e.label}{when}"
 
 
+def _word_said(keywords: list[str], text: str) -> str:
+    """The first asked word that is said as a whole word in ``text`` ("day" is not said in "Thursday")."""
+    low = text.lower()
+    for k in keywords:
+        if " " not in k and len(k) > 2 and re.search(rf"\b{re.escape(k.lower())}s?\b", low):
+            return k
+    return ""
+
+
 def _asks_yes_no(question: str) -> bool:
     """ "any writing on screen?", "is there music": put as yes or no (not "is it red or blue?")."""
     q = question.strip().lower()
@@ -461,7 +471,7 @@ class ExtractiveEngine:
         others = [e for e in r.matches if e.kind != "object"]
         wanted = plan.object_labels
         facts = [f for label, f in r.object_facts.items() if not wanted or label in wanted]
-        pre = f"{lead}; after it, " if lead else ""
+        pre = f"{lead}; {'before' if plan.anchor_side == 'before' else 'after'} it, " if lead else ""
         if plan.colours and objects:
             n = len(objects)
             label = objects[0].label
@@ -551,8 +561,11 @@ class ExtractiveEngine:
                     for e in items:
                         w.told.add(e.event_id)
             return [_cap("; ".join(lines) + f"{scope}{widened}.")]
-        if e0.kind == "speech" and plan.keywords:
-            head = f'"{plan.keywords[0]}" is said at {w.t(e0)}{scope}{widened}: {_quote(e0.text)}.'
+        said = _word_said(plan.keywords, e0.text) if e0.kind == "speech" else ""
+        if said:
+            head = f'"{said}" is said at {w.t(e0)}{scope}{widened}: {_quote(e0.text)}.'
+        elif e0.kind == "speech":
+            head = f"At {w.t(e0)}{scope}{widened} someone says {_quote(e0.text)}."
         else:
             head = _cap(f"{w.sentence(e0)}{scope}{widened}.")
         w.told.add(e0.event_id)
@@ -687,6 +700,9 @@ class ExtractiveEngine:
     def _colour(self, w: _Writer, r: RetrievalResult, scope: str, lead: str) -> list[str]:
         plan = r.plan
         objects = [e for e in r.matches if e.kind == "object"]
+        said = self._colour_said(w, r) if not objects else ""
+        if said:
+            return [said]
         if not objects:
             return [f"I don't know — I saw no {_names(plan, 'object')}{scope}."]
         coloured = [e for e in objects if e.colours]
@@ -701,6 +717,17 @@ class ExtractiveEngine:
         bits = [f"a {e.colours[0]} {e.label} {w.span(e)}" for e in coloured[:4]]
         w.told.update(e.event_id for e in coloured[:4])
         return [_cap(f"I saw {_join(bits)}{scope}.")]
+
+    def _colour_said(self, w: _Writer, r: RetrievalResult) -> str:
+        """ "What colour is the folder they mention?": a colour word said with the thing ("the blue folder")."""
+        for e in (x for x in r.matches if x.kind == "speech"):
+            for k in r.plan.keywords:
+                stem = k[:-1] if k.endswith("s") and len(k) > 4 else k
+                m = re.search(rf"\b({'|'.join(sorted(COLOUR_WORDS))})\s+(?:\w+\s+)?{re.escape(stem)}\w*", e.text.lower())
+                if m:
+                    w.told.add(e.event_id)
+                    return f"It is said to be {m.group(1)}: at {w.t(e)} someone says {_quote(e.text)}"
+        return ""
 
     def _text(self, w: _Writer, r: RetrievalResult, scope: str, lead: str) -> list[str]:
         plan = r.plan
@@ -738,6 +765,9 @@ class ExtractiveEngine:
             verb = "heard" if "sound" in plan.lanes and not plan.object_labels else "saw" if "object" in plan.lanes else "found"
             return [f"No — I {verb} no {_names(plan)}{scope}."]
         widened = " (nothing at that exact moment; this is the nearest)" if r.widened else ""
+        exact = [x for x in m if x.kind == "sound" and x.label in plan.sound_labels]
+        if exact and m[0] not in exact:  # "was somebody knocking?": the knock, not a bang that a knock also accepts
+            m = exact + [x for x in m if x not in exact]
         e = m[0]
         if plan.colours and e.kind == "object" and plan.ordinal is not None:
             # "was the second car red?": the colour of that one decides
@@ -747,10 +777,10 @@ class ExtractiveEngine:
             yes = e.has_colour(plan.colours)
             return [f"{'Yes' if yes else 'No'} — the {e.label} {w.span(e)} is {_join(e.colours[:2])}."]
         if e.kind == "speech" and plan.keywords:
-            said = next((k for k in plan.keywords if k.lower() in e.text.lower()), "")
+            said = _word_said(plan.keywords, e.text)
             head = (
                 f'Yes — "{said}" is said at {w.t(e)}{scope}{widened}: {_quote(e.text)}.'
-                if said and " " not in said and re.search(rf"\b{re.escape(said)}\b", e.text.lower())
+                if said
                 else f"Yes — at {w.t(e)}{scope}{widened} someone says {_quote(e.text)}."
             )
             w.told.add(e.event_id)

@@ -270,9 +270,10 @@ SPEECH_ACTS: tuple[tuple[str, tuple[str, ...]], ...] = (
     (r"apologi[sz]\w*|apolog\w*|(?:say|says|said|saying) sorry", ("sorry", "apolog", "excuse me", "pardon", "forgive")),
     (r"thank\w*|gratitude|grateful", ("thank", "grateful", "appreciate", "cheers")),
     (
-        r"greet\w*|(?:say|says|said|saying) (?:hello|hi)|pick(?:s|ed|ing)? up|answer(?:s|ed|ing)? (?:the |a )?(?:phone|call|telephone)",
-        ("hello", "good morning", "good afternoon", "good evening", "welcome"),
+        r"pick(?:s|ed|ing)? up|answer(?:s|ed|ing)? (?:the |a )?(?:phone|call|telephone)|(?:she|he|they|someone|somebody) answer(?:s|ed)?",
+        ("hello", "speaking"),
     ),
+    (r"greet\w*|(?:say|says|said|saying) (?:hello|hi)", ("hello", "good morning", "good afternoon", "good evening", "welcome")),
     (r"introduc\w*|(?:give|gives|gave|say|says|said) (?:his|her|their) name", ("my name", "name is", "this is", "call me")),
     (r"(?:say|says|said|saying) (?:goodbye|bye)|farewell|sign(?:s|ed)? off", ("goodbye", "bye", "see you", "that is all", "that's all")),
     (r"warn\w*|caution\w*", ("careful", "watch out", "warning", "danger", "attention", "look out", "do not", "don't")),
@@ -301,9 +302,31 @@ DIRECTION_RX = re.compile(
     r"\b(?:which way|what way|which direction|what direction|in which direction|left or right|right or left|left to right|right to left)\b"
 )
 
+# "(not talking)", "other than the speech", "apart from the voices": what the question leaves out
+NOT_SPEECH_RX = re.compile(
+    r"\(\s*(?:not|no|excluding|except|other than|besides|apart from)\b[^)]*\)|\b(?:other than|besides|apart from|except(?: for)?|excluding|not counting|ignoring)"
+    r" (?:the |any )?(?:talking|speech|speaking|voices?|people talking|conversation|words)\b"
+)
+
+# "did anyone mention a beep?", "does she talk about the train?": the things named are words said
+MENTION_RX = re.compile(
+    r"\b(?:mention\w*|talk(?:s|ed|ing)? about|speak(?:s|ing)? about|spoke about|refer(?:s|red)? to|(?:say|says|said) (?:anything |something )?about)\b"
+)
+# "what did they think the noise was?": an opinion is something said
+OPINION_RX = re.compile(
+    r"\b(?:he|she|they|someone|somebody|anyone|the (?:man|woman|guy|person|speaker|narrator)) (?:think|thinks|thought|reckon|reckons|reckoned|believe|believes|believed|guess|guessed|suspect|suspects|suspected)\b"
+)
+# "what do people call Sheila?": naming, not a phone call (on the question as typed: names are capitalised)
+CALL_NAMING_RX = re.compile(r"\b(?:call|calls|called|calling) (?:him|her|them|me|you|us|it|[A-Z][a-z]+)\b(?! back)")
+
+# "the meeting has been moved to Thursday": a plan changed, not a thing moving
+RESCHEDULED_RX = re.compile(
+    r"\b(?:been|be|is|was|were|got|get) (?:moved|pushed|put off|postponed|rescheduled|brought forward)\b|\bmoved? (?:to|from) (?:monday|tuesday|wednesday|thursday|friday|saturday|sunday|which|what|when)\b"
+)
+
 # a question after a place, a reason or a time of day (as opposed to when in the video)
 ASKS_PLACE_OR_REASON = re.compile(
-    r"^(?:where|why|how come|what time|at what time|which (?:road|street|platform|city|town|place|room|floor|gate|door))\b|"
+    r"^(?:where|why|how come|what time|at what time|(?:which|what) (?:road|street|platform|city|town|place|room|floor|gate|door|day|date|month|year))\b|"
     r"\b(?:headed|heading|going|bound) (?:to|towards?|for)?\s*\??$|\bwhat (?:road|street|platform|city|town|place) (?:is|are|was|were)\b"
 )
 
@@ -483,6 +506,43 @@ _AMOUNT_WORDS_RE = re.compile(
     rf"\b((?:{_NUMW})(?:[ -](?:one|two|three|four|five|six|seven|eight|nine))?|\d+(?:\.\d+)?) "
     rf"(hours?|minutes?|seconds?|mins?|secs?|hrs?)( and a half)?\b"
 )
+
+
+# what people type for speed: read as the words they stand for
+ABBREVIATIONS = {
+    "mtg": "meeting",
+    "mtgs": "meetings",
+    "pls": "please",
+    "plz": "please",
+    "thru": "through",
+    "ne1": "anyone",
+    "any1": "anyone",
+    "some1": "someone",
+    "b4": "before",
+    "abt": "about",
+    "msg": "message",
+    "u": "you",
+    "r": "are",
+    "ur": "your",
+    "w/": "with",
+    "w/o": "without",
+    "tho": "though",
+    "bc": "because",
+    "cuz": "because",
+    "smth": "something",
+    "sth": "something",
+    "govt": "government",
+}
+_ABBREVIATION_RE = re.compile(r"(?<![\w/])(" + "|".join(re.escape(k) for k in sorted(ABBREVIATIONS, key=len, reverse=True)) + r")(?![\w/])")
+
+
+def expand_abbreviations(q: str) -> str:
+    """ "budget mtg time??" → "budget meeting time??" (a lower-case question).
+
+    >>> expand_abbreviations("did ne1 say smth abt the mtg b4 lunch")
+    'did anyone say something about the meeting before lunch'
+    """
+    return _ABBREVIATION_RE.sub(lambda m: ABBREVIATIONS[m.group(1)], q)
 
 
 def normalise_numbers(q: str) -> str:
@@ -891,7 +951,7 @@ WHEN_ANCHOR_RX = re.compile(
 )
 BETWEEN_RX = re.compile(r"\bbetween (?:the |a |an )?(.+?) and (?:the |a |an )?(.+?)(?=\?|$|,|\.| did | does | do | was | were | is | are | what\b)")
 ORDINAL_RX = re.compile(
-    r"\b(?:the|his|her|their|its|that) (?:very )?(first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth|last|final|1st|2nd|3rd|4th|5th|6th|7th|8th|9th|10th)\b"
+    r"(?:^|\b(?:the|his|her|their|its|that) )(?:very )?(first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth|last|final|1st|2nd|3rd|4th|5th|6th|7th|8th|9th|10th)\b"
     r"(?: (?:ever |one |few ))?(?: ?(\w[\w\-]*))?"
 )
 PRONOUNS = {"anyone", "anybody", "someone", "somebody", "everyone", "everybody", "nobody"}
@@ -924,9 +984,11 @@ FURNITURE_RX = re.compile(
 def plan_question(question: str, duration_s: float, vocab: Vocabulary | None = None, embed: Callable | None = None) -> QueryPlan:
     """Read a question into a typed plan. ``vocab``: what this video's graph holds; ``embed``: texts → vectors."""
     q = " ".join(question.lower().replace("’", "'").replace("“", '"').replace("”", '"').split())
-    q = normalise_numbers(q)
+    q = normalise_numbers(expand_abbreviations(q))
     plan = QueryPlan(question, [], [], [], [])
     rest = parse_time(q, duration_s, plan)
+    no_speech = bool(NOT_SPEECH_RX.search(rest))
+    rest = NOT_SPEECH_RX.sub(" ", rest)
 
     # anchored relations: "right after the doorbell", "between the siren and the end"
     m = BETWEEN_RX.search(rest)
@@ -1067,7 +1129,7 @@ def plan_question(question: str, duration_s: float, vocab: Vocabulary | None = N
         lanes.append("scene_cut")
     if "text" not in lanes and TEXT_CUES.search(rest) and intent not in ("said",) and not SAID_CUES.search(rest.replace("say", "")):
         lanes.append("text")
-    if re.search(r"\b(?:mov(?:e|es|ed|ing)|motion|movement|movements)\b", rest) and not objects:
+    if re.search(r"\b(?:mov(?:e|es|ed|ing)|motion|movement|movements)\b", rest) and not objects and not RESCHEDULED_RX.search(rest):
         lanes.append("motion")
         plan.keywords = [k for k in plan.keywords if not re.fullmatch(r"mov\w*|motion|movements?", k)]
         plan.unknown = [k for k in plan.unknown if not re.fullmatch(r"mov\w*|motion|movements?", k)]
@@ -1125,6 +1187,37 @@ def plan_question(question: str, duration_s: float, vocab: Vocabulary | None = N
             plan.object_labels = []
             if intent == "summary":
                 plan.intent = intent = "said" if said_named else "text"
+    if CALL_NAMING_RX.search(question) and not HEAR_CUES.search(rest.replace("call", "")):
+        plan.sound_labels = [x for x in plan.sound_labels if x not in sound_labels_for("call")]
+        lanes = [lane for lane in lanes if lane not in ("sound", "object")] + (["speech"] if "speech" not in lanes else [])
+        plan.object_labels = [o for o in plan.object_labels if o != "person"]
+        if intent in ("summary", "heard", "seen", "yesno"):
+            intent = _set_intent(plan, "said")
+    if (MENTION_RX.search(rest) or OPINION_RX.search(rest)) and not see and not TEXT_CUES.search(rest):
+        # the nouns are words said: "did anyone mention hearing a beep?" asks the speech, not the sounds
+        named = [w for w in words if w in used and (sound_labels_for(w) or OBJECT_SYNONYMS.get(w)) and w not in SPEAKER_WORDS]
+        think = [w for w in words if OPINION_RX.search(f"he {w}")]
+        plan.keywords = list(dict.fromkeys(named + think + plan.keywords))
+        plan.sound_labels, plan.object_labels = [], [o for o in plan.object_labels if o != "person"]
+        lanes = ["speech"] + [lane for lane in lanes if lane not in ("speech", "sound", "object")]
+        if intent in ("summary", "heard", "seen"):
+            intent = _set_intent(plan, "said")
+    if (
+        vocab is not None
+        and plan.object_labels == ["person"]
+        and not see
+        and intent in ("seen", "summary", "said")
+        and re.match(r"^what\b", q)
+        and any(is_spoken(k, vocab.spoken) for k in plan.keywords if k not in STOP and k not in VERBS)
+    ):
+        # "what are people supposed to bring?": the people are who is told, what they bring is said
+        lanes, plan.object_labels = ["speech"] + [lane for lane in lanes if lane not in ("speech", "object")], []
+        intent = _set_intent(plan, "said")
+    if vocab is not None and intent == "colour" and not any(o in vocab.objects for o in plan.object_labels):
+        said_things = [k for k in plan.keywords if k not in STOP and is_spoken(k, vocab.spoken)]
+        if said_things and "speech" not in lanes:  # "what colour is the folder they mention?": the colour said with it
+            lanes.append("speech")
+            plan.keywords = said_things + [k for k in plan.keywords if k not in said_things]
     m = SPEAKER_ORDINAL_RX.search(q)
     if m:  # "what did the second speaker say?": that voice's lines, not the second line
         plan.speaker = f"speaker {ORDINAL_WORDS[m.group(1)]}"
@@ -1148,6 +1241,10 @@ def plan_question(question: str, duration_s: float, vocab: Vocabulary | None = N
             plan.intents = ["said"] + [i for i in plan.intents if i != "said"]
         lanes = [lane for lane in lanes if lane not in ("object", "sound")] if not see and not plan.sound_labels else lanes
         plan.object_labels = [o for o in plan.object_labels if o != "person"]
+    if no_speech:  # "the last sound you could hear (not talking)"
+        lanes = [lane for lane in lanes if lane != "speech"] or ["sound"]
+        intent = _set_intent(plan, "heard" if plan.intent == "said" else plan.intent)
+        plan.intents = [i for i in plan.intents if i != "said"]
     plan.lanes = lanes
     if plan.ordinal is not None and plan.scope == "ordinal" and plan.ordinal == -1 and intent == "summary" and "speech" in lanes:
         plan.intent = plan.intents[0] = "said"
@@ -1178,6 +1275,13 @@ def plan_question(question: str, duration_s: float, vocab: Vocabulary | None = N
     else:
         plan.graph_sound_labels = plan.sound_labels + [g for g, names in LEGACY_SOUNDS.items() if names & set(plan.sound_labels)]
     return plan
+
+
+def _set_intent(plan: QueryPlan, intent: str) -> str:
+    """The plan's intent becomes ``intent`` (first in ``intents``, the others kept after it)."""
+    plan.intent = intent
+    plan.intents = [intent] + [i for i in plan.intents if i != intent]
+    return intent
 
 
 def is_spoken(word: str, spoken: set[str]) -> bool:

@@ -374,7 +374,7 @@ class Retriever:
             if anchor is None
             or (
                 e.id != anchor.event_id
-                and not (plan.anchor_side == "after" and e.label == anchor.label and e.kind == anchor.kind and e.t_start < anchor.t_end + 1)
+                and not (plan.anchor_side == "after" and e.label == anchor.label and e.kind == anchor.kind and e.t_start < anchor.t_end + 2)
             )
         ]
         items = self._merge_tracks(items)
@@ -594,6 +594,10 @@ def _word_patterns(words: list[str]) -> list[str]:
         if len(w) < 3:
             continue
         stem = w[:-1] if w.endswith("s") and len(w) > 4 and not w.endswith("ss") else w
+        if " " not in w and len(w) >= 6 and w.endswith("ing"):
+            stem = w[:-3]  # "towing" is written "TOW", "parking" "PARK"
+        elif " " not in w and len(w) >= 5 and w.endswith("ed"):
+            stem = w[:-1] if w[:-1].endswith("e") and not w.endswith("eed") else w[:-2]  # "moved" -> "move", "parked" -> "park"
         pat = f"%{stem}%"
         if pat not in out:
             out.append(pat)
