@@ -396,3 +396,13 @@ def test_voices_told_apart_answer_who_spoke_and_how_many():
     con2 = _graph("mono", 10.0, [("speech:1", "speech", "speech", 1.0, 2.0, "Hello.", None, None)])
     text, _, _ = answer(con2, "mono", "how many speakers are there?")
     assert text.startswith("I can't tell how many people speak")
+
+
+def test_what_a_question_leaves_out_or_asks_of_the_speech(clip):
+    con, vid = clip
+    text, citations, _ = answer(con, vid, "did anyone mention a car?")
+    assert text.startswith("Yes") and "railway station" in text and cited(citations, 18.5, 21.9)  # the words, not the cars seen
+    text, citations, _ = answer(con, vid, "what was the last sound you could hear (not talking)")
+    assert "alarm" in text and cited(citations, 60, 66) and "Goodbye" not in text
+    text, citations, _ = answer(con, vid, "wot did ne1 say b4 the alarm")
+    assert "Hello, who is calling?" in text and cited(citations, 37.2, 39.5)
