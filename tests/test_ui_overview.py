@@ -74,9 +74,10 @@ def test_thumbnails_are_the_key_frames_of_a_real_video(media_dir, tmp_path):
     assert [key_time(e) for e in events] == [1.5, 2.5, 2.5]  # the best sighting; the middle; the same half second shares one
     thumbs = Thumbnails(tmp_path / "thumbs", side=160)
     try:
-        assert thumbs.path("v", events[0]) is None
+        assert thumbs.path("v", events[0]) is None and thumbs.version("v") == "0"
         assert thumbs.request("v", str(media_dir / "bikes.mp4"), events) == 2
-        assert thumbs.wait_idle(60)
+        assert thumbs.version("v").endswith("+") or thumbs.ready("v") == 2  # still making them, unless already done
+        assert thumbs.wait_idle(60) and thumbs.version("v") == "0"  # done: the page redraws once more
         assert thumbs.ready("v") == 2 and thumbs.request("v", str(media_dir / "bikes.mp4"), events) == 0  # made once
         img = cv2.imread(str(thumbs.path("v", events[0])))
         assert img is not None and max(img.shape[:2]) == 160 and img.std() > 10  # a real picture, not a blank

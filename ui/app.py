@@ -801,7 +801,7 @@ def build_ui(state: AppState) -> gr.Blocks:
                 return gr.update(), gr.update(), gr.update(), gr.update(), last, choices, *message, *unchanged_overview
             v = state.library.video(video_id)
             # redrawn when a window finishes, the status changes or more thumbnails are made
-            key = f"{video_id}:{(v or {}).get('windows_done', 0)}:{(v or {}).get('status')}:{state.thumbs.ready(video_id)}"
+            key = f"{video_id}:{(v or {}).get('windows_done', 0)}:{(v or {}).get('status')}:{state.thumbs.version(video_id)}"
             html = state.progress_html(video_id)
             if key == last:
                 return html, gr.update(), gr.update(), gr.update(), last, gr.update(), *message, *unchanged_overview

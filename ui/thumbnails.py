@@ -61,6 +61,13 @@ class Thumbnails:
         folder = self.root / video_id
         return sum(1 for _ in folder.glob("*.jpg")) if folder.is_dir() else 0
 
+    def version(self, video_id: str) -> str:
+        """Changes when the page should redraw with new thumbnails: every 25 made, and once none is left to make
+        (so a long video's table is not redrawn for each one)."""
+        with self._lock:
+            pending = any(v == video_id for v, _ in self._pending)
+        return f"{self.ready(video_id) // 25}{'+' if pending else ''}"
+
     def request(self, video_id: str, media_path: str | None, events: list[Event]) -> int:
         """Queue the thumbnails still missing for ``events``; returns how many were queued."""
         if not media_path or video_id in self._no_video:
