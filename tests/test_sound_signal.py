@@ -134,6 +134,12 @@ def test_one_patch_read_differently_inside_a_long_sound_is_that_sound():
     assert sorted(s.label for s in fuse(beep, [("dog bark", 2.5, 3.4, 0.8)], speech=[])) == ["beeping", "dog bark"]
 
 
+def test_a_sob_inside_speech_is_the_voices():
+    # like a shout: crying scored over voice activity restates the speech lane; outside speech it is a sound
+    assert fuse([], [("crying", 27.7, 29.2, 0.82)], speech=[(27.8, 30.0)]) == []
+    assert [s.label for s in fuse([], [("crying", 27.7, 29.2, 0.82)], speech=[])] == ["crying"]
+
+
 def test_a_ring_cadence_stays_a_ring_when_the_tagger_hears_only_music():
     from orchestrator.lanes.sound_signal import SignalSound
 

@@ -31,7 +31,7 @@ from .speech import speech_regions
 JOIN_GAP_S = 1.0  # tagger runs of one name this close are one sound (a patch below the threshold inside music is not a new piece)
 UNNAMED_TAGS = {"noise"}  # a tag that names nothing a person would ask for
 # restate the speech lane when they fall in voice activity: a voice, and what a tagger takes a voice for (a meow, an animal)
-SPEECH_TAGS = {"human voice", "shouting", "crowd", "animal", "cat"}
+SPEECH_TAGS = {"human voice", "shouting", "crowd", "animal", "cat", "crying"}
 # ambiences that broadband noise (a fan, a road, a hiss) also scores: believed only from this probability
 AMBIENT_TAGS = {"wind", "rain", "water", "fire", "insect"}
 AMBIENT_THRESHOLD = 0.8
