@@ -25,6 +25,7 @@ import argparse
 import json
 import os
 import re
+import signal
 import socket
 import statistics
 import subprocess
@@ -296,6 +297,8 @@ def main(argv=None) -> int:
     parser.add_argument("--triton-url", default=os.environ.get("TRITON_URL"), help="use this Triton instead of starting one")
     parser.add_argument("--home", help="product home for the ingests (default: a temporary one)")
     args = parser.parse_args(argv)
+    # stopped with SIGTERM (kill, a CI timeout): unwind, so the finally below stops the Triton it started
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     classes = {c.strip() for c in args.classes.split(",")} if args.classes else None
 
     from audio_corpus import load_manifest  # noqa: PLC0415
