@@ -703,6 +703,9 @@ class ExtractiveEngine:
         said = self._colour_said(w, r) if not objects else ""
         if said:
             return [said]
+        signs = [e for e in r.matches if e.kind == "text"]
+        if signs and not objects:
+            return [self._colour_of_text(w, r, signs, scope)]
         if not objects:
             return [f"I don't know — I saw no {_names(plan, 'object')}{scope}."]
         coloured = [e for e in objects if e.colours]
@@ -717,6 +720,28 @@ class ExtractiveEngine:
         bits = [f"a {e.colours[0]} {e.label} {w.span(e)}" for e in coloured[:4]]
         w.told.update(e.event_id for e in coloured[:4])
         return [_cap(f"I saw {_join(bits)}{scope}.")]
+
+    def _colour_of_text(self, w: _Writer, r: RetrievalResult, signs: list[Evidence], scope: str) -> str:
+        """ "What colour is the sign?", "what colour are the letters on the yellow sign?": the text lane's colours."""
+        plan = r.plan
+        coloured = [e for e in signs if e.attrs.get("board_colour")]
+        if not coloured:
+            e = signs[0]
+            return f"I don't know the colour: the text {quote(e.label or e.text, 80)} {w.span(e)} has no colour recorded."
+        if plan.time_range is not None:  # a sign that only starts as the asked range ends is not in it
+            coloured = [e for e in coloured if e.t_start < plan.time_range[1] - 0.5] or coloured
+        if plan.colours:  # "the red sign": the one on that colour (its letters' colour is what is asked)
+            coloured = [e for e in coloured if e.has_colour(plan.colours)] or coloured
+        if plan.ordinal is not None and plan.scope == "ordinal":
+            coloured = coloured[plan.ordinal - 1 : plan.ordinal] if plan.ordinal > 0 else coloured[-1:]
+        letters = bool(re.search(r"\b(?:letters?|writing|words?|text|font|lettering|written)\b", plan.question.lower()))
+        bits = []
+        for e in coloured[:3]:
+            w.told.add(e.event_id)
+            board, ink = e.attrs["board_colour"], e.attrs.get("letter_colour", "")
+            what = f"{quote(e.label or e.text, 60)} ({w.span(e)})"
+            bits.append(f"the letters of {what} are {ink}, on {board}" if letters else f"the sign {what} is {board} with {ink} letters")
+        return _cap(_join(bits)) + f"{scope}."
 
     def _colour_said(self, w: _Writer, r: RetrievalResult) -> str:
         """ "What colour is the folder they mention?": a colour word said with the thing ("the blue folder")."""

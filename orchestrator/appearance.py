@@ -116,6 +116,28 @@ def dominant_colours(crop: np.ndarray, k: int = 3, min_share: float = 0.25, max_
     return [(n, round(s, 3)) for n, s in ranked if s >= min_share][:max_colours] or ranked[:1]
 
 
+def text_colours(crop: np.ndarray) -> tuple[str, str] | None:
+    """(letters, board): the colours of a text's strokes and of what they are written on, from an RGB crop of the
+    text's box. Otsu's threshold splits the crop's pixels into two tones; the smaller share is the strokes.
+    None when the crop is too small or both tones have the same name (no colour to tell apart).
+
+    >>> board = np.zeros((24, 60, 3), np.uint8); board[:] = (200, 20, 30); board[8:16, 5:55:4] = 255
+    >>> text_colours(board)
+    ('white', 'red')
+    """
+    if crop.ndim != 3 or crop.shape[2] != 3 or crop.shape[0] < 4 or crop.shape[1] < 4:
+        return None
+    gray = cv2.cvtColor(np.ascontiguousarray(crop), cv2.COLOR_RGB2GRAY)
+    _, mask = cv2.threshold(gray, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    light = mask.reshape(-1) > 0
+    if light.all() or not light.any():
+        return None
+    pixels = crop.reshape(-1, 3)
+    strokes = light if light.mean() < 0.5 else ~light
+    letters, board = (name_colour(np.median(_lab(pixels[sel]), axis=0)) for sel in (strokes, ~strokes))
+    return None if letters == board else (letters, board)
+
+
 def object_colours(crop: np.ndarray, label: str | None = None) -> list[tuple[str, float]]:
     """Dominant colours of an object's crop, read where a person would look for its colour (``PARTS``):
     a person's upper-body colour then their legs' colour; a vehicle's body below the windows; anything

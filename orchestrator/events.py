@@ -74,6 +74,9 @@ class TextAttrs(TypedDict, total=False):
     box: list[float]  # where the text is: normalised x1, y1, x2, y2
     confidence_words: list[list]  # [word, confidence]
     frames: int  # frames it was read in
+    letter_colour: str  # the colour of the strokes ("white") ...
+    board_colour: str  # ... and of what they are written on ("red")
+    colours: list[str]  # [board, letters], as a sign is named ("a red sign with white letters")
 
 
 class MotionAttrs(TypedDict, total=False):

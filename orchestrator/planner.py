@@ -1223,6 +1223,12 @@ def plan_question(question: str, duration_s: float, vocab: Vocabulary | None = N
         if said_things and "speech" not in lanes:  # "what colour is the folder they mention?": the colour said with it
             lanes.append("speech")
             plan.keywords = said_things + [k for k in plan.keywords if k not in said_things]
+    if intent == "colour" and not plan.object_labels and re.search(r"\b(?:signs?|letters?|lettering|writing|written|text|words?|banner|poster|board)\b", rest):
+        # "what colour is the sign?", "the letters on the yellow sign": the text lane's colours, not a thing seen
+        lanes = ["text"] + [lane for lane in lanes if lane not in ("text", "object")]
+        plan.keywords = [
+            k for k in plan.keywords if not re.fullmatch(r"signs?|letters?|lettering|writing|written|text|words?|fonts?|banner|poster|boards?|colou?rs?", k)
+        ]
     m = SPEAKER_ORDINAL_RX.search(q)
     if m:  # "what did the second speaker say?": that voice's lines, not the second line
         plan.speaker = f"speaker {ORDINAL_WORDS[m.group(1)]}"

@@ -406,3 +406,20 @@ def test_what_a_question_leaves_out_or_asks_of_the_speech(clip):
     assert "alarm" in text and cited(citations, 60, 66) and "Goodbye" not in text
     text, citations, _ = answer(con, vid, "wot did ne1 say b4 the alarm")
     assert "Hello, who is calling?" in text and cited(citations, 37.2, 39.5)
+
+
+def test_the_colours_of_signs_and_their_letters():
+    from synthetic_graph import _graph
+
+    def sign(eid, text, t0, t1, board, ink):
+        return (eid, "text", text, t0, t1, text, None, {"board_colour": board, "letter_colour": ink, "colours": [board, ink]})
+
+    con = _graph(
+        "signs", 75.0, [sign("text:1", "NO PARKING TOW AWAY ZONE", 0.0, 28.0, "red", "white"), sign("text:2", "PLATFORM 7", 30.0, 74.0, "yellow", "black")]
+    )
+    text, citations, _ = answer(con, "signs", "What colour is the sign at the beginning?")
+    assert "is red with white letters" in text and cited(citations, 0, 28) and "yellow" not in text
+    text, citations, _ = answer(con, "signs", "what colour are the letters on the yellow sign")
+    assert "are black, on yellow" in text and cited(citations, 30, 74) and "white" not in text
+    text, _, _ = answer(con, "signs", "platform sign colour?")
+    assert "yellow" in text and "red" not in text

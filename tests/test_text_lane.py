@@ -134,5 +134,6 @@ def test_signs_in_a_real_clip_are_two_text_events_with_their_spans(media_dir, se
     for e, (_, t0, t1) in zip(signs, SIGNS):
         assert abs(e["t_start"] - t0) <= 1.5 and abs(e["t_end"] - t1) <= 2.0
         assert e["text"] == e["label"] and e["attrs"]["frames"] >= 5 and e["confidence"] >= 0.8
+        assert (e["attrs"]["board_colour"], e["attrs"]["letter_colour"]) == ("white", "black")  # a white plate, black words
     # anything else read is the photo's own text (the bus's route number), never a piece of the sign
     assert all(not set(e["label"].upper().split()) & {"NO", "PARKING", "PLATFORM", "7"} for e in texts if not on_sign(e))

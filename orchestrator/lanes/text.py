@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
+from ..appearance import text_colours
 from ..events import Event
 from .base import AssemblyContext, Lane, LaneOutput, VideoMedia
 
@@ -51,6 +52,7 @@ class TextReading:
     text: str
     words: list[tuple[str, float]]
     box: tuple[float, float, float, float]
+    colours: tuple[str, str] | None = None  # (letters, board): "white" on "red"
 
     @property
     def confidence(self) -> float:
@@ -74,6 +76,7 @@ class OpenText:
     box: tuple[float, float, float, float]
     best_conf: float
     frames: int = 0
+    colours: tuple[str, str] | None = None  # the best reading's (letters, board)
 
     def label(self) -> str:
         return max(self.variants.items(), key=lambda kv: (kv[1][0], kv[1][1], kv[0]))[0]
@@ -289,7 +292,9 @@ def read_frame(rgb: np.ndarray) -> list[TextReading]:
         if len(re.sub(r"[^A-Za-z0-9]", "", text)) < 2:
             continue
         x1, y1, x2, y2 = _union(read_lines)  # where the words read are
-        reading = TextReading(text, [(wd, round(c, 1)) for wd, c in words], (round(x1 / w, 4), round(y1 / h, 4), round(x2 / w, 4), round(y2 / h, 4)))
+        pad = max(2, line_h // 3)  # a margin of what they are written on
+        colours = text_colours(rgb[max(0, y1 - pad) : min(h, y2 + pad), max(0, x1 - pad) : min(w, x2 + pad)])
+        reading = TextReading(text, [(wd, round(c, 1)) for wd, c in words], (round(x1 / w, 4), round(y1 / h, 4), round(x2 / w, 4), round(y2 / h, 4)), colours)
         if text.lower() in seen or reading.confidence < MIN_TEXT_CONF:  # the same words twice in a frame are one text
             continue
         seen.add(text.lower())
@@ -366,7 +371,7 @@ class TextLane(Lane):
                     if s > score:
                         best, score = o, s
                 if best is None or score < MATCH_SCORE:
-                    best = OpenText(f"text-{w.index:05d}-{state.opened:03d}", {}, t, t, r.box, r.confidence)
+                    best = OpenText(f"text-{w.index:05d}-{state.opened:03d}", {}, t, t, r.box, r.confidence, colours=r.colours)
                     state.opened += 1
                     state.open.append(best)
                 matched.add(best.id)
@@ -378,6 +383,7 @@ class TextLane(Lane):
                 best.last_t, best.frames = t, best.frames + 1
                 if r.confidence > best.best_conf:
                     best.box, best.best_conf = r.box, r.confidence
+                    best.colours = r.colours or getattr(best, "colours", None)
         end = w.t_end
         events += self._close(state, w.index, (lambda o: True) if ctx.is_last else (lambda o: end - o.last_t > CLOSE_AFTER_S))
         return LaneOutput(events=events)
@@ -401,10 +407,16 @@ class TextLane(Lane):
                     round(conf_sum / count / 100.0, 4),
                     text=label,
                     window_index=window_index,
-                    attrs={"box": list(o.box), "confidence_words": [[wd, c] for wd, c in words], "frames": o.frames},
+                    attrs={"box": list(o.box), "confidence_words": [[wd, c] for wd, c in words], "frames": o.frames, **_colour_attrs(o)},
                 )
             )
         return events
+
+
+def _colour_attrs(o: OpenText) -> dict:
+    """A text's colours as stored: the board's and the letters' ("colours" board first, as a sign is named)."""
+    c = getattr(o, "colours", None)  # a state pickled before texts had colours has none
+    return {"letter_colour": c[0], "board_colour": c[1], "colours": [c[1], c[0]]} if c else {}
 
 
 def similarity(a: str, b: str) -> float:
