@@ -130,23 +130,9 @@ def _ingest_folder(args, home: Path) -> int:
 
 
 def _open_graph(args):
-    from .graph import EventGraph  # noqa: PLC0415
-    from .pipeline import database_path  # noqa: PLC0415
+    from .homelock import open_read_only  # noqa: PLC0415
 
-    import duckdb  # noqa: PLC0415
-
-    path = database_path(_home(args))
-    if not path.exists():
-        raise LookupError(f"no videos ingested in {path.parent}; run `python -m orchestrator ingest FILE` first")
-    try:
-        return EventGraph(path, read_only=True)
-    except duckdb.IOException:
-        from .homelock import describe, holder  # noqa: PLC0415
-
-        raise LookupError(
-            f"the database in {path.parent} is busy: {describe(path.parent, holder(path.parent))} is writing to it; "
-            "wait for it to finish, or ask through the app"
-        ) from None
+    return open_read_only(_home(args), "wait for it to finish, or ask through the app")
 
 
 def _through_app(args):

@@ -43,6 +43,21 @@ def holder(home: Path) -> dict | None:
         return None
 
 
+def open_read_only(home: Path, busy_advice: str, missing_advice: str = ""):
+    """The home's event graph opened read-only, or a LookupError with one line saying why not (nothing ingested
+    yet; a writer holds the database, named by its record) and ``*_advice`` on what to do."""
+    from .graph import EventGraph  # noqa: PLC0415 - the graph and the pipeline import this module
+    from .pipeline import database_path  # noqa: PLC0415
+
+    path = database_path(home)
+    if not path.exists():
+        raise LookupError(f"no videos ingested in {home}; run `python -m orchestrator ingest FILE` first{missing_advice}")
+    try:
+        return EventGraph(path, read_only=True)
+    except duckdb.IOException:
+        raise LookupError(f"the database in {home} is busy: {describe(home, holder(home))} is writing to it; {busy_advice}") from None
+
+
 def describe(home: Path, info: dict | None, pid: int | None = None) -> str:
     """``the app (PID 123, since 14:02, port 7860)`` — the holder in a user's words."""
     if info is None:

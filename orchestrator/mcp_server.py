@@ -52,21 +52,9 @@ class Library:
         return AppApi(self.home, url) if url else None
 
     def graph(self):
-        from .graph import EventGraph  # noqa: PLC0415
-        from .homelock import describe, holder  # noqa: PLC0415
-        from .pipeline import database_path  # noqa: PLC0415
+        from .homelock import open_read_only  # noqa: PLC0415
 
-        import duckdb  # noqa: PLC0415
-
-        path = database_path(self.home)
-        if not path.exists():
-            raise LookupError(f"no videos ingested in {self.home}; run `python -m orchestrator ingest FILE` first, or start the app")
-        try:
-            return EventGraph(path, read_only=True)
-        except duckdb.IOException:
-            raise LookupError(
-                f"the database in {self.home} is busy: {describe(self.home, holder(self.home))} is writing to it; try again when it is done"
-            ) from None
+        return open_read_only(self.home, "try again when it is done", missing_advice=", or start the app")
 
     def embed(self):
         """The question embedder (Triton's), started once on first use; None when it cannot be had."""

@@ -371,17 +371,7 @@ def build_router(state, users: dict[str, str] | None) -> APIRouter:
             worker.start()
             finished = False
             try:
-                deadline = time.monotonic() + 600
-                while time.monotonic() < deadline:
-                    m = sub.get_message(timeout=0.1)
-                    if m is None:
-                        if not worker.is_alive():
-                            break
-                        continue
-                    try:
-                        msg = decode(tokens_channel(session), m["data"])
-                    except ValueError:
-                        continue
+                for msg in _bus_messages(sub, session, worker):
                     if msg.type == "done":
                         break
                     yield format_sse_event(event=msg.type, data_str=msg.model_dump_json(exclude_none=True)).decode()
@@ -691,6 +681,22 @@ def _words(text: str) -> Iterator[str]:
         yield word
 
 
+def _bus_messages(sub, session: str, worker: threading.Thread, timeout_s: float = 600.0) -> Iterator:
+    """The answer stream's messages on ``tokens:{session}`` as they come (those that do not fit a model skipped),
+    until the answer worker has finished and nothing is left, or ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        m = sub.get_message(timeout=0.1)
+        if m is None:
+            if not worker.is_alive():
+                return
+            continue
+        try:
+            yield decode(tokens_channel(session), m["data"])
+        except ValueError:
+            continue
+
+
 def _chunk(cid: str, created: int, model: str, delta: dict, finish: str | None = None, **extra) -> str:
     doc = {
         "id": cid,
@@ -723,17 +729,7 @@ def _chat_stream(state, video_id, session, question, cid, created, owner, messag
         text = ""
         try:
             yield _chunk(cid, created, video_id, {"role": "assistant", "content": ""})
-            deadline = time.monotonic() + 600
-            while time.monotonic() < deadline:
-                m = sub.get_message(timeout=0.1)
-                if m is None:
-                    if not worker.is_alive():
-                        break
-                    continue
-                try:
-                    msg = decode(tokens_channel(session), m["data"])
-                except ValueError:
-                    continue
+            for msg in _bus_messages(sub, session, worker):
                 if msg.type == "token":
                     text += msg.text
                     yield _chunk(cid, created, video_id, {"content": msg.text})
