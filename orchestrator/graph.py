@@ -150,6 +150,10 @@ CREATE TABLE IF NOT EXISTS embeddings (
     video_id VARCHAR, event_id VARCHAR, window_idx INTEGER, vec FLOAT[{EMBED_DIM}],
     PRIMARY KEY (video_id, event_id)
 );
+CREATE TABLE IF NOT EXISTS media_vectors (
+    video_id VARCHAR, window_idx INTEGER, space VARCHAR, t_start DOUBLE, t_end DOUBLE,
+    event_id VARCHAR, track_id INTEGER, ref VARCHAR, vec FLOAT[]
+);
 CREATE TABLE IF NOT EXISTS owners (
     video_id VARCHAR, owner VARCHAR, PRIMARY KEY (video_id, owner)
 );
@@ -157,7 +161,7 @@ CREATE INDEX IF NOT EXISTS events_time ON events (video_id, t_start);
 ALTER TABLE windows ADD COLUMN IF NOT EXISTS lanes VARCHAR[];
 """
 
-PER_WINDOW_TABLES = ("frames", "detections", "events", "relations", "embeddings")
+PER_WINDOW_TABLES = ("frames", "detections", "events", "relations", "embeddings", "media_vectors")
 
 
 @dataclass
@@ -171,6 +175,7 @@ class WindowResult:
     frames: list[dict] = field(default_factory=list)  # t, reason, motion, scene_score
     detections: list[dict] = field(default_factory=list)  # t, track_id, label, confidence, x1..y2
     tracks: list[dict] = field(default_factory=list)  # upserted track summaries
+    vectors: list[dict] = field(default_factory=list)  # rows of ``media_vectors``: space, t_start, t_end, event_id, track_id, ref, vec
     events: list[Event] = field(default_factory=list)
     relations: list[Relation] = field(default_factory=list)
     embeddings: np.ndarray | None = None  # [n, 384] for the non-alert events, in order
@@ -336,6 +341,12 @@ class EventGraph:
                 con.execute(f"DELETE FROM {table} WHERE video_id = ? AND window_idx = ?", [r.video_id, r.index])
             self._insert("frames", r.video_id, r.index, r.frames)
             self._insert("detections", r.video_id, r.index, r.detections)
+            self._insert(
+                "media_vectors",
+                r.video_id,
+                r.index,
+                [{"event_id": None, "track_id": None, "ref": "", **v, "vec": [float(x) for x in v["vec"]]} for v in r.vectors],
+            )
             if r.tracks:
                 df = pd.DataFrame(r.tracks)
                 df.insert(0, "video_id", r.video_id)
@@ -502,6 +513,21 @@ class EventGraph:
             sql, params = sql + span.sql("e."), params + span.params()
         rows = self._rows(sql + f" ORDER BY sim DESC LIMIT {int(limit)}", params)
         return [(Event.from_row(r), r["sim"]) for r in rows]
+
+    def media_spaces(self, video_id: str) -> list[str]:
+        """The embedding spaces a video has media vectors in (e.g. ``"image_text"``, ``"audio_text"``)."""
+        return [r[0] for r in self.con.execute("SELECT DISTINCT space FROM media_vectors WHERE video_id = ? ORDER BY space", [video_id]).fetchall()]
+
+    def nearest_media(self, video_id: str, space: str, vector, span: Span | None = None, limit: int = 24) -> list[dict]:
+        """Media vectors of one space (key frames, track crops, sound clips embedded by a zero-shot model) by cosine
+        similarity to ``vector`` (a text embedded in the same space), the closest first: rows of ``media_vectors``
+        without ``vec``, plus ``sim``."""
+        sql = """SELECT t_start, t_end, event_id, track_id, ref, list_cosine_similarity(vec, ?::FLOAT[]) AS sim
+                 FROM media_vectors WHERE video_id = ? AND space = ?"""
+        params: list = [[float(x) for x in vector], video_id, space]
+        if span is not None:
+            sql, params = sql + span.sql(), params + span.params()
+        return self._rows(sql + f" ORDER BY sim DESC LIMIT {int(limit)}", params)
 
     def nearest_outside(self, video_id: str, matches: list[Match], lo: float, hi: float, limit: int = 2) -> list[Event]:
         """Events meeting ``matches`` outside [lo, hi], the nearest to it first."""

@@ -143,6 +143,7 @@ class Ingestor:
                 out.relations += part.relations
                 out.detections += part.detections
                 out.tracks += part.tracks
+                out.vectors += part.vectors
         events = sorted(out.events, key=lambda e: (e.t_start, e.id))
         relations = out.relations
         vectors = self._driver_models().embed([e.describe() for e in events])
@@ -165,6 +166,7 @@ class Ingestor:
             frames=out.frames,
             detections=out.detections,
             tracks=out.tracks,
+            vectors=out.vectors,
             events=events,
             relations=relations,
             embeddings=vectors,

@@ -143,3 +143,25 @@ def test_sql_lives_in_graph_py_only():
             offenders[str(path.relative_to(ORCHESTRATOR))] = found
     assert not offenders
     assert _sql_strings(ast.parse((ORCHESTRATOR / "graph.py").read_text())), "the check finds SQL where there is some"
+
+
+def test_media_vectors_are_written_per_window_and_searched_by_similarity(tmp_path):
+    """A lane's media vectors (key frames or crops embedded by a zero-shot model) land with the window, replace an
+    earlier try of the same window, and come back nearest first within their space and span."""
+    graph, _events, _relations = _written(tmp_path)
+    rows = [
+        {"space": "image_text", "t_start": 2.0, "t_end": 2.0, "ref": "frame", "vec": [1.0, 0.0, 0.0]},
+        {"space": "image_text", "t_start": 9.0, "t_end": 11.0, "track_id": 4, "ref": "crop", "vec": [0.6, 0.8, 0.0]},
+        {"space": "audio_text", "t_start": 5.0, "t_end": 6.0, "event_id": "s1", "vec": [0.0, 1.0]},
+    ]
+    with graph:
+        for _ in range(2):  # a retried window replaces its rows
+            graph.write_window(WindowResult("v1", 0, 0.0, 20.0, vectors=rows))
+        assert graph.media_spaces("v1") == ["audio_text", "image_text"]
+        found = graph.nearest_media("v1", "image_text", [0.0, 1.0, 0.0])
+        assert [(r["t_start"], r["track_id"], r["ref"]) for r in found] == [(9.0, 4, "crop"), (2.0, None, "frame")]
+        assert found[0]["sim"] == pytest.approx(0.8)
+        assert [r["t_start"] for r in graph.nearest_media("v1", "image_text", [0.0, 1.0, 0.0], span=Span(0.0, 5.0))] == [2.0]
+        assert graph.nearest_media("v1", "audio_text", [0.0, 1.0])[0]["event_id"] == "s1"
+        graph.delete_video("v1")
+        assert graph.media_spaces("v1") == []

@@ -58,6 +58,7 @@ class LaneOutput:
     frames: list[dict] = field(default_factory=list)  # rows of the ``frames`` table
     detections: list[dict] = field(default_factory=list)  # rows of the ``detections`` table
     tracks: list[dict] = field(default_factory=list)  # rows of the ``tracks`` table
+    vectors: list[dict] = field(default_factory=list)  # rows of ``media_vectors``: {space, t_start, t_end, vec, [event_id, track_id, ref]}
 
 
 @dataclass
