@@ -5,7 +5,9 @@ read (no cell of a coarse grid changed) reuses that reading, and a changed one i
 finds text-like structure (character-sized blobs of the morphological gradient side by side in rows): frames without
 text cost a few milliseconds. Each text-like line is cropped, scaled to a height Tesseract reads well and read as one
 line (Tesseract in process through tesserocr, with Debian's ``eng`` model); lines one under the other form one text
-(a sign's lines), also read as one block, the reading with more confident characters kept. Words under
+(a sign's lines), also read as one block when at least one of its lines read as confident text, the reading with more
+confident characters kept (a block none of whose lines reads is texture: leaves, fur, grass; reading it as a block
+cost most of the lane's time on such footage and found only noise). Words under
 ``MIN_WORD_CONF`` are dropped, and texts left without two letters or digits or under ``MIN_TEXT_CONF``.
 
 Driver: the texts seen are matched to the open ones by fuzzy similarity (OCR varies frame to frame), carried across
@@ -284,7 +286,7 @@ def read_frame(rgb: np.ndarray) -> list[TextReading]:
                 by_line += read
                 read_lines.append(ln)
         words = by_line
-        if len(block) > 1:
+        if len(block) > 1 and read_lines:  # no line of it reads: texture, not worth a block read (the costly one)
             as_block = clean_words(read_line(_crop(gray, _union(block), line_h, 2), block=True))
             if _confident(as_block) and _chars(as_block) > _chars(by_line):
                 words, read_lines = as_block, block
