@@ -711,6 +711,37 @@ class EventGraph:
             self.con.execute("ROLLBACK")
             raise
 
+    def kept_frame_times(self, video_id: str, t0: float, t1: float) -> list[float]:
+        """Times of the frames the ingest kept (the motion gate's) in [t0, t1], in order."""
+        rows = self.con.execute("SELECT t FROM frames WHERE video_id = ? AND t >= ? AND t <= ? ORDER BY t", [video_id, t0, t1]).fetchall()
+        return [float(r[0]) for r in rows]
+
+    def replace_grounding(self, video_id: str, prompt: str, events: list[Event], vectors: np.ndarray | None = None) -> None:
+        """Replace the events an earlier grounding run of ``prompt`` wrote (``orchestrator/grounding.py``: object events
+        with ``attrs.source = 'grounding'`` and that ``attrs.prompt``) and their description embeddings, in one
+        transaction. They belong to no window (``window_idx`` -1): re-ingesting a window leaves them alone."""
+        if any(e.attrs.get("source") != "grounding" or e.attrs.get("prompt") != prompt for e in events):
+            raise ValueError(f"replace_grounding: every event needs attrs source='grounding' and prompt={prompt!r}")
+        if vectors is not None and len(vectors) != len(events):
+            raise ValueError(f"replace_grounding: {len(events)} events but {len(vectors)} vectors")
+        con = self.con
+        con.execute("BEGIN TRANSACTION")
+        try:
+            old = "SELECT id FROM events WHERE video_id = ? AND kind = 'object' AND attrs->>'source' = 'grounding' AND attrs->>'prompt' = ?"
+            con.execute(f"DELETE FROM embeddings WHERE video_id = ? AND event_id IN ({old})", [video_id, video_id, prompt])
+            con.execute(f"DELETE FROM events WHERE video_id = ? AND id IN ({old})", [video_id, video_id, prompt])
+            if events:
+                self._insert("events", video_id, -1, [{**e.to_row(), "window_idx": -1} for e in events])
+            if vectors is not None and len(events):
+                df = pd.DataFrame({"video_id": video_id, "event_id": [e.id for e in events], "window_idx": -1, "vec": list(np.asarray(vectors, np.float32))})
+                con.register("grounding_emb_df", df)
+                con.execute(f"INSERT INTO embeddings SELECT video_id, event_id, window_idx, vec::FLOAT[{EMBED_DIM}] FROM grounding_emb_df")
+                con.unregister("grounding_emb_df")
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+
     def counts(self, video_id: str) -> dict[str, int]:
         return dict(self.con.execute("SELECT kind, count(*) FROM events WHERE video_id = ? GROUP BY kind ORDER BY kind", [video_id]).fetchall())
 

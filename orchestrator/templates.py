@@ -11,6 +11,7 @@ template's instructions and writes its own version.
 from __future__ import annotations
 
 import dataclasses
+import os
 import re
 from collections import Counter
 from dataclasses import dataclass, field
@@ -45,6 +46,11 @@ SAFETY_SPEECH = re.compile(r"\b(?:" + "|".join(re.escape(w) for w in SAFETY_WORD
 HAZARD_SOUNDS = ("alarm", "siren", "glass breaking", "explosion", "gunshot", "screaming", "bang", "car horn")
 assert all(label in BY_LABEL for label in HAZARD_SOUNDS), "every hazard sound is a name of the sound vocabulary"
 SPEECH_LIKE_SOUNDS = ("loud onset", "human voice", "shouting", "crowd")
+# Watch lists: things COCO lacks that a template looks for with the grounder (orchestrator/grounding.py), where it is
+# served, over the template's suspicious spans: `python -m orchestrator ground VIDEO_ID --watch safety`. A setting:
+# $VDET_WATCH_<TEMPLATE> (phrases separated by full stops) replaces a default.
+WATCH_LISTS = {"safety": "ladder. forklift. fire. smoke. knife."}
+SUSPICIOUS_PAD_S = 2.0  # a suspicious moment is grounded from this long before it to this long after it
 VEHICLES = ("car", "truck", "bus", "motorcycle")
 CUTS = Match(kinds=("scene_cut",))
 RUN_GAP_S = 2.0  # sightings of a finding closer than this are one stretch of it
@@ -53,6 +59,30 @@ REPORT_STYLE = (
     " Write it as a person would: a short summary first (what was found, how much, when), then each finding once with its"
     " time range or its times, and say plainly when a section found nothing."
 )
+
+
+def watch_list(template: str) -> list[str]:
+    """The phrases ``template`` watches for: ``$VDET_WATCH_<TEMPLATE>`` when set, else its default (none for most)."""
+    raw = os.environ.get(f"VDET_WATCH_{template.upper()}", WATCH_LISTS.get(template, ""))
+    return list(dict.fromkeys(p.strip().lower() for p in raw.split(".") if p.strip()))
+
+
+def suspicious_spans(graph: EventGraph, video_id: str, pad_s: float = SUSPICIOUS_PAD_S) -> list[tuple[float, float]]:
+    """The moments worth a closer look: motion spikes (not scene cuts), alerts and hazard sounds, each padded by
+    ``pad_s`` and merged where they touch, within the video."""
+    found = graph.find_events(video_id, [Match(kinds=("alert", "motion")), Match(kinds=("sound",), labels=HAZARD_SOUNDS)], None, order="t_start", limit=5000)
+    cuts = [e.t_start for e in graph.find_events(video_id, [CUTS], None, limit=5000)]
+    duration = float((graph.video(video_id) or {}).get("duration_s") or 0.0)
+    spans: list[list[float]] = []
+    for e in found:
+        if e.kind == "motion" and any(abs(e.t_start - c) <= 0.5 for c in cuts):
+            continue
+        a, b = max(0.0, e.t_start - pad_s), min(duration, e.t_end + pad_s) if duration else e.t_end + pad_s
+        if spans and a <= spans[-1][1]:
+            spans[-1][1] = max(spans[-1][1], b)
+        else:
+            spans.append([a, b])
+    return [(round(a, 3), round(b, 3)) for a, b in spans if b > a]
 
 
 def _evidence(e: Event) -> Evidence:
@@ -355,6 +385,11 @@ class Templates:
         motion = Findings(cite, noun="spike")
         for e in spikes_ev:
             motion.add("sudden motion", e)
+        watched = Findings(cite)  # what the grounder found of the watch list (only where a grounding run wrote it)
+        watch = watch_list("safety")
+        for e in self.graph.find_events(video_id, [Match(kinds=("object",), labels=tuple(watch))], None, limit=2000) if watch else []:
+            if e.attrs.get("source") == "grounding":  # not the detector's own COCO "knife"
+                watched.add(f"a {e.label}", _evidence(e))
 
         summary = Section("Summary")
         found = []
@@ -365,8 +400,10 @@ class Templates:
             found.append(plural(sum(len(near._runs(v)) for v in near.items.values()), "stretch") + " of people near vehicles")
         if motion.count():
             found.append(plural(motion.count(), "sudden motion"))
+        if watched.count():
+            found.append(plural(watched.count(), "watch-list sighting"))
         if found:
-            firsts = [f.first_time() for f in (alerts, hazards, said, near, motion) if f.first_time() is not None]
+            firsts = [f.first_time() for f in (alerts, hazards, said, near, motion, watched) if f.first_time() is not None]
             summary.lines.append(f"Found {_and(found)}; the first at {fmt_time(round(min(firsts)))}.")
             top = alerts if alerts else hazards if hazards else said if said else None
             if top:
@@ -384,7 +421,8 @@ class Templates:
                 Section("Safety-related speech", said.lines(8), "No calls for help or warnings were said."),
                 Section("People near vehicles", near.lines(), "No person was in view together with a vehicle."),
                 Section("Sudden motion", motion.lines(), "No sudden motion apart from scene cuts."),
-            ],
+            ]
+            + ([Section("Watch list", watched.lines(), "")] if watched.count() else []),
             cite.evidence,
         )
 

@@ -38,6 +38,8 @@ DEFAULT_MODELS = ("detector", "asr", "sound_tagger", "audio_tagger", "speaker_em
 DETECTOR_HEADS = ("centernet", "rtdetr", "yolov10")
 # the detector config each non-default head is served with (detector/configs/NAME.pbtxt, through an overlay)
 DETECTOR_CONFIGS = {"rtdetr": "cpu-rtdetr", "yolov10": "cpu-yolov10"}
+# open-vocabulary boxes (orchestrator/grounding.py): loaded with the others, but only where its weights are
+DEFAULT_MODELS += ("grounder",)
 
 
 class TritonStartError(RuntimeError):
@@ -184,6 +186,12 @@ class TritonServer:
         head = detector_head or get_settings().detector
         if head not in DETECTOR_HEADS:
             raise TritonStartError(f"detector {head!r} is not one of {', '.join(DETECTOR_HEADS)} (set VDET_DETECTOR to one of them)")
+        if "grounder" in models:
+            from . import grounding  # noqa: PLC0415
+
+            if not grounding.weights_present():
+                log.info("grounder is not served: %s has no config.json (%s names a Grounding DINO folder)", grounding.weights_dir(), grounding.WEIGHTS_ENV)
+                models = tuple(m for m in models if m != "grounder")
         if "audio_tagger" in models and not weights.present("yamnet"):  # used whenever its weights are there
             log.warning("AudioSet tagger weights are not installed (run `make setup`): sounds are named without it")
             models = tuple(m for m in models if m != "audio_tagger")
@@ -204,6 +212,8 @@ class TritonServer:
         lifeline.write_owner(workdir, regions)  # a run killed with everything it started is swept by the next one
         if "detector" in models and head in DETECTOR_CONFIGS:
             repository = overlay_repository(repository, workdir / "models", {"detector": DETECTOR_CONFIGS[head]})
+        if "grounder" in models:  # its config is configs/cpu.pbtxt: a CPU-only model the GPU layouts (make_gpu_configs.py) do not place yet
+            repository = overlay_repository(repository, workdir / "models-grounder", {"grounder": "cpu"})
         backend_dir = build_backend_dir(workdir / "backends")
         log_path = workdir / "tritonserver.log"
         cmd = [
