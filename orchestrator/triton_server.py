@@ -28,13 +28,15 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import lifeline, weights
+from . import lifeline, weights, zero_shot
 from .settings import get_settings
 
 log = logging.getLogger(__name__)
 
 REPOSITORY = Path(__file__).resolve().parent.parent / "triton_models"
-DEFAULT_MODELS = ("detector", "asr", "sound_tagger", "audio_tagger", "speaker_embedder", "embedder")
+DEFAULT_MODELS = ("detector", "asr", "sound_tagger", "audio_tagger", "speaker_embedder", "embedder", "image_text", "audio_text")
+# zero-shot dual encoders (orchestrator/zero_shot.py), served from their configs/cpu.pbtxt, each only where its weights are
+ZERO_SHOT_CONFIGS = {"image_text": "cpu", "audio_text": "cpu"}
 DETECTOR_HEADS = ("centernet", "rtdetr", "yolov10")
 # the detector config each non-default head is served with (detector/configs/NAME.pbtxt, through an overlay)
 DETECTOR_CONFIGS = {"rtdetr": "cpu-rtdetr", "yolov10": "cpu-yolov10"}
@@ -198,6 +200,14 @@ class TritonServer:
         if "speaker_embedder" in models and not weights.present("resemblyzer"):
             log.warning("speaker encoder weights are not installed (run `make setup`): speech is transcribed without telling voices apart")
             models = tuple(m for m in models if m != "speaker_embedder")
+        for model in [m for m in models if m in ZERO_SHOT_CONFIGS and not zero_shot.weights_present(m)]:
+            log.info(
+                "%s is not served: %s has no config.json (%s names a Hugging Face model folder)",
+                model,
+                zero_shot.weights_dir(model),
+                zero_shot.WEIGHTS_ENV[model],
+            )
+            models = tuple(m for m in models if m != model)
         if "detector" in models:
             if head == "centernet":
                 weights.require("detector")
@@ -210,8 +220,11 @@ class TritonServer:
         grpc_port = grpc_port or free_port()
         regions = str(lifeline.SHM_DIR / (shm_prefix(http_port) + "*"))
         lifeline.write_owner(workdir, regions)  # a run killed with everything it started is swept by the next one
+        configs = {m: c for m, c in ZERO_SHOT_CONFIGS.items() if m in models}
         if "detector" in models and head in DETECTOR_CONFIGS:
-            repository = overlay_repository(repository, workdir / "models", {"detector": DETECTOR_CONFIGS[head]})
+            configs["detector"] = DETECTOR_CONFIGS[head]
+        if configs:
+            repository = overlay_repository(repository, workdir / "models", configs)
         if "grounder" in models:  # its config is configs/cpu.pbtxt: a CPU-only model the GPU layouts (make_gpu_configs.py) do not place yet
             repository = overlay_repository(repository, workdir / "models-grounder", {"grounder": "cpu"})
         backend_dir = build_backend_dir(workdir / "backends")

@@ -7,13 +7,14 @@ Adding a sense is one module here plus one line in ``LANES``; ``IngestConfig.lan
 from __future__ import annotations
 
 from .base import AssemblyContext, AudioMedia, Lane, LaneOutput, VideoMedia
+from .look import LookLane
 from .motion import MotionLane
 from .objects import ObjectsLane
 from .sounds import SoundsLane
 from .speech import SpeechLane
 from .text import TextLane
 
-LANES: dict[str, type[Lane]] = {lane.name: lane for lane in (MotionLane, ObjectsLane, SpeechLane, SoundsLane, TextLane)}
+LANES: dict[str, type[Lane]] = {lane.name: lane for lane in (MotionLane, ObjectsLane, SpeechLane, SoundsLane, TextLane, LookLane)}
 
 
 def resolve(names: tuple[str, ...] | list[str]) -> list[Lane]:
