@@ -40,7 +40,7 @@ from typing import Callable, Iterator, Protocol
 
 from .events import plural, quote
 from .planner import COLOURS as COLOUR_WORDS
-from .planner import DIRECTION_RX
+from .planner import DIRECTION_RX, SPEECH_SIDE_RX, QueryPlan
 from .retrieval import Evidence, RetrievalResult
 from .vlm_profiles import VLMProfile, frame_limit, profile_for, select_frames
 
@@ -283,6 +283,26 @@ class _Writer:
         if e.kind == "scene":
             return f"{e.text}{when}"
         return f"{e.kind} {e.label}{when}"
+
+
+# words that name the speech side of a comparison, not what was said ("the comment about a quiet morning")
+SPEECH_SIDE_WORDS = frozenset({"comment", "remark", "mention", "announcement", "bit", "part", "line", "word", "words", "talk", "question", "joke", "story"})
+
+
+def _named_at(name: str, question: str) -> int:
+    """Where a compared thing is first named in the question (the speech side by its cue), for word order."""
+    if name == "speech":
+        m = SPEECH_SIDE_RX.search(question) or re.search(r"\bspeech\b|\bspeak|\btalk|\bsaid\b|\bsays?\b", question)
+    else:
+        m = re.search(rf"\b{re.escape(name.split()[0][:4])}", question)
+    return m.start() if m else len(question)
+
+
+def _heading_filter(plan: QueryPlan, objects: list[Evidence]) -> list[Evidence]:
+    """ "the guy walking right to left": the things that moved that way, where any did (else all of them)."""
+    if not plan.heading:
+        return objects
+    return [e for e in objects if e.attrs.get("appearance_direction") == plan.heading] or objects
 
 
 def _word_said(keywords: list[str], text: str) -> str:
@@ -668,7 +688,7 @@ class ExtractiveEngine:
         plan = r.plan
         if lead:
             return [self._following(w, r, lead, "thing seen")]
-        objects = [e for e in r.matches if e.kind == "object"]
+        objects = _heading_filter(plan, [e for e in r.matches if e.kind == "object"])
         if not objects:
             if r.matches:
                 return self._summary(w, r, scope, lead)
@@ -699,7 +719,7 @@ class ExtractiveEngine:
 
     def _colour(self, w: _Writer, r: RetrievalResult, scope: str, lead: str) -> list[str]:
         plan = r.plan
-        objects = [e for e in r.matches if e.kind == "object"]
+        objects = _heading_filter(plan, [e for e in r.matches if e.kind == "object"])
         said = self._colour_said(w, r) if not objects else ""
         if said:
             return [said]
@@ -712,12 +732,13 @@ class ExtractiveEngine:
         if not coloured:
             e = objects[0]
             return [f"I don't know the colour: the {e.label} {w.span(e)} has no colour recorded."]
-        if plan.ordinal is None and len({(e.label, e.colours[0]) for e in coloured}) == 1:
+        if len({(e.label, e.colours[0]) for e in coloured}) == 1:
             e = coloured[0]
             w.told.add(e.event_id)
             verb = "is wearing" if e.label == "person" else "is"
-            return [f"The {e.label} {verb} {_join(e.colours[:2])} ({w.span(e)}{scope})."]
-        bits = [f"a {e.colours[0]} {e.label} {w.span(e)}" for e in coloured[:4]]
+            which = {1: "first ", 2: "second ", 3: "third ", -1: "last "}.get(plan.ordinal or 0, "") if plan.scope == "ordinal" else ""
+            return [f"The {which}{e.label} {verb} {_join(e.colours[:2])} ({w.span(e)}{scope})."]
+        bits = [f"a person in {_join(e.colours[:2])} {w.span(e)}" if e.label == "person" else f"a {e.colours[0]} {e.label} {w.span(e)}" for e in coloured[:4]]
         w.told.update(e.event_id for e in coloured[:4])
         return [_cap(f"I saw {_join(bits)}{scope}.")]
 
@@ -763,6 +784,16 @@ class ExtractiveEngine:
         for e in texts:
             seen.setdefault((e.label or e.text).strip().lower(), e)
         items = list(seen.values())
+        m = re.search(r"\b(longer|longest|shorter|shortest)\b", plan.question.lower())
+        if m and len(items) > 1:  # "which sign was up longer?": the texts by how long each stayed on screen
+            ranked = sorted(items, key=lambda e: e.t_end - e.t_start, reverse=m.group(1).startswith("long"))
+            best, rest = ranked[0], ranked[1:3]
+            w.told.update(e.event_id for e in ranked[:3])
+            others = _join([f"{quote(e.label or e.text, 60)} {_seconds(e.t_end - e.t_start)} ({w.span(e)})" for e in rest])
+            return [
+                f"{quote(best.label or best.text, 80)} was on screen {'the ' if m.group(1).endswith('est') else ''}{m.group(1)}: {_seconds(best.t_end - best.t_start)} ({w.span(best)}), "
+                f"against {others}{scope}."
+            ]
         if len(items) == 1:
             e = items[0]
             w.told.add(e.event_id)
@@ -832,7 +863,9 @@ class ExtractiveEngine:
         groups: list[tuple[str, list[Evidence]]] = []
         for g in plan.compare or []:
             if g[0] == "speech":
-                groups.append(("speech", [e for e in r.matches if e.kind == "speech"]))
+                said = [e for e in r.matches if e.kind == "speech"]
+                about = [e for e in said if _word_said([k for k in plan.keywords if k not in SPEECH_SIDE_WORDS], e.text)]
+                groups.append(("speech", about or said))
             else:
                 groups.append((g[0], [e for e in r.matches if e.label in g[1:] and e.kind in ("object", "sound")]))
         if len(groups) < 2:
@@ -841,6 +874,14 @@ class ExtractiveEngine:
             present = sorted([(items[0], name) for name, items in groups if items], key=lambda x: x[0].t_start)
             if not present:
                 return [f"I don't know — I found neither {_join([n for n, _ in groups], 'nor')}{scope}."]
+            if len(present) > 1 and re.search(r"\bbefore or after\b|\bafter or before\b", q):
+                # "did the siren come before or after the comment about ...?": the answer's first word is the asked one
+                first_named = min(groups, key=lambda g: _named_at(g[0], q))[0]
+                (e0, n0), (e1, n1) = present[0], present[1]
+                subject, other = (n0, n1) if first_named == n0 else (n1, n0)
+                es, eo = (e0, e1) if subject == n0 else (e1, e0)
+                side = "Before" if subject == n0 else "After"
+                return [f"{side} — the {subject} at {w.t(es)} comes {side.lower()} the {other} at {w.t(eo)}{scope}."]
             (e0, n0) = present[0]
             out = f"The {n0} comes first, at {w.t(e0)}"
             if len(present) > 1:

@@ -44,7 +44,8 @@ ANIMALS = ["bird", "cat", "dog", "horse", "sheep", "cow", "elephant", "bear", "z
 PERSON_WORDS = (
     "people persons person man men woman women someone somebody anyone anybody pedestrian pedestrians guy guys kid kids child "
     "children human humans lady ladies boy boys girl girls walker walkers individual individuals figure figures "
-    "player players passer-by passers-by folks folk ppl peeps"
+    "player players passer-by passers-by folks folk ppl peeps visitor visitors stranger strangers customer customers worker workers "
+    "intruder intruders guest guests courier couriers guard guards employee employees shopper shoppers student students postman"
 ).split()
 OBJECT_SYNONYMS: dict[str, list[str]] = {
     "vehicle": VEHICLES,
@@ -302,6 +303,37 @@ DIRECTION_RX = re.compile(
     r"\b(?:which way|what way|which direction|what direction|in which direction|left or right|right or left|left to right|right to left)\b"
 )
 
+# what people wear: asked with a colour, a garment stands for the person wearing it
+GARMENTS = frozenset(
+    "shirt shirts t-shirt top tops jacket jackets coat coats trousers pants jeans shorts dress skirt hoodie sweater jumper hat cap shoes "
+    "clothes clothing outfit uniform suit vest".split()
+)
+
+# "the guy walking right to left", "the car heading left": a thing named by the way it moves (not "which way does it go?")
+HEADING_RX = re.compile(
+    r"\b(?:walk|walks|walked|walking|go|goes|going|went|move|moves|moving|moved|head|heads|heading|headed|cross|crosses|crossing|crossed|run|runs|running|"
+    r"drive|drives|driving|drove|ride|rides|riding|cycling|pass|passes|passing|passed)\s+(?:from\s+)?(?:the\s+)?"
+    r"(right to left|left to right|(?:to|towards|toward) the (?:left|right)|leftwards?|rightwards?|left|right)\b"
+)
+
+
+def heading_of(q: str) -> str:
+    """The way a thing is said to move, as ``appearance_direction`` names it.
+
+    >>> heading_of("colour of the trousers on the guy walking right to left?"), heading_of("the car heading towards the left"), heading_of("which way does he go")
+    ('left', 'left', '')
+    """
+    if re.search(r"\b(?:which|what) (?:way|direction)\b|\bleft or right\b|\bright or left\b", q):
+        return ""
+    m = HEADING_RX.search(q)
+    if not m:
+        return ""
+    way = m.group(1)
+    if " to " in way and not way.startswith(("to ", "towards", "toward")):  # "right to left": where it goes is the second word
+        way = way.split(" to ")[1]
+    return "left" if "left" in way else "right"
+
+
 # "(not talking)", "other than the speech", "apart from the voices": what the question leaves out
 NOT_SPEECH_RX = re.compile(
     r"\(\s*(?:not|no|excluding|except|other than|besides|apart from)\b[^)]*\)|\b(?:other than|besides|apart from|except(?: for)?|excluding|not counting|ignoring)"
@@ -457,6 +489,7 @@ class QueryPlan:
     unknown: list[str] = field(default_factory=list)  # nouns that name nothing known ("aeroplane" in a graph without one)
     confidence: float = 0.0  # how sure the intent reading is (exemplar similarity, or 1.0 for an exact cue)
     speaker: str = ""  # "speaker 2" in "what did the second speaker say?"; "*" for "how many people talk?"
+    heading: str = ""  # "left" in "the guy walking right to left": the way a thing asked about moves (appearance_direction)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -753,6 +786,12 @@ def _intent_scores(qv: np.ndarray, embed: Callable) -> dict[str, float]:
 # intent from exact cues
 
 
+# what someone wears is asked as their colours (the graph knows a person's colours, not garments)
+WEARING_RX = re.compile(
+    r"\bwhat (?:is|was|are|were|'s|did|does)? ?(?:\w+ ){0,3}(?:wearing|wear|dressed in|dressed|got on|have on|has on)\b|\bwhat (?:\w+ ){0,2}(?:clothes|outfit)\b"
+)
+
+
 def _cue_intents(q: str) -> list[tuple[str, float]]:
     """Intents the question's own words state exactly, strongest first."""
     out: list[tuple[str, float]] = []
@@ -764,7 +803,7 @@ def _cue_intents(q: str) -> list[tuple[str, float]]:
         out.append(("count", 1.0))
     if re.search(r"\bhow long\b|\bduration\b|\bfor how much time\b|\bhow much time\b|\blast(?:s|ed)? for\b", q) or seconds:
         out.append(("duration", 1.0))
-    if re.search(r"\bcolou?rs?\b|\bshade\b|\bwhat hue\b", q):
+    if re.search(r"\bcolou?rs?\b|\bshade\b|\bwhat hue\b", q) or WEARING_RX.search(q):
         out.append(("colour", 1.0))
     if re.search(
         r"\b(?:more|fewer|less|longer|shorter|earlier|later)\b(?! than (?:once|twice|one|two|three|\d+)\b).*\b(?:or|than)\b|\bwhich (?:comes?|came|happens?|happened|appears?|appeared|is heard|was heard)"
@@ -1039,7 +1078,7 @@ def plan_question(question: str, duration_s: float, vocab: Vocabulary | None = N
         plan.scope = "ordinal" if plan.scope == "none" else plan.scope
 
     rest = re.sub(r"\bon(?: the)?[ -]screen\b|\bon (?:the )?(?:tv|monitor|display)\b", " on-screen ", rest)  # a lane cue, not a tv seen
-    words = [w for w in re.findall(r"[a-z][a-z'\-]*", rest) if w != "on-screen"]
+    words = [re.sub(r"'s$", "", w) for w in re.findall(r"[a-z][a-z'\-]*", rest) if w != "on-screen"]  # "the guy's shirt": guy
     hear = bool(HEAR_CUES.search(rest))
     see = bool(SEE_CUES.search(rest))
     objects, sounds, used = _entities(rest, words, vocab, hear, see)
@@ -1229,6 +1268,19 @@ def plan_question(question: str, duration_s: float, vocab: Vocabulary | None = N
         plan.keywords = [
             k for k in plan.keywords if not re.fullmatch(r"signs?|letters?|lettering|writing|written|text|words?|fonts?|banner|poster|boards?|colou?rs?", k)
         ]
+    if intent == "colour" and not plan.object_labels and "text" not in lanes and GARMENTS & set(words):
+        # "what colour is the first guy's shirt?": a garment's colour is a person's colour
+        plan.object_labels = ["person"]
+        lanes = ["object"] + [lane for lane in lanes if lane != "object"]
+    if intent == "colour" and plan.object_labels:  # sounds have no colour: "the guy walking" is no footsteps
+        plan.sound_labels = []
+        lanes = [lane for lane in lanes if lane != "sound"] or ["object"]
+        plan.keywords = [k for k in plan.keywords if k not in GARMENTS]
+        plan.unknown = [u for u in plan.unknown if u not in GARMENTS and _singular(u) not in GARMENTS]
+    if plan.object_labels:
+        plan.heading = heading_of(q)
+        if plan.heading:  # "walking right to left" says which one, not what is asked
+            plan.keywords = [k for k in plan.keywords if k not in ("left", "right", "walking", "heading", "going", "moving", "crossing")]
     m = SPEAKER_ORDINAL_RX.search(q)
     if m:  # "what did the second speaker say?": that voice's lines, not the second line
         plan.speaker = f"speaker {ORDINAL_WORDS[m.group(1)]}"
@@ -1252,6 +1304,13 @@ def plan_question(question: str, duration_s: float, vocab: Vocabulary | None = N
             plan.intents = ["said"] + [i for i in plan.intents if i != "said"]
         lanes = [lane for lane in lanes if lane not in ("object", "sound")] if not see and not plan.sound_labels else lanes
         plan.object_labels = [o for o in plan.object_labels if o != "person"]
+    if lanes and lanes[0] == "text" and re.search(r"\b(?:longer|longest|shorter|shortest)\b", q):
+        # "which sign was up longer?": a comparison of the texts, not a word to find in them
+        plan.keywords = [k for k in plan.keywords if k not in ("longer", "longest", "shorter", "shortest", "up", "there", "shown", "visible")]
+        plan.unknown = [u for u in plan.unknown if u not in ("longer", "longest", "shorter", "shortest")]
+    if "speech" in lanes and "text" not in lanes and not plan.speaker and IT_SAYS_RX.search(q):
+        # "does it say anything about towing?": the video says it aloud or in writing
+        lanes.append("text")
     if no_speech:  # "the last sound you could hear (not talking)"
         lanes = [lane for lane in lanes if lane != "speech"] or ["sound"]
         intent = _set_intent(plan, "heard" if plan.intent == "said" else plan.intent)
@@ -1278,14 +1337,27 @@ def plan_question(question: str, duration_s: float, vocab: Vocabulary | None = N
             labels = o or s
             if labels and not any(set(labels) == set(g[1:]) for g in groups):
                 groups.append([labels[0] if len(labels) == 1 else _singular(w), *labels])
-        if "speech" in lanes or re.search(r"\bspeech\b|\bspeak|\btalk", q):
+        if "speech" in lanes or re.search(r"\bspeech\b|\bspeak|\btalk", q) or SPEECH_SIDE_RX.search(q):
             groups.append(["speech"])
+            if "speech" not in plan.lanes:
+                plan.lanes = [*plan.lanes, "speech"]
         plan.compare = groups
     if vocab is not None:
         plan.graph_sound_labels = graph_sound_labels(plan.sound_labels, vocab.sounds)
     else:
         plan.graph_sound_labels = plan.sound_labels + [g for g, names in LEGACY_SOUNDS.items() if names & set(plan.sound_labels)]
     return plan
+
+
+# one side of a comparison is something said: "before or after the comment about a quiet morning?"
+SPEECH_SIDE_RX = re.compile(
+    r"\b(?:comment|remark|mention|announcement|bit|part|line|words?|talk|question|joke|story)s? (?:about|on|of|regarding)\b|"
+    r"\b(?:when|where) (?:he|she|they|someone|somebody|the \w+) (?:says?|said|mentions?|mentioned|talks?|talked|asks?|asked)\b"
+)
+
+
+# the video itself "says" something: aloud or written on screen
+IT_SAYS_RX = re.compile(r"\b(?:does|did|do|is|was) (?:it|the video|the clip|this|that|the footage) (?:say|says|said|mention|mentions|talk|tell)\b")
 
 
 def _set_intent(plan: QueryPlan, intent: str) -> str:

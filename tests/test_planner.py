@@ -423,3 +423,43 @@ def test_the_colours_of_signs_and_their_letters():
     assert "are black, on yellow" in text and cited(citations, 30, 74) and "white" not in text
     text, _, _ = answer(con, "signs", "platform sign colour?")
     assert "yellow" in text and "red" not in text
+
+
+def test_what_people_wear_which_way_they_go_and_which_came_first(clip):
+    from synthetic_graph import _graph
+
+    def person(eid, t0, t1, track, colours, way):
+        return (eid, "object", "person", t0, t1, "", track, {"appearance_colours": colours, "appearance_motion": "moving", "appearance_direction": way})
+
+    con = _graph(
+        "street",
+        90.0,
+        [
+            person("object:1", 8.0, 20.0, 1, ["black", "red"], "right"),
+            ("speech:1", "speech", "speech", 24.0, 26.8, "It is a very quiet morning on Main Street.", None, None),
+            ("sound:1", "sound", "siren", 35.0, 45.0, "", None, {"pattern": "2 wails"}),
+            person("object:2", 58.0, 70.0, 2, ["beige", "blue"], "left"),
+            ("text:1", "text", "NO PARKING TOW AWAY ZONE", 0.0, 28.0, "NO PARKING TOW AWAY ZONE", None, None),
+            ("text:2", "text", "PLATFORM 7", 30.0, 74.0, "PLATFORM 7", None, None),
+        ],
+    )
+    # what someone wears is their colours; an ordinal and a garment name the person
+    text, citations, _ = answer(con, "street", "what was the second person wearing")
+    assert text.startswith("The second person is wearing beige and blue") and cited(citations, 58, 70)
+    text, _, _ = answer(con, "street", "what colour is the first guy's shirt")
+    assert "black" in text and "beige" not in text
+    # "the guy walking right to left" is the one whose track went left; "walking" is no footsteps
+    text, citations, _ = answer(con, "street", "colour of the trousers on the guy walking right to left?")
+    assert "beige" in text and "red" not in text and cited(citations, 58, 70)
+    # one side of a comparison is something said, found by what it was about
+    text, citations, _ = answer(con, "street", "did the siren come before or after the comment about a quiet morning?")
+    assert text.startswith("After — the siren at [00:35] comes after the speech at [00:24]") and cited(citations, 24, 27)
+    # the video "says" a word aloud or in writing; "towing" is written TOW
+    text, citations, _ = answer(con, "street", "does it say anything about towing")
+    assert text.startswith("Yes") and "TOW AWAY" in text and cited(citations, 0, 28)
+    # which text stayed longer is a comparison of the texts, not a word to look for
+    text, citations, _ = answer(con, "street", "which sign was up longer?")
+    assert text.startswith('"PLATFORM 7" was on screen longer: 44 s') and cited(citations, 30, 74)
+    # "what did they say in the 5 seconds after ..." is not a question about clothes
+    plan = plan_question("what did they say in the 5 seconds after the siren", 90.0)
+    assert plan.intent != "colour"
