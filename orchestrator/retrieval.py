@@ -21,6 +21,7 @@ from typing import Callable
 
 import numpy as np
 
+from . import zero_shot
 from .events import Event, fmt_time
 from .graph import EventGraph, Match, Span
 
@@ -36,6 +37,7 @@ from .planner import (  # noqa: F401 - re-exported: the plan is part of retrieva
     graph_sound_labels,
     parse_clock,
     plan_question,
+    word_forms,
 )
 
 # a person, named by a pronoun, coming into view
@@ -133,6 +135,15 @@ class Evidence:
             event_ids=[e.id],
             attrs=dict(e.attrs) if attrs else {},
         )
+
+    @classmethod
+    def from_look(cls, m, phrase: str, space: str) -> Evidence:
+        """A moment a zero-shot search accepted (``zero_shot.Moment``): kind ``look``, its similarity and probability."""
+        seen = "looks" if space == "image_text" else "sounds"
+        text = f'{seen} like "{phrase}" (similarity {m.sim:.2f}, {m.probability:.0%} against other captions)'
+        attrs = {"space": space, "similarity": m.sim, "probability": m.probability, "phrase": phrase}
+        eid = m.event_id or f"look-{m.t_start:.2f}"
+        return cls(eid, "look", phrase, m.t_start, m.t_end, m.probability, text, m.track_id, m.probability, [f"{space}:{m.sim:.2f}"], m.t_start, [eid], attrs)
 
     @property
     def cite(self) -> str:
@@ -290,6 +301,13 @@ class Retriever:
             if near:
                 matches, total, widened = sorted(near[:3], key=lambda e: e.t_start), min(len(near), 3), True
         evidence = self._evidence(video_id, question, plan, span, limit)
+        # zero-shot: a thing to see or hear that no label or word covers, found by the image-text / audio-text model
+        uncovered = plan.intent in ("when", "yesno", "seen", "heard", "count") and (bool(plan.unknown) or not matches)
+        space, moments = zero_shot.question_moments(self.graph, self.embed, video_id, question, plan.lanes, uncovered, span)
+        looked = [Evidence.from_look(m, zero_shot.phrase_of(question), space) for m in moments]
+        evidence += looked
+        if looked and not matches:
+            matches, total = sorted(looked, key=lambda e: e.t_start), len(looked)
         nearby = [] if matches else self._nearby(video_id, plan, span)
         facts = self._object_facts(video_id, plan, span)
         sound_facts = self.graph.label_counts(video_id, "sound", span)
@@ -601,4 +619,6 @@ def _word_patterns(words: list[str]) -> list[str]:
         pat = f"%{stem}%"
         if pat not in out:
             out.append(pat)
+        if " " not in w:  # "bring" is said "brought", "fall" "fell"
+            out += [f"%{f}%" for f in word_forms(w)[1:] if len(f) >= 3 and stem not in f and f"%{f}%" not in out]
     return out

@@ -22,6 +22,7 @@ is refused.
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 from dataclasses import dataclass, field
@@ -29,12 +30,17 @@ from pathlib import Path
 
 import numpy as np
 
+from .profiling import stage
+
+log = logging.getLogger(__name__)
+
 SPACES = ("image_text", "audio_text")
 MEDIA_INPUT = {"image_text": "IMAGE", "audio_text": "AUDIO"}
 WEIGHTS_ENV = {"image_text": "VDET_IMAGE_TEXT_WEIGHTS", "audio_text": "VDET_AUDIO_TEXT_WEIGHTS"}
 WEIGHTS_ROLE = {"image_text": "image-text", "audio_text": "audio-text"}
 ACCEPT = 0.5  # the phrase's share of the probability against its alternatives, from which a moment is believed
-MERGE_GAP_S = 2.5  # accepted moments this close are one moment
+MERGE_GAP_S = 2.5
+MIN_CLIP_S = 0.25  # a shorter sound clip is padded with silence to this  # accepted moments this close are one moment
 GENERIC = {
     "image_text": ("a photo", "a picture of something", "an image", "a scene", "a photo of a place", "a photo of an object", "a blurry photo"),
     "audio_text": ("a sound", "noise", "background noise", "silence", "a recording", "people talking", "music"),
@@ -103,7 +109,10 @@ def embed_clips(models, clips: list[np.ndarray]) -> np.ndarray:
     """16 kHz mono clips in the ``audio_text`` space, one request each (their lengths differ)."""
     if not clips:
         return np.zeros((0, 0), np.float32)
-    return np.concatenate([_call(models, "audio_text", "AUDIO", np.ascontiguousarray(c, dtype=np.float32)[None, :], "FP32").vectors for c in clips])
+    shortest = int(MIN_CLIP_S * 16000)
+    clips = [np.pad(np.asarray(c, np.float32), (0, max(0, shortest - len(c)))) for c in clips]  # a click is still a clip
+    with stage("audio-text (Triton)"):
+        return np.concatenate([_call(models, "audio_text", "AUDIO", np.ascontiguousarray(c)[None, :], "FP32").vectors for c in clips])
 
 
 def models_of(embed):
@@ -235,3 +244,51 @@ def search(graph, models, video_id: str, phrase: str, space: str, span=None, lim
 def nearest_to_vector(graph, video_id: str, space: str, vector, limit: int = 5) -> list[dict]:
     """Media rows ranked by cosine to a media vector of the same space (a frame's own embedding finds that frame)."""
     return graph.nearest_media(video_id, space, np.asarray(vector, np.float32), limit=limit)
+
+
+# -- questions --------------------------------------------------------------------------------
+QUESTION_HEAD_RX = re.compile(
+    r"^(?:(?:when|where|at what time|how often|how many times)\s+(?:is|are|was|were|does|do|did|can)?\s*(?:there\s+)?(?:you\s+)?(?:see|hear)?\s*|"
+    r"(?:is|are|was|were)\s+there\s+|(?:do|did|can)\s+(?:you|we|i)\s+(?:see|hear)\s+|(?:show|find)\s+(?:me\s+)?(?:the\s+moments?\s+(?:with|of|when)\s+)?|any\s+)"
+)
+QUESTION_TAIL_RX = re.compile(
+    r"\s+(?:appears?|appeared|seen|visible|shown|in view|in the video|in the picture|on screen|heard|audible|happens?|happened|"
+    r"sounds?|goes off|went off|starts?|occurs?|be seen|be heard)(?:\s.*)?$"
+)
+HEARD_RX = re.compile(r"\b(?:hear|heard|sound|sounds|noise|noises|audible|listen)\b")
+
+
+def phrase_of(question: str) -> str:
+    """The thing a question asks to see or hear, as a caption: "when does a person with an umbrella appear?" ->
+    "a person with an umbrella".
+
+    >>> phrase_of("When does a person with an umbrella appear?"), phrase_of("is there an open car boot?")
+    ('a person with an umbrella', 'an open car boot')
+    >>> phrase_of("Do you hear a kettle whistling?")
+    'a kettle whistling'
+    """
+    text = " ".join(question.lower().strip().rstrip("?.!").split())
+    text = QUESTION_HEAD_RX.sub("", text, count=1)
+    text = re.sub(r"^(?:does|do|did|is|are|was|were)\s+", "", text)
+    return QUESTION_TAIL_RX.sub("", text).strip(" ,")
+
+
+def space_of(question: str, lanes: list[str]) -> str:
+    """``audio_text`` for a question about something heard, else ``image_text``."""
+    return "audio_text" if "sound" in lanes or HEARD_RX.search(question.lower()) else "image_text"
+
+
+def question_moments(graph, embed, video_id: str, question: str, lanes: list[str], uncovered: bool, span=None) -> tuple[str, list[Moment]]:
+    """For retrieval: where the graph's labels and words do not cover what a question asks to see or hear
+    (``uncovered``), the moments its phrase is accepted at, in the space the question is about. ("", []) where the
+    video has no vectors in that space or Triton does not serve its model: retrieval goes on without them."""
+    space = space_of(question, lanes)
+    models = models_of(embed)
+    phrase = phrase_of(question)
+    if not uncovered or models is None or not content_words(phrase) or space not in graph.media_spaces(video_id) or not models.serves(space):
+        return "", []
+    try:
+        return space, search(graph, models, video_id, phrase, space, span).moments
+    except Exception as exc:  # noqa: BLE001 - a model that fails here leaves the answer to the graph's own evidence
+        log.warning("zero-shot search of %r in %s failed: %s", phrase, space, exc)
+        return "", []

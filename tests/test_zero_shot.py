@@ -100,7 +100,7 @@ def zs_triton(zs_weights):
     mp.setenv("VDET_IMAGE_TEXT_WEIGHTS", str(zs_weights["image_text"]))
     mp.setenv("VDET_AUDIO_TEXT_WEIGHTS", str(zs_weights["audio_text"]))
     try:
-        server = TritonServer.start(models=("image_text", "audio_text", "embedder"), timeout_s=600)  # a loaded 2-core machine
+        server = TritonServer.start(models=("image_text", "audio_text", "embedder", "sound_tagger"), timeout_s=600)  # a loaded 2-core machine
     finally:
         mp.undo()
     yield server
@@ -219,3 +219,78 @@ def test_the_threshold_refuses_what_a_random_model_cannot_know(look_ingested, zs
             zero_shot.search(g, zs_models, summary.video_id, "a kettle whistling", "audio_text")
         with pytest.raises(zero_shot.ZeroShotError, match="phrase is empty"):
             zero_shot.search(g, zs_models, summary.video_id, "  ", "image_text")
+
+
+def test_a_question_becomes_the_caption_it_asks_for_in_the_space_it_is_about():
+    assert zero_shot.phrase_of("When is an open car boot visible?") == "an open car boot"
+    assert zero_shot.phrase_of("were there people with umbrellas in the video?") == "people with umbrellas"
+    assert zero_shot.space_of("when do we hear a kettle whistling?", []) == "audio_text"
+    assert zero_shot.space_of("when is the kettle on the table?", ["object"]) == "image_text"
+    assert zero_shot.space_of("when does the kettle go?", ["sound"]) == "audio_text"
+
+
+def test_a_look_moment_is_evidence_cited_like_any_other():
+    from orchestrator.retrieval import Evidence
+
+    e = Evidence.from_look(zero_shot.Moment(64.0, 66.5, 0.312, 0.87), "an open car boot", "image_text")
+    assert (e.kind, e.label, e.cite, e.confidence, e.event_ids) == ("look", "an open car boot", "[01:04]", 0.87, ["look-64.00"])
+    assert e.text == 'looks like "an open car boot" (similarity 0.31, 87% against other captions)' and e.attrs["space"] == "image_text"
+    heard = Evidence.from_look(zero_shot.Moment(3.0, 5.0, 0.2, 0.7, event_id="snd-3"), "a kettle whistling", "audio_text")
+    assert heard.event_id == "snd-3" and heard.text.startswith("sounds like")
+
+
+@pytest.mark.slow
+def test_retrieval_asks_the_look_space_only_for_what_the_graph_does_not_cover_and_keeps_refusals_out(look_ingested, zs_models, monkeypatch):
+    from orchestrator.graph import EventGraph
+    from orchestrator.pipeline import database_path
+    from orchestrator.retrieval import Retriever
+
+    summary, home = look_ingested
+    asked = []
+    real = zero_shot.search
+    monkeypatch.setattr(zero_shot, "search", lambda *a, **k: asked.append(a[3]) or real(*a, **k))
+    with EventGraph(database_path(home), read_only=True) as g:
+        r = Retriever(g, embed=zs_models.embed).retrieve(summary.video_id, "When does a person with an umbrella appear?")
+        assert asked == ["a person with an umbrella"]  # the random model was asked ...
+        assert not [e for e in r.evidence + r.matches if e.kind == "look"]  # ... and what it cannot know is not evidence
+        Retriever(g, embed=zs_models.embed).retrieve(summary.video_id, "summarise the video")
+        Retriever(g, embed=None).retrieve(summary.video_id, "When does a person with an umbrella appear?")
+        assert asked == ["a person with an umbrella"]  # a summary, or no Triton behind the retriever: not asked
+
+
+@pytest.mark.slow
+def test_sounds_lane_embeds_each_sound_event_and_its_clip_finds_it(zs_triton, zs_models, redis_server, tmp_path, monkeypatch):
+    import wave
+
+    from orchestrator.config import IngestConfig
+    from orchestrator.graph import EventGraph
+    from orchestrator.pipeline import Ingestor, Services, database_path
+
+    rate = 16000
+    pcm = np.zeros(rate * 12, np.float32)
+    t = np.arange(int(0.2 * rate)) / rate
+    for start in (1.0, 2.0, 3.0, 4.0, 5.0, 6.0):  # an alarm: six 1 kHz beeps, 1 s apart
+        pcm[int(start * rate) : int(start * rate) + len(t)] = 0.5 * np.sin(2 * np.pi * 1000 * t)
+    pcm[int(9 * rate) : int(9 * rate) + 400] = 0.9 * np.random.default_rng(0).standard_normal(400)  # a bang
+    path = tmp_path / "alarm.wav"
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1), w.setsampwidth(2), w.setframerate(rate)
+        w.writeframes((np.clip(pcm, -1, 1) * 32767).astype(np.int16).tobytes())
+    monkeypatch.setenv("TRITON_URL", zs_triton.http_url)
+    monkeypatch.setenv("REDIS_URL", redis_server.url)
+    with Services() as services:
+        summary = Ingestor(tmp_path / "home", services, IngestConfig(window_s=6.0, lanes=("sounds",))).ingest(path)
+    with EventGraph(database_path(tmp_path / "home"), read_only=True) as g:
+        sounds = {e["id"]: e for e in g.events(summary.video_id) if e["kind"] == "sound"}
+        rows = g.con.execute(
+            "SELECT event_id, t_start, t_end, ref FROM media_vectors WHERE video_id = ? AND space = 'audio_text'", [summary.video_id]
+        ).fetchall()
+        assert sounds and g.media_spaces(summary.video_id) == ["audio_text"]
+        assert {r[0] for r in rows} == set(sounds)  # every sound event embedded once, under its own id
+        for event_id, t0, t1, label in rows:
+            assert sounds[event_id]["label"] == label
+            clip = pcm[int(t0 * rate) : int(t1 * rate)]
+            ranked = zero_shot.nearest_to_vector(g, summary.video_id, "audio_text", zero_shot.embed_clips(zs_models, [clip])[0], limit=len(rows))
+            assert ranked[0]["event_id"] == event_id and ranked[0]["sim"] > 0.98, (event_id, ranked[:2])
+        result = zero_shot.search(g, zs_models, summary.video_id, "a kettle whistling", "audio_text")
+        assert result.moments == [] and result.best is not None and result.best.event_id in sounds  # refused, but it looked at the sounds

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from .. import zero_shot
 from ..events import Event
 from ..media import AUDIO_RATE, read_audio
 from ..sound_vocabulary import accepted_names, audioset_name_for, name_for
@@ -28,6 +29,7 @@ from .base import AssemblyContext, AudioMedia, Lane, LaneOutput
 from .sound_signal import SignalConfig, SignalSound, analyse_signal, speech_share
 from .speech import speech_regions
 
+AUDIO_TEXT = "audio_text"  # the zero-shot space sound clips are embedded in, where Triton serves that model
 JOIN_GAP_S = 1.0  # tagger runs of one name this close are one sound (a patch below the threshold inside music is not a new piece)
 UNNAMED_TAGS = {"noise"}  # a tag that names nothing a person would ask for
 # restate the speech lane when they fall in voice activity: a voice, and what a tagger takes a voice for (a meow, an animal)
@@ -200,6 +202,15 @@ def _owned(sounds: list[SignalSound], w, overflow_s: float) -> list[SignalSound]
     return out
 
 
+class SoundsResult(list):
+    """A window's sound events, with each one's clip embedded by the audio-text model (``vectors``: event id -> vector)
+    where Triton serves it."""
+
+    def __init__(self, events: list[Event], vectors: dict[str, np.ndarray]):
+        super().__init__(events)
+        self.vectors = vectors
+
+
 @dataclass
 class SoundsState:
     """Sounds only the tagger heard that reached the end of the last window: the next window may continue them."""
@@ -221,11 +232,13 @@ class SoundsLane(Lane):
         state: SoundsState = ctx.state if ctx.state is not None else SoundsState()
         out: list[Event] = []
         still_open: list[Event] = []
+        owner: dict[str, str] = {}  # a tagger run folded into an open sound: the event its clip belongs to
         for e in sorted(result, key=lambda e: e.t_start):
             if e.attrs.get("sources") == ["tagger"]:
                 prev = next((o for o in state.open + still_open if o.label == e.label and e.t_start - o.t_end <= JOIN_GAP_S), None)
                 if prev is not None:
                     prev.t_end, prev.confidence = max(prev.t_end, e.t_end), max(prev.confidence, e.confidence)
+                    owner[e.id] = prev.id
                     if prev in state.open:
                         state.open.remove(prev)
                         still_open.append(prev)
@@ -240,7 +253,13 @@ class SoundsLane(Lane):
                 still_open.remove(o)
                 out.append(o)
         state.open = still_open
-        return LaneOutput(events=sorted(out, key=lambda e: (e.t_start, e.id)))
+        vectors = getattr(result, "vectors", {})
+        rows = [
+            {"space": AUDIO_TEXT, "t_start": e.t_start, "t_end": e.t_end, "vec": vectors[e.id], "event_id": owner.get(e.id, e.id), "ref": e.label}
+            for e in result
+            if e.id in vectors
+        ]
+        return LaneOutput(events=sorted(out, key=lambda e: (e.t_start, e.id)), vectors=rows)
 
     def analyse(self, task, media: AudioMedia, models) -> list[Event]:
         acfg, info, w = task.config.audio, task.info, task.window
@@ -262,4 +281,7 @@ class SoundsLane(Lane):
             events.append(
                 Event(f"sound-{w.index:05d}-{len(events):03d}", "sound", s.label, s.t_start, s.t_end, s.confidence, window_index=w.index, attrs=s.attrs)
             )
+        if events and models.serves(AUDIO_TEXT):  # each sound's clip in the audio-text space, for phrases no name covers
+            clips = [pcm[max(0, int((e.t_start - t0) * AUDIO_RATE)) : max(0, int((e.t_end - t0) * AUDIO_RATE))] for e in events]
+            return SoundsResult(events, dict(zip((e.id for e in events), zero_shot.embed_clips(models, clips))))
         return events
