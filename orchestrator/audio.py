@@ -11,6 +11,7 @@ Sounds other than speech are named by the sounds lane (``lanes/sounds.py``).
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -91,6 +92,51 @@ class VoiceActivity:
                 start += cfg.max_region_s
             out.append(SpeechRegion(round(start + offset_s, 3), round(end + offset_s, 3)))
         return out
+
+
+# -- transcription ----------------------------------------------------------------------------------------------------
+
+ASR_MODEL = "asr"  # Triton model (triton_models/asr): Whisper with faster-whisper
+
+
+def transcribe_regions(models, pcm: np.ndarray, spans: list[tuple[float, float]], language: str | None = None) -> list:
+    """The speech regions ``spans`` (seconds into ``pcm``) transcribed in one request, decoded as one batch by the
+    ``asr`` model: ``TranscriptSegment``s in time order, their times (and their words') in seconds into ``pcm``.
+    ``language`` (ISO 639-1) skips the model's language detection; None lets it detect the language of these regions.
+    ``models`` is a ``TritonModels`` serving ``asr``."""
+    import tritonclient.http as httpclient  # noqa: PLC0415 - the worker imports it with the model client anyway
+
+    from .model_clients import TranscriptSegment, Word  # noqa: PLC0415
+    from .profiling import stage  # noqa: PLC0415
+
+    if not spans:
+        return []
+    audio = httpclient.InferInput("AUDIO", [1, len(pcm)], "FP32")
+    audio.set_data_from_numpy(np.ascontiguousarray(pcm, dtype=np.float32)[None, :], binary_data=True)
+    where = httpclient.InferInput("SPANS", [1, len(spans), 2], "FP32")
+    where.set_data_from_numpy(np.asarray(spans, np.float32).reshape(1, -1, 2), binary_data=True)
+    inputs = [audio, where]
+    if language:
+        said = httpclient.InferInput("LANGUAGE", [1, 1], "BYTES")
+        said.set_data_from_numpy(np.array([[language.encode()]], dtype=np.object_), binary_data=True)
+        inputs.append(said)
+    with stage("ASR (Triton)"):
+        result = models._infer(ASR_MODEL, inputs, [httpclient.InferRequestedOutput("SEGMENTS_JSON", binary_data=True)])
+    raw = result.as_numpy("SEGMENTS_JSON").reshape(-1)[0]
+    doc = json.loads(raw.decode() if isinstance(raw, bytes) else raw)
+    segments = [
+        TranscriptSegment(
+            s["start"],
+            s["end"],
+            s["text"],
+            s["avg_logprob"],
+            s["no_speech_prob"],
+            tuple(Word(w["start"], w["end"], w["word"], w["probability"]) for w in s["words"]),
+            doc.get("language"),
+        )
+        for s in doc["segments"]
+    ]
+    return sorted(segments, key=lambda seg: seg.start)
 
 
 # -- speakers ---------------------------------------------------------------------------------------------------------

@@ -1,9 +1,11 @@
-"""Speech lane: voice activity (Silero VAD, run on the worker: it is tiny), then ASR (Whisper, Triton) per region.
+"""Speech lane: voice activity (Silero VAD, run on the worker: it is tiny), then ASR (Whisper, Triton): one request per
+window carrying its audio and its speech regions, which the model decodes as one batch.
 
 A speech region belongs to the window it starts in and may run past the window's end (the audio source reads
 ``boundary_overflow_s`` more), so an utterance across a boundary is transcribed once, whole. What an earlier
 window already transcribed past its end is found by running that window's VAD again (memoised per process), so
-the analysis stays a pure function of its task.
+the analysis stays a pure function of its task. The language is detected once per video: the first window with
+speech that a worker process transcribes detects it, and the process sends it with the video's later windows.
 
 Speakers: where Triton serves ``speaker_embedder`` (Resemblyzer's voice encoder), each transcribed segment's voice is
 embedded on the worker, and the driver gives it a speaker (``attrs["speaker"]``: "speaker 1", "speaker 2", ... in
@@ -21,9 +23,9 @@ from typing import Callable
 
 import numpy as np
 
-from ..audio import SPEAKER_MODEL, Speakers, SpeechRegion, VoiceActivity, speaker_embeddings
+from ..audio import ASR_MODEL, SPEAKER_MODEL, Speakers, SpeechRegion, VoiceActivity, speaker_embeddings, transcribe_regions
 from ..events import Event
-from ..media import AUDIO_RATE, MediaInfo, read_audio
+from ..media import MediaInfo, read_audio
 from ..windows import Window
 from .base import AssemblyContext, AudioMedia, Lane, LaneOutput
 
@@ -57,6 +59,7 @@ class _OnceCache:
 
 
 _REGIONS = _OnceCache()
+_LANGUAGES: dict[tuple, str] = {}  # video -> the language Whisper detected in its first window with speech (this process)
 _VAD: list[VoiceActivity] = []
 _VAD_LOCK = threading.Lock()
 
@@ -96,7 +99,7 @@ class SpeechState:
 class SpeechLane(Lane):
     name = "speech"
     source = "audio"
-    models = ("asr", SPEAKER_MODEL)
+    models = (ASR_MODEL, SPEAKER_MODEL)
 
     def new_state(self, config) -> SpeechState:
         return SpeechState()
@@ -124,34 +127,39 @@ class SpeechLane(Lane):
         covered_until = 0.0
         if any(r.t_start < reach for r in regions):
             covered_until = max((r.t_end for p in task.speech_lookback for r in speech_regions(info, p, acfg)), default=0.0)
+        spans = []  # seconds into this window's audio
         for region in regions:
             start = max(region.t_start, covered_until)
-            if region.t_end - start < acfg.min_speech_s:
-                continue
-            clip = pcm[int(round((start - w.t_start) * AUDIO_RATE)) : int(round((region.t_end - w.t_start) * AUDIO_RATE))]
-            segments = models.transcribe(clip)
-            for seg in segments:
-                events.append(
-                    Event(
-                        f"speech-{w.index:05d}-{len(events):03d}",
-                        "speech",
-                        "speech",
-                        start + seg.start,
-                        start + seg.end,
-                        round(float(min(1.0, max(0.0, 1.0 + seg.avg_logprob / 2))), 3),
-                        text=seg.text,
-                        window_index=w.index,
-                        attrs={
-                            "words": [[round(start + x.start, 3), round(start + x.end, 3), x.word.strip()] for x in seg.words],
-                            "no_speech_prob": seg.no_speech_prob,
-                            "avg_logprob": seg.avg_logprob,
-                            "language": seg.language,
-                        },
-                    )
-                )
-            if embed and segments:
-                out.voices.extend(speaker_embeddings(models, clip, [(seg.start, seg.end) for seg in segments]))
-            else:
-                out.voices.extend([None] * len(segments))
+            if region.t_end - start >= acfg.min_speech_s:
+                spans.append((start - w.t_start, region.t_end - w.t_start))
             covered_until = max(covered_until, region.t_end)
+        if not spans:
+            return out
+        video = (info.path, info.size_bytes, info.duration_s)
+        segments = transcribe_regions(models, pcm, spans, _LANGUAGES.get(video))  # the window's regions: one request, one batch
+        if segments and segments[0].language and video not in _LANGUAGES:
+            _LANGUAGES[video] = segments[0].language  # detected once per video (per worker process): later windows say it
+        for seg in segments:
+            events.append(
+                Event(
+                    f"speech-{w.index:05d}-{len(events):03d}",
+                    "speech",
+                    "speech",
+                    w.t_start + seg.start,
+                    w.t_start + seg.end,
+                    round(float(min(1.0, max(0.0, 1.0 + seg.avg_logprob / 2))), 3),
+                    text=seg.text,
+                    window_index=w.index,
+                    attrs={
+                        "words": [[round(w.t_start + x.start, 3), round(w.t_start + x.end, 3), x.word.strip()] for x in seg.words],
+                        "no_speech_prob": seg.no_speech_prob,
+                        "avg_logprob": seg.avg_logprob,
+                        "language": seg.language,
+                    },
+                )
+            )
+        if embed and segments:
+            out.voices.extend(speaker_embeddings(models, pcm, [(seg.start, seg.end) for seg in segments]))
+        else:
+            out.voices.extend([None] * len(segments))
         return out

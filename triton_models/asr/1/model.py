@@ -1,10 +1,21 @@
 """Triton python-backend model: Whisper ASR with faster-whisper (CTranslate2).
 
-Each request carries the PCM of one speech region (16 kHz mono float32). We
-decode with ``condition_on_previous_text=False`` (no runaway repetition across
-segments), word timestamps on, and drop segments whose ``no_speech_prob`` says
-they are silence. Segment times are tightened to their first/last word so a
-citation never lands seconds before the words were spoken.
+A request carries 16 kHz mono float32 PCM and, optionally, ``SPANS``: the speech regions in it (seconds from its
+start, ``[k, 2]``). The speech lane sends one request per window: the window's audio and its VAD regions, which are
+decoded together as one batch (faster-whisper's ``BatchedInferencePipeline`` with the regions as
+``clip_timestamps``), so the encoder and the beam search run over all of a window's regions at once. Without
+``SPANS`` the whole audio is transcribed as one stretch (sequentially, 30 s at a time).
+
+Decoding: ``condition_on_previous_text=False`` (no runaway repetition across segments), word timestamps on, and
+segments whose ``no_speech_prob`` says they are silence dropped. Segment times are tightened to their first/last word
+so a citation never lands seconds before the words were spoken. ``LANGUAGE`` (optional, e.g. ``en``) skips language
+detection: the lane detects it once per video and sends it with the later windows.
+
+Whisper's first timestamp is held to the first second of the audio it decodes (``max_initial_timestamp``): right
+for a VAD region, which starts where the speech does, but on audio that opens with seconds of silence it forces a
+segment to start in that silence, and beam search then prefers the lower-case, unpunctuated caption style the model
+also learnt (measured on the pyannote call, 6.7 s of silence first: beam 5 gave "hello hello hello I didn't know you
+were there ..."). Unsegmented audio is therefore decoded with the limit at ``unsegmented_initial_timestamp_s``.
 
 Device: a KIND_GPU instance (the GPU configs in ``configs/``) runs on ``cuda:<its device id>``
 with the config's ``compute_type`` (float16); a KIND_CPU instance runs on the CPU. A GPU instance
@@ -21,7 +32,7 @@ from pathlib import Path
 import ctranslate2
 import numpy as np
 import triton_python_backend_utils as pb_utils
-from faster_whisper import WhisperModel
+from faster_whisper import BatchedInferencePipeline, WhisperModel
 
 CPU_FALLBACK_COMPUTE_TYPE = "int8"
 
@@ -61,37 +72,36 @@ class TritonPythonModel:
         )
         if warning:
             pb_utils.Logger.log_warn(warning)
+        threads = params.get("cpu_threads", "auto")
         self.model = WhisperModel(
             str(path),
             device=device,
             device_index=device_index,
             compute_type=compute_type,
-            cpu_threads=int(params.get("cpu_threads", "2")),
+            cpu_threads=len(os.sched_getaffinity(0)) if threads == "auto" else int(threads),  # the cores this server may use
         )
-        self.beam_size = int(params.get("beam_size", "1"))
+        self.batched = BatchedInferencePipeline(self.model)
+        self.beam_size = int(os.environ.get("VDET_ASR_BEAM_SIZE") or params.get("beam_size", "5"))
+        self.batch_size = int(params.get("batch_size", "8"))
         self.no_speech_threshold = float(params.get("no_speech_threshold", "0.6"))
+        self.unsegmented_initial_timestamp_s = float(params.get("unsegmented_initial_timestamp_s", "30"))
         self.model_name = role
 
-    def transcribe(self, audio: np.ndarray) -> dict:
-        if audio.size < 1600:  # under 0.1 s: nothing to say
-            return {"model": self.model_name, "language": None, "segments": []}
-        segments, info = self.model.transcribe(
-            audio.astype(np.float32),
-            language="en" if self.english_only else None,
-            beam_size=self.beam_size,
-            condition_on_previous_text=False,
-            word_timestamps=True,
-            vad_filter=False,  # the orchestrator already ran VAD
-            no_speech_threshold=self.no_speech_threshold,
-        )
+    def _language(self, language: str | None) -> str | None:
+        return "en" if self.english_only else (language or None)
+
+    def _document(self, segments, language: str | None, offset_s: float = 0.0) -> dict:
         out = []
         for seg in segments:
             text = seg.text.strip()
             if not text or seg.no_speech_prob > self.no_speech_threshold:
                 continue
-            words = [{"start": round(w.start, 3), "end": round(w.end, 3), "word": w.word, "probability": round(w.probability, 3)} for w in (seg.words or [])]
-            start = words[0]["start"] if words else seg.start
-            end = words[-1]["end"] if words else seg.end
+            words = [
+                {"start": round(w.start + offset_s, 3), "end": round(w.end + offset_s, 3), "word": w.word, "probability": round(w.probability, 3)}
+                for w in (seg.words or [])
+            ]
+            start = words[0]["start"] if words else seg.start + offset_s
+            end = words[-1]["end"] if words else seg.end + offset_s
             out.append(
                 {
                     "start": round(start, 3),
@@ -102,13 +112,57 @@ class TritonPythonModel:
                     "words": words,
                 }
             )
-        return {"model": self.model_name, "language": info.language, "segments": out}
+        return {"model": self.model_name, "language": language, "segments": out}
+
+    def transcribe_spans(self, audio: np.ndarray, spans: np.ndarray, language: str | None = None) -> dict:
+        """The speech regions ``spans`` (seconds into ``audio``) decoded as one batch; times relative to ``audio``."""
+        duration = len(audio) / 16000
+        clips = [{"start": float(max(0.0, a)), "end": float(min(b, duration))} for a, b in np.asarray(spans, np.float64).reshape(-1, 2)]
+        clips = [c for c in clips if c["end"] - c["start"] >= 0.1]  # under 0.1 s: nothing to say
+        if not clips:
+            return {"model": self.model_name, "language": None, "segments": []}
+        segments, info = self.batched.transcribe(
+            audio.astype(np.float32),
+            language=self._language(language),
+            beam_size=self.beam_size,
+            word_timestamps=True,
+            without_timestamps=False,  # timestamps split a region into its sentences (one event each)
+            vad_filter=False,  # the orchestrator already ran VAD
+            clip_timestamps=clips,
+            batch_size=min(len(clips), self.batch_size),
+        )
+        return self._document(list(segments), info.language)
+
+    def transcribe(self, audio: np.ndarray, language: str | None = None) -> dict:
+        """The whole of ``audio``, unsegmented (no VAD regions given)."""
+        if audio.size < 1600:  # under 0.1 s: nothing to say
+            return {"model": self.model_name, "language": None, "segments": []}
+        segments, info = self.model.transcribe(
+            audio.astype(np.float32),
+            language=self._language(language),
+            beam_size=self.beam_size,
+            condition_on_previous_text=False,
+            word_timestamps=True,
+            vad_filter=False,
+            no_speech_threshold=self.no_speech_threshold,
+            max_initial_timestamp=self.unsegmented_initial_timestamp_s,  # speech need not start in the first second
+        )
+        return self._document(segments, info.language)
 
     def execute(self, requests):
         responses = []
         for request in requests:
             audio = pb_utils.get_input_tensor_by_name(request, "AUDIO").as_numpy()
-            docs = [json.dumps(self.transcribe(row)).encode() for row in audio]
+            spans = pb_utils.get_input_tensor_by_name(request, "SPANS")
+            language = pb_utils.get_input_tensor_by_name(request, "LANGUAGE")
+            spans = None if spans is None else spans.as_numpy().reshape(len(audio), -1, 2)
+            languages = [None] * len(audio)
+            if language is not None:
+                languages = [(x.decode() if isinstance(x, bytes) else str(x)) or None for x in language.as_numpy().reshape(-1)]
+            docs = [
+                json.dumps(self.transcribe(row, lang) if spans is None else self.transcribe_spans(row, spans[i], lang)).encode()
+                for i, (row, lang) in enumerate(zip(audio, languages))
+            ]
             out = np.array(docs, dtype=np.object_).reshape(len(docs), 1)
             responses.append(pb_utils.InferenceResponse(output_tensors=[pb_utils.Tensor("SEGMENTS_JSON", out)]))
         return responses
