@@ -252,6 +252,7 @@ def run(path: Path, services: Services, label: str, profile: bool = False, trito
         "batches": batches,
         "rss_first_mb": rss_per_window[min(2, len(rss_per_window) - 1)],
         "rss_last_mb": rss_per_window[-1],
+        "rss_per_window_mb": rss_per_window,
         "peaks_mb": peaks,
         "cpu_s": {k: cpu_after.get(k, 0.0) - cpu_before.get(k, 0.0) for k in cpu_after},
         "server": server,
@@ -375,6 +376,8 @@ def main() -> int:
             f"orchestrator memory over {results[1]['duration_s'] / 60:.0f} min: {results[1]['rss_first_mb']:.0f} MB after 3 windows → "
             f"{results[1]['rss_last_mb']:.0f} MB at the end ({growth:+.0f} MB)"
         )
+    for r in results:
+        print(f"orchestrator RSS (MB) after each progress message ({r['label']}): " + " ".join(f"{v:.0f}" for v in r["rss_per_window_mb"]))
     if args.profile:
         for r in results:
             print_profile(r)
