@@ -415,7 +415,9 @@ class FrameReader:
             part = chosen[start : start + 16]
             batch = self._vr.get_batch(part.tolist()).asnumpy()
             for i, frame in zip(part, batch):
-                yield float(times[i]), _rotate(frame, self.info.rotation)
+                # a copy: a frame kept for the lanes must not hold its whole batch of 16 in memory
+                yield float(times[i]), _rotate(frame.copy(), self.info.rotation)
+            batch = frame = None  # nor does the last view of it wait for the next batch
 
     def _read_pyav(self, t0: float, t1: float, fps: float):
         """Same choice as decord's: the real frame nearest each target time, frames in [t0, t1) only."""
