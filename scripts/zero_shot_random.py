@@ -35,11 +35,16 @@ def write_tokenizer(out: Path, max_length: int):
     return tokenizer
 
 
-def make_image_text(out: Path, seed: int) -> None:
+def make_image_text(out: Path, seed: int, full_size: bool = False) -> None:
     import torch
     from transformers import CLIPConfig, CLIPImageProcessor, CLIPModel
 
     tokenizer = write_tokenizer(out, 32)
+    if full_size:  # CLIP ViT-B/32's shapes (151 M parameters, 224 px), random: what the real model costs
+        torch.manual_seed(seed)
+        CLIPModel(CLIPConfig(text_config={"eos_token_id": tokenizer.sep_token_id, "pad_token_id": tokenizer.pad_token_id})).eval().save_pretrained(str(out))
+        CLIPImageProcessor().save_pretrained(str(out))
+        return
     text = dict(vocab_size=len(tokenizer), hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=2, max_position_embeddings=32)
     text.update(pad_token_id=tokenizer.pad_token_id, bos_token_id=tokenizer.cls_token_id, eos_token_id=tokenizer.sep_token_id)
     vision = dict(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=2, image_size=64, patch_size=16)
@@ -49,11 +54,16 @@ def make_image_text(out: Path, seed: int) -> None:
     CLIPImageProcessor(size={"shortest_edge": 64}, crop_size={"height": 64, "width": 64}).save_pretrained(str(out))
 
 
-def make_audio_text(out: Path, seed: int) -> None:
+def make_audio_text(out: Path, seed: int, full_size: bool = False) -> None:
     import torch
     from transformers import ClapAudioConfig, ClapConfig, ClapFeatureExtractor, ClapModel, ClapTextConfig
 
     tokenizer = write_tokenizer(out, 32)
+    if full_size:  # LAION CLAP HTSAT-unfused's shapes, random: what the real model costs
+        torch.manual_seed(seed)
+        ClapModel(ClapConfig(text_config={"pad_token_id": tokenizer.pad_token_id})).eval().save_pretrained(str(out))
+        ClapFeatureExtractor().save_pretrained(str(out))
+        return
     text = ClapTextConfig(
         vocab_size=len(tokenizer), hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=2, max_position_embeddings=40,
         pad_token_id=tokenizer.pad_token_id, projection_dim=32,
@@ -73,10 +83,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--space", choices=("image_text", "audio_text"), required=True)
     parser.add_argument("--out", type=Path, required=True, help="folder to write (created)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--full-size", action="store_true", help="the real model's shapes (CLIP ViT-B/32, CLAP HTSAT), to measure its cost")
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
-    (make_image_text if args.space == "image_text" else make_audio_text)(args.out, args.seed)
-    print(f"wrote a random small {args.space} model to {args.out}")
+    (make_image_text if args.space == "image_text" else make_audio_text)(args.out, args.seed, args.full_size)
+    print(f"wrote a random {'full-size' if args.full_size else 'small'} {args.space} model to {args.out}")
     return 0
 
 
