@@ -444,6 +444,64 @@ def cmd_export(args) -> int:
     return 0
 
 
+def cmd_ground(args) -> int:
+    """Open-vocabulary boxes (Grounding DINO) for named things over spans of an ingested video, written as events."""
+    from .grounding import GroundingError, normalise_prompt, not_served_message, parse_span, weights_present  # noqa: PLC0415
+    from .homelock import HomeLock  # noqa: PLC0415
+
+    spans = [parse_span(s) for s in args.span or []]  # a bad span fails before anything starts
+    if args.threshold is not None and not 0.0 < args.threshold < 1.0:
+        raise GroundingError(f"--threshold is a box score between 0 and 1, e.g. 0.35; got {args.threshold:g}")
+    phrases = list(args.phrases)
+    if args.watch:
+        from .templates import suspicious_spans, watch_list  # noqa: PLC0415
+
+        phrases = phrases or list(watch_list(args.watch))
+    if not normalise_prompt(phrases):
+        raise GroundingError("name at least one thing to look for, e.g. `ground VIDEO_ID forklift ladder` (or --watch safety)")
+    home = _home(args)
+    with HomeLock(home, "ground"):
+        from .graph import EventGraph  # noqa: PLC0415
+        from .pipeline import database_path  # noqa: PLC0415
+
+        graph = EventGraph(database_path(home))
+        try:
+            video = graph.video(args.video_id)
+            if video is None:
+                raise GroundingError(f"unknown video id {args.video_id!r}; `python -m orchestrator videos` lists them")
+            if args.watch and not spans:
+                spans = suspicious_spans(graph, args.video_id)
+                if not spans:
+                    print("no suspicious spans (motion spikes, alerts, hazard sounds) to ground the watch list over", file=sys.stderr)
+                    if args.json:
+                        print(json.dumps({"video_id": args.video_id, "prompt": normalise_prompt(phrases), "spans": [], "frames": 0, "events": []}))
+                    return 0
+            if not get_settings().triton_url and not weights_present():
+                raise GroundingError(not_served_message())
+            from .grounding import ground_video  # noqa: PLC0415
+            from .model_clients import TritonModels  # noqa: PLC0415
+            from .services import Services  # noqa: PLC0415
+
+            with Services(need_bus=False, models=("grounder", "embedder")) as services:
+                models = TritonModels(services.triton_url)
+                try:
+                    run = ground_video(graph, models, args.video_id, phrases, spans, threshold=args.threshold)
+                finally:
+                    models.close()
+        finally:
+            graph.close()
+    if args.json:
+        print(json.dumps(run.to_dict(), default=str))
+        return 0
+    from .events import fmt_time  # noqa: PLC0415
+
+    for e in run.events:
+        print(f"[{fmt_time(e.t_start)}-{fmt_time(e.t_end)}] {e.label}  ({e.confidence:.2f}, {e.attrs['n_frames']} frames, box {e.attrs['box']})")
+    per = f", {run.model_s / run.frames:.2f} s a frame" if run.frames else ""
+    print(f"{len(run.events)} things for {run.prompt!r} in {len(run.spans)} spans: {run.frames} frames grounded{per}", file=sys.stderr)
+    return 0
+
+
 def cmd_serve_models(args) -> int:
     import signal  # noqa: PLC0415
     import time  # noqa: PLC0415
@@ -546,6 +604,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--pad", type=float, default=1.0, help="seconds added before and after each moment")
     common(p)
     p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("ground", help="find named things COCO lacks (Grounding DINO, where its weights are) over spans of a video, as object events")
+    p.add_argument("video_id")
+    p.add_argument("phrases", nargs="*", help='what to look for, e.g. forklift ladder "open boot" (default with --watch: its watch list)')
+    p.add_argument(
+        "--span", action="append", help="START-END in seconds or mm:ss (repeat for more; default: the whole video, or with --watch its suspicious spans)"
+    )
+    p.add_argument("--watch", choices=["safety"], help="a template's watch list over its suspicious spans (motion spikes, alerts, hazard sounds)")
+    p.add_argument("--threshold", type=float, help="box score from which a box is kept (default: the served model's box_threshold)")
+    common(p)
+    p.set_defaults(func=cmd_ground)
 
     p = sub.add_parser("serve-models", help="start the bundled Triton on triton_models/ and keep it running")
     p.add_argument("--http-port", type=int, default=8000)
