@@ -40,7 +40,7 @@ from typing import Callable, Iterator, Protocol
 
 from .events import plural, quote
 from .planner import COLOURS as COLOUR_WORDS
-from .planner import DIRECTION_RX, SPEECH_SIDE_RX, QueryPlan
+from .planner import DIRECTION_RX, SPEECH_SIDE_RX, QueryPlan, word_forms
 from .retrieval import Evidence, RetrievalResult
 from .vlm_profiles import VLMProfile, frame_limit, profile_for, select_frames
 
@@ -289,6 +289,22 @@ class _Writer:
 SPEECH_SIDE_WORDS = frozenset({"comment", "remark", "mention", "announcement", "bit", "part", "line", "word", "words", "talk", "question", "joke", "story"})
 
 
+RUN_GAP_S = 6.0  # sounds of one kind this close together are one stretch of it (a phone's rings, an alarm's bursts)
+
+
+def _sound_run(matches: list[Evidence]) -> list[Evidence]:
+    """The first sounds of the matches that follow each other with pauses under ``RUN_GAP_S``."""
+    sounds = sorted((e for e in matches if e.kind == "sound"), key=lambda e: e.t_start)
+    if len(sounds) != len(matches):
+        return []
+    run = sounds[:1]
+    for e in sounds[1:]:
+        if e.t_start - max(x.t_end for x in run) > RUN_GAP_S:
+            break
+        run.append(e)
+    return run
+
+
 def _named_at(name: str, question: str) -> int:
     """Where a compared thing is first named in the question (the speech side by its cue), for word order."""
     if name == "speech":
@@ -309,7 +325,7 @@ def _word_said(keywords: list[str], text: str) -> str:
     """The first asked word that is said as a whole word in ``text`` ("day" is not said in "Thursday")."""
     low = text.lower()
     for k in keywords:
-        if " " not in k and len(k) > 2 and re.search(rf"\b{re.escape(k.lower())}s?\b", low):
+        if " " not in k and len(k) > 2 and re.search(rf"\b(?:{'|'.join(map(re.escape, word_forms(k.lower())))})s?\b", low):
             return k
     return ""
 
@@ -613,6 +629,22 @@ class ExtractiveEngine:
             return [
                 f"{_cap(plural(len(objects), label))} are in view for about {_seconds(total)} in total{scope}, between {w.t(first)} and {w.t(last, 'end')}."
             ]
+        run = _sound_run(m)
+        if len(run) > 1:  # "how long does the ringing go on for?": rings a few seconds apart are one stretch of it
+            first, last = run[0], max(run, key=lambda x: x.t_end)
+            w.told.update(x.event_id for x in run)
+            sound = sum(x.t_end - x.t_start for x in run)
+            out = [
+                _cap(
+                    f"{w.noun(first)} goes on for {_seconds(last.t_end - first.t_start)}, from {w.t(first)} to {w.t(last, 'end')}{scope} "
+                    f"({len(run)} stretches with pauses between them, {_seconds(sound)} of sound)."
+                )
+            ]
+            later = [x for x in m if x not in run]
+            if later:
+                out.append(f"It is heard again at {_join([w.t(x) for x in later[:4]])}.")
+                w.told.update(x.event_id for x in later[:4])
+            return out
         e = m[0]
         w.told.add(e.event_id)
         what = w.noun(e)

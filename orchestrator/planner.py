@@ -19,6 +19,7 @@ from __future__ import annotations
 import re
 import threading
 from dataclasses import asdict, dataclass, field
+from functools import lru_cache
 from typing import Callable
 
 import numpy as np
@@ -1250,7 +1251,7 @@ def plan_question(question: str, duration_s: float, vocab: Vocabulary | None = N
         vocab is not None
         and plan.object_labels == ["person"]
         and not see
-        and intent in ("seen", "summary", "said")
+        and (intent in ("seen", "summary", "said") or (intent == "count" and not re.search(r"\bhow many\b|\bnumber of\b|\bcount", q)))
         and re.match(r"^what\b", q)
         and any(is_spoken(k, vocab.spoken) for k in plan.keywords if k not in STOP and k not in VERBS)
     ):
@@ -1367,6 +1368,24 @@ def _set_intent(plan: QueryPlan, intent: str) -> str:
     return intent
 
 
+@lru_cache(maxsize=4096)
+def word_forms(word: str) -> tuple[str, ...]:
+    """The word and its other forms (its lemmas and their inflections, from lemminflect's English tables), the word
+    first: "brought" is said where "bring" is asked.
+
+    >>> word_forms("bring")[:1], "brought" in word_forms("bring"), "fall" in word_forms("fell"), word_forms("qwzx")
+    (('bring',), True, True, ('qwzx',))
+    """
+    from lemminflect import getAllInflections, getAllLemmas  # noqa: PLC0415 - its tables load in ~2 s, on first use
+
+    w = word.strip().lower()
+    if not w.isalpha():
+        return (w,)
+    lemmas = {w} | {x for xs in getAllLemmas(w).values() for x in xs}
+    forms = set(lemmas) | {x for lemma in lemmas for xs in getAllInflections(lemma).values() for x in xs}
+    return (w, *sorted(forms - {w}, key=lambda f: (len(f), f)))
+
+
 def is_spoken(word: str, spoken: set[str]) -> bool:
     """Whether a question word (or its singular) is among the words said in the video.
 
@@ -1375,7 +1394,7 @@ def is_spoken(word: str, spoken: set[str]) -> bool:
     """
     w = word.strip().lower()
     stem = w[:-1] if w.endswith("s") and len(w) > 4 and not w.endswith("ss") else w
-    return len(stem) >= 3 and (w in spoken or stem in spoken)
+    return len(stem) >= 3 and (w in spoken or stem in spoken or any(f in spoken for f in word_forms(w)[1:]))
 
 
 def anchor_labels(anchor: str) -> tuple[list[str], list[str]]:
