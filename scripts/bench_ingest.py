@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import pickle
 import subprocess
 import sys
 import tempfile
@@ -260,6 +261,17 @@ def run(path: Path, services: Services, label: str, profile: bool = False, trito
     }
 
 
+def run_fresh(path: Path, label: str, profile: bool) -> dict:
+    """One file's ingest with fresh servers: each one's peak memory is its own (a patient start: the machine may be busy)."""
+    with TritonServer.start(timeout_s=900) as triton:
+        os.environ["TRITON_URL"] = triton.http_url
+        try:
+            with Services() as services:
+                return run(path, services, label, profile=profile, triton=triton)
+        finally:
+            del os.environ["TRITON_URL"]
+
+
 def print_profile(r: dict) -> None:
     """Per role and stage: own seconds per video hour, share of wall, CPU; then the Triton calls split into server
     time, queue and transfer; then how busy the two cores and the three roles were."""
@@ -325,25 +337,36 @@ def main() -> int:
     parser.add_argument("--skip-short", action="store_true")
     parser.add_argument("--profile", action="store_true", help="print where the wall time goes, per role and stage (orchestrator/profiling.py)")
     parser.add_argument("--serial-lanes", action="store_true", help="run the lanes of a source one after another (analysis.PARALLEL_LANES off), to compare")
+    parser.add_argument("--same-process", action="store_true", help="ingest every file in this process (default: each in a fresh process of its own)")
+    parser.add_argument("--one", type=int, help=argparse.SUPPRESS)  # the child: run only this file of the plan ...
+    parser.add_argument("--result", help=argparse.SUPPRESS)  # ... and pickle its result here
     args = parser.parse_args()
     analysis.PARALLEL_LANES = not args.serial_lanes
     short, long = build_media(args.long_minutes)
-    print(
-        f"media: {short.name}, {long.name}; {os.cpu_count()} CPU cores; lanes {'in parallel' if analysis.PARALLEL_LANES else 'one after another'}", flush=True
-    )
+    if args.one is None:
+        print(
+            f"media: {short.name}, {long.name}; {os.cpu_count()} CPU cores; lanes {'in parallel' if analysis.PARALLEL_LANES else 'one after another'}",
+            flush=True,
+        )
     results = []
     plan = ([] if args.skip_short else [(short, "720p + speech, 30 s")]) + ([] if args.skip_long else [(long, f"720p + speech, {args.long_minutes} min")])
     if not plan:
         parser.error("nothing to run: drop --skip-short or --skip-long")
-    for path, label in plan:
-        # fresh servers per file: each one's peak memory is its own (a patient start: the machine may be busy)
-        with TritonServer.start(timeout_s=900) as triton:
-            os.environ["TRITON_URL"] = triton.http_url
-            try:
-                with Services() as services:
-                    results.append(run(path, services, label, profile=args.profile, triton=triton))
-            finally:
-                del os.environ["TRITON_URL"]
+    if args.one is not None:
+        path, label = plan[args.one]
+        Path(args.result).write_bytes(pickle.dumps(run_fresh(path, label, args.profile)))
+        return 0
+    for i, (path, label) in enumerate(plan):
+        if args.same_process:
+            results.append(run_fresh(path, label, args.profile))
+            continue
+        # a process of its own per file: its peak RSS is that file's, not what an earlier file's ingest left behind (in
+        # one process the 3 min file's first window read 1,328 MB after the 30 s file's ingest)
+        with tempfile.TemporaryDirectory(prefix="vdet-bench-") as tmp:
+            out = Path(tmp) / "result.pickle"
+            child = [sys.executable, str(Path(__file__).resolve()), *sys.argv[1:], "--one", str(i), "--result", str(out)]
+            subprocess.run(child, check=True)
+            results.append(pickle.loads(out.read_bytes()))
     print()
     print(
         f"{'video':26} {'wall s':>8} {'x realtime':>10} {'decode s':>9} {'ingest/decode':>13} {'kept/scanned':>13} {'events':>7} "
