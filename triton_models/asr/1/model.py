@@ -85,6 +85,8 @@ class TritonPythonModel:
         self.batch_size = int(params.get("batch_size", "8"))
         self.no_speech_threshold = float(params.get("no_speech_threshold", "0.6"))
         self.unsegmented_initial_timestamp_s = float(params.get("unsegmented_initial_timestamp_s", "30"))
+        self.resume_after_s = float(params.get("resume_after_s", "1.0"))
+        self.resume_passes = int(params.get("resume_passes", "2"))
         self.model_name = role
 
     def _language(self, language: str | None) -> str | None:
@@ -121,17 +123,40 @@ class TritonPythonModel:
         clips = [c for c in clips if c["end"] - c["start"] >= 0.1]  # under 0.1 s: nothing to say
         if not clips:
             return {"model": self.model_name, "language": None, "segments": []}
-        segments, info = self.batched.transcribe(
-            audio.astype(np.float32),
-            language=self._language(language),
-            beam_size=self.beam_size,
-            word_timestamps=True,
-            without_timestamps=False,  # timestamps split a region into its sentences (one event each)
-            vad_filter=False,  # the orchestrator already ran VAD
-            clip_timestamps=clips,
-            batch_size=min(len(clips), self.batch_size),
-        )
-        return self._document(list(segments), info.language)
+        audio = audio.astype(np.float32)
+        language = self._language(language)
+        found, todo = [], clips
+        for _ in range(1 + self.resume_passes):
+            segments, info = self.batched.transcribe(
+                audio,
+                language=language,
+                beam_size=self.beam_size,
+                word_timestamps=True,
+                without_timestamps=False,  # timestamps split a region into its sentences (one event each)
+                vad_filter=False,  # the orchestrator already ran VAD
+                clip_timestamps=todo,
+                batch_size=min(len(todo), self.batch_size),
+            )
+            segments = list(segments)
+            found += segments
+            language = language or info.language  # the later passes need not detect it again
+            todo = self._unfinished(todo, segments)
+            if not todo:
+                break
+        return self._document(sorted(found, key=lambda s: s.start), language)
+
+    def _unfinished(self, clips: list[dict], segments) -> list[dict]:
+        """What is left of each clip after its decode stopped early (its last word ends ``resume_after_s`` or more before
+        the clip's end, inside a VAD region: speech). One decode per clip does not seek on as sequential decoding does,
+        so a long region's decode that ends early would lose its last sentences (measured: whisper-base dropped the
+        last 8 s of the pyannote call's 23 s region)."""
+        left = []
+        for clip in clips:
+            words = [w for s in segments if clip["start"] - 0.05 <= s.start < clip["end"] for w in (s.words or [])]
+            last = max((w.end for w in words), default=None)
+            if last is not None and clip["end"] - last >= self.resume_after_s:
+                left.append({"start": last, "end": clip["end"]})
+        return left
 
     def transcribe(self, audio: np.ndarray, language: str | None = None) -> dict:
         """The whole of ``audio``, unsegmented (no VAD regions given)."""
