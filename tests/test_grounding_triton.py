@@ -151,16 +151,28 @@ def test_cli_ground_watch_list_over_suspicious_spans(grounder_triton, yard_home,
 
 
 @pytest.mark.slow
-def test_cli_ground_bad_input_is_one_line(grounder_triton, triton, yard_home, tmp_path):
+def test_cli_ground_bad_input_is_one_line(grounder_triton, triton, yard_home, tmp_path, monkeypatch, capsys):
+    from orchestrator.__main__ import main
+
     home, video_id = yard_home
     env = {"TRITON_URL": grounder_triton.http_url, "VDET_HOME": str(home)}
+    # refused before any model is asked: in this process (the same main() the command runs)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    quick = [
+        (("ground", video_id, "forklift", "--span", "40-10"), "START must be at least 0 and before END"),
+        (("ground", video_id, "forklift", "--span", "soon"), "--span takes START-END"),
+        (("ground", video_id, "forklift", "--span", "500-600"), "starts after the video ends"),
+        (("ground", video_id, " . "), "name at least one thing to look for"),
+        (("ground", video_id, "forklift", "--threshold", "3"), "--threshold is a box score between 0 and 1"),
+    ]
+    for args, message in quick:
+        assert main(list(args)) == 2, args
+        lines = capsys.readouterr().err.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0], (args, lines)
+    # the command itself, in its own process
     cases = [
         (("ground", "nope", "forklift"), env, "unknown video id 'nope'"),
-        (("ground", video_id, "forklift", "--span", "40-10"), env, "START must be at least 0 and before END"),
-        (("ground", video_id, "forklift", "--span", "soon"), env, "--span takes START-END"),
-        (("ground", video_id, "forklift", "--span", "500-600"), env, "starts after the video ends"),
-        (("ground", video_id, " . "), env, "name at least one thing to look for"),
-        (("ground", video_id, "forklift", "--threshold", "3"), env, "--threshold is a box score between 0 and 1"),
         # a Triton without the grounder (the session's default models: no grounder weights installed)
         (("ground", video_id, "forklift"), {**env, "TRITON_URL": triton.http_url}, f"Triton at {triton.http_url} does not serve the grounder"),
         # no Triton given and no weights: said before any server starts
