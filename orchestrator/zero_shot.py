@@ -155,6 +155,15 @@ def match_probability(phrase_sims: np.ndarray, alternative_sims: np.ndarray, tem
     return weights[:, 0] / weights.sum(axis=1)
 
 
+def accept(phrase_sims: np.ndarray, alternative_sims: np.ndarray, temperature: float) -> tuple[np.ndarray, np.ndarray]:
+    """(probability, believed) per moment: believed where the phrase takes at least ``ACCEPT`` of the probability and
+    is closer than every alternative."""
+    if not alternative_sims.shape[1]:
+        return np.ones(len(phrase_sims)), np.ones(len(phrase_sims), bool)
+    probability = match_probability(phrase_sims, alternative_sims, temperature)
+    return probability, (probability >= ACCEPT) & (phrase_sims > alternative_sims.max(axis=1))
+
+
 @dataclass
 class Moment:
     t_start: float
@@ -225,13 +234,13 @@ def search(graph, models, video_id: str, phrase: str, space: str, span=None, lim
             if i is not None:
                 alt[i, j] = r["sim"]
     sims = np.array([r["sim"] for r in rows], np.float32)
-    probability = match_probability(sims, alt, texts.temperature) if others else np.ones(len(rows))
+    probability, believed = accept(sims, alt, texts.temperature)
     found = [
         Moment(float(r["t_start"]), float(r["t_end"]), round(float(s), 4), round(float(p), 4), r.get("event_id"), r.get("track_id"), r.get("ref") or "")
         for r, s, p in zip(rows, sims, probability)
     ]
     result.best = max(found, key=lambda m: (m.probability, m.sim))
-    accepted = [m for m, a in zip(found, alt) if m.probability >= ACCEPT and (not len(a) or m.sim > float(a.max()))]
+    accepted = [m for m, ok in zip(found, believed) if ok]
     result.moments = merge(accepted)[:limit]
     if not result.moments:
         result.refused = (

@@ -294,3 +294,11 @@ def test_sounds_lane_embeds_each_sound_event_and_its_clip_finds_it(zs_triton, zs
             assert ranked[0]["event_id"] == event_id and ranked[0]["sim"] > 0.98, (event_id, ranked[:2])
         result = zero_shot.search(g, zs_models, summary.video_id, "a kettle whistling", "audio_text")
         assert result.moments == [] and result.best is not None and result.best.event_id in sounds  # refused, but it looked at the sounds
+
+
+def test_accept_needs_half_the_probability_and_to_beat_every_alternative():
+    sims = np.array([0.30, 0.30, 0.22])
+    alts = np.array([[0.20, 0.21, 0.20, 0.2, 0.2, 0.2, 0.2], [0.31, 0.2, 0.2, 0.2, 0.2, 0.2, 0.2], [0.2, 0.21, 0.2, 0.2, 0.2, 0.2, 0.2]])
+    probability, believed = zero_shot.accept(sims, alts, 100.0)
+    assert believed.tolist() == [True, False, False]  # the second is beaten by an alternative, the third too weak
+    assert probability[0] > 0.99 and probability[2] < zero_shot.ACCEPT
