@@ -307,7 +307,9 @@ def _sound_run(matches: list[Evidence]) -> list[Evidence]:
 
 def _named_at(name: str, question: str) -> int:
     """Where a compared thing is first named in the question (the speech side by its cue), for word order."""
-    if name == "speech":
+    if name == "sign":
+        m = re.search(r"\b(?:sign|slide|text|writing|caption|title|banner|poster|board)", question)
+    elif name == "speech":
         m = SPEECH_SIDE_RX.search(question) or re.search(r"\bspeech\b|\bspeak|\btalk|\bsaid\b|\bsays?\b", question)
     else:
         m = re.search(rf"\b{re.escape(name.split()[0][:4])}", question)
@@ -319,6 +321,10 @@ def _heading_filter(plan: QueryPlan, objects: list[Evidence]) -> list[Evidence]:
     if not plan.heading:
         return objects
     return [e for e in objects if e.attrs.get("appearance_direction") == plan.heading] or objects
+
+
+# words that name the text side of a comparison, not what it says
+TEXT_SIDE_WORDS = frozenset({"sign", "signs", "slide", "slides", "text", "writing", "caption", "title", "banner", "poster", "board", "one"})
 
 
 def _word_said(keywords: list[str], text: str) -> str:
@@ -894,7 +900,11 @@ class ExtractiveEngine:
         q = plan.question.lower()
         groups: list[tuple[str, list[Evidence]]] = []
         for g in plan.compare or []:
-            if g[0] == "speech":
+            if g[0] == "text":  # the sign named by its words where they are asked ("the road works sign", "the quiz slide")
+                shown = [e for e in r.matches if e.kind == "text"]
+                named = [e for e in shown if _word_said([k for k in plan.keywords if k not in TEXT_SIDE_WORDS], e.label or e.text)]
+                groups.append(("sign", named or shown))
+            elif g[0] == "speech":
                 said = [e for e in r.matches if e.kind == "speech"]
                 about = [e for e in said if _word_said([k for k in plan.keywords if k not in SPEECH_SIDE_WORDS], e.text)]
                 groups.append(("speech", about or said))

@@ -46,7 +46,9 @@ PERSON_WORDS = (
     "people persons person man men woman women someone somebody anyone anybody pedestrian pedestrians guy guys kid kids child "
     "children human humans lady ladies boy boys girl girls walker walkers individual individuals figure figures "
     "player players passer-by passers-by folks folk ppl peeps visitor visitors stranger strangers customer customers worker workers "
-    "intruder intruders guest guests courier couriers guard guards employee employees shopper shoppers student students postman"
+    "intruder intruders guest guests courier couriers guard guards employee employees shopper shoppers student students postman "
+    "lecturer lecturers teacher teachers presenter manager managers neighbour neighbours neighbor neighbors nurse doctor officer officers "
+    "policeman policewoman cashier clerk"
 ).split()
 OBJECT_SYNONYMS: dict[str, list[str]] = {
     "vehicle": VEHICLES,
@@ -251,7 +253,7 @@ SEE_CUES = re.compile(
 )
 TEXT_CUES = re.compile(
     r"\b(sign|signs|written|writing|caption|captions|subtitle|subtitles|banner|label|labels|text|"
-    r"on screen text|poster|plate|headline|title|titles|lettering|read|reads)\b"
+    r"on screen text|poster|plate|headline|title|titles|lettering|read|reads|slide|slides|whiteboard|noticeboard)\b"
 )
 SAID_CUES = re.compile(
     r"\b(say|says|said|saying|talk|talks|talked|talking|speak|speaks|spoke|speaking|spoken|speech|mention|mentions|mentioned|"
@@ -521,6 +523,9 @@ class Vocabulary:
 
 # ---------------------------------------------------------------------------------------------
 # numbers and times
+
+
+NUMBER_NAMES = {n: w for w, n in reversed(list(NUMBER_WORDS.items()))}
 
 
 def _num_word(text: str) -> float | None:
@@ -808,7 +813,7 @@ def _cue_intents(q: str) -> list[tuple[str, float]]:
         out.append(("colour", 1.0))
     if re.search(
         r"\b(?:more|fewer|less|longer|shorter|earlier|later)\b(?! than (?:once|twice|one|two|three|\d+)\b).*\b(?:or|than)\b|\bwhich (?:comes?|came|happens?|happened|appears?|appeared|is heard|was heard)"
-        r" (?:first|last|earlier|later)\b|\bcompare\b|\bversus\b|\bvs\.?\b|\bbefore or after\b|\bor\b.+\b(?:first|earlier|sooner)\?*$|"
+        r" (?:first|last|earlier|later)\b|\bwhat (?:comes?|came|happens?|happened) (?:first|earlier)\b.*\bor\b|\bcompare\b|\bversus\b|\bvs\.?\b|\bbefore or after\b|\bor\b.+\b(?:first|earlier|sooner)\?*$|"
         r"\bwhich (?:one |of (?:them|the two) )?(?:is |was )?(?:first|earlier|longer|louder|more)\b",
         q,
     ):
@@ -1018,6 +1023,10 @@ SPEAKER_WORDS = {
     "she",
     "they",
 }
+SPEAKER_SUBJECT_RX = re.compile(
+    r"\b(?:the|a|an|that|this|our|my) ([a-z]+) (?:\w+ )?(?:say|says|said|ask|asks|asked|tell|tells|told|mention|mentions|mentioned|announce\w*|"
+    r"shout\w*|reply|replies|replied|answer|answers|answered|want|wants|wanted|need|needs|needed|talk\w*)\b"
+)
 FOLLOWUP_WORDS = {"that", "this", "it", "then", "them", "him", "her", "those", "these"}
 # "table" is COCO's dining table only in a question about furniture (else it is the events table, a table of data)
 FURNITURE_RX = re.compile(
@@ -1133,7 +1142,9 @@ def plan_question(question: str, duration_s: float, vocab: Vocabulary | None = N
     plan.intent = intent
     plan.intents = [intent] + [s for s in secondary if s != intent]
     person_words = [w for w in words if OBJECT_SYNONYMS.get(w) == ["person"]]
-    pronoun_person = bool(person_words) and all(w in SPEAKER_WORDS for w in person_words)
+    # "what did the manager say?", "what did the customer ask for?": a role before a speech verb is who speaks
+    speakers = SPEAKER_WORDS | {m.group(1) for m in SPEAKER_SUBJECT_RX.finditer(rest) if OBJECT_SYNONYMS.get(m.group(1)) == ["person"]}
+    pronoun_person = bool(person_words) and all(w in speakers for w in person_words)
     only_pronouns = bool(person_words) and all(w in PRONOUNS for w in person_words)
     acts = speech_act_cues(rest)
     if "person" in objects and (
@@ -1143,7 +1154,7 @@ def plan_question(question: str, duration_s: float, vocab: Vocabulary | None = N
         objects = [o for o in objects if o != "person"]
     if objects and SAID_CUES.search(rest) and not see and intent in ("said", "yesno", "when", "count") and not TEXT_CUES.search(rest):
         # "does someone mention a train station?": the nouns are spoken words
-        spoken = [w for w in words if OBJECT_SYNONYMS.get(w) and w not in SPEAKER_WORDS]
+        spoken = [w for w in words if OBJECT_SYNONYMS.get(w) and w not in speakers]
         content = spoken + [w for w in content if w not in spoken]
         objects = []
     unknown = [w for w in content if w not in quoted and not w.endswith(("ing", "ed", "ly")) and w not in VERBS]
@@ -1240,9 +1251,10 @@ def plan_question(question: str, duration_s: float, vocab: Vocabulary | None = N
             intent = _set_intent(plan, "said")
     if (MENTION_RX.search(rest) or OPINION_RX.search(rest)) and not see and not TEXT_CUES.search(rest):
         # the nouns are words said: "did anyone mention hearing a beep?" asks the speech, not the sounds
-        named = [w for w in words if w in used and (sound_labels_for(w) or OBJECT_SYNONYMS.get(w)) and w not in SPEAKER_WORDS]
+        named = [w for w in words if w in used and (sound_labels_for(w) or OBJECT_SYNONYMS.get(w)) and w not in speakers]
         think = [w for w in words if OPINION_RX.search(f"he {w}")]
-        plan.keywords = list(dict.fromkeys(named + think + plan.keywords))
+        also = [x for w in named for x in OBJECT_SYNONYMS.get(w, []) if x not in (w, "person") and " " not in x]  # a bike is said "bicycle"
+        plan.keywords = list(dict.fromkeys(named + think + plan.keywords + also))
         plan.sound_labels, plan.object_labels = [], [o for o in plan.object_labels if o != "person"]
         lanes = ["speech"] + [lane for lane in lanes if lane not in ("speech", "sound", "object")]
         if intent in ("summary", "heard", "seen"):
@@ -1278,6 +1290,11 @@ def plan_question(question: str, duration_s: float, vocab: Vocabulary | None = N
         lanes = [lane for lane in lanes if lane != "sound"] or ["object"]
         plan.keywords = [k for k in plan.keywords if k not in GARMENTS]
         plan.unknown = [u for u in plan.unknown if u not in GARMENTS and _singular(u) not in GARMENTS]
+    if "speech" in lanes:  # "what did the customer ask for?": the speech verb says who speaks, it is not a word to find
+        verbs = {"ask", "asks", "asked", "say", "says", "said", "tell", "tells", "told", "mention", "mentions", "mentioned", "talk", "talks", "talked"}
+        kept = [k for k in plan.keywords if k not in verbs]
+        if kept or intent == "said":
+            plan.keywords, plan.unknown = kept, [u for u in plan.unknown if u not in verbs]
     if plan.object_labels:
         plan.heading = heading_of(q)
         if plan.heading:  # "walking right to left" says which one, not what is asked
@@ -1338,11 +1355,18 @@ def plan_question(question: str, duration_s: float, vocab: Vocabulary | None = N
             labels = o or s
             if labels and not any(set(labels) == set(g[1:]) for g in groups):
                 groups.append([labels[0] if len(labels) == 1 else _singular(w), *labels])
+        if "text" in lanes or TEXT_CUES.search(q):  # "the siren or the road works sign"
+            groups.append(["text"])
+            if "text" not in plan.lanes:
+                plan.lanes = [*plan.lanes, "text"]
         if "speech" in lanes or re.search(r"\bspeech\b|\bspeak|\btalk", q) or SPEECH_SIDE_RX.search(q):
             groups.append(["speech"])
             if "speech" not in plan.lanes:
                 plan.lanes = [*plan.lanes, "speech"]
         plan.compare = groups
+        if groups == [["text"]]:  # "which slide stayed up longer, the title or the quiz one?": texts against each other
+            _set_intent(plan, "text")
+            plan.lanes, plan.keywords, plan.unknown = ["text"], [], []
     if vocab is not None:
         plan.graph_sound_labels = graph_sound_labels(plan.sound_labels, vocab.sounds)
     else:
@@ -1379,6 +1403,10 @@ def word_forms(word: str) -> tuple[str, ...]:
     from lemminflect import getAllInflections, getAllLemmas  # noqa: PLC0415 - its tables load in ~2 s, on first use
 
     w = word.strip().lower()
+    if w in NUMBER_WORDS:  # "camera three" is written "camera 3"
+        return (w, str(NUMBER_WORDS[w]))
+    if w.isdigit() and int(w) in NUMBER_NAMES:
+        return (w, NUMBER_NAMES[int(w)])
     if not w.isalpha():
         return (w,)
     lemmas = {w} | {x for xs in getAllLemmas(w).values() for x in xs}

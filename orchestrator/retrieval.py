@@ -620,5 +620,5 @@ def _word_patterns(words: list[str]) -> list[str]:
         if pat not in out:
             out.append(pat)
         if " " not in w:  # "bring" is said "brought", "fall" "fell"
-            out += [f"%{f}%" for f in word_forms(w)[1:] if len(f) >= 3 and stem not in f and f"%{f}%" not in out]
+            out += [f"% {f}%" if f.isdigit() else f"%{f}%" for f in word_forms(w)[1:] if (len(f) >= 3 or f.isdigit()) and stem not in f and f"%{f}%" not in out]
     return out
