@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -49,8 +48,9 @@ class GroundingError(LookupError):
 def weights_dir() -> Path:
     """Where the grounder's weights are: ``$VDET_GROUNDER_PATH``, else ``<models>/grounder``."""
     from . import weights  # noqa: PLC0415
+    from .settings import get_settings  # noqa: PLC0415
 
-    explicit = os.environ.get(WEIGHTS_ENV)
+    explicit = get_settings().grounder_path
     return Path(explicit).expanduser() if explicit else weights.models_dir() / "grounder"
 
 

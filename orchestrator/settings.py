@@ -25,7 +25,7 @@ from pydantic import Field, PrivateAttr, ValidationError, field_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-DEFAULT_LANES = ("motion", "objects", "speech", "sounds", "text")  # the senses run on every window (orchestrator/lanes/)
+DEFAULT_LANES = ("motion", "objects", "speech", "sounds", "text", "look")  # the senses run on every window (orchestrator/lanes/)
 CONFIG_ENV = "VDET_CONFIG"
 ORIGINS = ("default", "file", "env", "flag")
 
@@ -108,6 +108,13 @@ class Settings(BaseSettings):
     detector_path: Path | None = setting("VDET_DETECTOR_PATH", "folder of the detector (CenterNet) weights")
     yolov10_path: Path | None = setting("VDET_YOLOV10_PATH", "folder of the yolov10 weights")
     rtdetr_path: Path | None = setting("VDET_RTDETR_PATH", "folder of an RT-DETR-v2 export (rtdetr.onnx + rtdetr.json)")
+    image_text_weights: Path | None = setting("VDET_IMAGE_TEXT_WEIGHTS", "Hugging Face folder of a CLIP/SigLIP model (default <models>/image-text)")
+    audio_text_weights: Path | None = setting("VDET_AUDIO_TEXT_WEIGHTS", "Hugging Face folder of a CLAP model (default <models>/audio-text)")
+    grounder_path: Path | None = setting("VDET_GROUNDER_PATH", "Hugging Face folder of a Grounding DINO model (default <models>/grounder)")
+    asr_beam_size: int | None = setting("VDET_ASR_BEAM_SIZE", "Whisper's beam size; unset: the asr model config's (5)")
+    watch_safety: str | None = setting(
+        "VDET_WATCH_SAFETY", "phrases the safety report's watch list grounds ('ladder. forklift. ...'); unset: the built-in list"
+    )
     # tests, evaluation and benchmarks
     test_media: Path = setting("VDET_TEST_MEDIA", "real media for tests and benchmarks", factory=lambda: _cache("test-media"))
     eval_media: Path = setting("VDET_EVAL_MEDIA", "media of the evaluation scripts", factory=lambda: _cache("eval-media"))

@@ -11,7 +11,6 @@ template's instructions and writes its own version.
 from __future__ import annotations
 
 import dataclasses
-import os
 import re
 from collections import Counter
 from dataclasses import dataclass, field
@@ -63,7 +62,9 @@ REPORT_STYLE = (
 
 def watch_list(template: str) -> list[str]:
     """The phrases ``template`` watches for: ``$VDET_WATCH_<TEMPLATE>`` when set, else its default (none for most)."""
-    raw = os.environ.get(f"VDET_WATCH_{template.upper()}", WATCH_LISTS.get(template, ""))
+    from .settings import get_settings  # noqa: PLC0415
+
+    raw = getattr(get_settings(), f"watch_{template}", None) or WATCH_LISTS.get(template, "")
     return list(dict.fromkeys(p.strip().lower() for p in raw.split(".") if p.strip()))
 
 

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import lifeline, weights, zero_shot
-from .settings import get_settings
+from .settings import Settings, env_name, get_settings
 
 log = logging.getLogger(__name__)
 
@@ -136,6 +136,10 @@ def build_backend_dir(dest: Path) -> Path:
     return dest
 
 
+# settings the Triton models read from their environment (asr's beam, the zero-shot and grounder folders)
+MODEL_SIDE_SETTINGS = ("image_text_weights", "audio_text_weights", "grounder_path", "asr_beam_size")
+
+
 def server_env() -> dict[str, str]:
     """Environment for tritonserver: this interpreter's libpython first, this venv's bin first."""
     env = dict(os.environ)
@@ -143,6 +147,11 @@ def server_env() -> dict[str, str]:
     env["LD_LIBRARY_PATH"] = os.pathsep.join(p for p in (libdir, env.get("LD_LIBRARY_PATH", "")) if p)
     env["PATH"] = os.pathsep.join((str(Path(sys.executable).parent), env.get("PATH", "")))
     env.setdefault("VDET_MODELS", str(weights.models_dir()))
+    settings = get_settings()
+    for name in MODEL_SIDE_SETTINGS:  # read by the models' own processes: a config file's value reaches them too
+        value = getattr(settings, name)
+        if value is not None:
+            env[env_name(Settings.model_fields[name])] = str(value)
     # Each model instance gets one or two threads; the machine has few cores.
     env.setdefault("OMP_NUM_THREADS", "2")
     return env

@@ -23,7 +23,6 @@ is refused.
 from __future__ import annotations
 
 import logging
-import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -56,10 +55,12 @@ class ZeroShotError(RuntimeError):
 def weights_dir(model: str) -> Path:
     """Where ``model`` (``image_text`` or ``audio_text``) is loaded from: ``$VDET_<MODEL>_WEIGHTS`` (a Hugging Face model
     folder), else ``<models>/image-text`` or ``<models>/audio-text``."""
-    explicit = os.environ.get(WEIGHTS_ENV[model], "").strip()
+    from .settings import get_settings  # noqa: PLC0415
+    from .weights import models_dir  # noqa: PLC0415
+
+    explicit = getattr(get_settings(), f"{model}_weights")
     if explicit:
-        return Path(explicit)
-    from .weights import models_dir
+        return Path(explicit).expanduser()
 
     return models_dir() / WEIGHTS_ROLE[model]
 
