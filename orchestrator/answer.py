@@ -305,6 +305,13 @@ def _sound_run(matches: list[Evidence]) -> list[Evidence]:
     return run
 
 
+# a yes/no question asked of what is seen, not of what is said
+SEEN_ASKED_RX = re.compile(
+    r"\bin view\b|\bvisible\b|\bon (?:camera|screen)\b|\bin (?:the )?(?:frame|shot|picture)\b|\b(?:do|did|can|could) (?:you|we|i) see\b|\bseen\b"
+)
+SAID_ASKED_RX = re.compile(r"\b(?:say|says|said|mention\w*|talk\w*|speak\w*|spoke|told|tell|hear|heard)\b")
+
+
 def _named_at(name: str, question: str) -> int:
     """Where a compared thing is first named in the question (the speech side by its cue), for word order."""
     if name == "sign":
@@ -816,8 +823,16 @@ class ExtractiveEngine:
     def _text(self, w: _Writer, r: RetrievalResult, scope: str, lead: str) -> list[str]:
         plan = r.plan
         texts = [e for e in r.matches if e.kind == "text"]
+        if not texts and _asks_yes_no(plan.question):
+            return [f"No — I found no on-screen text{' with ' + repr(plan.keywords[0]) if plan.keywords else ''}{scope}."]
         if not texts:
             return [f"I don't know — I found no on-screen text{' with ' + repr(plan.keywords[0]) if plan.keywords else ''}{scope}."]
+        if plan.colours and any(e.attrs.get("board_colour") for e in texts):  # "red sign anywhere?": the signs of that colour
+            coloured = [e for e in texts if e.has_colour(plan.colours)]
+            if not coloured:
+                others = _join(sorted({e.attrs["board_colour"] for e in texts if e.attrs.get("board_colour")}))
+                return [f"No — I found no {_join(plan.colours, 'or')} sign{scope}; the signs are {others}."]
+            texts = coloured
         seen: dict[str, Evidence] = {}
         for e in texts:
             seen.setdefault((e.label or e.text).strip().lower(), e)
@@ -847,10 +862,11 @@ class ExtractiveEngine:
             body = self._summary(w, r, scope, lead)
             if not r.matches and not r.evidence:
                 return [f"No — nothing was detected{scope}."]
+            if body[0].startswith("No — "):
+                return body
+            _, listed, items = body[0].partition(":\n")
             return [
-                ("Yes — " + body[0][0].lower() + body[0][1:])
-                if not body[0].startswith("Here")
-                else f"Yes — here is what happens{scope}:" + body[0].split(":", 1)[1]
+                ("Yes — " + body[0][0].lower() + body[0][1:]) if not (body[0].startswith("Here") and listed) else f"Yes — here is what happens{scope}:\n{items}"
             ] + body[1:]
         if lead:
             line = self._following(w, r, lead, _names(plan, "thing"))
@@ -863,6 +879,12 @@ class ExtractiveEngine:
         if exact and m[0] not in exact:  # "was somebody knocking?": the knock, not a bang that a knock also accepts
             m = exact + [x for x in m if x not in exact]
         e = m[0]
+        q = plan.question.lower()
+        if e.kind == "speech" and SEEN_ASKED_RX.search(q) and not SAID_ASKED_RX.search(q):
+            # "is there a green bin in view?": a thing only talked about is not seen
+            w.told.add(e.event_id)
+            word = _word_said(plan.keywords, e.text) or (plan.keywords[0] if plan.keywords else "it")
+            return [f"No — I saw no {word}{scope}; it is only mentioned: at {w.t(e)} someone says {_quote(e.text)}"]
         if plan.colours and e.kind == "object" and plan.ordinal is not None:
             # "was the second car red?": the colour of that one decides
             w.told.add(e.event_id)
@@ -968,6 +990,13 @@ class ExtractiveEngine:
             which = {1: "first", 2: "second", 3: "third", -1: "last"}.get(plan.ordinal, f"number {plan.ordinal}")
             return [f"The {which} thing that happens: {w.sentence(e)}."]
         pool = r.matches if (plan.time_range is not None or plan.lanes) and r.matches else sorted(r.evidence, key=lambda e: e.t_start)
+        if plan.time_range is not None and pool and not plan.lanes:
+            # "did anything happen between 1:00 and 2:00?": a sign on screen all along is not something happening
+            lo, hi = plan.time_range
+            lasting = [e for e in pool if e.kind in ("text", "object") and e.t_start < lo - 1 and e.t_end > hi + 1]
+            if len(lasting) == len(pool):
+                w.told.add(lasting[0].event_id)
+                return [f"No — nothing new happens{scope}; {w.sentence(lasting[0])}, before and after that."]
         if not pool:
             return [f"I found nothing{' about ' + _names(plan, '') if _names(plan, '') else ''}{scope} in this video."]
         objects = [e for e in pool if e.kind == "object"]

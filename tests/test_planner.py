@@ -463,3 +463,32 @@ def test_what_people_wear_which_way_they_go_and_which_came_first(clip):
     # "what did they say in the 5 seconds after ..." is not a question about clothes
     plan = plan_question("what did they say in the 5 seconds after the siren", 90.0)
     assert plan.intent != "colour"
+
+
+def test_signs_by_colour_things_only_talked_about_and_quiet_stretches():
+    from synthetic_graph import _graph
+
+    def sign(eid, text, t0, t1, board):
+        return (eid, "text", text, t0, t1, text, None, {"board_colour": board, "letter_colour": "white", "colours": [board, "white"]})
+
+    con = _graph(
+        "night",
+        600.0,
+        [
+            sign("text:1", "LOADING BAY 3", 0.0, 598.0, "blue"),
+            ("speech:1", "speech", "speech", 33.0, 37.0, "I will leave it behind the green bin.", None, None),
+            ("sound:1", "sound", "bang", 301.0, 301.5, "", None, {"pattern": "1 hit"}),
+            ("speech:2", "speech", "speech", 308.0, 311.0, "Loud bang from the car park. Going to check.", None, None),
+        ],
+    )
+    # a sign there all along is not something happening in a stretch; a bang is
+    text, _, _ = answer(con, "night", "did anything happen between 1:00 and 2:00")
+    assert text.startswith("No — nothing new happens between [01:00] and [02:00]") and "LOADING BAY 3" in text
+    text, citations, _ = answer(con, "night", "did anything happen between 4:50 and 5:20")
+    assert text.startswith("Yes — here is what happens between [04:50] and [05:20]:\n") and cited(citations, 301, 302)
+    # signs of a colour asked for: none is red, the blue one is there
+    text, _, _ = answer(con, "night", "red sign anywhere?")
+    assert text.startswith("No — I found no red sign") and "blue" in text
+    # a thing only talked about is not in view
+    text, citations, _ = answer(con, "night", "is there a green bin in view")
+    assert text.startswith("No — I saw no bin") and "only mentioned" in text and cited(citations, 33, 37)
