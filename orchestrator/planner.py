@@ -493,6 +493,7 @@ class QueryPlan:
     confidence: float = 0.0  # how sure the intent reading is (exemplar similarity, or 1.0 for an exact cue)
     speaker: str = ""  # "speaker 2" in "what did the second speaker say?"; "*" for "how many people talk?"
     heading: str = ""  # "left" in "the guy walking right to left": the way a thing asked about moves (appearance_direction)
+    questions: bool = False  # "what was the first question a student asked?": only the lines that ask something
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -1290,6 +1291,11 @@ def plan_question(question: str, duration_s: float, vocab: Vocabulary | None = N
         lanes = [lane for lane in lanes if lane != "sound"] or ["object"]
         plan.keywords = [k for k in plan.keywords if k not in GARMENTS]
         plan.unknown = [u for u in plan.unknown if u not in GARMENTS and _singular(u) not in GARMENTS]
+    if "speech" in lanes and intent in ("said", "when", "count", "yesno") and ASKED_RX.search(q) and not re.search(r"\bask(?:s|ed)? (?:for|about)\b", q):
+        # "what was the first question a student asked?", "what did the neighbour ask?": the lines that ask
+        plan.questions = True
+        plan.keywords = [k for k in plan.keywords if k not in ("question", "questions")]
+        plan.unknown = [u for u in plan.unknown if u not in ("question", "questions")]
     if "speech" in lanes:  # "what did the customer ask for?": the speech verb says who speaks, it is not a word to find
         verbs = {"ask", "asks", "asked", "say", "says", "said", "tell", "tells", "told", "mention", "mentions", "mentioned", "talk", "talks", "talked"}
         kept = [k for k in plan.keywords if k not in verbs]
@@ -1380,6 +1386,8 @@ SPEECH_SIDE_RX = re.compile(
     r"\b(?:when|where) (?:he|she|they|someone|somebody|the \w+) (?:says?|said|mentions?|mentioned|talks?|talked|asks?|asked)\b"
 )
 
+
+ASKED_RX = re.compile(r"\b(?:ask|asks|asked|asking)\b|\bquestions?\b")
 
 # the video itself "says" something: aloud or written on screen
 IT_SAYS_RX = re.compile(r"\b(?:does|did|do|is|was) (?:it|the video|the clip|this|that|the footage) (?:say|says|said|mention|mentions|talk|tell)\b")

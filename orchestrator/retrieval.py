@@ -400,6 +400,9 @@ class Retriever:
             items = [e for e in items if e.kind != "speech" or e.attrs.get("speaker") == plan.speaker]
         if plan.exclude:
             items = [e for e in items if not set(e.event_ids) & set(plan.exclude)]
+        if plan.questions:  # "the first question a student asked": the lines that ask something, where any does
+            asking = [e for e in items if e.kind == "speech" and _asks(e.text)]
+            items = asking or items
         if plan.colours and not (plan.intent == "yesno" and plan.ordinal is not None):
             coloured = [e for e in items if e.kind != "object" or e.has_colour(plan.colours)]
             items = coloured if any(e.colours for e in items) else items  # no colours recorded: the colour cannot narrow it
@@ -602,6 +605,21 @@ def key_frames(evidence: list[Evidence], limit: int = 8) -> list[tuple[float, st
         if len(frames) >= limit:
             break
     return sorted(frames)
+
+
+def _asks(text: str) -> bool:
+    """Whether a line asks something: a question mark, or the word order of a question.
+
+    >>> _asks("Can we bring a calculator"), _asks("Where is the exit?"), _asks("Please wait one minute.")
+    (True, True, False)
+    """
+    for sentence in re.split(r"(?<=[.!?])\s+", text.strip().lower()):  # "Good evening. Is Matthew in?": the second one asks
+        if sentence.endswith("?") or re.match(
+            r"(?:excuse me,? |sorry,? |so,? |and,? )?(?:can|could|will|would|do|does|did|is|are|was|were|shall|should|may|what|where|when|who|why|how|which)\b",
+            sentence,
+        ):
+            return True
+    return False
 
 
 def _word_patterns(words: list[str]) -> list[str]:
