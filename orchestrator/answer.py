@@ -683,6 +683,16 @@ class ExtractiveEngine:
             if plan.speaker and plan.speaker != "*":
                 return [f"I heard no {plan.speaker}{scope}: the voices told apart are numbered in the order they first speak."]
             what = f"about {_join([repr(k) for k in plan.keywords[:2]], 'or')} " if plan.keywords and "speech" in plan.lanes else ""
+            if what and plan.time_range is not None:
+                # "who takes over at the end of the shift?": nothing then has the word, but what is said then may answer it
+                lo, hi = plan.time_range
+                then = sorted((e for e in r.evidence if e.kind == "speech" and e.t_end >= lo and e.t_start <= hi), key=lambda e: e.t_start)[:3]
+                if then:
+                    w.told.update(e.event_id for e in then)
+                    lines = "; ".join(f"at {w.t(e)} {_quote(e.text)}" for e in then)
+                    return [
+                        f"Nothing said{scope} has the word{'s' if len(plan.keywords) > 1 else ''} {_join([repr(k) for k in plan.keywords[:2]], 'or')}; what is said then: {lines}."
+                    ]
             return [f"No speech {what}was recognised{scope}."]
         widened = " (nothing was said at that exact moment; this is the nearest)" if r.widened else ""
         if plan.ordinal is not None and len(speech) == 1:

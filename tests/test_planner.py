@@ -492,3 +492,22 @@ def test_signs_by_colour_things_only_talked_about_and_quiet_stretches():
     # a thing only talked about is not in view
     text, citations, _ = answer(con, "night", "is there a green bin in view")
     assert text.startswith("No — I saw no bin") and "only mentioned" in text and cited(citations, 33, 37)
+
+
+def test_the_questions_people_ask_and_what_is_said_in_a_stretch_without_the_word():
+    from synthetic_graph import _graph
+
+    con = _graph(
+        "door",
+        720.0,
+        [
+            ("speech:1", "speech", "speech", 20.0, 24.0, "Parcel for number 12.", None, None),
+            ("speech:2", "speech", "speech", 60.0, 63.0, "Good evening. Is Matthew or Kat at home?", None, None),
+            ("speech:3", "speech", "speech", 700.0, 703.0, "End of my round, handing over to Lucy.", None, None),
+        ],
+    )
+    text, citations, _ = answer(con, "door", "what did the neighbour ask")
+    assert "Is Matthew or Kat at home?" in text and "Parcel" not in text and cited(citations, 60, 63)
+    # nothing near the end has the word 'shift', but what is said then answers who takes over
+    text, citations, _ = answer(con, "door", "who takes over at the end of the shift")
+    assert "handing over to Lucy" in text and cited(citations, 700, 703)
