@@ -106,7 +106,7 @@ def transcribe_regions(models, pcm: np.ndarray, spans: list[tuple[float, float]]
     ``models`` is a ``TritonModels`` serving ``asr``."""
     import tritonclient.http as httpclient  # noqa: PLC0415 - the worker imports it with the model client anyway
 
-    from .model_clients import TranscriptSegment, Word  # noqa: PLC0415
+    from .model_clients import TranscriptSegment  # noqa: PLC0415
     from .profiling import stage  # noqa: PLC0415
 
     if not spans:
@@ -124,19 +124,7 @@ def transcribe_regions(models, pcm: np.ndarray, spans: list[tuple[float, float]]
         result = models._infer(ASR_MODEL, inputs, [httpclient.InferRequestedOutput("SEGMENTS_JSON", binary_data=True)])
     raw = result.as_numpy("SEGMENTS_JSON").reshape(-1)[0]
     doc = json.loads(raw.decode() if isinstance(raw, bytes) else raw)
-    segments = [
-        TranscriptSegment(
-            s["start"],
-            s["end"],
-            s["text"],
-            s["avg_logprob"],
-            s["no_speech_prob"],
-            tuple(Word(w["start"], w["end"], w["word"], w["probability"]) for w in s["words"]),
-            doc.get("language"),
-        )
-        for s in doc["segments"]
-    ]
-    return sorted(segments, key=lambda seg: seg.start)
+    return sorted(TranscriptSegment.all_from(doc), key=lambda seg: seg.start)
 
 
 # -- speakers ---------------------------------------------------------------------------------------------------------

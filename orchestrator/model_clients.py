@@ -68,6 +68,22 @@ class TranscriptSegment:
     words: tuple[Word, ...]
     language: str | None = None  # what the model heard (ISO 639-1), per request
 
+    @classmethod
+    def all_from(cls, doc: dict) -> list[TranscriptSegment]:
+        """The segments of the asr model's SEGMENTS_JSON document, in its order."""
+        return [
+            cls(
+                s["start"],
+                s["end"],
+                s["text"],
+                s["avg_logprob"],
+                s["no_speech_prob"],
+                tuple(Word(w["start"], w["end"], w["word"], w["probability"]) for w in s["words"]),
+                doc.get("language"),
+            )
+            for s in doc["segments"]
+        ]
+
 
 @dataclass(frozen=True)
 class SoundTag:
@@ -173,18 +189,7 @@ class TritonModels:
     def transcribe(self, pcm: np.ndarray) -> list[TranscriptSegment]:
         with stage("ASR (Triton)"):
             doc = self._audio_json("asr", pcm, "SEGMENTS_JSON")
-        return [
-            TranscriptSegment(
-                s["start"],
-                s["end"],
-                s["text"],
-                s["avg_logprob"],
-                s["no_speech_prob"],
-                tuple(Word(w["start"], w["end"], w["word"], w["probability"]) for w in s["words"]),
-                doc.get("language"),
-            )
-            for s in doc["segments"]
-        ]
+        return TranscriptSegment.all_from(doc)
 
     def tag_sounds(self, pcm: np.ndarray) -> list[SoundTag]:
         with stage("sound tagger (Triton)"):
