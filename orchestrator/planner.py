@@ -834,7 +834,7 @@ def _cue_intents(q: str) -> list[tuple[str, float]]:
     ):
         out.append(("when", 0.9))
     if re.search(
-        r"\bsummar|\boverview\b|\bdescribe\b|\bwhat(?:'s| is| was)? (?:going on|happening)\b|\bwhat happens?\b|\bwhat happened\b|\bwhat occurs\b|"
+        r"\bsum+[ae]r(?:y|i[sz]e|i[sz]ed|i[sz]ing)\b|\boverview\b|\bdescribe\b|\bwhat(?:'s| is| was)? (?:going on|happening)\b|\bwhat happens?\b|\bwhat happened\b|\bwhat occurs\b|"
         r"\bwhat is (?:this|the) (?:video|clip)\b|\bwhat(?:'s| is) in (?:the|this) (?:video|clip)\b|\brecap\b|\bgist\b|\bplay-by-play\b|\brun-?down\b|"
         r"\bwalk me through\b|\bgoes on\b|\bwent on\b|\bgoing on\b|\bwhat(?:'s| is) up\b|\bwhat do (?:i|we) see\b|\banything (?:important|interesting|notable|unusual)\b",
         q,
@@ -1291,6 +1291,11 @@ def plan_question(question: str, duration_s: float, vocab: Vocabulary | None = N
         lanes = [lane for lane in lanes if lane != "sound"] or ["object"]
         plan.keywords = [k for k in plan.keywords if k not in GARMENTS]
         plan.unknown = [u for u in plan.unknown if u not in GARMENTS and _singular(u) not in GARMENTS]
+    if WHOLE_SUMMARY_RX.match(q) and plan.anchor == "" and not re.search(r"\b(?:conversation|call|talk|discussion|interview|said|speech|dialogue)\b", q):
+        # "summarise the night shift", "summary of the lecture", "summarize the traffic report": the words after it name
+        # what the video is, not a thing to filter by
+        intent = _set_intent(plan, "summary")
+        lanes, plan.object_labels, plan.sound_labels, plan.keywords, plan.unknown = [], [], [], [], []
     if "speech" in lanes and intent in ("said", "when", "count", "yesno") and ASKED_RX.search(q) and not re.search(r"\bask(?:s|ed)? (?:for|about)\b", q):
         # "what was the first question a student asked?", "what did the neighbour ask?": the lines that ask
         plan.questions = True
@@ -1387,6 +1392,11 @@ SPEECH_SIDE_RX = re.compile(
 )
 
 
+# a question that is a request for a summary of the whole video, whatever it names after it
+WHOLE_SUMMARY_RX = re.compile(
+    r"^(?:(?:can|could) you |please |pls |give me |i want |i need )*(?:an? )?(?:quick |short |brief |fast )?"
+    r"(?:sum+[ae]r(?:y|i[sz]e)|overview|recap|rundown|run-down|gist)\b(?! of (?:what|the (?:first|last|start|end|beginning)))"
+)
 ASKED_RX = re.compile(r"\b(?:ask|asks|asked|asking)\b|\bquestions?\b")
 
 # the video itself "says" something: aloud or written on screen

@@ -511,3 +511,14 @@ def test_the_questions_people_ask_and_what_is_said_in_a_stretch_without_the_word
     # nothing near the end has the word 'shift', but what is said then answers who takes over
     text, citations, _ = answer(con, "door", "who takes over at the end of the shift")
     assert "handing over to Lucy" in text and cited(citations, 700, 703)
+
+
+@pytest.mark.parametrize("question", ["summarise the night shift", "sumary of the lecture", "give me a quick summary of the traffic report", "recap pls"])
+def test_a_summary_request_summarises_the_whole_video_whatever_it_names(question):
+    plan = plan_question(question, 600.0, VOCAB)
+    assert plan.intent == "summary" and plan.lanes == [] and plan.keywords == [] and plan.object_labels == []
+
+
+def test_a_summary_of_the_conversation_stays_with_the_speech():
+    plan = plan_question("Summarise the conversation.", 60.0, VOCAB)
+    assert plan.intent in ("summary", "said") and "speech" in plan.lanes
