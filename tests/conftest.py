@@ -91,6 +91,13 @@ def run_cli(*args: str, env_extra: dict | None = None, timeout: float = 600) -> 
     return subprocess.run([sys.executable, "-m", "orchestrator", *args], cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout)
 
 
+def run_script(script: str, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+    """A script of ``scripts/`` run to completion (e.g. a random-small model builder); fails the test with its stderr."""
+    proc = subprocess.run([sys.executable, str(REPO / "scripts" / script), *args], capture_output=True, text=True, timeout=timeout)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return proc
+
+
 @pytest.fixture()
 def cli_env(triton, redis_server, tmp_path) -> dict:
     return {"TRITON_URL": triton.http_url, "REDIS_URL": redis_server.url, "VDET_HOME": str(tmp_path / "home")}

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import run_script
 
 from orchestrator import grounding
 from orchestrator.events import Event
@@ -26,13 +27,7 @@ GROUNDER_SIZE = 160  # the random model's image size: small enough for 2 loaded 
 @pytest.fixture(scope="module")
 def grounder_dir(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("grounder")
-    proc = subprocess.run(
-        [sys.executable, str(REPO / "scripts/make_grounder.py"), "--random-small", "--size", str(GROUNDER_SIZE), "--out", str(out)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    run_script("make_grounder.py", "--random-small", "--size", str(GROUNDER_SIZE), "--out", str(out))
     return out
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from conftest import run_script
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "scripts"))
@@ -25,13 +26,7 @@ TEST_THRESHOLD = 0.05  # a random model's scores sit near sigmoid(-1.5); product
 @pytest.fixture(scope="module")
 def rtdetr_dir(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("rtdetr")
-    proc = subprocess.run(
-        [sys.executable, str(REPO / "scripts/export_rtdetr.py"), "--random-small", "--size", str(SIZE), "--out", str(out)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    proc = run_script("export_rtdetr.py", "--random-small", "--size", str(SIZE), "--out", str(out))
     assert "ONNX Runtime vs PyTorch, max abs diff" in proc.stdout
     return out
 

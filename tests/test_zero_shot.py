@@ -159,7 +159,6 @@ def test_audio_text_embeds_clips_and_phrases_in_one_space(zs_models):
 @pytest.fixture(scope="module")
 def look_ingested(zs_triton, redis_server, media_dir, tmp_path_factory):
     """bikes.mp4 (10 s) ingested with the motion and look lanes through the random image_text model."""
-    from orchestrator import config as config_module
     from orchestrator.config import IngestConfig
     from orchestrator.pipeline import Ingestor, Services
 
@@ -167,7 +166,6 @@ def look_ingested(zs_triton, redis_server, media_dir, tmp_path_factory):
     mp = pytest.MonkeyPatch()
     mp.setenv("TRITON_URL", zs_triton.http_url)
     mp.setenv("REDIS_URL", redis_server.url)
-    mp.setattr(config_module, "DEFAULT_LANES", (*config_module.DEFAULT_LANES, "look"))  # until settings.DEFAULT_LANES names it
     try:
         with Services() as services:
             summary = Ingestor(home, services, IngestConfig(window_s=5.0, lanes=("motion", "look"))).ingest(media_dir / "bikes.mp4")
