@@ -40,7 +40,7 @@ from typing import Callable, Iterator, Protocol
 
 from .events import plural, quote
 from .planner import COLOURS as COLOUR_WORDS
-from .planner import DIRECTION_RX, SPEECH_SIDE_RX, QueryPlan, word_forms
+from .planner import DIRECTION_RX, SPEECH_SIDE_NOUNS, SPEECH_SIDE_RX, QueryPlan, word_forms
 from .retrieval import Evidence, RetrievalResult
 from .vlm_profiles import VLMProfile, frame_limit, profile_for, select_frames
 
@@ -286,7 +286,7 @@ class _Writer:
 
 
 # words that name the speech side of a comparison, not what was said ("the comment about a quiet morning")
-SPEECH_SIDE_WORDS = frozenset({"comment", "remark", "mention", "announcement", "bit", "part", "line", "word", "words", "talk", "question", "joke", "story"})
+SPEECH_SIDE_WORDS = frozenset(SPEECH_SIDE_NOUNS) | {"words"}
 
 
 RUN_GAP_S = 6.0  # sounds of one kind this close together are one stretch of it (a phone's rings, an alarm's bursts)
@@ -321,6 +321,14 @@ def _named_at(name: str, question: str) -> int:
     else:
         m = re.search(rf"\b{re.escape(name.split()[0][:4])}", question)
     return m.start() if m else len(question)
+
+
+ORDINAL_NAMES = {1: "first", 2: "second", 3: "third", -1: "last"}
+
+
+def _ordinal_name(n: int, last: str = "last") -> str:
+    """ "first", "second", "third", ``last`` for -1, else "number n"."""
+    return last if n == -1 else ORDINAL_NAMES.get(n, f"number {n}")
 
 
 def _heading_filter(plan: QueryPlan, objects: list[Evidence]) -> list[Evidence]:
@@ -585,7 +593,7 @@ class ExtractiveEngine:
         widened = " (nothing at that exact moment; this is the nearest)" if r.widened else ""
         if plan.ordinal is not None and len(m) == 1:
             e = m[0]
-            which = {1: "first", 2: "second", 3: "third", -1: "last"}.get(plan.ordinal, f"number {plan.ordinal}")
+            which = _ordinal_name(plan.ordinal)
             return [_cap(f"the {which} one: {w.sentence(e)}{widened}.")]
         e0 = m[0]
         if e0.kind == "object":
@@ -697,7 +705,7 @@ class ExtractiveEngine:
         widened = " (nothing was said at that exact moment; this is the nearest)" if r.widened else ""
         if plan.ordinal is not None and len(speech) == 1:
             e = speech[0]
-            which = {1: "first", -1: "final"}.get(plan.ordinal, {2: "second", 3: "third"}.get(plan.ordinal, f"number {plan.ordinal}"))
+            which = _ordinal_name(plan.ordinal, last="final")
             w.told.add(e.event_id)
             by = f" {e.attrs['speaker']}'s" if e.attrs.get("speaker") else ""
             return [f"The {which} words, at {w.t(e)}, are{by} {_quote(e.text)}."]
@@ -791,7 +799,7 @@ class ExtractiveEngine:
             e = coloured[0]
             w.told.add(e.event_id)
             verb = "is wearing" if e.label == "person" else "is"
-            which = {1: "first ", 2: "second ", 3: "third ", -1: "last "}.get(plan.ordinal or 0, "") if plan.scope == "ordinal" else ""
+            which = f"{ORDINAL_NAMES[plan.ordinal]} " if plan.scope == "ordinal" and plan.ordinal in ORDINAL_NAMES else ""
             return [f"The {which}{e.label} {verb} {_join(e.colours[:2])} ({w.span(e)}{scope})."]
         bits = [f"a person in {_join(e.colours[:2])} {w.span(e)}" if e.label == "person" else f"a {e.colours[0]} {e.label} {w.span(e)}" for e in coloured[:4]]
         w.told.update(e.event_id for e in coloured[:4])
@@ -997,7 +1005,7 @@ class ExtractiveEngine:
             return [self._following(w, r, lead, "event")]
         if plan.ordinal is not None and len(r.matches) == 1 and plan.scope == "ordinal":
             e = r.matches[0]
-            which = {1: "first", 2: "second", 3: "third", -1: "last"}.get(plan.ordinal, f"number {plan.ordinal}")
+            which = _ordinal_name(plan.ordinal)
             return [f"The {which} thing that happens: {w.sentence(e)}."]
         pool = r.matches if (plan.time_range is not None or plan.lanes) and r.matches else sorted(r.evidence, key=lambda e: e.t_start)
         if plan.time_range is not None and pool and not plan.lanes:

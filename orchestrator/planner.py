@@ -1302,10 +1302,9 @@ def plan_question(question: str, duration_s: float, vocab: Vocabulary | None = N
         plan.keywords = [k for k in plan.keywords if k not in ("question", "questions")]
         plan.unknown = [u for u in plan.unknown if u not in ("question", "questions")]
     if "speech" in lanes:  # "what did the customer ask for?": the speech verb says who speaks, it is not a word to find
-        verbs = {"ask", "asks", "asked", "say", "says", "said", "tell", "tells", "told", "mention", "mentions", "mentioned", "talk", "talks", "talked"}
-        kept = [k for k in plan.keywords if k not in verbs]
+        kept = [k for k in plan.keywords if k not in SPEECH_VERBS]
         if kept or intent == "said":
-            plan.keywords, plan.unknown = kept, [u for u in plan.unknown if u not in verbs]
+            plan.keywords, plan.unknown = kept, [u for u in plan.unknown if u not in SPEECH_VERBS]
     if plan.object_labels:
         plan.heading = heading_of(q)
         if plan.heading:  # "walking right to left" says which one, not what is asked
@@ -1386,8 +1385,9 @@ def plan_question(question: str, duration_s: float, vocab: Vocabulary | None = N
 
 
 # one side of a comparison is something said: "before or after the comment about a quiet morning?"
+SPEECH_SIDE_NOUNS = ("comment", "remark", "mention", "announcement", "bit", "part", "line", "word", "talk", "question", "joke", "story")
 SPEECH_SIDE_RX = re.compile(
-    r"\b(?:comment|remark|mention|announcement|bit|part|line|words?|talk|question|joke|story)s? (?:about|on|of|regarding)\b|"
+    rf"\b(?:{'|'.join(SPEECH_SIDE_NOUNS)})s? (?:about|on|of|regarding)\b|"
     r"\b(?:when|where) (?:he|she|they|someone|somebody|the \w+) (?:says?|said|mentions?|mentioned|talks?|talked|asks?|asked)\b"
 )
 
@@ -1397,6 +1397,7 @@ WHOLE_SUMMARY_RX = re.compile(
     r"^(?:(?:can|could) you |please |pls |give me |i want |i need )*(?:an? )?(?:quick |short |brief |fast )?"
     r"(?:sum+[ae]r(?:y|i[sz]e)|overview|recap|rundown|run-down|gist)\b(?! of (?:what|the (?:first|last|start|end|beginning)))"
 )
+SPEECH_VERBS = frozenset("ask asks asked say says said tell tells told mention mentions mentioned talk talks talked".split())
 ASKED_RX = re.compile(r"\b(?:ask|asks|asked|asking)\b|\bquestions?\b")
 
 # the video itself "says" something: aloud or written on screen
@@ -1418,8 +1419,6 @@ def word_forms(word: str) -> tuple[str, ...]:
     >>> word_forms("bring")[:1], "brought" in word_forms("bring"), "fall" in word_forms("fell"), word_forms("qwzx")
     (('bring',), True, True, ('qwzx',))
     """
-    from lemminflect import getAllInflections, getAllLemmas  # noqa: PLC0415 - its tables load in ~2 s, on first use
-
     w = word.strip().lower()
     if w in NUMBER_WORDS:  # "camera three" is written "camera 3"
         return (w, str(NUMBER_WORDS[w]))
@@ -1427,6 +1426,8 @@ def word_forms(word: str) -> tuple[str, ...]:
         return (w, NUMBER_NAMES[int(w)])
     if not w.isalpha():
         return (w,)
+    from lemminflect import getAllInflections, getAllLemmas  # noqa: PLC0415 - its tables load in ~2 s, on first use
+
     lemmas = {w} | {x for xs in getAllLemmas(w).values() for x in xs}
     forms = set(lemmas) | {x for lemma in lemmas for xs in getAllInflections(lemma).values() for x in xs}
     return (w, *sorted(forms - {w}, key=lambda f: (len(f), f)))

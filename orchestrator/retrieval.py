@@ -637,6 +637,9 @@ def _word_patterns(words: list[str]) -> list[str]:
         pat = f"%{stem}%"
         if pat not in out:
             out.append(pat)
-        if " " not in w:  # "bring" is said "brought", "fall" "fell"
-            out += [f"% {f}%" if f.isdigit() else f"%{f}%" for f in word_forms(w)[1:] if (len(f) >= 3 or f.isdigit()) and stem not in f and f"%{f}%" not in out]
+        if " " not in w:  # "bring" is said "brought", "fall" "fell"; "three" is written "3" (after a space: not inside "300")
+            for f in word_forms(w)[1:]:
+                form = f"% {f}%" if f.isdigit() else f"%{f}%"
+                if (len(f) >= 3 or f.isdigit()) and stem not in f and form not in out:
+                    out.append(form)
     return out
