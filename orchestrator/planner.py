@@ -1051,6 +1051,8 @@ def plan_question(question: str, duration_s: float, vocab: Vocabulary | None = N
         plan.anchor, plan.anchor_end, plan.anchor_side, plan.scope = m.group(1).strip(), m.group(2).strip(), "between", "anchored"
         rest = rest[: m.start()] + " " + rest[m.end() :]
     m = WHEN_ANCHOR_RX.search(rest) if re.match(r"^(?:what|who|which|how|is|are|was|were|did|does|do|can|could|tell|show|describe)\b", rest.strip()) else None
+    if m and m.group(1) == "when" and re.match(r"(?:is|was|are|were|does|did|do|can|could|will|would|has|have|had)\b", m.group(2)):
+        m = None  # "what colour is the car and when is it seen?": a second question, not an anchor
     if m and plan.time_range is None and m.group(2).split()[0] not in FOLLOWUP_WORDS:
         # "what does she say when the phone rings?": at the same time as the anchor
         plan.anchor, plan.anchor_side, plan.scope = m.group(2).strip(), "during", "anchored"

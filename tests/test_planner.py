@@ -522,3 +522,12 @@ def test_a_summary_request_summarises_the_whole_video_whatever_it_names(question
 def test_a_summary_of_the_conversation_stays_with_the_speech():
     plan = plan_question("Summarise the conversation.", 60.0, VOCAB)
     assert plan.intent in ("summary", "said") and "speech" in plan.lanes
+
+
+def test_a_second_question_after_and_when_is_no_anchor(clip):
+    con, vid = clip
+    plan = plan_question("what colour is the car and when is it seen?", 80.0, VOCAB)
+    assert plan.anchor == "" and plan.intent == "colour" and plan.object_labels == ["car"]
+    assert plan_question("what does she say when the phone rings?", 80.0, VOCAB).anchor == "phone rings"
+    text, citations, _ = answer(con, vid, "what colour is the car and when is it seen?")
+    assert "white" in text and cited(citations, 26, 34)
