@@ -217,33 +217,16 @@ def _seconds(text: str | None, flag: str) -> float | None:
     return sum(p * 60**i for i, p in enumerate(reversed(parts)))
 
 
-def _library_embedder(enabled: bool):
-    """The question embedder (Triton's, started here unless one runs at $TRITON_URL), or None: (embed, closer)."""
-    if not enabled:
-        return None, lambda: None
-    from .model_clients import TritonModels  # noqa: PLC0415
-    from .pipeline import Services  # noqa: PLC0415
-
-    services = Services(need_bus=False, models=("embedder",))
-    services.__enter__()
-    models = TritonModels(services.triton_url)
-
-    def close() -> None:
-        models.close()
-        services.__exit__(None, None, None)
-
-    return models.embed, close
-
-
 def cmd_search(args) -> int:
     from .events import fmt_time  # noqa: PLC0415
     from .graph import Span  # noqa: PLC0415
     from .library import search  # noqa: PLC0415
+    from .services import question_embedder  # noqa: PLC0415
 
     lo, hi = _seconds(args.t_from, "--from"), _seconds(args.t_to, "--to")
     span = Span(lo or 0.0, hi if hi is not None else 1e12) if lo is not None or hi is not None else None
     with _open_graph(args) as graph:
-        embed, close = _library_embedder(args.semantic)
+        embed, close = question_embedder(args.semantic)
         try:
             moments = search(
                 graph,
@@ -375,12 +358,13 @@ def cmd_ask(args) -> int:
 def _ask_library(args) -> int:
     """``ask --library QUESTION``: one question over every video (or ``--videos``), cited by video and moment."""
     from .library import LibraryAsk, citation_line  # noqa: PLC0415
+    from .services import question_embedder  # noqa: PLC0415
 
     if args.template or args.session:
         raise LookupError("--library asks one question of many videos: --template and --session work on one video (give its id)")
     question = " ".join(x for x in (args.video_id, args.question) if x)
     with _open_graph(args) as graph:
-        embed, close = _library_embedder(True)
+        embed, close = question_embedder(True)
         try:
             answer = LibraryAsk(graph, embed=embed).ask(question, videos=_video_list(args.videos))
         finally:

@@ -121,7 +121,7 @@ def transcribe_regions(models, pcm: np.ndarray, spans: list[tuple[float, float]]
         said.set_data_from_numpy(np.array([[language.encode()]], dtype=np.object_), binary_data=True)
         inputs.append(said)
     with stage("ASR (Triton)"):
-        result = models._infer(ASR_MODEL, inputs, [httpclient.InferRequestedOutput("SEGMENTS_JSON", binary_data=True)])
+        result = models.infer(ASR_MODEL, inputs, [httpclient.InferRequestedOutput("SEGMENTS_JSON", binary_data=True)])
     raw = result.as_numpy("SEGMENTS_JSON").reshape(-1)[0]
     doc = json.loads(raw.decode() if isinstance(raw, bytes) else raw)
     return sorted(TranscriptSegment.all_from(doc), key=lambda seg: seg.start)
@@ -143,7 +143,7 @@ def speaker_embeddings(models, pcm: np.ndarray, spans: list[tuple[float, float]]
     audio.set_data_from_numpy(np.ascontiguousarray(pcm, dtype=np.float32)[None, :], binary_data=True)
     where = httpclient.InferInput("SPANS", [1, len(spans), 2], "FP32")
     where.set_data_from_numpy(np.asarray(spans, np.float32).reshape(1, -1, 2), binary_data=True)
-    result = models._infer(SPEAKER_MODEL, [audio, where], [httpclient.InferRequestedOutput("EMBEDDINGS", binary_data=True)])
+    result = models.infer(SPEAKER_MODEL, [audio, where], [httpclient.InferRequestedOutput("EMBEDDINGS", binary_data=True)])
     return result.as_numpy("EMBEDDINGS").reshape(-1, 256).astype(np.float32)
 
 

@@ -152,7 +152,7 @@ def ground_frame(models, rgb: np.ndarray, prompt: str, t: float = 0.0, threshold
         inputs.append(httpclient.InferInput("THRESHOLD", [1, 1], "FP32"))
         inputs[-1].set_data_from_numpy(np.array([[threshold]], np.float32), binary_data=True)
     outputs = [httpclient.InferRequestedOutput(n, binary_data=True) for n in ("BOXES", "SCORES", "PHRASES")]
-    result = models._infer(MODEL, inputs, outputs)
+    result = models.infer(MODEL, inputs, outputs)
     phrases = tuple(p.decode("utf-8") if isinstance(p, bytes) else str(p) for p in result.as_numpy("PHRASES").reshape(-1))
     return FrameBoxes(t, result.as_numpy("BOXES").reshape(-1, 4).astype(np.float32), result.as_numpy("SCORES").reshape(-1).astype(np.float32), phrases)
 

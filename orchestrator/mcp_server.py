@@ -62,9 +62,9 @@ class Library:
             if not self._embed_tried:
                 self._embed_tried = True
                 try:
-                    from .__main__ import _library_embedder  # noqa: PLC0415
+                    from .services import question_embedder  # noqa: PLC0415
 
-                    self._embed, self._embed_closer = _library_embedder(True)
+                    self._embed, self._embed_closer = question_embedder(True)
                 except Exception as exc:  # noqa: BLE001 - answers go on by words alone
                     log.warning("no question embedder (%s); answering by words alone", exc)
             return self._embed

@@ -114,7 +114,7 @@ class TritonModels:
                 out[model] = False
         return out
 
-    def _infer(self, model: str, inputs, outputs):
+    def infer(self, model: str, inputs, outputs):
         """One request; a dropped connection or a busy server is retried (0.5 s, 1 s, 2 s ... apart, ``retries`` times)."""
         try:
             for attempt in Retrying(
@@ -176,13 +176,13 @@ class TritonModels:
             return self._parse_detections(handle.get_result())
         except TRANSPORT_ERRORS:
             inputs, outputs = self._detector_request(chunk)  # retried synchronously, with backoff
-            return self._parse_detections(self._infer("detector", inputs, outputs))
+            return self._parse_detections(self.infer("detector", inputs, outputs))
 
     # -- audio ------------------------------------------------------------------------------
     def _audio_json(self, model: str, pcm: np.ndarray, output: str):
         inp = httpclient.InferInput("AUDIO", [1, len(pcm)], "FP32")
         inp.set_data_from_numpy(np.ascontiguousarray(pcm, dtype=np.float32)[None, :], binary_data=True)
-        result = self._infer(model, [inp], [httpclient.InferRequestedOutput(output, binary_data=True)])
+        result = self.infer(model, [inp], [httpclient.InferRequestedOutput(output, binary_data=True)])
         raw = result.as_numpy(output).reshape(-1)[0]
         return json.loads(raw.decode() if isinstance(raw, bytes) else raw)
 
@@ -219,7 +219,7 @@ class TritonModels:
             rows = np.array([[t.encode("utf-8")] for t in texts[i : i + batch]], dtype=np.object_)
             inp = httpclient.InferInput("TEXT", list(rows.shape), "BYTES")
             inp.set_data_from_numpy(rows, binary_data=True)
-            result = self._infer("embedder", [inp], [httpclient.InferRequestedOutput("EMBEDDING", binary_data=True)])
+            result = self.infer("embedder", [inp], [httpclient.InferRequestedOutput("EMBEDDING", binary_data=True)])
             parts.append(result.as_numpy("EMBEDDING"))
         return np.concatenate(parts).astype(np.float32)
 

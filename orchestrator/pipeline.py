@@ -2,7 +2,7 @@
 
     probe → plan windows → for each window not yet done:
         analysis (executors.py → analysis.py): decode video and audio once, run each lane's ``analyse``
-        assembly (here, in window order): each lane's ``assemble`` with its carried state → events and relations
+        assembly (assembly.py, in window order): each lane's ``assemble`` with its carried state → events and relations
         → embeddings (Triton) → relations across lanes → rules → EventGraph.write_window (one transaction) → progress
 
 The analysis of a window is a pure function of its ``WindowTask`` and runs a few windows ahead, on threads here or
@@ -17,31 +17,33 @@ import logging
 import pickle
 import time
 from collections import deque
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Callable
 
-from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt
+from tenacity import RetryCallState
 
 from .alerts import active_rules, rerun_rules, rules_dir
 from .analysis import WindowAnalysis, WindowTask, lanes_for, reconnect_models, release_readers, window_tasks
 from .bus import progress_channel
 from .config import IngestConfig
-from .events import build_relations
+from .assembly import MODEL_ATTEMPTS, STATE_VERSION, PipelineState, WindowAssembler, WindowScope, model_retries, still_failing
 from .executors import WindowExecutor, WindowLost, make_executor
-from .graph import EventGraph, WindowResult
-from .lanes import AssemblyContext, Lane, LaneOutput
-from .media import MediaError, MediaInfo, probe
+from .graph import EventGraph
+from .lanes import Lane
+from .media import MediaError, probe
 from .messages import Progress
-from .model_clients import ModelError, TritonModels
+from .model_clients import ModelError
 from .profiling import role, stage
 from .rules import Rule, RulesEngine
 from .scenes import scene_segments
 from .services import Services
 from .weights import file_sha256
-from .windows import Window, plan_windows
+from .windows import plan_windows
 
 __all__ = [
+    "MODEL_ATTEMPTS",
+    "STATE_VERSION",
     "IngestSummary",
     "Ingestor",
     "PipelineState",
@@ -55,27 +57,10 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-STATE_VERSION = 3  # 3: each lane carries its own state (2: the motion gate and speech coverage left the checkpoint)
-MODEL_ATTEMPTS = 3
-
-
-def model_retries(attempts: int, errors, before_retry: Callable[[RetryCallState], None]) -> Retrying:
-    """The ingest's retry policy: up to ``attempts`` tries while one of ``errors`` is raised, ``before_retry`` (recover
-    the models, submit again) between tries, at once (recovering is the wait); the last error is raised as it was."""
-    return Retrying(stop=stop_after_attempt(attempts), retry=retry_if_exception_type(errors), before_sleep=before_retry, reraise=True)
 
 
 def database_path(home: Path) -> Path:
     return Path(home) / "events.duckdb"
-
-
-@dataclass
-class PipelineState:
-    """Everything that must survive between windows; pickled into each window's checkpoint. Only the driver's
-    assembly carries state (each lane its own): a window's analysis depends on nothing but its ``WindowTask``."""
-
-    version: int = STATE_VERSION
-    lanes: dict[str, Any] = field(default_factory=dict)  # lane name → its carried state
 
 
 @dataclass
@@ -108,91 +93,7 @@ class Ingestor:
         self.services = services
         self.rules = RulesEngine(rules if rules is not None else active_rules(self.home))
         self.executor = executor  # None: made from config.executor for each ingest
-        self._models: TritonModels | None = None
-
-    def _driver_models(self) -> TritonModels:
-        if self._models is None:
-            self._models = self.services.models()
-        return self._models
-
-    def _drop_driver_models(self) -> None:
-        if self._models is not None:
-            try:
-                self._models.close()
-            except Exception as exc:  # noqa: BLE001 - a dead connection may not close cleanly
-                log.debug("closing the driver's Triton client: %s", exc)
-            self._models = None
-
-    def _assemble(
-        self, graph: EventGraph, info: MediaInfo, w: Window, last: bool, video_id: str, lanes: list[Lane], state: PipelineState, analysis: WindowAnalysis
-    ) -> WindowResult:
-        t0 = time.monotonic()
-        out = LaneOutput(
-            frames=[
-                {"t": round(d.t, 3), "reason": d.reason, "motion": round(d.motion, 4), "scene_score": round(d.scene_score, 4)}
-                for d in analysis.frames
-                if d.keep
-            ]
-        )
-        for lane in lanes:
-            if lane.name in analysis.lanes:
-                ctx = AssemblyContext(info, w, self.config, w.t_end >= info.duration_s - 1e-3, state.lanes.get(lane.name))
-                with stage(f"assemble {lane.name}"):
-                    part = lane.assemble(analysis.lanes[lane.name], ctx)
-                out.events += part.events
-                out.relations += part.relations
-                out.detections += part.detections
-                out.tracks += part.tracks
-                out.vectors += part.vectors
-        events = sorted(out.events, key=lambda e: (e.t_start, e.id))
-        relations = out.relations
-        vectors = self._driver_models().embed([e.describe() for e in events])
-        with stage("relations"):
-            relations += build_relations(events, self.config.precedes_gap_s, previous=graph.last_event(video_id, w.index))
-        if self.rules.rules:  # alerts appear while ingest is still running
-            history = graph.events_between(video_id, w.t_start - self.rules.horizon_s(), before_window=w.index)
-            tracks_here = sorted({e.track_id for e in events if e.track_id is not None})
-            dets = graph.detections_for_tracks(video_id, tracks_here) + out.detections
-            alerts, alert_rels = self.rules.evaluate(history, events, dets, info.duration_s if last else None, w.t_end, w.index)
-            events += alerts
-            relations += alert_rels
-        with stage("checkpoint"):
-            saved = pickle.dumps(state)
-        return WindowResult(
-            video_id,
-            w.index,
-            w.t_start,
-            w.t_end,
-            frames=out.frames,
-            detections=out.detections,
-            tracks=out.tracks,
-            vectors=out.vectors,
-            events=events,
-            relations=relations,
-            embeddings=vectors,
-            state=saved,
-            frames_scanned=len(analysis.frames),
-            wall_s=analysis.wall_s + time.monotonic() - t0,
-            lanes=tuple(lane.name for lane in lanes if lane.name in analysis.lanes),
-        )
-
-    def _assemble_with_retries(self, graph, info, w, last, video_id, lanes, state, analysis, attempts: int = MODEL_ATTEMPTS) -> WindowResult:
-        """Assembly retried with the models recovered if the embedder fails; the state is restored before a retry,
-        so the tracker never sees a frame twice."""
-        snapshot = pickle.dumps(state)
-
-        def recover(retry: RetryCallState) -> None:
-            log.warning("window %d: %s; recovering the models and retrying (%d/%d)", w.index, retry.outcome.exception(), retry.attempt_number, attempts - 1)
-            self.services.recover_models()
-            self._drop_driver_models()
-
-        try:
-            for attempt in model_retries(attempts, ModelError, recover):
-                with attempt:
-                    return self._assemble(graph, info, w, last, video_id, lanes, pickle.loads(snapshot), analysis)
-        except ModelError as exc:
-            raise ModelError(f"{exc} — still failing after {attempts} tries; check the Triton log") from exc
-        raise AssertionError("unreachable")
+        self.assembler = WindowAssembler(self.config, self.rules, services)
 
     def _await_analysis(self, executor: WindowExecutor, task: WindowTask, handle, attempts: int = MODEL_ATTEMPTS) -> WindowAnalysis:
         """The window's analysis, submitted again when its worker died or a model call failed (models recovered first)."""
@@ -221,7 +122,7 @@ class Ingestor:
                             "to retry"
                         ) from None
         except ModelError as exc:
-            raise ModelError(f"{exc} — still failing after {attempts} tries; check the Triton log") from exc
+            raise still_failing(exc, attempts) from exc
         raise AssertionError("unreachable")
 
     def _resume_state(
@@ -300,7 +201,8 @@ class Ingestor:
                     analysis = self._await_analysis(executor, task, handle)
                 top_up()  # the next windows are analysed while this one is assembled and written
                 decoder = analysis.decoder if analysis.decoder != "none" else decoder
-                result = self._assemble_with_retries(graph, info, w, w.index == windows[-1].index, video_id, lanes, state, analysis)
+                scope = WindowScope(video_id, info, w, w.index == windows[-1].index, lanes)
+                result = self.assembler.assemble_with_retries(graph, scope, state, analysis)
                 with stage("checkpoint"):
                     state = pickle.loads(result.state)  # what was saved is what the next window continues from
                 with stage("DuckDB write"):
@@ -322,7 +224,7 @@ class Ingestor:
                     on_progress(message.model_dump(exclude_none=True, exclude={"v"}))
             with stage("scenes"):
                 scenes = scene_segments(graph, video_id, info.duration_s)
-                graph.write_scenes(video_id, scenes, self._driver_models().embed([e.text for e in scenes]))
+                graph.write_scenes(video_id, scenes, self.assembler.models().embed([e.text for e in scenes]))
             graph.set_video_status(video_id, "done")
             counts = graph.counts(video_id)
             kept, scanned_total = graph.frame_totals(video_id)
@@ -368,5 +270,5 @@ class Ingestor:
             if executor is not None and executor is not self.executor:
                 executor.close()
             release_readers()
-            self._drop_driver_models()
+            self.assembler.drop_models()
             graph.close()

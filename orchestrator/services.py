@@ -71,3 +71,20 @@ class Services:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def question_embedder(enabled: bool):
+    """The question embedder for a read-only command (Triton's, started here unless one runs at $TRITON_URL), or
+    None: ``(embed, close)``."""
+    if not enabled:
+        return None, lambda: None
+
+    services = Services(need_bus=False, models=("embedder",))
+    services.__enter__()
+    models = TritonModels(services.triton_url)
+
+    def close() -> None:
+        models.close()
+        services.__exit__(None, None, None)
+
+    return models.embed, close

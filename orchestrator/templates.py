@@ -182,7 +182,7 @@ class Findings:
     def first_time(self) -> float | None:
         return min((s.t_start for v in self.items.values() for s in v), default=None)
 
-    def _runs(self, seen: list[_Seen]) -> list[list[_Seen]]:
+    def runs(self, seen: list[_Seen]) -> list[list[_Seen]]:
         runs: list[list[_Seen]] = []
         for s in sorted(seen, key=lambda s: (s.t_start, s.t_end)):
             if runs and s.t_start <= max(r.t_end for r in runs[-1]) + self.gap_s:
@@ -199,7 +199,7 @@ class Findings:
         return f"from {self.cite(first.first)} to {self.cite(last.last, 'end')}"
 
     def line(self, what: str, max_times: int = 6) -> str:
-        runs = self._runs(self.items[what])
+        runs = self.runs(self.items[what])
         n = len(self.items[what])
         if len(runs) == 1:
             return f"{what} {self._when(runs[0])}" + (f" ({plural(n, self.noun)})" if n > 1 else "")
@@ -398,7 +398,7 @@ class Templates:
             if f.count():
                 found.append(plural(f.count(), label))
         if near:
-            found.append(plural(sum(len(near._runs(v)) for v in near.items.values()), "stretch") + " of people near vehicles")
+            found.append(plural(sum(len(near.runs(v)) for v in near.items.values()), "stretch") + " of people near vehicles")
         if motion.count():
             found.append(plural(motion.count(), "sudden motion"))
         if watched.count():

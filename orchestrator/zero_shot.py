@@ -83,7 +83,7 @@ def _call(models, space: str, name: str, rows: np.ndarray, dtype: str) -> Embedd
     inp = httpclient.InferInput(name, list(rows.shape), dtype)
     inp.set_data_from_numpy(rows, binary_data=True)
     outs = [httpclient.InferRequestedOutput(n, binary_data=True) for n in ("EMBEDDING", "LOGIT")]
-    result = models._infer(space, [inp], outs)
+    result = models.infer(space, [inp], outs)
     logit = result.as_numpy("LOGIT").reshape(-1, 2)[0]
     return Embedded(result.as_numpy("EMBEDDING").astype(np.float32), float(logit[0]), float(logit[1]))
 
@@ -119,7 +119,7 @@ def embed_clips(models, clips: list[np.ndarray]) -> np.ndarray:
 def models_of(embed):
     """The Triton client behind a retriever's ``embed`` (``TritonModels.embed``, bound), or None."""
     owner = getattr(embed, "__self__", None)
-    return owner if owner is not None and hasattr(owner, "serves") and hasattr(owner, "_infer") else None
+    return owner if owner is not None and hasattr(owner, "serves") and hasattr(owner, "infer") else None
 
 
 # -- the calibrated match ---------------------------------------------------------------------

@@ -1,10 +1,11 @@
-"""The ingest's retry policy (pipeline.model_retries, tenacity): a window whose worker died or whose model call
+"""The ingest's retry policy (assembly.model_retries, tenacity): a window whose worker died or whose model call
 failed is submitted again after the models are recovered, a bounded number of times; other errors are not retried."""
 
 from __future__ import annotations
 
 import pytest
 
+from orchestrator.assembly import WindowScope
 from orchestrator.executors import WindowLost
 from orchestrator.media import MediaError
 from orchestrator.model_clients import ModelError
@@ -77,17 +78,19 @@ def test_a_window_that_times_out_is_not_retried(ingestor):
 def test_assembly_is_retried_from_the_saved_state(ingestor, monkeypatch):
     seen = []
 
-    def assemble(graph, info, w, last, video_id, lanes, state, analysis):
+    def assemble(graph, scope, state, analysis):
         seen.append(state)
         state["frames"] += 1  # a try that fails half-way must not leak into the next one
         if len(seen) < 3:
             raise ModelError("model 'embedder' failed: reset")
         return "result"
 
-    monkeypatch.setattr(ingestor, "_assemble", assemble)
-    monkeypatch.setattr(ingestor, "_drop_driver_models", lambda: None)
-    assert ingestor._assemble_with_retries(None, None, Task.window, False, "v", [], {"frames": 0}, None) == "result"
+    assembler = ingestor.assembler
+    monkeypatch.setattr(assembler, "assemble", assemble)
+    monkeypatch.setattr(assembler, "drop_models", lambda: None)
+    scope = WindowScope("v", None, Task.window, False, [])
+    assert assembler.assemble_with_retries(None, scope, {"frames": 0}, None) == "result"
     assert [s["frames"] for s in seen] == [1, 1, 1] and ingestor.services.recovered == 2
     seen.clear()
     with pytest.raises(ModelError, match="still failing after 2 tries"):
-        ingestor._assemble_with_retries(None, None, Task.window, False, "v", [], {"frames": 0}, None, attempts=2)
+        assembler.assemble_with_retries(None, scope, {"frames": 0}, None, attempts=2)
