@@ -167,6 +167,8 @@ def test_openai_client_chat_completions(api):
     lib = client.chat.completions.create(model="library", messages=[{"role": "user", "content": "what is said about the railway station?"}], stream=True)
     lib_text = "".join(c.choices[0].delta.content or "" for c in lib if c.choices)
     assert re.search(r"ground_truth\.mp4 \[\d\d:\d\d\]", lib_text)
+    by_name = client.chat.completions.create(model="Ground_Truth.mp4", messages=[{"role": "user", "content": "When does the person appear?"}])
+    assert by_name.model == api.video_id and by_name.model_extra["citations"][0]["label"] == "person"  # a file name names its video
     with pytest.raises(NotFoundError, match="unknown model 'cam9'"):
         client.chat.completions.create(model="cam9", messages=[{"role": "user", "content": "hi"}])
     with pytest.raises(UnprocessableEntityError, match="end messages with the user's question"):

@@ -186,7 +186,7 @@ class ChatMessage(BaseModel):
 class ChatRequest(BaseModel):
     model_config = ConfigDict(extra="allow")  # temperature, max_tokens ... are accepted and have no effect
 
-    model: str = Field(description='a video id (GET /v1/models) or "library"')
+    model: str = Field(description='a video id (GET /v1/models), a video\'s file name when only one has it, or "library"')
     messages: list[ChatMessage] = Field(min_length=1)
     stream: bool = False
 
@@ -562,7 +562,18 @@ def build_router(state, users: dict[str, str] | None) -> APIRouter:
             data.append({"id": v["video_id"], "object": "model", "created": created, "owned_by": "video-detective", "name": v["name"]})
         return {"object": "list", "data": data}
 
-    @router.post("/v1/chat/completions", tags=["openai"], summary="OpenAI-compatible chat: model is a video id or 'library'")
+    def _video_model(model: str, who_owns: str | None) -> str:
+        """The video a chat's ``model`` names: its id, or its file name when one visible video has that name."""
+        if library.may_see(model, who_owns) and library.video(model) is not None:
+            return model
+        named = [v["video_id"] for v in library.videos(who_owns) if v["name"].casefold() == model.strip().casefold()]
+        if len(named) == 1:
+            return named[0]
+        if named:
+            raise ApiError(400, f"{len(named)} videos are named {model!r}: use one of their ids as model ({', '.join(named)})", "invalid_request_error")
+        raise ApiError(404, f"unknown model {model!r}: use a video id or file name from GET /v1/models, or 'library'", "not_found_error")
+
+    @router.post("/v1/chat/completions", tags=["openai"], summary="OpenAI-compatible chat: model is a video id (or file name) or 'library'")
     def chat(body: ChatRequest, user: str | None = Depends(who)):
         question = _last_question(body.messages)
         created, cid = int(time.time()), f"chatcmpl-{uuid.uuid4().hex[:24]}"
@@ -570,8 +581,7 @@ def build_router(state, users: dict[str, str] | None) -> APIRouter:
             a = library_answer(question, visible_ids(user, None))
             text, citations, session = a.answer, a.citations, None
         else:
-            if not library.may_see(body.model, owner(user)) or library.video(body.model) is None:
-                raise ApiError(404, f"unknown model {body.model!r}: use a video id from GET /v1/models, or 'library'", "not_found_error")
+            body.model = _video_model(body.model, owner(user))
             key = _history_key(owner(user), body.model, body.messages[:-1])
             session = _remembered_session(state.redis, key) or new_session_id()
             session = session_for(session, user)
