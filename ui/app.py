@@ -645,6 +645,10 @@ def build_ui(state: AppState) -> gr.Blocks:
         seen = gr.State("")  # what the page last drew: "<video>:<windows done>"
         started = gr.State(None)  # the video whose "ingest has started" message is showing, until it finishes
         gr.Markdown("## Video Detective\nAsk what happened, and when. Every cited moment is a link that seeks the player.")
+        # -- the library search (ui/search_panel.py): its box, filters and results; wired below, once the picker exists
+        from .search_panel import SearchPanel  # noqa: PLC0415 - search_panel uses this module's parse_clock and PRIVATE
+
+        library_search = SearchPanel(state)
         with gr.Row():
             with gr.Column(scale=3):
                 with gr.Row():
@@ -938,4 +942,5 @@ def build_ui(state: AppState) -> gr.Blocks:
             return gr.update(choices=state.choices(owner), value=first), state.status_md(), session_id
 
         demo.load(on_load, None, [picker, status, session], **PRIVATE)
+        library_search.wire(demo, picker, current)  # a moment clicked opens its video at its time (the picker's own selection)
     return demo

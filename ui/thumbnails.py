@@ -1,4 +1,4 @@
-"""Key-frame thumbnails of events, for the events table and the timeline's hover card.
+"""Key-frame thumbnails of events, for the events table, the timeline's hover card and the library search's results.
 
 An event's key frame is the one retrieval shows a VLM: an object's best (most confident) sighting
 (``attrs["best_t"]``), otherwise the middle of the event. Thumbnails are small JPEG files under
@@ -61,12 +61,15 @@ class Thumbnails:
         folder = self.root / video_id
         return sum(1 for _ in folder.glob("*.jpg")) if folder.is_dir() else 0
 
+    def pending(self, video_id: str) -> bool:
+        """Whether thumbnails of the video are still queued or being made."""
+        with self._lock:
+            return any(v == video_id for v, _ in self._pending)
+
     def version(self, video_id: str) -> str:
         """Changes when the page should redraw with new thumbnails: every 25 made, and once none is left to make
         (so a long video's table is not redrawn for each one)."""
-        with self._lock:
-            pending = any(v == video_id for v, _ in self._pending)
-        return f"{self.ready(video_id) // 25}{'+' if pending else ''}"
+        return f"{self.ready(video_id) // 25}{'+' if self.pending(video_id) else ''}"
 
     def request(self, video_id: str, media_path: str | None, events: list[Event]) -> int:
         """Queue the thumbnails still missing for ``events``; returns how many were queued."""
