@@ -28,11 +28,38 @@ def cmd_ingest(args) -> int:
 
     home = _home(args)
     if Path(args.path).expanduser().is_dir():
+        if args.recorded_at:
+            raise LookupError("--recorded-at gives one video's recording start: give a video file, not a folder")
         with HomeLock(home, "ingest", detail=Path(args.path).name + "/"):
-            return _ingest_folder(args, home)
+            return _watch_folder(args, home) if args.watch else _ingest_folder(args, home)
+    if args.watch:
+        raise LookupError(f"--watch watches a folder for new videos; {args.path} is not a folder")
+    recorded_at = None
+    if args.recorded_at:
+        from .clock import parse_recorded_at  # noqa: PLC0415
+
+        recorded_at = parse_recorded_at(args.recorded_at)  # a bad time fails before anything starts
     # a second writer is told first, before the heavy imports, the probe and any model server
     with HomeLock(home, "ingest", detail=Path(args.path).name):
-        return _ingest_holding_home(args, home)
+        try:
+            return _ingest_holding_home(args, home)
+        finally:
+            if recorded_at is not None:
+                _give_recorded_at(home, args.path, recorded_at)
+
+
+def _give_recorded_at(home: Path, path: str, at) -> None:
+    """``--recorded-at``: the video registered for this file gets the recording start given (kept over its metadata)."""
+    from .graph import EventGraph  # noqa: PLC0415
+    from .pipeline import database_path  # noqa: PLC0415
+
+    if not database_path(home).exists():
+        return
+    with EventGraph(database_path(home)) as graph:
+        video_id = graph.video_at_path(str(Path(path).expanduser().resolve()))
+        if video_id:
+            graph.set_recorded_at(video_id, at)
+            print(f"video {video_id}: recorded at {at:%Y-%m-%d %H:%M:%S} UTC (given)", file=sys.stderr)
 
 
 def _ingest_holding_home(args, home: Path) -> int:
@@ -78,46 +105,118 @@ def _ingest_holding_home(args, home: Path) -> int:
 VIDEO_SUFFIXES = {".mp4", ".m4v", ".mov", ".mkv", ".avi", ".webm", ".mpg", ".mpeg", ".ts", ".mts", ".m2ts", ".wmv", ".flv", ".3gp", ".ogv"}
 
 
-def _ingest_folder(args, home: Path) -> int:
-    """Every video file of a folder, in name order, with one Triton for all: a finished one is found by its content hash and
-    skipped, a partial one resumes, a bad one is reported and the rest go on; a summary at the end."""
+def _ingest_one(ingestor, path: Path, head: str) -> dict:
+    """One file of a folder: ingested (or skipped when already done), or reported as failed while the rest go on; one line."""
     from .graph import StorageError  # noqa: PLC0415
+
+    try:
+        s = ingestor.ingest(path)
+    except StorageError:
+        raise  # the disk is full: every later file would fail the same way
+    except Exception as exc:  # noqa: BLE001 - one bad file is reported; the rest go on
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        print(f"{head}: FAILED: {reason}", file=sys.stderr, flush=True)
+        return {"path": str(path), "name": path.name, "status": "failed", "error": reason}
+    skipped = s.windows_resumed >= s.windows
+    what = "already ingested, skipped" if skipped else (f"{s.windows} windows ({s.windows_resumed} resumed), {s.events} events in {s.wall_s:.1f} s")
+    print(f"{head}: video {s.video_id}: {what}", file=sys.stderr, flush=True)
+    return {**s.to_dict(), "path": str(path), "name": path.name, "status": "skipped" if skipped else "ingested", "wall_s": s.wall_s}
+
+
+def _folder_videos(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in VIDEO_SUFFIXES and not p.name.startswith("."))
+
+
+def _watch_folder(args, home: Path) -> int:
+    """``ingest DIR --watch``: the videos already there, then each new one once it is complete, until Ctrl-C or SIGTERM.
+
+    Polling, not file-system events: a file is complete when its size and modification time are the same at two polls
+    and it was last written ``--settle-s`` ago, which needs a stat of every candidate anyway; inotify misses writes on
+    the network shares (NFS, SMB) footage often lives on; and an ingest takes minutes, so a poll every few seconds
+    loses nothing. A file that failed is tried again only when it changes."""
+    import signal  # noqa: PLC0415
+    import time  # noqa: PLC0415
+
     from .pipeline import Ingestor, Services  # noqa: PLC0415
 
     folder = Path(args.path).expanduser()
-    files = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in VIDEO_SUFFIXES and not p.name.startswith("."))
-    others = sum(1 for p in folder.iterdir() if p.is_file() and p not in files)
-    if not files:
-        raise LookupError(
-            f"{folder} is a directory with no video files in it (looked for {', '.join(sorted(VIDEO_SUFFIXES))}): put videos in it, or give one video file"
-        )
+    if args.poll_s <= 0 or args.settle_s < 0:
+        raise LookupError(f"--poll-s takes seconds above 0 and --settle-s seconds from 0; got {args.poll_s:g} and {args.settle_s:g}")
+    config = _folder_config(args)
+    handled: dict[Path, tuple[int, int]] = {}  # the (size, mtime) each file had when it was ingested or failed
+    last: dict[Path, tuple[int, int]] = {}  # at the previous poll
+    results: list[dict] = []
+    current: list[str] = []
+
+    def stop(signum, _frame) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        with Services() as services:
+            ingestor = Ingestor(home, services, config)
+            print(
+                f"watching {folder} for videos (every {args.poll_s:g} s; a file counts once unchanged for {args.settle_s:g} s); Ctrl-C stops",
+                file=sys.stderr,
+                flush=True,
+            )
+            while True:
+                now = time.time()
+                for path in _folder_videos(folder) if folder.is_dir() else []:
+                    try:
+                        st = path.stat()
+                    except FileNotFoundError:
+                        continue
+                    sig = (st.st_size, st.st_mtime_ns)
+                    before, last[path] = last.get(path), sig
+                    if handled.get(path) == sig or before != sig or st.st_size == 0 or now - st.st_mtime < args.settle_s:
+                        continue  # done already, still being written, or not yet seen twice
+                    current[:] = [path.name]
+                    results.append(_ingest_one(ingestor, path, f"[{len(results) + 1}] {path.name}"))
+                    current.clear()
+                    handled[path] = sig
+                time.sleep(args.poll_s)
+    except KeyboardInterrupt:
+        n = {k: sum(1 for r in results if r["status"] == k) for k in ("ingested", "skipped", "failed")}
+        during = f"; {current[0]} stopped mid-ingest, its finished windows saved (run again to resume)" if current else ""
+        print(f"stopped watching {folder}: {n['ingested']} ingested, {n['skipped']} already done, {n['failed']} failed{during}", file=sys.stderr, flush=True)
+        if args.json:
+            print(json.dumps({"folder": str(folder), **n, "videos": results, "interrupted": current[0] if current else None}, default=str))
+        return 0
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _folder_config(args) -> IngestConfig:
     lanes = tuple(x.strip() for x in args.lanes.split(",") if x.strip()) if args.lanes else lanes_from_env()
     try:
         from .lanes import resolve  # noqa: PLC0415
 
         resolve(lanes)
-        config = IngestConfig(window_s=args.window_s, executor=args.executor or get_settings().executor, lanes=lanes)
+        return IngestConfig(window_s=args.window_s, executor=args.executor or get_settings().executor, lanes=lanes)
     except ValueError as exc:
         raise LookupError(f"{exc} (--lanes or VDET_LANES)") from None
+
+
+def _ingest_folder(args, home: Path) -> int:
+    """Every video file of a folder, in name order, with one Triton for all: a finished one is found by its content hash and
+    skipped, a partial one resumes, a bad one is reported and the rest go on; a summary at the end."""
+    from .pipeline import Ingestor, Services  # noqa: PLC0415
+
+    folder = Path(args.path).expanduser()
+    files = _folder_videos(folder)
+    others = sum(1 for p in folder.iterdir() if p.is_file() and p not in files)
+    if not files:
+        raise LookupError(
+            f"{folder} is a directory with no video files in it (looked for {', '.join(sorted(VIDEO_SUFFIXES))}): put videos in it, or give one video file"
+        )
+    config = _folder_config(args)
     print(f"ingesting {len(files)} videos from {folder}" + (f" ({others} other files ignored)" if others else ""), file=sys.stderr)
     results: list[dict] = []
     with Services() as services:
         ingestor = Ingestor(home, services, config)
         for i, path in enumerate(files, 1):
-            head = f"[{i}/{len(files)}] {path.name}"
-            try:
-                s = ingestor.ingest(path)
-            except StorageError:
-                raise  # the disk is full: every later file would fail the same way
-            except Exception as exc:  # noqa: BLE001 - one bad file is reported; the rest go on
-                reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-                results.append({"path": str(path), "name": path.name, "status": "failed", "error": reason})
-                print(f"{head}: FAILED: {reason}", file=sys.stderr, flush=True)
-                continue
-            skipped = s.windows_resumed >= s.windows
-            results.append({**s.to_dict(), "path": str(path), "name": path.name, "status": "skipped" if skipped else "ingested", "wall_s": s.wall_s})
-            what = "already ingested, skipped" if skipped else (f"{s.windows} windows ({s.windows_resumed} resumed), {s.events} events in {s.wall_s:.1f} s")
-            print(f"{head}: video {s.video_id}: {what}", file=sys.stderr, flush=True)
+            results.append(_ingest_one(ingestor, path, f"[{i}/{len(files)}] {path.name}"))
     n = {k: sum(1 for r in results if r["status"] == k) for k in ("ingested", "skipped", "failed")}
     failed = [r["name"] for r in results if r["status"] == "failed"]
     line = f"{folder}: {n['ingested']} ingested, {n['skipped']} already done, {n['failed']} failed" + (
@@ -174,7 +273,10 @@ def cmd_videos(args) -> int:
         print(json.dumps(videos, default=str))
     else:
         for v in videos:
-            print(f"{v['video_id']}  {v['status']:9} {v['windows_done']}/{v['n_windows']} windows  {v['duration_s']:8.1f} s  {v['name']}")
+            at = v.get("recorded_at")
+            at = (at if isinstance(at, str) else at.isoformat(sep=" ")) if at else "-"
+            clock = f"{str(at)[:19]:19}" + (f" ({v['recorded_from']})" if v.get("recorded_from") else "")
+            print(f"{v['video_id']}  {v['status']:9} {v['windows_done']}/{v['n_windows']} windows  {v['duration_s']:8.1f} s  {clock:30} {v['name']}")
     return 0
 
 
@@ -218,6 +320,8 @@ def _seconds(text: str | None, flag: str) -> float | None:
 
 
 def cmd_search(args) -> int:
+    from datetime import datetime  # noqa: PLC0415
+
     from .events import fmt_time  # noqa: PLC0415
     from .graph import Span  # noqa: PLC0415
     from .library import search  # noqa: PLC0415
@@ -245,8 +349,11 @@ def cmd_search(args) -> int:
     if args.json:
         print(json.dumps([m.to_dict() for m in moments]))
     else:
+        from .clock import wall_label  # noqa: PLC0415
+
         for m in moments:
-            print(f"{m.video_name} [{fmt_time(m.t_start)}-{fmt_time(m.t_end)}] {m.kind:9} {m.label:14} {m.snippet}  ({m.score:.2f})")
+            wall = f" ({wall_label(datetime.fromisoformat(m.wall_time))})" if m.wall_time else ""
+            print(f"{m.video_name} [{fmt_time(m.t_start)}-{fmt_time(m.t_end)}]{wall} {m.kind:9} {m.label:14} {m.snippet}  ({m.score:.2f})")
         print(f"{len(moments)} moments", file=sys.stderr)
     return 0
 
@@ -389,6 +496,14 @@ def cmd_rules(args) -> int:
     from .pipeline import active_rules, database_path, rerun_rules  # noqa: PLC0415
 
     home = _home(args)
+    if args.library:  # rules run --library [FILE]: the one positional is the rule file
+        if args.file:
+            raise LookupError("rules run --library takes at most a rule FILE (choose videos with --videos)")
+        args.file, args.video_id = args.video_id, None
+    elif not args.video_id:
+        raise LookupError("rules run needs a VIDEO_ID (from `python -m orchestrator videos`), or --library for every video")
+    elif args.videos:
+        raise LookupError("--videos chooses videos for rules run --library")
     rules = load_rules(args.file) if args.file else active_rules(home)  # a bad file fails here, before anything changes
     if not rules:
         raise LookupError(f"no rules: pass a FILE or put *.yaml files in {home / 'rules'}")
@@ -397,15 +512,53 @@ def cmd_rules(args) -> int:
     with HomeLock(home, "rules"):
         graph = EventGraph(database_path(home))
         try:
-            alerts = rerun_rules(graph, args.video_id, rules)
+            if args.library:
+                from .alerts import rerun_library  # noqa: PLC0415
+
+                groups = rerun_library(graph, rules, _video_list(args.videos))
+            else:
+                alerts = rerun_rules(graph, args.video_id, rules)
         finally:
             graph.close()
+    if args.library:
+        _print_alerts(groups, args.json)
+        print(f"{sum(len(g.alerts) for g in groups)} alerts in {len(groups)} videos from {len(rules)} rules", file=sys.stderr)
+        return 0
     if args.json:
         print(json.dumps([a.to_dict() for a in alerts]))
     else:
         for a in sorted(alerts, key=lambda a: a.t_start):
             print(f"[{fmt_time(a.t_start)}] {a.attrs['severity']:8} {a.label}: {a.text}")
         print(f"{len(alerts)} alerts from {len(rules)} rules", file=sys.stderr)
+    return 0
+
+
+def _print_alerts(groups, as_json: bool) -> None:
+    """Alerts grouped by video: the video's name and recording start, then each alert's time in it and on the clock."""
+    from .clock import wall_label  # noqa: PLC0415
+    from .events import fmt_time  # noqa: PLC0415
+
+    if as_json:
+        print(json.dumps([g.to_dict() for g in groups], default=str))
+        return
+    for g in groups:
+        when = f", recorded {g.recorded_at:%Y-%m-%d %H:%M:%S} UTC" if g.recorded_at else ""
+        print(f"{g.name} ({g.video_id}{when}): {len(g.alerts)} alert{'' if len(g.alerts) == 1 else 's'}")
+        for a in g.alerts:
+            wall = g.wall_time(a)
+            print(f"  [{fmt_time(a.t_start)}]" + (f" ({wall_label(wall)})" if wall else "") + f" {a.attrs.get('severity', ''):8} {a.label}: {a.text}")
+
+
+def cmd_alerts(args) -> int:
+    """The alerts of every video (or ``--videos``), grouped by video, with the wall-clock time where it is known."""
+    from .alerts import library_alerts  # noqa: PLC0415
+
+    with _open_graph(args) as graph:
+        groups = library_alerts(graph, _video_list(args.videos))
+    if not args.all:
+        groups = [g for g in groups if g.alerts] if not args.videos else groups
+    _print_alerts(groups, args.json)
+    print(f"{sum(len(g.alerts) for g in groups)} alerts in {len(groups)} videos", file=sys.stderr)
     return 0
 
 
@@ -531,6 +684,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="where windows are analysed: local threads (default, or $VDET_EXECUTOR) or tasks on the Ray cluster at $RAY_ADDRESS",
     )
     p.add_argument("--lanes", help="comma-separated senses to run (default $VDET_LANES or all): " + ", ".join(DEFAULT_LANES))
+    p.add_argument("--watch", action="store_true", help="with a folder: keep running, ingesting each new video once it is complete; Ctrl-C stops")
+    p.add_argument("--poll-s", type=float, default=2.0, help="with --watch: seconds between looks at the folder (default 2)")
+    p.add_argument("--settle-s", type=float, default=5.0, help="with --watch: a file is complete once unchanged this many seconds (default 5)")
+    p.add_argument("--recorded-at", metavar="ISO", help="one video's recording start, e.g. 2026-11-30T14:00:00Z (default: its metadata, else its file name)")
     common(p)
     p.set_defaults(func=cmd_ingest)
 
@@ -575,11 +732,19 @@ def build_parser() -> argparse.ArgumentParser:
     rc.add_argument("file")
     rc.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS)
     rc.set_defaults(func=cmd_rules)
-    rr = rsub.add_parser("run", help="re-evaluate rules over a video's events, replacing its alerts")
-    rr.add_argument("video_id")
+    rr = rsub.add_parser("run", help="re-evaluate rules over a video's events (or with --library every video's), replacing its alerts")
+    rr.add_argument("video_id", nargs="?", help="the video's id (with --library: omit it; the one argument is the rule file)")
     rr.add_argument("file", nargs="?", help="rule file (default: <home>/rules/*.yaml)")
+    rr.add_argument("--library", action="store_true", help="every video of the home (or --videos); alerts listed by video")
+    rr.add_argument("--videos", help="with --library: comma-separated video ids or file names")
     common(rr)
     rr.set_defaults(func=cmd_rules)
+
+    p = sub.add_parser("alerts", help="list the alerts of every video, grouped by video, with the wall-clock time where known")
+    p.add_argument("--videos", help="comma-separated video ids or file names (default: every video with alerts)")
+    p.add_argument("--all", action="store_true", help="list videos without alerts too")
+    common(p)
+    p.set_defaults(func=cmd_alerts)
 
     p = sub.add_parser("export", help="cut moments of a video into one clip (NVENC on a GPU, libx264 on the CPU)")
     p.add_argument("video_id")

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 import duckdb
@@ -118,7 +119,8 @@ CREATE TABLE IF NOT EXISTS videos (
     video_id VARCHAR PRIMARY KEY, name VARCHAR, path VARCHAR, sha256 VARCHAR, size_bytes BIGINT,
     duration_s DOUBLE, width INTEGER, height INTEGER, fps DOUBLE, has_video BOOLEAN, has_audio BOOLEAN,
     info JSON, window_s DOUBLE, n_windows INTEGER, status VARCHAR, error VARCHAR,
-    created_at TIMESTAMP DEFAULT current_timestamp, updated_at TIMESTAMP DEFAULT current_timestamp
+    created_at TIMESTAMP DEFAULT current_timestamp, updated_at TIMESTAMP DEFAULT current_timestamp,
+    recorded_at TIMESTAMP, recorded_from VARCHAR
 );
 CREATE TABLE IF NOT EXISTS windows (
     video_id VARCHAR, idx INTEGER, t_start DOUBLE, t_end DOUBLE, status VARCHAR,
@@ -159,6 +161,8 @@ CREATE TABLE IF NOT EXISTS owners (
 );
 CREATE INDEX IF NOT EXISTS events_time ON events (video_id, t_start);
 ALTER TABLE windows ADD COLUMN IF NOT EXISTS lanes VARCHAR[];
+ALTER TABLE videos ADD COLUMN IF NOT EXISTS recorded_at TIMESTAMP;
+ALTER TABLE videos ADD COLUMN IF NOT EXISTS recorded_from VARCHAR;
 """
 
 PER_WINDOW_TABLES = ("frames", "detections", "events", "relations", "embeddings", "media_vectors")
@@ -259,6 +263,40 @@ class EventGraph:
                 n_windows,
             ],
         )
+        self._place_on_clock(video_id, path, name)
+
+    def _place_on_clock(self, video_id: str, path: str, name: str) -> None:
+        """The recording's start (its container's creation_time, else its file name's date and time), unless one was given."""
+        from .clock import recording_start  # noqa: PLC0415
+
+        row = self.con.execute("SELECT recorded_from FROM videos WHERE video_id = ?", [video_id]).fetchone()
+        if row is None or row[0] == "given":
+            return
+        at, source = recording_start(path, name)
+        self.con.execute("UPDATE videos SET recorded_at = ?, recorded_from = ? WHERE video_id = ?", [at, source, video_id])
+
+    def set_recorded_at(self, video_id: str, at: datetime | None) -> None:
+        """Give a video's recording start (naive UTC); None finds it again from the file's metadata or name."""
+        if at is None:
+            row = self.con.execute("SELECT path, name FROM videos WHERE video_id = ?", [video_id]).fetchone()
+            self.con.execute("UPDATE videos SET recorded_from = NULL WHERE video_id = ?", [video_id])
+            if row:
+                self._place_on_clock(video_id, row[0], row[1])
+            return
+        self.con.execute("UPDATE videos SET recorded_at = ?, recorded_from = 'given' WHERE video_id = ?", [at, video_id])
+
+    def video_at_path(self, path: str) -> str | None:
+        """The id of the video last registered from the file at ``path`` (a resolved path), or None."""
+        row = self.con.execute("SELECT video_id FROM videos WHERE path = ? ORDER BY updated_at DESC LIMIT 1", [path]).fetchone()
+        return row[0] if row else None
+
+    def _clock_columns(self, alias: str = "") -> str:
+        """recorded_at and recorded_from, or NULLs on a home written before they existed and opened read-only."""
+        if getattr(self, "_has_clock", None) is None:
+            cols = {r[0] for r in self.con.execute("SELECT column_name FROM duckdb_columns() WHERE table_name = 'videos'").fetchall()}
+            self._has_clock = "recorded_at" in cols
+        a = f"{alias}." if alias else ""
+        return f"{a}recorded_at, {a}recorded_from" if self._has_clock else "CAST(NULL AS TIMESTAMP) AS recorded_at, CAST(NULL AS VARCHAR) AS recorded_from"
 
     def set_video_status(self, video_id: str, status: str, error: str | None = None) -> None:
         self.con.execute("UPDATE videos SET status = ?, error = ?, updated_at = now() WHERE video_id = ?", [status, error, video_id])
@@ -276,7 +314,7 @@ class EventGraph:
 
     def videos(self) -> list[dict]:
         cur = self.con.execute(
-            """SELECT v.video_id, v.name, v.duration_s, v.status, v.n_windows, v.created_at,
+            f"""SELECT v.video_id, v.name, v.duration_s, v.status, v.n_windows, v.created_at, {self._clock_columns("v")},
                       (SELECT count(*) FROM windows w WHERE w.video_id = v.video_id AND w.status = 'done') AS windows_done
                FROM videos v ORDER BY v.created_at DESC"""
         )
@@ -749,7 +787,7 @@ class EventGraph:
     def select_videos(self, ids: tuple[str, ...] = (), names: tuple[str, ...] = (), since: str | None = None, until: str | None = None) -> list[dict]:
         """The videos whose id is one of ``ids`` or whose name is one of ``names`` (case-insensitive; every video when both
         are empty), ingested on or after ``since`` and before ``until`` (ISO dates), in name order."""
-        sql, params = "SELECT video_id, name, path, duration_s, status, n_windows, created_at FROM videos WHERE TRUE", []
+        sql, params = f"SELECT video_id, name, path, duration_s, status, n_windows, created_at, {self._clock_columns()} FROM videos WHERE TRUE", []
         if ids or names:
             sql += f" AND (video_id IN ({_marks(ids) or 'NULL'}) OR lower(name) IN ({_marks(names) or 'NULL'}))"
             params += [*ids, *(n.lower() for n in names)]

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 
 import pytest
 
@@ -152,8 +153,129 @@ def test_cli_ask_library_cites_video_and_moment(home, cli_env):
     assert r.returncode == 0, r.stderr
     out = json.loads(r.stdout.strip().splitlines()[-1])
     assert out["answer"].startswith("Found in 1 of 3 videos: cam1.mp4.") and "cam1.mp4 [00:33:21]" in out["answer"]
-    assert out["citations"] == [{"video_id": "cam1", "video_name": "cam1.mp4", "t_start": 2001.0, "t_end": 2030.0, "event_id": "object:3"}]
+    assert out["citations"] == [{"video_id": "cam1", "video_name": "cam1.mp4", "t_start": 2001.0, "t_end": 2030.0, "event_id": "object:3", "wall_time": None}]
     r = run_cli("ask", "--library", "what was said about the delivery?", "--home", str(home), "--videos", "cam1,cam2", env_extra=cli_env)
     assert r.returncode == 0 and r.stdout.startswith("I don't know — none of the 2 videos"), r.stdout + r.stderr
     bad = run_cli("ask", "--library", "is there a dog?", "--home", str(home), "--videos", "cam7", env_extra=cli_env)
     assert bad.returncode == 2 and bad.stderr.startswith("error: unknown video 'cam7'")
+
+
+# ---------------------------------------------------------------------------------------------
+# one clock: cam1 recorded from 13:00, cam2 from 14:00 on 30 November; the interview's start is not known
+
+NOW = datetime(2026, 12, 1, 9, 30)
+ON_THE_CLOCK = {"cam1": "2026-11-30 13:00:00", "cam2": "2026-11-30 14:00:00"}
+
+
+def _place(con) -> None:
+    for vid, at in ON_THE_CLOCK.items():
+        con.execute("UPDATE videos SET recorded_at = CAST(? AS TIMESTAMP), recorded_from = 'name' WHERE video_id = ?", [at, vid])
+
+
+@pytest.fixture(scope="module")
+def clock_graph():
+    con = library_graph()
+    _place(con)
+    g = EventGraph.over(con)
+    yield g
+    g.close()
+
+
+def test_a_wall_clock_question_finds_the_video_recording_then_and_the_offset_in_it(clock_graph):
+    a = LibraryAsk(clock_graph, embed=bag_embed).ask("what happened at 14:14 yesterday?", now=NOW)
+    assert a.text.startswith("14:14 on 30 Nov is in 1 recording: cam2.mp4 [00:14:00] (1 not on the clock, not asked: interview.mp4).")
+    assert {c.video_id for c in a.citations} == {"cam2"} and ("cam2", "object:1") in {(c.video_id, c.event_id) for c in a.citations}
+    assert "cam2.mp4 [00:14:03] (14:14:03, 30 Nov)" in a.text  # the truck, cited with its wall-clock time
+    assert a.plan["clock"] == {"asked": "14:14 on 30 Nov", "videos": {"cam2": "what happened at 14:00?"}}
+    truck = next(c for c in a.citations if c.event_id == "object:1")
+    assert (truck.t_start, truck.wall_time) == (843.0, "2026-11-30T14:14:03")
+    # the same moment an hour earlier is cam1's white car, not cam2's truck
+    b = LibraryAsk(clock_graph, embed=bag_embed).ask("was there a white car at 1:14 pm on 30 November?", now=NOW)
+    assert [(c.video_id, c.event_id) for c in b.citations] == [("cam1", "object:2")] and "cam1.mp4 [00:14:03] (13:14:03, 30 Nov)" in b.text
+
+
+def test_a_wall_clock_range_and_a_day(clock_graph):
+    ask = LibraryAsk(clock_graph, embed=bag_embed)
+    a = ask.ask("when did the white van appear between 14:00 and 14:30?", now=NOW)
+    assert [(c.video_id, c.event_id) for c in a.citations] == [("cam2", "object:1")]  # cam1's white car is at 13:14
+    assert a.plan["clock"]["videos"] == {"cam2": "when did the white van appear between 0:00 and 30:00?"}
+    dog = ask.ask("was there a dog yesterday?", now=NOW)
+    assert [(c.video_id, c.event_id) for c in dog.citations] == [("cam1", "object:3")]  # the interview's dog is off the clock
+    none = ask.ask("what happened at 9 am yesterday?", now=NOW)
+    assert none.citations == [] and none.text == (
+        "No recording covers 09:00 on 30 Nov: the videos on the clock are cam1.mp4 13:00–14:00 on 30 Nov, cam2.mp4 14:00–15:00 on 30 Nov."
+    )
+    other_day = ask.ask("what happened at 14:14 on 29 November?", now=NOW)
+    assert other_day.citations == [] and other_day.text.startswith("No recording covers 14:14 on 29 Nov")
+
+
+def test_without_a_clock_a_time_is_an_offset_as_before(graph, clock_graph):
+    # no video on the clock: 14:03 is 14 min 3 s into each video, both white vehicles
+    a = LibraryAsk(graph, embed=bag_embed).ask("what is seen at 14:03?", now=NOW)
+    assert {c.video_id for c in a.citations} >= {"cam1", "cam2"} and "clock" not in a.plan and "(1" not in a.text
+    # on the clock, a bare time no recording holds (0:40) still reads as an offset into each video
+    b = LibraryAsk(clock_graph, embed=bag_embed).ask("who is seen at 2:10?", now=NOW)
+    assert "clock" not in b.plan and ("cam1", "object:1") in {(c.video_id, c.event_id) for c in b.citations}
+
+
+def test_search_with_a_wall_clock_time(clock_graph):
+    found = search(clock_graph, "white 14:10-14:20", now=NOW)
+    assert {(m.video_id, m.event_id) for m in found} == {("cam2", "object:1"), ("cam2", "scene:1")}  # not cam1's white car at 13:14
+    truck = next(m for m in found if m.event_id == "object:1")
+    assert truck.wall_time == "2026-11-30T14:14:03" and truck.cite == "cam2.mp4 [14:03] (14:14:03, 30 Nov)"
+    at = search(clock_graph, "14:14 yesterday", now=NOW)  # a time alone: what is there then
+    assert {(m.video_id, m.event_id) for m in at} == {("cam2", "object:1"), ("cam2", "text:1"), ("cam2", "scene:1")}
+    assert {m.video_id for m in search(clock_graph, "car", now=NOW)} == {"cam1", "cam2"}  # no time: every video, wall times shown
+    assert all(m.wall_time for m in search(clock_graph, "car", now=NOW))
+
+
+DOG_RULES = """rules:
+  - id: dog-seen
+    severity: high
+    when:
+      presence: {object: dog}
+    message: A dog at {time}
+  - id: truck-seen
+    severity: low
+    when:
+      presence: {object: truck}
+    message: A truck at {time}
+"""
+
+
+def test_cli_rules_over_the_library_and_alerts_by_video(home):
+    import duckdb
+
+    from orchestrator.pipeline import database_path
+
+    con = duckdb.connect(str(database_path(home)))
+    _place(con)
+    con.close()
+    (home / "rules").mkdir()
+    (home / "rules" / "animals.yaml").write_text(DOG_RULES)
+    r = run_cli("rules", "run", "--library", "--home", str(home), "--json")
+    assert r.returncode == 0, r.stderr
+    groups = json.loads(r.stdout.strip().splitlines()[-1])
+    assert [(g["video_name"], [a["label"] for a in g["alerts"]]) for g in groups] == [
+        ("cam1.mp4", ["dog-seen"]),
+        ("cam2.mp4", ["truck-seen"]),
+        ("interview.mp4", []),
+    ]  # in recording order, the one off the clock last
+    assert groups[0]["alerts"][0]["wall_time"] == "2026-11-30T13:33:21" and groups[2]["recorded_at"] is None
+    assert r.stderr.strip().endswith("2 alerts in 3 videos from 2 rules")
+    listed = run_cli("alerts", "--home", str(home))
+    assert listed.returncode == 0, listed.stderr
+    assert listed.stdout.splitlines() == [
+        "cam1.mp4 (cam1, recorded 2026-11-30 13:00:00 UTC): 1 alert",
+        "  [33:21] (13:33:21, 30 Nov) high     dog-seen: A dog at 33:21",
+        "cam2.mp4 (cam2, recorded 2026-11-30 14:00:00 UTC): 1 alert",
+        "  [14:03] (14:14:03, 30 Nov) low      truck-seen: A truck at 14:03",
+    ]
+    only = run_cli("alerts", "--home", str(home), "--videos", "interview.mp4", "--json")
+    assert json.loads(only.stdout.strip().splitlines()[-1]) == [
+        {"video_id": "int1", "video_name": "interview.mp4", "recorded_at": None, "status": "done", "alerts": []}
+    ]
+    bad = run_cli("rules", "run", "--home", str(home))
+    assert bad.returncode == 2 and "needs a VIDEO_ID" in bad.stderr
+    listed = run_cli("videos", "--home", str(home))
+    assert "2026-11-30 14:00:00 (name)" in next(x for x in listed.stdout.splitlines() if x.endswith("cam2.mp4"))
