@@ -215,3 +215,46 @@ def test_a_sound_only_the_tagger_hears_is_one_event_across_windows():
     assert state.open == []
     # the video's last window closes what is open
     assert window(3, [tagged(3, "siren", 70.0, 80.0)], last=True) == [("siren", 70.0, 80.0)]
+
+
+def _thud(d: float = 0.12, f: float = 90.0) -> np.ndarray:
+    """A footstep's thump: a low partial or two, struck and gone (neither noise-like nor a tone that lasts)."""
+    t = _t(d)
+    return 0.4 * np.exp(-t * 30) * (np.sin(2 * np.pi * f * t) + 0.5 * np.sin(2 * np.pi * 2.3 * f * t))
+
+
+def test_a_thud_is_a_hit_but_not_next_to_speech():
+    assert [g[0] for g in _named(_scene(6, [(3, _thud())]))] == ["bang"]
+    # the same thump 0.3 s before voice activity starts is taken for the voice (a plosive the VAD's edge missed)
+    assert _named(_scene(6, [(3, _thud())]), speech=[(3.42, 5.5)]) == []
+    # a low hum that lasts is still nothing
+    assert _named(_scene(6, [(1, 0.3 * np.sin(2 * np.pi * 90 * _t(3)))])) == []
+
+
+def test_tagger_runs_start_where_the_tagger_first_hears_and_refine_a_generic_name():
+    from types import SimpleNamespace
+
+    from orchestrator.lanes.sounds import tagger_runs
+    from orchestrator.sound_vocabulary import audioset_name_for
+
+    def hit(t0, label, p):
+        return SimpleNamespace(t_start=t0, t_end=t0 + 0.96, label=label, confidence=p)
+
+    # applause swelling: heard at 0.32 from 2.0 s, believed at 4.0 s; a run that never reaches its threshold is nothing
+    hits = [hit(2.0 + 0.48 * k, "Applause", p) for k, p in enumerate([0.32, 0.32, 0.5, 0.5, 0.9, 0.9])] + [hit(9.0, "Siren", 0.5)]
+    assert tagger_runs(hits, audioset_name_for, threshold=0.6, gap_s=1.0, floor=0.3) == [("applause", 2.0, 5.36, 0.9)]
+    # without a floor only believed patches count (the old behaviour)
+    assert tagger_runs(hits, audioset_name_for, threshold=0.6) == [("applause", 3.92, 5.36, 0.9)]
+    # "Animal" sure, "Dog" its likeliest child: a dog; a per-name threshold believes a dog from even odds
+    dog = [hit(1.0, "Animal", 0.82), hit(1.0, "Domestic animals, pets", 0.68), hit(1.0, "Dog", 0.32), hit(1.0, "Cat", 0.09)]
+    assert [r[0] for r in tagger_runs(dog, audioset_name_for, threshold=0.6, floor=0.3)] == ["dog bark"]
+    assert [r[0] for r in tagger_runs(dog[:2], audioset_name_for, threshold=0.6, floor=0.3)] == ["animal"]
+    assert tagger_runs([hit(1.0, "Bark", 0.5)], audioset_name_for, threshold=0.6, floor=0.3, thresholds={"dog bark": 0.45}) == [("dog bark", 1.0, 1.96, 0.5)]
+
+
+def test_a_sound_only_the_tagger_heard_starts_where_its_level_rises():
+    from orchestrator.lanes.sounds import heard_onset
+
+    pcm = _scene(4, [(2.3, 0.2 * rng.standard_normal(RATE))])
+    assert abs(heard_onset(pcm, 0.0, 1.92, 3.5) - 2.3) <= 0.02  # the patch at 1.92 s holds the onset at 2.3 s
+    assert heard_onset(pcm, 0.0, 2.4, 3.5) == 2.4  # already going at the patch's start

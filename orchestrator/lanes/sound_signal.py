@@ -61,6 +61,7 @@ class SignalConfig:
     music_chord: float = 0.45  # share of a frame's tonal energy outside its strongest peak that makes it polyphonic
     lone_beep_tonality: float = 0.75  # a single short beep is reported only when this pure
     melody_gap_s: float = 0.35  # tonal bursts of different pitch this close are notes of one tune
+    speech_margin_s: float = 0.5  # a thud this close to voice activity is taken for the voice
 
 
 @dataclass
@@ -246,7 +247,19 @@ def find_bursts(pcm: np.ndarray, speech: list[tuple[float, float]] = (), cfg: Si
             bursts.append(Burst(round(t0, 3), round(t1, 3), "impulsive", 0.0, float(lv.max()), float(tonality[a:b].mean()), 0.0))
         elif dur >= cfg.music_min_s and _harmonic_share(spec[:, a:b]) > 0.6:
             bursts.append(Burst(round(t0, 3), round(t1, 3), "harmonic", 0.0, float(lv.max()), float(tonality[a:b].mean()), 0.0))
-    return bursts
+    # a short sudden sound neither rule took (a thud: a footstep, a boot, a door, its energy in a few low partials, so
+    # neither noise-like nor a tone that lasts): over as fast as it came, it is a hit; not next to voice activity,
+    # whose edges are a syllable off (a plosive just before a region starts is the voice)
+    near_speech = np.zeros(len(level), bool)
+    for a, b in speech:
+        near_speech |= (times >= a - cfg.speech_margin_s) & (times < b + cfg.speech_margin_s)
+    for a, b in _runs(active & ~near_speech & ~in_music, fill=3):
+        t0, t1 = float(times[a]), float(times[b - 1]) + 1 / FPS
+        if not cfg.min_burst_s / 2 <= t1 - t0 <= cfg.impulse_s or any(x.t0 < t1 and x.t1 > t0 for x in bursts):
+            continue
+        if float(level[a:b].max() - background[a]) >= cfg.rise_db + 5:
+            bursts.append(Burst(round(t0, 3), round(t1, 3), "impulsive", 0.0, float(level[a:b].max()), float(tonality[a:b].mean()), 0.0))
+    return sorted(bursts, key=lambda x: x.t0)
 
 
 def _harmonic_share(spec: np.ndarray) -> float:

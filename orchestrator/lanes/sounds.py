@@ -5,8 +5,11 @@ Worker, per window:
   music from their structure, over the window plus ``sound_lookback_s`` before it and the overflow after it; a
   sound is reported by the window its first burst starts in, whole, so a ringing across a boundary is one event;
 - the AudioSet tagger (``audio_tagger``: YAMNet, 521 classes, 0.96 s patches every 0.48 s) names what it hears in
-  AudioSet's words, mapped onto ``sound_vocabulary`` names (``audioset_name_for``), believed from
-  ``AudioConfig.audioset_threshold``; consecutive patches of one name are one run. Where that model is not served, BirdNET
+  AudioSet's words, mapped onto ``sound_vocabulary`` names (``audioset_name_for``; a generic parent such as "Animal"
+  refined to its likeliest child), believed from ``AudioConfig.audioset_threshold`` or the name's own threshold
+  (``AUDIOSET_THRESHOLDS``); consecutive patches of one name are one run, which starts where the tagger first hears the
+  name (``TAGGER_FLOOR``) and, where only the tagger heard it, where the level rises in its first patch
+  (``heard_onset``). Where that model is not served, BirdNET
   (``sound_tagger``, 3 s chunks, a few generic classes among 6,000 species) is asked instead;
 - fusion: one real sound, one event. A tagger run that overlaps a signal sound of a compatible name, or covers most
   of one, is folded into it (the tagger's name of a source, which a trained model gives, wins over the shape's; its catch-all
@@ -24,7 +27,7 @@ import numpy as np
 from .. import zero_shot
 from ..events import Event
 from ..media import AUDIO_RATE, read_audio
-from ..sound_vocabulary import accepted_names, audioset_name_for, name_for
+from ..sound_vocabulary import AUDIOSET_THRESHOLDS, REFINES, accepted_names, audioset_name_for, name_for
 from .base import AssemblyContext, AudioMedia, Lane, LaneOutput
 from .sound_signal import SignalConfig, SignalSound, analyse_signal, speech_share
 from .speech import speech_regions
@@ -66,6 +69,10 @@ GENERIC_TAGS = {"human voice", "animal", "noise"}
 # the likeliest one is the sound (a phone ring also scores "alarm")
 SIGNAL_FAMILY = {"alarm", "beeping", "telephone ringing", "ringing", "doorbell", "bell", "tone", "whistle", "dial tone"}
 
+
+# the AudioSet tagger reports classes from this probability (``audio_tagger``'s threshold): a run of patches this likely
+# is the sound's extent once one of them is believed
+TAGGER_FLOOR = 0.3
 
 # a tagger run this short (two 0.96 s patches) is one reading of a moment, not a sound of its own, when it lies inside a
 # much longer sound the signal found
@@ -165,28 +172,88 @@ def _absorb_parts(sounds: list[SignalSound]) -> list[SignalSound]:
     return sounds
 
 
-def tagger_runs(tags, name_of, threshold: float = 0.0, gap_s: float = 0.01) -> list[tuple[str, float, float, float]]:
-    """Tagger hits ``(t_start, t_end, label, confidence)`` → runs ``(name, t0, t1, confidence)``: each label named by
-    ``name_of`` (None: not a sound to report), hits at or above ``threshold``, overlapping or touching hits of one name
-    merged (their best confidence kept).
+def tagger_runs(
+    tags, name_of, threshold: float = 0.0, gap_s: float = 0.01, floor: float | None = None, thresholds: dict[str, float] | None = None
+) -> list[tuple[str, float, float, float]]:
+    """Tagger hits ``(t_start, t_end, label, confidence)`` → runs ``(name, t0, t1, confidence)``.
+
+    Each label is named by ``name_of`` (None: not a sound to report). A patch's score for a name is the best of the
+    labels it takes (AudioSet's parent and child classes fire on the same evidence: a dog is "Animal", "Dog" and
+    "Bark" at once, so they are pooled by their maximum, not added). A generic name the ontology refines
+    (``sound_vocabulary.REFINES``: "animal" → dog bark, cat, bird ...) gives its score to its likeliest child where
+    that child scores at least ``floor``. A run is the patches of one name at or above ``floor``, overlapping or
+    within ``gap_s`` of each other, believed where one of them reaches its name's threshold (``thresholds``, else
+    ``threshold``): hysteresis, so a sound that fades in starts where the tagger first hears it, not where it is
+    loudest. Without ``floor`` a run holds only believed patches.
 
     >>> from types import SimpleNamespace as T
     >>> tagger_runs([T(t_start=0.0, t_end=0.96, label="Telephone", confidence=0.8), T(t_start=0.48, t_end=1.44,
     ...              label="Ringtone", confidence=0.6), T(t_start=0.48, t_end=1.44, label="Speech", confidence=0.9)],
     ...             audioset_name_for, threshold=0.5)
     [('telephone ringing', 0.0, 1.44, 0.8)]
+    >>> tagger_runs([T(t_start=0.0, t_end=0.96, label="Applause", confidence=0.32), T(t_start=0.48, t_end=1.44,
+    ...              label="Applause", confidence=0.9), T(t_start=2.0, t_end=2.96, label="Animal", confidence=0.82),
+    ...              T(t_start=2.0, t_end=2.96, label="Dog", confidence=0.32)], audioset_name_for, threshold=0.6, floor=0.3)
+    [('applause', 0.0, 1.44, 0.9), ('dog bark', 2.0, 2.96, 0.82)]
     """
-    runs: dict[str, list[list[float]]] = {}
-    for tag in sorted(tags, key=lambda x: x.t_start):
+    thresholds = thresholds or {}
+    low = threshold if floor is None else min(floor, threshold)
+
+    def believed_from(name: str) -> float:
+        t = thresholds.get(name, threshold)
+        return max(t, AMBIENT_THRESHOLD) if name in AMBIENT_TAGS else t
+
+    patches: dict[tuple[float, float], dict[str, float]] = {}
+    for tag in tags:
         name = name_of(tag.label)
-        if name is None or tag.confidence < (max(threshold, AMBIENT_THRESHOLD) if name in AMBIENT_TAGS else threshold):
+        if name is None:
             continue
-        run = runs.get(name)
-        if run and tag.t_start - run[-1][1] <= gap_s:
-            run[-1][1], run[-1][2] = max(run[-1][1], tag.t_end), max(run[-1][2], tag.confidence)
-        else:
-            runs.setdefault(name, []).append([tag.t_start, tag.t_end, tag.confidence])
-    return [(name, a, b, c) for name, rs in runs.items() for a, b, c in rs]
+        scores = patches.setdefault((tag.t_start, tag.t_end), {})
+        scores[name] = max(scores.get(name, 0.0), float(tag.confidence))
+    runs: dict[str, list[list[float]]] = {}
+    for (t0, t1), scores in sorted(patches.items()):
+        for parent, children in REFINES.items():
+            if parent in scores:
+                child = max(children, key=lambda c: scores.get(c, 0.0))
+                if scores.get(child, 0.0) >= (low if floor is not None else believed_from(child)):
+                    scores[child] = max(scores[child], scores.pop(parent))
+        for name, p in scores.items():
+            if p < (low if floor is not None else believed_from(name)):
+                continue
+            run = runs.get(name)
+            if run and t0 - run[-1][1] <= gap_s:
+                run[-1][1], run[-1][2] = max(run[-1][1], t1), max(run[-1][2], p)
+            else:
+                runs.setdefault(name, []).append([t0, t1, p])
+    return [(name, a, b, c) for name, rs in runs.items() for a, b, c in rs if c >= believed_from(name)]
+
+
+PATCH_S = 0.96  # one AudioSet tagger patch
+ONSET_DB = 15.0  # a sound starts where its level first comes within this of the loudest moment of its first patch
+
+
+def heard_onset(pcm: np.ndarray, offset_s: float, t0: float, t1: float) -> float:
+    """Where in its first patch a sound only the tagger heard begins: a patch says that the sound is somewhere in its
+    0.96 s, the level says when (the first 10 ms frame within ``ONSET_DB`` of the patch's loudest; the patch's start
+    where the sound is already going, as over a steady background).
+
+    >>> pcm = np.zeros(AUDIO_RATE * 2, np.float32)
+    >>> pcm[int(1.6 * AUDIO_RATE):] = 0.1
+    >>> heard_onset(pcm, 0.0, 1.0, 2.0), heard_onset(pcm, 0.0, 1.7, 2.0)
+    (1.6, 1.7)
+    """
+    import librosa  # noqa: PLC0415 - heavy (numba): loaded on first use
+
+    a = max(0, int(round((t0 - offset_s) * AUDIO_RATE)))
+    b = min(len(pcm), int(round((min(t1, t0 + PATCH_S) - offset_s) * AUDIO_RATE)))
+    hop = AUDIO_RATE // 100
+    if b - a < 2 * hop:
+        return t0
+    db = librosa.amplitude_to_db(
+        librosa.feature.rms(y=pcm[a:b].astype(np.float32), frame_length=2 * hop, hop_length=hop, center=False)[0], ref=1.0, top_db=None
+    )
+    first = int(np.argmax(db >= db.max() - ONSET_DB))
+    return round(t0 + (first * hop + hop * (first > 0)) / AUDIO_RATE, 3)  # the frame's centre, or the patch's start
 
 
 def _owned(sounds: list[SignalSound], w, overflow_s: float) -> list[SignalSound]:
@@ -272,12 +339,20 @@ class SoundsLane(Lane):
         speech += [(r.t_start, r.t_end) for r in speech_regions(info, w, acfg, media.pcm)]
         found = analyse_signal(pcm, speech, SignalConfig(), offset_s=t0)
         if models.serves("audio_tagger"):
-            runs = tagger_runs(models.tag_audioset(media.window_pcm), audioset_name_for, acfg.audioset_threshold, gap_s=JOIN_GAP_S)
+            runs = tagger_runs(
+                models.tag_audioset(media.window_pcm),
+                audioset_name_for,
+                acfg.audioset_threshold,
+                gap_s=JOIN_GAP_S,
+                floor=TAGGER_FLOOR,
+                thresholds=AUDIOSET_THRESHOLDS,
+            )
         else:
             runs = tagger_runs(models.tag_sounds(media.window_pcm), name_for)
         tags = [(name, w.t_start + a, w.t_start + b, c) for name, a, b, c in runs]
         events = []
-        for s in _owned(fuse(found, tags, speech), w, acfg.boundary_overflow_s):
+        fused = [replace(s, t_start=heard_onset(pcm, t0, s.t_start, s.t_end)) if s.attrs["sources"] == ["tagger"] else s for s in fuse(found, tags, speech)]
+        for s in _owned(fused, w, acfg.boundary_overflow_s):
             events.append(
                 Event(f"sound-{w.index:05d}-{len(events):03d}", "sound", s.label, s.t_start, s.t_end, s.confidence, window_index=w.index, attrs=s.attrs)
             )
