@@ -434,6 +434,16 @@ def test_another_users_video_is_never_found(browser, users_app):
     search_for(page, "station")
     found = wait_hits(page, lambda h: bool(h))
     assert {x["vid"] for x in found} == {gt}  # the preloaded clip is everyone's; ana's is not bob's
+    # on a phone the results are one column, inside the screen
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.wait_for_timeout(500)
+    overflow = page.evaluate(
+        """() => [...document.querySelectorAll('#search-panel, #s-results a.vd-hit')].map((e) => e.getBoundingClientRect())
+                  .filter((r) => r.width > 0 && (r.left < -1 || r.right > window.innerWidth + 1)).length"""
+    )
+    assert overflow == 0
+    shot(page, "04-phone")
+    page.set_viewport_size({"width": 1400, "height": 1000})
     page.locator("#s-filters").get_by_text("More filters").click()
     page.locator("#s-videos input").click()
     options = page.locator("ul[role=listbox] li").all_inner_texts()

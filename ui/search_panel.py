@@ -129,7 +129,7 @@ def results_html(rows: list[dict], thumb_url: Callable[[dict], str]) -> str:
 
 
 RESULTS_CSS = """
-.vd-hits { display: grid; grid-template-columns: repeat(auto-fill, minmax(290px, 1fr)); gap: 6px; max-height: 330px; overflow-y: auto; padding: 2px; }
+.vd-hits { display: grid; grid-template-columns: repeat(auto-fill, minmax(min(290px, 100%), 1fr)); gap: 6px; max-height: 330px; overflow-y: auto; padding: 2px; }
 .vd-hit { display: flex; gap: 8px; align-items: flex-start; text-align: left; padding: 4px; border: 1px solid #e9ecef; border-radius: 5px; color: inherit;
   text-decoration: none; min-width: 0; }
 .vd-hit:hover, .vd-hit:focus-visible { background: #f1f3f5; border-color: #1c7ed6; outline: none; }
@@ -138,11 +138,12 @@ RESULTS_CSS = """
 .vd-hit-frame img { width: 100%; height: 100%; object-fit: cover; display: block; }
 .vd-noframe { font-size: 0.75em; color: #868e96; }
 .vd-hit-body { display: flex; flex-direction: column; min-width: 0; font-size: 0.85em; line-height: 1.3; }
-.vd-hit-head { white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
+.vd-hit-head { overflow-wrap: anywhere; }
 .vd-hit-name { font-weight: 600; }
-.vd-hit-when { font-family: ui-monospace, monospace; color: #1c7ed6; }
+.vd-hit-when { font-family: ui-monospace, monospace; color: #1c7ed6; white-space: nowrap; }
 .vd-hit-what { color: #495057; }
 .vd-hit-snippet { color: #212529; display: -webkit-box; -webkit-line-clamp: 2; -webkit-box-orient: vertical; overflow: hidden; }
+@media (max-width: 640px) { .vd-hit-frame { flex-basis: 88px; width: 88px; height: 50px; } }
 """
 
 # Runs once when the results load: a click on a moment records where to seek and tells the server which moment it was;
@@ -197,8 +198,9 @@ class SearchPanel:
                     scale=6,
                 )
                 self.kind = gr.Dropdown(["all", *EVENT_KINDS], value="all", label="Kind", elem_id="s-kind", scale=1, min_width=110)
-                self.meaning = gr.Checkbox(label="by meaning too", value=False, elem_id="s-meaning", scale=1, min_width=120)
                 self.go = gr.Button("Search", variant="secondary", elem_id="s-go", scale=0, min_width=90)
+                # after the button: a box of its own, which wraps whole onto the next line on a phone
+                self.meaning = gr.Checkbox(label="by meaning too", value=False, elem_id="s-meaning", scale=0, min_width=150)
             with gr.Accordion("More filters: label, videos, time", open=False, elem_id="s-filters"):
                 with gr.Row():
                     self.label = gr.Textbox(label="Label", placeholder="person, car", elem_id="s-label", max_lines=1, min_width=110)
@@ -349,7 +351,8 @@ class SearchPanel:
                 return gr.update(), json.dumps({"ok": False, "n": time.time()}), "That video is not in your library any more: search again."
             same = vid == video_id
             go = json.dumps({"ok": True, "same": same, "t": t, "n": time.time()})
-            return (gr.update() if same else gr.update(value=vid)), go, gr.update()
+            # the choices too: the moment's video may have come (by the HTTP API, say) after the picker was filled
+            return (gr.update() if same else gr.update(choices=state.choices(state.owner(request)), value=vid)), go, gr.update()
 
         def fill_videos(request: gr.Request):
             return gr.update(choices=self.choices(state.owner(request)))
