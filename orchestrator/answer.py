@@ -40,7 +40,7 @@ from typing import Callable, Iterator, Protocol
 
 from .events import plural, quote
 from .planner import COLOURS as COLOUR_WORDS
-from .planner import DIRECTION_RX, SPEECH_SIDE_NOUNS, SPEECH_SIDE_RX, QueryPlan, word_forms
+from .planner import DIRECTION_RX, OBJECT_SYNONYMS, SPEECH_SIDE_NOUNS, SPEECH_SIDE_RX, QueryPlan, anchor_labels, speech_act_cues, word_forms
 from .retrieval import Evidence, RetrievalResult
 from .vlm_profiles import VLMProfile, frame_limit, profile_for, select_frames
 
@@ -200,6 +200,7 @@ def _seconds(d: float) -> str:
 
 
 # a question put as yes/no: "anyone in view at 1:05?", "is there a car", "did a dog appear"
+END_ASKED_RX = re.compile(r"\b(?:stop|stops|stopped|stopping|end|ends|ended|ending|finish|finishes|finished|until|till|over|cease[sd]?)\b")
 YES_NO_FORM = re.compile(r"^(?:is|are|was|were|do|does|did|can|could|has|have|had|any|anyone|anybody|anything|someone|somebody)\b")
 # a track's net direction in the frame, as a viewer says it
 DIRECTION_WORDS = {"right": "left to right", "left": "right to left", "up": "up the frame", "down": "down the frame"}
@@ -326,6 +327,42 @@ def _named_at(name: str, question: str) -> int:
 ORDINAL_NAMES = {1: "first", 2: "second", 3: "third", -1: "last"}
 
 
+_FILLER = frozenset(
+    "the a an and or but so to of in on at is are was were be been it its this that i you we he she they me my your our "
+    "yes no oh okay ok hello hi hey well um uh yeah right just really very do did does have has had not".split()
+)
+
+
+def _content_words(text: str) -> int:
+    """How much a line says: its words that are not fillers ("Hello." says nothing, "The exam is on the 9th of June" a lot)."""
+    return len({w for w in re.findall(r"[a-z0-9']+", text.lower()) if w not in _FILLER and len(w) > 1})
+
+
+def _informative(items: list[Evidence], k: int) -> list[Evidence]:
+    """The ``k`` items that say the most, in time order: a summary's lines, not merely its first ones. Sounds, texts and
+    alerts count for a line each; one of each sound or text is enough."""
+    if len(items) <= k:
+        return sorted(items, key=lambda e: e.t_start)
+    seen: set[tuple[str, str]] = set()
+    scored = []
+    for i, e in enumerate(sorted(items, key=lambda e: e.t_start)):
+        if e.kind in ("sound", "text", "object"):
+            key = (e.kind, (e.label or e.text).lower())
+            if key in seen:
+                continue
+            seen.add(key)
+        weight = {"alert": 9.0, "sound": 6.0, "text": 5.0, "object": 4.0}.get(e.kind, float(min(_content_words(e.text), 8)))
+        scored.append((weight, -i, e))
+    best = sorted(scored, key=lambda x: (x[0], x[1]), reverse=True)[:k]
+    return sorted((e for _, _, e in best), key=lambda e: e.t_start)
+
+
+def _synonyms_said(word: str, text: str) -> list[str]:
+    """The word, or a name it stands for ("bike" for "bicycle"), as said in ``text``: the ones found."""
+    names = [word, *OBJECT_SYNONYMS.get(word, []), *OBJECT_SYNONYMS.get(word.rstrip("s"), [])]
+    return [word] if _word_said(names, text) else []
+
+
 def _ordinal_name(n: int, last: str = "last") -> str:
     """ "first", "second", "third", ``last`` for -1, else "number n"."""
     return last if n == -1 else ORDINAL_NAMES.get(n, f"number {n}")
@@ -352,9 +389,17 @@ def _word_said(keywords: list[str], text: str) -> str:
 
 
 def _asks_yes_no(question: str) -> bool:
-    """ "any writing on screen?", "is there music": put as yes or no (not "is it red or blue?")."""
+    """ "any writing on screen?", "is there music", "any captions or logos?": put as yes or no (not "is it red or
+    blue?", "did he go left or right?")."""
     q = question.strip().lower()
-    return bool(YES_NO_FORM.match(q)) and not re.search(r"\bor\b", q)
+    if not YES_NO_FORM.match(q):
+        return False
+    if not re.search(r"\bor\b", q):
+        return True
+    choice = re.match(r"^(?:is|are|was|were) (?:it|that|this|he|she|they|the \w+)\b(?! there)", q) or re.search(
+        r"\b(?:before or after|after or before|left or right|right or left|a man or a woman|a woman or a man|man or woman|woman or man)\b", q
+    )
+    return not choice and not any(c in q.split() for c in COLOUR_WORDS)
 
 
 def _yes_no_head(first: str, found: bool) -> str:
@@ -427,6 +472,13 @@ class ExtractiveEngine:
             scope = ""  # "at [01:00]": the cited times say it
         intent = plan.intent
         lead = ""
+        if plan.anchor and r.anchor_missing and intent not in ("yesno", "compare", "summary") and r.matches and not any(anchor_labels(plan.anchor)):
+            # "how many times did he knock before being let in?": the anchor is not an event the graph has; what the
+            # question asks about is, over the whole video — said so, not passed off as placed relative to the anchor
+            body = getattr(self, f"_{intent}", self._summary)(w, r, "", "")
+            parts += [b for b in body if b]
+            parts.append(f"(I could not find when {plan.anchor} happens, so this covers the whole video.)")
+            return _tidy("\n\n".join(parts)), w.citations
         if plan.anchor and r.anchor_missing:
             parts.append(
                 f"I don't know — I found no {plan.anchor} in this video, so I cannot place what comes "
@@ -625,9 +677,15 @@ class ExtractiveEngine:
             head = f"At {w.t(e0)}{scope}{widened} someone says {_quote(e0.text)}."
         else:
             head = _cap(f"{w.sentence(e0)}{scope}{widened}.")
+            if END_ASKED_RX.search(plan.question.lower()) and e0.t_end - e0.t_start >= 1.5:
+                head = head[:-1] + f"; it stops at {w.t(e0, 'end')}."  # "when did the alarm start and stop?"
         w.told.add(e0.event_id)
-        rest = [e for e in m[1:] if e.event_id not in w.told][:5]
         out = [head]
+        reply = next((e for e in m if e.attrs.get("reply_to") == e0.event_id), None)
+        if reply is not None:  # "where are the batteries?": the line that asks it, then the one that answers
+            w.told.add(reply.event_id)
+            out.append(f"The reply, at {w.t(reply)}: {_quote(reply.text)}.")
+        rest = [e for e in m[1:] if e.event_id not in w.told][:5]
         if rest:
             out.append("Again at " + _join([w.t(e) for e in rest]) + (f", and {len(m) - 1 - len(rest)} more times" if len(m) - 1 > len(rest) else "") + ".")
             for e in rest:
@@ -713,6 +771,10 @@ class ExtractiveEngine:
         if near_point:  # "what was said around 0:20?": the lines nearest that moment, in order
             speech = sorted(sorted(speech, key=lambda e: abs(min(max(plan.point, e.t_start), e.t_end) - plan.point))[:3], key=lambda e: e.t_start)
         who = plan.speaker if plan.speaker and plan.speaker != "*" else "someone"
+        if len(speech) == 2 and speech[1].attrs.get("reply_to") == speech[0].event_id:
+            q, a = speech
+            w.told.update((q.event_id, a.event_id))
+            return [f"At {w.t(q)} {who} asks {_quote(q.text)}; the reply, at {w.t(a)}: {_quote(a.text)}{scope}{widened}."]
         if len(speech) == 1:
             e = speech[0]
             w.told.add(e.event_id)
@@ -725,6 +787,11 @@ class ExtractiveEngine:
             return f"{e.attrs['speaker']}: " if len(voices) > 1 and not by and e.attrs.get("speaker") else ""
 
         head = f"{plural(n, 'line')} {'is' if n == 1 else 'are'} said{by}{scope}; the first, at {w.t(speech[0])}: {voice(speech[0])}{_quote(speech[0].text)}."
+        if len(speech) > 6 and not plan.keywords and plan.ordinal is None and not near_point:
+            picked = _informative(speech, 6)  # "summarise the conversation": the lines that say something, not six hellos
+            w.told.update(e.event_id for e in picked)
+            head = f"{plural(n, 'line')} {'is' if n == 1 else 'are'} said{by}{scope}; the {len(picked)} that say most:"
+            return [head, "\n".join(f"- {w.t(e)} {voice(e)}{_quote(e.text)}" for e in picked)]
         w.told.add(speech[0].event_id)
         rest = speech[1:6]
         lines = [f"- {w.t(e)} {voice(e)}{_quote(e.text)}" for e in rest]
@@ -841,6 +908,13 @@ class ExtractiveEngine:
     def _text(self, w: _Writer, r: RetrievalResult, scope: str, lead: str) -> list[str]:
         plan = r.plan
         texts = [e for e in r.matches if e.kind == "text"]
+        if texts and all("any text" in e.why for e in texts):
+            # "what will happen to my car, according to the sign?": no text has the question's words; what is on screen may answer it
+            seen = list({(e.label or e.text).strip().lower(): e for e in texts}.values())[:4]
+            w.told.update(e.event_id for e in seen)
+            shown = "; ".join(f"{quote(e.label or e.text, 80)} {w.span(e)}" for e in seen)
+            words = f" with {_join([repr(k) for k in plan.keywords[:2]], 'or')}" if plan.keywords else ""
+            return [f"On screen{scope}: {shown}. (No text{words} was read; this is all the text there is{scope}.)"]
         if not texts and _asks_yes_no(plan.question):
             return [f"No — I found no on-screen text{' with ' + repr(plan.keywords[0]) if plan.keywords else ''}{scope}."]
         if not texts:
@@ -911,13 +985,27 @@ class ExtractiveEngine:
             yes = e.has_colour(plan.colours)
             return [f"{'Yes' if yes else 'No'} — the {e.label} {w.span(e)} is {_join(e.colours[:2])}."]
         if e.kind == "speech" and plan.keywords:
+            lines = [x for x in m if x.kind == "speech"]
+            e = max(lines, key=lambda x: (sum(1 for k in plan.keywords if _word_said([k], x.text)), -x.t_start))
             said = _word_said(plan.keywords, e.text)
+            acts = set(speech_act_cues(plan.question.lower()))  # "does somebody thank anyone?": thank, grateful, appreciate are one ask
+            missing = [k for k in plan.keywords if not _word_said([k], e.text) and k not in acts]
+            w.told.add(e.event_id)
+            asked = [k for k in plan.keywords if k not in acts] + (["<act>"] if acts & set(plan.keywords) else [])
+            q_words = re.findall(r"[a-z][a-z'\-]*", plan.question.lower())
+            in_question = [k for k in plan.keywords if k in q_words and k not in acts]
+            predicate = max(in_question, key=q_words.index) if in_question else ""  # "was the gate found open?": open
+            if said and missing and (len(missing) * 2 > len(asked) or (predicate in missing and predicate not in _synonyms_said(predicate, e.text))):
+                # "was the back gate found open?" and the line is "I checked the back gate, it is locked": the words
+                # that are said do not make a yes; the line is given, with what it does not say
+                return [
+                    f'"{said}" is said at {w.t(e)}{scope}{widened}: {_quote(e.text)} — nothing said there has {_join([repr(k) for k in missing[:2]], "or")}.'
+                ]
             head = (
                 f'Yes — "{said}" is said at {w.t(e)}{scope}{widened}: {_quote(e.text)}.'
                 if said
                 else f"Yes — at {w.t(e)}{scope}{widened} someone says {_quote(e.text)}."
             )
-            w.told.add(e.event_id)
         elif e.kind == "object":
             n = r.object_facts[e.label].tracks if e.label in r.object_facts and not plan.colours else len([x for x in m if x.kind == "object"])
             head = (
@@ -1035,7 +1123,7 @@ class ExtractiveEngine:
             out.append(f"Here is what happens{scope}:")
         if any(e.kind != "motion" for e in others) or objects:
             others = [e for e in others if e.kind != "motion"]  # motion spikes say little when something named is there
-        for e in sorted(others, key=lambda e: e.t_start)[:8]:
+        for e in _informative([e for e in others if e.event_id not in w.told], 8):
             if e.event_id not in w.told:
                 lines.append(f"- {_cap(w.sentence(e))}")
         by_label: dict[str, list[Evidence]] = {}

@@ -232,7 +232,8 @@ speaks spoke thing things ever once right just immediately shortly soon long oft
 colour color colours colors written write read text sign signs more most less fewer other another same also please give list name names
 number count total occur occurs occurred heard audible camera frame frames point moment moments mark recording speaker narrator
 past roughly approximately idea anywhere somewhere have has bit part miss missed important interesting notable unusual footage clip
-folks ever actually really exactly basically like okay ok hey please change changes changed changing""".split()
+folks ever actually really exactly basically like okay ok hey please change changes changed changing
+different distinct separate various unique total overall around both""".split()
 )
 
 VERBS = set(
@@ -244,7 +245,7 @@ present occur occurs occurred take takes took make makes made let lets look look
 
 HEAR_CUES = re.compile(
     r"\b(hear|heard|hearing|sound|sounds|sounded|sounding|noise|noises|audio|audible|ring|rings|ringing|rang|beep|beeps|"
-    r"beeping|beeped|bark|barks|barking|go(?:es)? off|went off|going off|buzz|buzzing|loud|listen|siren|alarm)\b"
+    r"beeping|beeped|bark|barks|barking|go(?:es)? off|went off|going off|buzz|buzzing|loud|louder|noisy|noisier|listen|siren|alarm)\b"
 )
 SEE_CUES = re.compile(
     r"\b(see|seen|saw|visible|view|appear|appears|appeared|shown|show|shows|on screen|on camera|in frame|look|looks|"
@@ -258,7 +259,7 @@ TEXT_CUES = re.compile(
 SAID_CUES = re.compile(
     r"\b(say|says|said|saying|talk|talks|talked|talking|speak|speaks|spoke|speaking|spoken|speech|mention|mentions|mentioned|"
     r"words?|transcri\w*|conversation|discuss\w*|quote|tell|tells|told|utter\w*|announce\w*|ask|asks|asked|"
-    r"sentence|line|lines|narrat\w*|speaker|voice|call out|calls out|shout|shouts|names?|named|recite\w*|pronounce\w*)\b"
+    r"sentence|line|lines|narrat\w*|speaker|voice|call out|calls out|shout|shouts|names?|named|recite\w*|pronounce\w*|remarks?|comments?|statements?)\b"
 )
 
 # "the second speaker", "the first voice": a voice told apart by the speech lane
@@ -340,7 +341,8 @@ def heading_of(q: str) -> str:
 # "(not talking)", "other than the speech", "apart from the voices": what the question leaves out
 NOT_SPEECH_RX = re.compile(
     r"\(\s*(?:not|no|excluding|except|other than|besides|apart from)\b[^)]*\)|\b(?:other than|besides|apart from|except(?: for)?|excluding|not counting|ignoring)"
-    r" (?:the |any )?(?:talking|speech|speaking|voices?|people talking|conversation|words)\b"
+    r" (?:the |any )?(?:talking|speech|speaking|voices?|people talking|conversation|words|announcements?|remarks?|commentary|narration|narrator)\b"
+    r"|\bnon-?speech\b|\bnon-?verbal\b|\bother than (?:the )?(?:talking|speech|voices?)\b"
 )
 
 # "did anyone mention a beep?", "does she talk about the train?": the things named are words said
@@ -588,6 +590,72 @@ def expand_abbreviations(q: str) -> str:
     'did anyone say something about the meeting before lunch'
     """
     return _ABBREVIATION_RE.sub(lambda m: ABBREVIATIONS[m.group(1)], q)
+
+
+# Courtesy and request frames carry no part of what is asked: "would you be so kind as to tell me", "I'm terribly sorry
+# to bother you, but", "if it is not too much trouble". Removed before a question is read, so their words never become
+# keywords ("kindly", "trouble", "might") and "could you tell me whether ..." is read as the yes/no question it wraps.
+COURTESY_RXS = tuple(
+    re.compile(rx, re.I)
+    for rx in (
+        r"^(?:(?:good (?:morning|afternoon|evening|day)|hi|hello|hey|dear \w+|excuse me|pardon me|sorry|please|ok(?:ay)?|so|um+|quick question)\b[,.!:;-]*\s*)+",
+        r"\b(?:i am|i'm) (?:terribly |so |very |really )?sorry to (?:bother|trouble|disturb) you\b,?(?: but\b)?",
+        r"\bsorry to (?:bother|trouble|disturb) you\b,?(?: but\b)?",
+        r"\bi hope (?:it is|it's|this is) not too much (?:trouble|bother)\b,?(?: but\b)?",
+        r"\bif (?:it is|it's|that is|that's) not too much (?:trouble|bother)\b,?",
+        r"\bif you (?:would|could) be so (?:good|kind)\b,?",
+        r"\bif (?:i|we) may (?:ask|say)\b,?",
+        r"\bif you don't mind(?: me asking)?\b,?",
+        r"\b(?:might|may|could|can) (?:i|we) (?:ask|trouble you|bother you)\b(?: (?:to|you))?,?",
+        r"\b(?:i|we) (?:wonder|was wondering|were wondering|would like to know|'d like to know|want to know|need to know whether|need to know if)"
+        r"(?: (?:if|whether) you (?:might|could|would|can)(?: (?:be so kind as to|kindly|please))?(?: (?:tell|let) (?:me|us)(?: know)?)?)?\b",
+        r"\b(?:would|could|can|will) you (?:please |kindly )?(?:be (?:so kind|kind enough|good enough) (?:as )?to |kindly |please )?"
+        r"(?:tell|let|show|give) (?:me|us)(?: know)?\b",
+        r"\bwould you mind (?:telling|letting|showing) (?:me|us)(?: know)?\b",
+        r"\b(?:would|could|will) you be able to (?:tell|let|show|give) (?:me|us)(?: know)?\b",
+        r"\b(?:please|kindly) (?:tell|let|show) (?:me|us)(?: know)?\b",
+        r"^(?:tell|let) (?:me|us)(?: know)?\b(?= (?:what|when|where|who|whom|whose|which|how|why|whether|if|about)\b)",
+        r"\b(?:please|kindly|thank you|thanks)\b[,.!]*",
+        r",? if (?:that|it|this) was (?:mentioned|said|shown) at all\b",
+    )
+)
+# what the whole clip does at its edges is a time, not an event to anchor on: "before the clip ends", "when the video begins"
+_EDGE_WORDS = r"(?:the )?(?:clip|video|footage|recording|tape|film|stream|call)"
+VIDEO_EDGE_RXS = (
+    (re.compile(rf"\b(?:right |just )?(?:before|when|as|once|until|till) {_EDGE_WORDS} (?:ends|finishes|stops|is over|runs out)\b"), "near the end"),
+    (re.compile(rf"\b(?:right |just )?(?:when|as|once|after) {_EDGE_WORDS} (?:begins|starts|opens)\b"), "at the beginning"),
+    (re.compile(r"\b(?:during|in|through|throughout|over) the (?:whole |entire )?(?:night|day|shift|evening|morning)\b|\bovernight\b"), " "),
+)
+
+
+def strip_courtesy(q: str) -> str:
+    """A lower-case question without its courtesy and request frames; a wrapped "whether ..." becomes a yes/no question.
+
+    >>> strip_courtesy("good afternoon, i wonder if you might be so kind as to tell me what could be heard at 33 s?")
+    'what could be heard at 33 s?'
+    >>> strip_courtesy("would you kindly let me know whether the footage has a timestamp?")
+    'does the footage has a timestamp?'
+    >>> strip_courtesy("i hope it is not too much trouble, but could you let me know how many times he knocked?")
+    'how many times he knocked?'
+    """
+    out = q
+    for rx in COURTESY_RXS:
+        out = rx.sub(" ", out)
+    out = " ".join(out.split()).strip(" ,;:-")
+    out = re.sub(r"\s*[,;:]+\s*(?=[?.!]|$)", "", out)  # "what is said, please?" → "what is said?"
+    out = re.sub(r"^(?:whether|if) ", "does ", out, flags=re.I)
+    return out if len(re.findall(r"[a-z]+", out)) >= 2 else q
+
+
+def video_edges(q: str) -> str:
+    """ "before the clip ends" → "near the end", "when the video begins" → "at the beginning"; "overnight" goes.
+
+    >>> video_edges("what was the last thing said before the clip ends?")
+    'what was the last thing said near the end?'
+    """
+    for rx, repl in VIDEO_EDGE_RXS:
+        q = rx.sub(repl, q)
+    return " ".join(q.split())
 
 
 def normalise_numbers(q: str) -> str:
@@ -838,8 +906,8 @@ def _cue_intents(q: str) -> list[tuple[str, float]]:
         r"\bwhat is (?:this|the) (?:video|clip)\b|\bwhat(?:'s| is) in (?:the|this) (?:video|clip)\b|\brecap\b|\bgist\b|\bplay-by-play\b|\brun-?down\b|"
         r"\bwalk me through\b|\bgoes on\b|\bwent on\b|\bgoing on\b|\bwhat(?:'s| is) up\b|\bwhat do (?:i|we) see\b|\banything (?:important|interesting|notable|unusual)\b",
         q,
-    ):
-        out.append(("summary", 0.8))
+    ) or SUMMARY_REQUEST_RX.search(q):
+        out.append(("summary", 0.95 if SUMMARY_REQUEST_RX.search(q) else 0.8))
     if SAID_CUES.search(q) and not (out and out[0][0] == "text"):
         out.append(("said", 0.75))
     if HEAR_CUES.search(q):
@@ -888,7 +956,7 @@ def _pick_intent(q: str, qv: np.ndarray | None, embed: Callable | None) -> tuple
 # entities
 
 
-GENERIC_SOUND_WORDS = {"noise", "noises", "sound", "sounds", "audio"}
+GENERIC_SOUND_WORDS = {"noise", "noises", "sound", "sounds", "audio", "noisy", "noisier", "loud", "louder", "racket", "din", "commotion"}
 
 
 def sound_labels_for(word: str) -> list[str]:
@@ -1028,6 +1096,8 @@ SPEAKER_SUBJECT_RX = re.compile(
     r"\b(?:the|a|an|that|this|our|my) ([a-z]+) (?:\w+ )?(?:say|says|said|ask|asks|asked|tell|tells|told|mention|mentions|mentioned|announce\w*|"
     r"shout\w*|reply|replies|replied|answer|answers|answered|want|wants|wanted|need|needs|needed|talk\w*)\b"
 )
+# "the final exam", "his last name", "the first floor": a kind of thing, not the nth of them
+NOT_ORDINAL_NOUNS = frozenset("exam exams examination score scores result results name names aid floor week month year years grade draft version".split())
 FOLLOWUP_WORDS = {"that", "this", "it", "then", "them", "him", "her", "those", "these"}
 # "table" is COCO's dining table only in a question about furniture (else it is the events table, a table of data)
 FURNITURE_RX = re.compile(
@@ -1039,8 +1109,8 @@ FURNITURE_RX = re.compile(
 def plan_question(question: str, duration_s: float, vocab: Vocabulary | None = None, embed: Callable | None = None) -> QueryPlan:
     """Read a question into a typed plan. ``vocab``: what this video's graph holds; ``embed``: texts → vectors."""
     q = " ".join(question.lower().replace("’", "'").replace("“", '"').replace("”", '"').split())
-    q = normalise_numbers(expand_abbreviations(q))
-    plan = QueryPlan(question, [], [], [], [])
+    q = video_edges(strip_courtesy(normalise_numbers(expand_abbreviations(q))))
+    plan = QueryPlan(strip_courtesy(" ".join(question.split())), [], [], [], [])  # the question as asked, less its courtesies
     rest = parse_time(q, duration_s, plan)
     no_speech = bool(NOT_SPEECH_RX.search(rest))
     rest = NOT_SPEECH_RX.sub(" ", rest)
@@ -1077,12 +1147,18 @@ def plan_question(question: str, duration_s: float, vocab: Vocabulary | None = N
             passive = re.match(r"\s*(?:was|is|were|are|gets?|got|being|been) (said|spoken|mentioned|heard|seen|shown|announced|told)\b", after)
             if passive:  # "after the first thing was said": the saying is the anchor's, not the question's
                 what, after = f"{what} {passive.group(1)}", after[passive.end() :]
+            done = re.match(
+                r"\s*(?:had|has|have|was|is|were|are) (finished|stopped|ended|left|gone|done)\b(?: [a-z]+ing\b(?: (?:across|past|by|out|in|away|around|over|through|off|up|down))?)?",
+                after,
+            )
+            if done:  # "once the lecturer had finished walking across": the anchor's end
+                what, after = f"{what} {done.group(1)}", after[done.end() :]
             plan.anchor, plan.anchor_side, plan.scope = what, side, "anchored"
             rest = rest[: m.start()] + " " + after
 
     # ordinals: "the second person", "the final words", "the last thing said"
     m = ORDINAL_RX.search(rest)
-    if m and not (m.group(2) or "").startswith(("half", "minute", "second", "hour", "for", "long")):
+    if m and not (m.group(2) or "").startswith(("half", "minute", "second", "hour", "for", "long")) and (m.group(2) or "") not in NOT_ORDINAL_NOUNS:
         plan.ordinal = ORDINAL_WORDS[m.group(1)]
         if plan.scope == "none":
             plan.scope = "ordinal"
@@ -1090,6 +1166,7 @@ def plan_question(question: str, duration_s: float, vocab: Vocabulary | None = N
         plan.ordinal = 1 if re.search(r"\b(?:said|spoken|mentioned|heard|uttered|speaks?|spoke|talks?|talked) first\b", rest) else -1
         plan.scope = "ordinal" if plan.scope == "none" else plan.scope
 
+    rest = re.sub(r"\b(?:over|on|through|via) the (?:speakers?|loudspeakers?|pa|p\.a\.|pa system|tannoy|intercom|radio)\b", " ", rest)  # how speech came
     rest = re.sub(r"\bon(?: the)?[ -]screen\b|\bon (?:the )?(?:tv|monitor|display)\b", " on-screen ", rest)  # a lane cue, not a tv seen
     words = [re.sub(r"'s$", "", w) for w in re.findall(r"[a-z][a-z'\-]*", rest) if w != "on-screen"]  # "the guy's shirt": guy
     hear = bool(HEAR_CUES.search(rest))
@@ -1120,7 +1197,7 @@ def plan_question(question: str, duration_s: float, vocab: Vocabulary | None = N
     qv = word_vecs = None
     if embed is not None:
         try:
-            vecs = EMBED_CACHE.get(embed, [question] + content)  # one request for what is not cached yet; retrieval reuses it
+            vecs = EMBED_CACHE.get(embed, [plan.question] + content)  # one request for what is not cached yet; retrieval reuses it
             qv, word_vecs = vecs[0], vecs[1:]
         except Exception:  # noqa: BLE001 - without an embedder the cues decide
             qv = word_vecs = None
@@ -1293,7 +1370,11 @@ def plan_question(question: str, duration_s: float, vocab: Vocabulary | None = N
         lanes = [lane for lane in lanes if lane != "sound"] or ["object"]
         plan.keywords = [k for k in plan.keywords if k not in GARMENTS]
         plan.unknown = [u for u in plan.unknown if u not in GARMENTS and _singular(u) not in GARMENTS]
-    if WHOLE_SUMMARY_RX.match(q) and plan.anchor == "" and not re.search(r"\b(?:conversation|call|talk|discussion|interview|said|speech|dialogue)\b", q):
+    if (
+        (WHOLE_SUMMARY_RX.match(q) or SUMMARY_REQUEST_RX.search(q))
+        and plan.anchor == ""
+        and not re.search(r"\b(?:conversation|call|talk|discussion|interview|said|speech|dialogue)\b", q)
+    ):
         # "summarise the night shift", "summary of the lecture", "summarize the traffic report": the words after it name
         # what the video is, not a thing to filter by
         intent = _set_intent(plan, "summary")
@@ -1301,9 +1382,18 @@ def plan_question(question: str, duration_s: float, vocab: Vocabulary | None = N
     if "speech" in lanes and intent in ("said", "when", "count", "yesno") and ASKED_RX.search(q) and not re.search(r"\bask(?:s|ed)? (?:for|about)\b", q):
         # "what was the first question a student asked?", "what did the neighbour ask?": the lines that ask
         plan.questions = True
-        plan.keywords = [k for k in plan.keywords if k not in ("question", "questions")]
+        # "how many questions did students ask?": who asks is not a word in what they ask
+        plan.keywords = [
+            k
+            for k in plan.keywords
+            if k not in ("question", "questions") and k not in SPEECH_VERBS and k not in PERSON_WORDS and _singular(k) not in PERSON_WORDS
+        ]
         plan.unknown = [u for u in plan.unknown if u not in ("question", "questions")]
     if "speech" in lanes:  # "what did the customer ask for?": the speech verb says who speaks, it is not a word to find
+        # nor is the name of a piece of speech: "the second remark", "how many announcements", "his comment about the truck"
+        pieces = [k for k in plan.keywords if _singular(k) in SPEECH_PIECES]
+        plan.keywords = [k for k in plan.keywords if k not in pieces]
+        plan.unknown = [u for u in plan.unknown if u not in pieces]
         kept = [k for k in plan.keywords if k not in SPEECH_VERBS]
         if kept or intent == "said":
             plan.keywords, plan.unknown = kept, [u for u in plan.unknown if u not in SPEECH_VERBS]
@@ -1395,6 +1485,15 @@ SPEECH_SIDE_RX = re.compile(
 
 
 # a question that is a request for a summary of the whole video, whatever it names after it
+# a request for an account of the whole video however it is put: "tell me the story of this clip", "the key points",
+# "shift report please", "sum up ... in a few lines", "as bullet points", "i missed the lecture, what do i need to know"
+SUMMARY_REQUEST_RX = re.compile(
+    r"\b(?:the )?story of (?:this|the) (?:clip|video|footage|recording)\b|\b(?:key|main) points\b|\bhighlights\b|"
+    r"\b(?:shift|incident|activity|events?|daily|nightly|night|status|situation) report\b|\bsum(?:s|med|ming)? (?:it |this |that |everything |\w+ \w+ )?up\b|"
+    r"\bin (?:a few|two|three|four|five|\d+) (?:lines|sentences|bullet points|bullets|points)\b|\b(?:one|two|three|four|five|few|\d+)[- ](?:line|sentence) summary\b|"
+    r"\b(?:as )?bullet points\b|\bwhat do (?:i|we) need to know\b|\bwhat did (?:i|we) miss\b|\bfrom start to finish\b|"
+    r"\b(?:writing|taking|write|take) (?:the )?minutes\b|\bbrief me\b|\bcatch me up\b|\bfill me in\b"
+)
 WHOLE_SUMMARY_RX = re.compile(
     r"^(?:(?:can|could) you |please |pls |give me |i want |i need )*(?:an? )?(?:quick |short |brief |fast )?"
     r"(?:sum+[ae]r(?:y|i[sz]e)|overview|recap|rundown|run-down|gist)\b(?! of (?:what|the (?:first|last|start|end|beginning)))"
@@ -1404,6 +1503,9 @@ ASKED_RX = re.compile(r"\b(?:ask|asks|asked|asking)\b|\bquestions?\b")
 
 # the video itself "says" something: aloud or written on screen
 IT_SAYS_RX = re.compile(r"\b(?:does|did|do|is|was) (?:it|the video|the clip|this|that|the footage) (?:say|says|said|mention|mentions|talk|tell)\b")
+
+
+SPEECH_PIECES = frozenset(SPEECH_SIDE_NOUNS) - {"question", "word"} | {"statement", "utterance", "sentence", "phrase", "announcement", "remark", "comment"}
 
 
 def _set_intent(plan: QueryPlan, intent: str) -> str:

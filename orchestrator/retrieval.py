@@ -103,6 +103,29 @@ ANCHOR_EDGES = {
 }
 
 
+REPLY_WITHIN_S = 8.0  # a reply starts within this long after the question ends
+UTTERANCE_GAP_S = 1.0  # one speaker's segments this close together are one thing said
+
+
+def _utterances(speech: list[Evidence]) -> list[Evidence]:
+    """Consecutive segments of one speaker less than ``UTTERANCE_GAP_S`` apart, merged (a question ends one)."""
+    out: list[Evidence] = []
+    for e in sorted(speech, key=lambda e: e.t_start):
+        last = out[-1] if out else None
+        if (
+            last is not None
+            and e.t_start - last.t_end < UTTERANCE_GAP_S
+            and last.attrs.get("speaker") == e.attrs.get("speaker")
+            and not last.text.rstrip().endswith("?")
+        ):
+            merged = Evidence(**{**last.__dict__, "event_ids": [*last.event_ids, *e.event_ids], "why": list(last.why), "attrs": dict(last.attrs)})
+            merged.t_end, merged.text = max(last.t_end, e.t_end), f"{last.text.rstrip()} {e.text.lstrip()}"
+            out[-1] = merged
+        else:
+            out.append(e)
+    return out
+
+
 @dataclass
 class Evidence:
     event_id: str
@@ -408,20 +431,47 @@ class Retriever:
             items = coloured if any(e.colours for e in items) else items  # no colours recorded: the colour cannot narrow it
         if "speech" in [lane for lane, _ in lanes] and plan.intent == "said" and plan.keywords and not any(e.kind == "speech" for e in items):
             # "what did they say about trains?" with no word match: the speech nearest in meaning
-            items += self._similar_speech(video_id, plan, span)
+            items += [e for e in self._similar_speech(video_id, plan, span) if anchor is None or e.event_id != anchor.event_id]
             items.sort(key=lambda e: e.t_start)
+        if plan.intent == "text" and "text" in [lane for lane, _ in lanes] and plan.keywords and not any(e.kind == "text" for e in items):
+            # "what does the sign say about parking?" where no text has the words: every text then, marked as such
+            for e in self.graph.find_events(video_id, [Match(kinds=("text",))], span, limit=12):
+                ev = Evidence.from_event(e)
+                ev.why.append("any text")
+                items.append(ev)
+            items.sort(key=lambda e: e.t_start)
+        if plan.intent in ("said", "yesno", "when") and not plan.questions and plan.ordinal is None and plan.keywords:
+            items = self._with_replies(video_id, items)
         total = max(len(items), full) if cut else len(items)
         if plan.ordinal is not None and items and (plan.intent not in ("count", "summary") or (plan.intent == "summary" and plan.scope == "ordinal")):
             pool = items if plan.intent != "summary" else [e for e in items if e.kind not in ("motion", "scene")] or items
             kinds = [k for k in ("speech", "object", "sound", "text") if any(e.kind == k for e in items)]
             if len(kinds) > 1 and "speech" in (plan.lanes or []):
                 pool = [e for e in items if e.kind == "speech"]
+            if pool and all(e.kind == "speech" for e in pool):
+                pool = _utterances(pool)  # "the second thing said": one sentence split by a breath is one thing said
             n = plan.ordinal
             if n == -1 or (n > 0 and n <= len(pool)):
                 items, total = [pool[-1] if n == -1 else pool[n - 1]], 1
             else:
                 items, total = [], 0
         return items, total
+
+    def _with_replies(self, video_id: str, items: list[Evidence]) -> list[Evidence]:
+        """A line that asks something brings its reply: "where are the batteries?" is answered by what is said after
+        "where can I find the batteries?", not by the question itself. At most two questions are followed."""
+        asked = [e for e in items if e.kind == "speech" and e.text.rstrip().endswith("?")][:2]
+        have = {e.event_id for e in items}
+        for q in asked:
+            nxt = self.graph.find_events(video_id, [Match(kinds=("speech",))], Span(q.t_end - 0.2, q.t_end + REPLY_WITHIN_S, starts_within=True), limit=2)
+            reply = next((e for e in nxt if e.id != q.event_id and e.t_start >= q.t_start + 0.1), None)
+            if reply is not None and reply.id not in have:
+                ev = Evidence.from_event(reply)
+                ev.attrs["reply_to"] = q.event_id
+                ev.why.append("reply")
+                items.append(ev)
+                have.add(reply.id)
+        return sorted(items, key=lambda e: e.t_start)
 
     def _similar_speech(self, video_id: str, plan: QueryPlan, span: Span) -> list[Evidence]:
         if self.embed is None:
@@ -469,7 +519,7 @@ class Retriever:
                 bump(e.id, 0.3, "sound")
         if self.embed is not None:
             try:
-                qv = EMBED_CACHE.get(self.embed, [question])[0].astype(np.float32).tolist()
+                qv = EMBED_CACHE.get(self.embed, [plan.question])[0].astype(np.float32).tolist()
                 for e, sim in self.graph.similar_events(video_id, qv, span, limit=24):
                     if sim is not None and sim > 0.2:
                         bump(e.id, float(sim), f"similar:{sim:.2f}")

@@ -531,3 +531,76 @@ def test_a_second_question_after_and_when_is_no_anchor(clip):
     assert plan_question("what does she say when the phone rings?", 80.0, VOCAB).anchor == "phone rings"
     text, citations, _ = answer(con, vid, "what colour is the car and when is it seen?")
     assert "white" in text and cited(citations, 26, 34)
+
+
+@pytest.mark.parametrize(
+    "question, core",
+    [
+        ("Good afternoon, I wonder if you might be so kind as to tell me what could be heard at 33 s?", "what could be heard at 33 s?"),
+        (
+            "I am terribly sorry to bother you, but could you tell me what happened just before the courier spoke?",
+            "what happened just before the courier spoke?",
+        ),
+        ("Would you kindly let me know whether the footage has a timestamp?", "does the footage has a timestamp?"),
+        ("Might I ask, if it is not too much trouble, what Paul said?", "what Paul said?"),
+        ("Pardon me, would you mind telling me how long she waited?", "how long she waited?"),
+        ("what is said, please?", "what is said?"),
+    ],
+)
+def test_courtesies_are_not_part_of_the_question(question, core):
+    plan = plan_question(question, 90.0, VOCAB)
+    assert plan.question == core
+    assert not {"kindly", "trouble", "wonder", "sorry", "bother", "might", "please"} & set(plan.keywords)
+
+
+def test_edges_of_the_clip_are_times_and_pieces_of_speech_are_no_words():
+    plan = plan_question("What was the last thing the guard said before the clip ends?", 720.0, VOCAB)
+    assert plan.anchor == "" and plan.ordinal == -1 and plan.time_range[1] == 720.0
+    plan = plan_question("What was the second remark, and who made it?", 90.0, VOCAB)
+    assert plan.intent == "said" and plan.lanes == ["speech"] and plan.ordinal == 2 and plan.keywords == []
+    plan = plan_question("How many announcements were made over the speakers?", 90.0, VOCAB)
+    assert plan.intent == "count" and plan.lanes == ["speech"] and plan.keywords == []
+    assert plan_question("List the non-speech sounds in the order they occur.", 90.0, VOCAB).lanes == ["sound"]
+    assert plan_question("the final exam is when?", 90.0, VOCAB).ordinal is None  # a kind of exam, not the last of them
+    for q in ("Tell me the story of this clip, in order.", "Shift report please: what happened overnight, with times.", "Sum up this report in a few lines."):
+        assert plan_question(q, 600.0, VOCAB).intent == "summary", q
+
+
+def _talk_graph():
+    from synthetic_graph import _graph
+
+    return _graph(
+        "shop",
+        120.0,
+        [
+            ("speech:1", "speech", "speech", 3.0, 4.5, "Welcome to Green Market.", None, None),
+            ("speech:2", "speech", "speech", 5.2, 7.4, "Today apples and bread are on offer.", None, None),
+            ("speech:3", "speech", "speech", 34.0, 38.5, "The milk delivery is late again.", None, None),
+            ("speech:4", "speech", "speech", 52.0, 54.9, "Excuse me, where can I find the batteries?", None, None),
+            ("speech:5", "speech", "speech", 57.0, 59.7, "Aisle four, next to the light bulbs.", None, None),
+            ("text:1", "text", "NO PARKING TOW AWAY ZONE", 0.0, 30.0, "NO PARKING TOW AWAY ZONE", None, None),
+            ("speech:6", "speech", "speech", 70.0, 73.0, "I checked the back gate, it is locked.", None, None),
+        ],
+    )
+
+
+def test_a_question_said_brings_its_reply_and_a_sentence_split_by_a_breath_is_one():
+    con = _talk_graph()
+    text, citations, _ = answer(con, "shop", "where are the batteries")
+    assert "Aisle four" in text and "reply" in text and cited(citations, 57, 59)
+    text, citations, _ = answer(con, "shop", "second thing anyone said?")
+    assert "milk delivery" in text and cited(citations, 34, 38)
+
+
+def test_a_text_asked_in_other_words_and_an_anchor_that_is_no_event():
+    con = _talk_graph()
+    text, citations, _ = answer(con, "shop", "If I leave my car here, what will happen to it, according to the sign?")
+    assert "TOW AWAY" in text and "No text with" in text and cited(citations, 0, 30)
+    # the words said do not make a yes: the line is given with what it does not say
+    text, _, _ = answer(con, "shop", "was the back gate found open?")
+    assert not text.startswith("Yes") and "locked" in text and "'open'" in text
+    text, _, _ = answer(con, "shop", "is the back gate locked?")
+    assert text.startswith("Yes")
+    # "before being let in" is nothing the graph can place: what is asked is answered over the whole video, saying so
+    text, citations, _ = answer(con, "shop", "what did she say about the milk before being let in?")
+    assert "milk delivery" in text and "could not find when" in text and cited(citations, 34, 38)
