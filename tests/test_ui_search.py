@@ -422,6 +422,11 @@ def test_filters_narrow_the_results_and_bad_input_is_explained(browser, users_ap
     wait_message(page, r"Type words to search for")
     search_for(page, "xylophone")
     wait_message(page, r"No moment matches “xylophone”")
+    # by meaning too: the query embedded by the app's Triton embedder (a failure would fall back to words and say so)
+    page.locator("#s-meaning input").check()
+    search_for(page, "railway")
+    said = wait_hits(page, lambda h: any(x["vid"] == gt and " speech " in x["text"] for x in h))
+    assert "words only" not in page.locator("#s-msg").inner_text() and said
     assert page.locator(".toast-body").count() == 0 and "Traceback" not in page.content()
     page.close()
 
