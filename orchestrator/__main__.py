@@ -105,12 +105,25 @@ def _ingest_holding_home(args, home: Path) -> int:
 VIDEO_SUFFIXES = {".mp4", ".m4v", ".mov", ".mkv", ".avi", ".webm", ".mpg", ".mpeg", ".ts", ".mts", ".m2ts", ".wmv", ".flv", ".3gp", ".ogv"}
 
 
-def _ingest_one(ingestor, path: Path, head: str) -> dict:
-    """One file of a folder: ingested (or skipped when already done), or reported as failed while the rest go on; one line."""
+def _ingest_one(ingestor, path: Path, head: str, bar: bool = False) -> dict:
+    """One file of a folder: ingested (or skipped when already done), or reported as failed while the rest go on; one
+    line (with ``bar``, a progress bar over its windows before it, gone once the line is printed)."""
     from .graph import StorageError  # noqa: PLC0415
 
     try:
-        s = ingestor.ingest(path)
+        if bar:
+            from tqdm import tqdm  # noqa: PLC0415
+
+            with tqdm(total=None, unit="window", file=sys.stderr, desc=path.name[:30], leave=False) as progress:
+
+                def on_progress(msg: dict) -> None:
+                    progress.total = msg["windows"]
+                    progress.n = msg["done"]
+                    progress.refresh()
+
+                s = ingestor.ingest(path, on_progress=on_progress)
+        else:
+            s = ingestor.ingest(path)
     except StorageError:
         raise  # the disk is full: every later file would fail the same way
     except Exception as exc:  # noqa: BLE001 - one bad file is reported; the rest go on
@@ -172,7 +185,7 @@ def _watch_folder(args, home: Path) -> int:
                     if handled.get(path) == sig or before != sig or st.st_size == 0 or now - st.st_mtime < args.settle_s:
                         continue  # done already, still being written, or not yet seen twice
                     current[:] = [path.name]
-                    results.append(_ingest_one(ingestor, path, f"[{len(results) + 1}] {path.name}"))
+                    results.append(_ingest_one(ingestor, path, f"[{len(results) + 1}] {path.name}", bar=not args.quiet))
                     current.clear()
                     handled[path] = sig
                 time.sleep(args.poll_s)
@@ -182,7 +195,9 @@ def _watch_folder(args, home: Path) -> int:
         print(f"stopped watching {folder}: {n['ingested']} ingested, {n['skipped']} already done, {n['failed']} failed{during}", file=sys.stderr, flush=True)
         if args.json:
             print(json.dumps({"folder": str(folder), **n, "videos": results, "interrupted": current[0] if current else None}, default=str))
-        return 0
+        # stopped while idle: done (0); stopped mid-ingest: 130, as an interrupted ingest (the window in flight is
+        # abandoned, and the process leaves without waiting for its native decoder threads)
+        return 130 if current else 0
     finally:
         signal.signal(signal.SIGTERM, previous)
 

@@ -134,3 +134,54 @@ def test_watch_folder_ingests_each_complete_video_once_and_places_it_on_the_cloc
     assert bad.returncode == 2 and "give a video file, not a folder" in bad.stderr
     bad = run_cli("ingest", str(folder / "gate.mp4"), "--recorded-at", "half past two", env_extra=cli_env)
     assert bad.returncode == 2 and "--recorded-at takes an ISO date and time" in bad.stderr
+
+
+def _chunks(stream, into: queue.Queue) -> None:
+    """stderr in pieces ended by a newline or a carriage return (a progress bar redraws its line with \\r)."""
+    piece = ""
+    while ch := stream.read(1):
+        if ch in "\r\n":
+            if piece.strip():
+                into.put(piece)
+            piece = ""
+        else:
+            piece += ch
+
+
+def test_watch_stopped_mid_ingest_keeps_finished_windows_and_the_next_run_resumes(gt_clip, cli_env, tmp_path):
+    folder = tmp_path / "watched"
+    folder.mkdir()
+    _remux(gt_clip[0], folder / "long.mp4", "title=stopped")  # 40 s: 8 windows of 5 s
+    cmd = [sys.executable, "-m", "orchestrator", "ingest", str(folder), "--watch", "--poll-s", "0.3", "--settle-s", "0.5", "--window-s", "5"]
+    proc = subprocess.Popen(cmd, cwd=REPO, env={**os.environ, **cli_env}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    lines: queue.Queue = queue.Queue()
+    seen: list[str] = []
+    reader = threading.Thread(target=_chunks, args=(proc.stderr, lines), daemon=True)
+    reader.start()
+    try:
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline:  # the bar says some windows are done, not all
+            try:
+                piece = lines.get(timeout=0.5)
+            except queue.Empty:
+                continue
+            seen.append(piece)
+            if any(f" {k}/8 " in piece for k in (2, 3, 4)):
+                break
+        else:
+            raise AssertionError("no progress bar at 2-4 of 8 windows:\n" + "\n".join(seen))
+    finally:
+        proc.send_signal(signal.SIGINT)  # Ctrl-C
+        proc.wait(timeout=120)
+    reader.join(timeout=30)
+    _drain(lines, seen)
+    assert proc.returncode == 130, "\n".join(seen)  # an interrupted ingest, as the single-file ingest says it
+    assert seen[-1] == (
+        f"stopped watching {folder}: 0 ingested, 0 already done, 0 failed; long.mp4 stopped mid-ingest, its finished windows saved (run again to resume)"
+    ), "\n".join(seen)
+    listed = json.loads(run_cli("videos", "--json", env_extra=cli_env).stdout.strip().splitlines()[-1])
+    assert len(listed) == 1 and 2 <= listed[0]["windows_done"] < listed[0]["n_windows"] == 8
+    again = run_cli("ingest", str(folder), "--window-s", "5", "--json", "--quiet", env_extra=cli_env)
+    assert again.returncode == 0, again.stderr
+    (video,) = json.loads(again.stdout.strip().splitlines()[-1])["videos"]
+    assert video["status"] == "ingested" and video["windows_resumed"] == listed[0]["windows_done"] and video["windows"] == 8
