@@ -172,6 +172,11 @@ def test_panel_search_explains_what_it_cannot_run(panel):
     with pytest.raises(SearchInputError) as err:
         panel.run("  ", "all", "", [], "", "", False, None)
     assert str(err.value) == EMPTY_QUERY
+    with pytest.raises(SearchInputError) as err:  # a video chosen says where to look, not what for
+        panel.run("", "all", "", ["cam1.mp4"], "", "", False, None)
+    assert str(err.value) == EMPTY_QUERY
+    with pytest.raises(SearchInputError, match=r"^“the is” has no word to search for \(words like \*the\* or \*is\* are skipped\)\. Type words"):
+        panel.run("the is", "all", "", [], "", "", False, None)
     with pytest.raises(SearchInputError, match="is before From"):
         panel.run("dog", "all", "", [], "30:00", "1:00", False, None)
     with pytest.raises(SearchInputError, match="Unknown kind 'vehicle'"):

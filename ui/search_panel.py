@@ -246,7 +246,7 @@ class SearchPanel:
         labels = parse_labels(label)
         span = parse_range(t_from, t_to)
         chosen = [v for v in (videos or []) if str(v or "").strip()]
-        if not q and not kinds and not labels and span is None and not chosen:
+        if not q and not kinds and not labels and span is None:  # the videos alone are where to look, not what
             raise SearchInputError(EMPTY_QUERY)
         ids = self.chosen_ids(owner, chosen)
         embed = self.state.embed if meaning and q else None
@@ -255,8 +255,10 @@ class SearchPanel:
         with self.state.library.cursor() as graph:
             try:
                 moments = self._search(graph, q, ids, kinds, labels, span, embed)
-            except LibraryError:
-                raise
+            except LibraryError as exc:  # said for the command line: "give words ..., or a filter (--kind ...)"
+                if str(exc).startswith("give words"):
+                    raise SearchInputError(f"“{q}” has no word to search for (words like *the* or *is* are skipped). {EMPTY_QUERY}") from None
+                raise SearchInputError(str(exc)) from None
             except Exception as exc:  # noqa: BLE001 - the embedder on Triton did not answer: words still work
                 if embed is None:
                     raise
@@ -324,7 +326,7 @@ class SearchPanel:
 
         def on_filter(q, kind, label, videos, t_from, t_to, meaning, request: gr.Request):
             """A filter changed: search again when there is something to search for (nothing typed: nothing to redo)."""
-            if not " ".join(str(q or "").split()) and (kind in (None, "", "all")) and not parse_labels(label) and not videos and not (t_from or t_to):
+            if not " ".join(str(q or "").split()) and (kind in (None, "", "all")) and not parse_labels(label) and not (t_from or t_to):
                 return gr.update(), gr.update(), gr.update(), gr.update()
             return on_search(q, kind, label, videos, t_from, t_to, meaning, request)
 
