@@ -257,6 +257,14 @@ def _through_app(args):
     return AppClient(_home(args), url) if url else None
 
 
+def _api_through_app(args):
+    """The running app's HTTP API when the app holds this home (found through the home), else None."""
+    from .app_client import AppApi, app_url  # noqa: PLC0415
+
+    url = app_url(_home(args))
+    return AppApi(_home(args), url) if url else None
+
+
 def cmd_events(args) -> int:
     app = _through_app(args)
     if app is not None:
@@ -344,6 +352,21 @@ def cmd_search(args) -> int:
 
     lo, hi = _seconds(args.t_from, "--from"), _seconds(args.t_to, "--to")
     span = Span(lo or 0.0, hi if hi is not None else 1e12) if lo is not None or hi is not None else None
+    api = _api_through_app(args)
+    if api is not None:  # the app holds the home: it searches (no model server started here)
+        if args.since or args.until:
+            raise LookupError("--since/--until are not in the app's search API; stop the app, or filter by --videos")
+        try:
+            rows = api.search(args.query, args.kind or (), args.label or (), _video_list(args.videos), args.limit, lo, hi, args.semantic)
+        finally:
+            api.close()
+        if args.json:
+            print(json.dumps(rows))
+        else:
+            for m in rows:
+                print(f"{m['video_name']} [{fmt_time(m['t_start'])}-{fmt_time(m['t_end'])}] {m['kind']:9} {m['label']:14} {m['snippet']}  ({m['score']:.2f})")
+        print(f"{len(rows)} moments (searched by the app at {api.url})", file=sys.stderr)
+        return 0
     with _open_graph(args) as graph:
         embed, close = question_embedder(args.semantic)
         try:
@@ -485,6 +508,19 @@ def _ask_library(args) -> int:
     if args.template or args.session:
         raise LookupError("--library asks one question of many videos: --template and --session work on one video (give its id)")
     question = " ".join(x for x in (args.video_id, args.question) if x)
+    api = _api_through_app(args)
+    if api is not None:  # the app holds the home: it answers, with the embedder it already runs
+        try:
+            doc = api.ask_library(question, _video_list(args.videos))
+        finally:
+            api.close()
+        print(doc["answer"])
+        if args.json:
+            print(json.dumps(doc))
+        elif doc.get("citations"):
+            print("cited: " + ", ".join(f"{c.get('video_name', c.get('video_id', ''))} [{c.get('time', '')}]" for c in doc["citations"]), file=sys.stderr)
+        print(f"(answered by the app at {api.url})", file=sys.stderr)
+        return 0
     with _open_graph(args) as graph:
         embed, close = question_embedder(True)
         try:

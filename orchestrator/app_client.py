@@ -112,8 +112,19 @@ class AppApi:
         params = {k: v for k, v in {"kind": kind, "label": label, "from": t_from, "to": t_to, "text": text}.items() if v}
         return self._call("GET", f"videos/{video_id}/events", params=params).json()
 
-    def search(self, query: str, kinds=(), labels=(), videos: list[str] | None = None, limit: int = 20) -> list[dict]:
-        params = {"q": query, "kind": list(kinds), "label": list(labels), "limit": limit}
+    def search(
+        self,
+        query: str,
+        kinds=(),
+        labels=(),
+        videos: list[str] | None = None,
+        limit: int = 20,
+        t_from: float | None = None,
+        t_to: float | None = None,
+        semantic: bool = True,
+    ) -> list[dict]:
+        params = {"q": query, "kind": list(kinds), "label": list(labels), "limit": limit, "semantic": semantic}
+        params.update({k: f"{v:g}" for k, v in (("from", t_from), ("to", t_to)) if v is not None})
         if videos:
             params["videos"] = ",".join(videos)
         return self._call("GET", "search", params=params).json()

@@ -4,6 +4,7 @@ gradio_client — against ``app.py`` started for real with two users, on the ses
 from __future__ import annotations
 
 import json
+import os
 import re
 from pathlib import Path
 
@@ -222,6 +223,25 @@ def test_mcp_server_answers_through_the_app(api, tmp_path):
     assert moments and moments[0]["kind"] == "speech" and library["citations"][0]["video_id"] == api.video_id
     assert (tmp_path / "clip.mp4").read_bytes()[4:8] == b"ftyp" and clip["bytes"] > 1000
     assert e5 and f"the app at {api.url}" in unknown and "unknown video id 'nope'" in unknown
+
+
+def test_the_cli_searches_and_asks_the_library_through_the_app(api):
+    """While the app holds the home, `search` and `ask --library` go through its API instead of failing on the lock."""
+    import subprocess
+    import sys
+
+    env = {**os.environ, "VDET_HOME": str(api.home), "VDET_AUTH": f"{ANA[0]}:{ANA[1]}"}
+    root = Path(__file__).resolve().parent.parent
+    cli = [sys.executable, "-m", "orchestrator"]
+    found = subprocess.run([*cli, "search", "railway station", "--json"], capture_output=True, text=True, env=env, cwd=root, timeout=120)
+    assert found.returncode == 0, found.stderr
+    rows = json.loads(found.stdout)
+    assert any(r["kind"] == "speech" and "railway" in r["snippet"].lower() for r in rows) and "searched by the app" in found.stderr
+    assert {r["video_id"] for r in rows} == {api.video_id}
+    asked = subprocess.run([*cli, "ask", "--library", "which videos have a person?", "--json"], capture_output=True, text=True, env=env, cwd=root, timeout=120)
+    assert asked.returncode == 0, asked.stderr
+    doc = json.loads(asked.stdout.splitlines()[-1])
+    assert doc["citations"] and doc["citations"][0]["video_id"] == api.video_id and "answered by the app" in asked.stderr
 
 
 @pytest.fixture()
