@@ -640,9 +640,12 @@ def talk_clip(tmp_path_factory) -> Path:
 
 def seek_and_pause(page, t: float) -> None:
     """Seek the player (once it has loaded: slow on a busy machine) and hold it there."""
-    page.evaluate(f"window.vdSeek({t})")
+    page.evaluate(f"window.vdSeek({t})")  # the page's own seek (it plays on from there)
     page.wait_for_function(f"() => {{ const v = document.querySelector('#player video'); return v && Math.abs(v.currentTime - {t}) < 2; }}", timeout=20000)
-    page.locator("#player video").evaluate("v => v.pause()")
+    # then held at exactly t: on a loaded machine the player has played on by the time it is paused, past a short line
+    page.locator("#player video").evaluate(
+        f"v => new Promise((done) => {{ v.pause(); v.addEventListener('seeked', () => done(), {{ once: true }}); v.currentTime = {t}; setTimeout(done, 5000); }})"
+    )
     page.wait_for_timeout(700)
 
 
@@ -752,12 +755,15 @@ def test_transcript_scrolls_with_the_player(browser, app, talk_clip, viewport):
             page.wait_for_timeout(250)
         return now
 
-    last_t = float(lines.last.get_attribute("data-t0"))
-    seek_and_pause(page, last_t + 0.5)
+    def middle(line) -> float:
+        t0, t1 = float(line.get_attribute("data-t0")), float(line.get_attribute("data-t1"))
+        return t0 + max(t1 - t0, 0.5) / 2
+
+    seek_and_pause(page, middle(lines.last))
     now = current("thank you")
     assert now and "thank you" in now["text"].lower() and now["inside"] and now["top"] > 0, now  # scrolled down to the line being said
     shot(page, f"21-transcript-end-{viewport[0]}x{viewport[1]}")
-    seek_and_pause(page, float(lines.first.get_attribute("data-t0")) + 0.5)
+    seek_and_pause(page, middle(lines.first))
     now = current("briefing")
     assert now and "briefing" in now["text"].lower() and now["inside"] and now["top"] < 5, now  # and back up
     # a line is a link: from the keyboard, Tab to it and Enter seeks there
