@@ -1,4 +1,4 @@
-"""The blind suites agree with the clips they ask about (the clips need not be built; truth.json is used where it is)."""
+"""The blind suites (blind, and its second set blind2) agree with the clips they ask about (the clips need not be built; truth.json is used where it is)."""
 
 from __future__ import annotations
 
@@ -15,8 +15,11 @@ from orchestrator.evaluation import KINDS, SCOPES, load_suite, media_dir
 
 HERE = Path(__file__).resolve().parent
 EVAL = HERE.parent
-SUITES = sorted(HERE.glob("*.yaml"))
-DEVELOPMENT_SUITES = sorted(p for folder in ("heldout", "strangers", "fresh") for p in (EVAL / folder).glob("*.yaml"))
+FOLDERS = ("blind", "blind2")  # blind2 asks about the same clips in other words, written after blind was tuned against
+SETS = {folder: sorted((EVAL / folder).glob("*.yaml")) for folder in FOLDERS}
+SUITES = [path for folder in FOLDERS for path in SETS[folder]]
+# The sets each one must not repeat: the development sets and, for blind2, blind (tuned against since it was written).
+EARLIER = {"blind": ("heldout", "strangers", "fresh"), "blind2": ("heldout", "strangers", "fresh", "blind")}
 BOUNDARY_TOLERANCE_S = 1.0  # a window starts and ends within this of a moment in the truth
 REAL_MEDIA = {"sample.wav": 30.0}  # real media with an exact truth: its length (ffprobe), truth in sample.stm beside it
 
@@ -48,15 +51,22 @@ def _normal(question: str) -> str:
     return " ".join(re.findall(r"[a-z0-9]+", question.lower()))
 
 
-def test_there_is_a_suite_per_clip_and_150_questions(lengths):
-    clips = [_suite(p)[1] for p in SUITES]
+@pytest.mark.parametrize("folder", FOLDERS)
+def test_there_is_a_suite_per_clip_and_150_questions(folder, lengths):
+    suites = SETS[folder]
+    clips = [_suite(p)[1] for p in suites]
     assert len(clips) == len(set(clips)) >= 10, clips
     assert {c for c in clips if c.startswith("fresh/")} == {c for c in lengths if c.startswith("fresh/")}
     assert all(clip in lengths for clip in clips), sorted(set(clips) - set(lengths))
-    assert sum(len(load_suite(p).questions) for p in SUITES) >= 150
+    assert sum(len(load_suite(p).questions) for p in suites) >= 150
 
 
-@pytest.mark.parametrize("path", SUITES, ids=[p.stem for p in SUITES])
+def test_the_second_set_asks_about_the_same_clips():
+    assert [p.name for p in SETS["blind2"]] == [p.name for p in SETS["blind"]]
+    assert [_suite(p)[1] for p in SETS["blind2"]] == [_suite(p)[1] for p in SETS["blind"]]
+
+
+@pytest.mark.parametrize("path", SUITES, ids=[f"{p.parent.name}/{p.stem}" for p in SUITES])
 def test_suite_fits_its_clip(path, lengths):
     suite, clip = _suite(path)
     assert 15 <= len(suite.questions) <= 20
@@ -72,8 +82,9 @@ def test_suite_fits_its_clip(path, lengths):
         assert q.facts or q.times or q.answer or q.count is not None, f"{q.q!r}: nothing to check"
 
 
-def test_suites_ask_every_kind_and_scope():
-    questions = [q for path in SUITES for q in load_suite(path).questions]
+@pytest.mark.parametrize("folder", FOLDERS)
+def test_suites_ask_every_kind_and_scope(folder):
+    questions = [q for path in SETS[folder] for q in load_suite(path).questions]
     assert {q.kind for q in questions} == set(KINDS)
     assert {q.scope for q in questions} == set(SCOPES)
     assert sum(q.answer == "no" for q in questions) >= 20
@@ -84,11 +95,13 @@ def test_suites_ask_every_kind_and_scope():
         assert sum(q.scope == scope for q in questions) >= 10, scope
 
 
-def test_questions_are_new():
-    """Blind means not one of the development suites' questions again (nor one asked twice here)."""
-    seen = {_normal(q.q) for path in DEVELOPMENT_SUITES for q in load_suite(path).questions}
-    assert len(seen) > 300, "the development suites were not found"
-    mine = [_normal(q.q) for path in SUITES for q in load_suite(path).questions]
+@pytest.mark.parametrize("folder", FOLDERS)
+def test_questions_are_new(folder):
+    """Blind means not one of the earlier sets' questions again (nor one asked twice in the set)."""
+    earlier = [p for other in EARLIER[folder] for p in sorted((EVAL / other).glob("*.yaml"))]
+    seen = {_normal(q.q) for path in earlier for q in load_suite(path).questions}
+    assert len(seen) > 300 + 150 * ("blind" in EARLIER[folder]), "the earlier suites were not found"
+    mine = [_normal(q.q) for path in SETS[folder] for q in load_suite(path).questions]
     assert len(mine) == len(set(mine)), sorted(q for q in mine if mine.count(q) > 1)
     assert not set(mine) & seen, sorted(set(mine) & seen)
 
@@ -113,7 +126,7 @@ def _moments(entry: dict) -> list[tuple[float, float]]:
     return spans
 
 
-@pytest.mark.parametrize("path", SUITES, ids=[p.stem for p in SUITES])
+@pytest.mark.parametrize("path", SUITES, ids=[f"{p.parent.name}/{p.stem}" for p in SUITES])
 def test_windows_land_on_the_truth(path):
     """With the clips built, every window overlaps a moment of truth.json and starts and ends at one of its moments' bounds."""
     suite, video = _suite(path)
