@@ -53,7 +53,7 @@ class WindowExecutor(Protocol):
 
     def result(self, handle: Any, timeout_s: float | None): ...
 
-    def cancel(self, handle: Any) -> None: ...
+    def cancel(self, handle: Any, wait_s: float = 60.0) -> None: ...
 
     def close(self) -> None: ...
 
@@ -173,7 +173,7 @@ class RayExecutor:
                 raise cause from None  # the analysis' own error (ModelError, MediaError...), as if it ran here
             raise WindowLost(f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}") from exc
 
-    def cancel(self, handle) -> None:
+    def cancel(self, handle, wait_s: float = 60.0) -> None:  # noqa: ARG002 - a Ray task is killed, not waited for
         try:
             self._ray.cancel(handle, force=True)
         except Exception as exc:  # noqa: BLE001 - a finished or lost task cannot be cancelled, which is fine

@@ -57,6 +57,7 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+INTERRUPTED_WAIT_S = 2.0  # after Ctrl-C, how long a window still being analysed is waited for
 
 
 def database_path(home: Path) -> Path:
@@ -169,6 +170,7 @@ class Ingestor:
         bus = self.services.bus
         executor = self.executor
         pending: deque = deque()  # (task, handle) in window order, at most executor.max_in_flight
+        interrupted = False
 
         def publish(message: Progress) -> None:
             if bus:
@@ -258,6 +260,7 @@ class Ingestor:
             )
             return summary
         except BaseException as exc:
+            interrupted = isinstance(exc, KeyboardInterrupt)
             try:
                 graph.set_video_status(video_id, "error", str(exc)[:500])
                 publish(Progress(video_id=video_id, status="error", error=str(exc)[:500]))
@@ -266,7 +269,9 @@ class Ingestor:
             raise
         finally:
             for _task, handle in pending:
-                executor.cancel(handle)
+                # Ctrl-C: the command leaves at once (os._exit, no native teardown to crash in), so a window still
+                # being analysed on a loaded machine is not waited for; after an error, it is (bounded)
+                executor.cancel(handle, wait_s=INTERRUPTED_WAIT_S if interrupted else 60.0)
             if executor is not None and executor is not self.executor:
                 executor.close()
             release_readers()
