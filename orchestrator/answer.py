@@ -40,8 +40,8 @@ from typing import Callable, Iterator, Protocol
 
 from .events import plural, quote
 from .planner import COLOURS as COLOUR_WORDS
-from .planner import DIRECTION_RX, OBJECT_SYNONYMS, SPEECH_SIDE_NOUNS, SPEECH_SIDE_RX, QueryPlan, anchor_labels, speech_act_cues, word_forms
-from .retrieval import Evidence, RetrievalResult
+from .planner import DIRECTION_RX, NUMBER_WORDS, OBJECT_SYNONYMS, SPEECH_SIDE_NOUNS, SPEECH_SIDE_RX, STOP, QueryPlan, anchor_labels, speech_act_cues, word_forms
+from .retrieval import SOUND_RUN_GAP_S, Evidence, RetrievalResult
 from .vlm_profiles import VLMProfile, frame_limit, profile_for, select_frames
 
 CITE_RE = re.compile(r"\[(?:(\d{1,2}):)?(\d{1,2}):(\d{2})\]")
@@ -290,7 +290,7 @@ class _Writer:
 SPEECH_SIDE_WORDS = frozenset(SPEECH_SIDE_NOUNS) | {"words"}
 
 
-RUN_GAP_S = 6.0  # sounds of one kind this close together are one stretch of it (a phone's rings, an alarm's bursts)
+RUN_GAP_S = SOUND_RUN_GAP_S  # one stretch of a sound: a phone's rings, an alarm's bursts
 
 
 def _sound_run(matches: list[Evidence]) -> list[Evidence]:
@@ -361,6 +361,43 @@ def _synonyms_said(word: str, text: str) -> list[str]:
     """The word, or a name it stands for ("bike" for "bicycle"), as said in ``text``: the ones found."""
     names = [word, *OBJECT_SYNONYMS.get(word, []), *OBJECT_SYNONYMS.get(word.rstrip("s"), [])]
     return [word] if _word_said(names, text) else []
+
+
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+MONTHS = ("january", "february", "march", "april", "may", "june", "july", "august", "september", "october", "november", "december")
+
+
+def _contradicts(missing: list[str], text: str, question: str) -> tuple[str, str] | None:
+    """(the word asked, the line's word in its place) where the line says another of the same kind: another weekday,
+    month, number, colour or name ("on Tuesday?" / "moved to Thursday", "a train to London?" / "to Oxford").
+
+    >>> _contradicts(["tuesday"], "The budget meeting is moved to Thursday at 3 o'clock.", "Is the budget meeting on Tuesday?")
+    ('Tuesday', 'Thursday')
+    >>> _contradicts(["london"], "The next train to Oxford leaves from platform 7.", "Is a train to London mentioned?")
+    ('London', 'Oxford')
+    >>> _contradicts(["folder"], "Please bring the blue folder.", "Is a folder mentioned?") is None
+    True
+    """
+    words = re.findall(r"[A-Za-z][A-Za-z'\-]*|\d+", text)
+    lower = [x.lower() for x in words]
+    asked_words = set(re.findall(r"[a-z][a-z'\-]*|\d+", question.lower()))
+    for k in missing:
+        for kind in (WEEKDAYS, MONTHS, tuple(COLOUR_WORDS), tuple(w for w in NUMBER_WORDS if w not in ("one", "zero"))):
+            if k in kind:
+                also = MONTHS if kind is WEEKDAYS else ()  # "on Friday?" / "on the 9th of June": the day is a date
+                found = [words[i] for i, x in enumerate(lower) if (x in kind or x in also) and x != k and x not in asked_words]
+                if found:
+                    return k.capitalize(), found[0]
+        if k.isdigit():
+            found = [x for x in words if x.isdigit() and x != k and x not in asked_words]
+            if found:
+                return k, found[0]
+        if re.search(rf"\b{re.escape(k.capitalize())}\b", question):  # a name asked: another name said in its place
+            names = [x for i, x in enumerate(words) if i > 0 and x[:1].isupper() and x.lower() not in asked_words and x.lower() not in STOP]
+            names = [x for x in names if x.lower() not in WEEKDAYS + MONTHS and len(x) > 2 and not re.match(r"^(?:I|I'm|I'll|I've|I'd)$", x)]
+            if names:
+                return k.capitalize(), names[0]
+    return None
 
 
 def _ordinal_name(n: int, last: str = "last") -> str:
@@ -486,9 +523,19 @@ class ExtractiveEngine:
             )
             parts += self._nearby(w, r)
             return _tidy("\n\n".join(parts)), w.citations
+        if plan.medium == "picture":
+            return self._medium(w, r), w.citations
+        if plan.anchor and r.anchor_event is not None and plan.gap:
+            parts += self._gap(w, r)
+            return _tidy("\n\n".join(parts)), w.citations
+        if (plan.who or plan.voice_asked) and any(e.kind == "speech" for e in r.matches) and not (plan.anchor and r.anchor_missing):
+            parts += self._who(w, r, scope)
+            return _tidy("\n\n".join(parts)), w.citations
         if plan.anchor and r.anchor_event is not None:
             lead = self._anchor_lead(w, r)
         body = getattr(self, f"_{intent}", self._summary)(w, r, scope, lead)
+        if body and plan.without and intent in ("heard", "seen", "count", "yesno", "summary", "when"):
+            body = [f"Apart from the {plan.without}: {body[0][0].lower() + body[0][1:] if body[0][:2] != 'I ' else body[0]}"] + body[1:]
         if body and not lead and intent not in ("yesno", "compare", "count", "summary") and _asks_yes_no(plan.question):
             body = [_yes_no_head(body[0], bool(r.matches))] + body[1:]
         parts += [b for b in body if b]
@@ -518,6 +565,93 @@ class ExtractiveEngine:
         if a.kind == "scene_cut":
             return f"The scene cuts at {w.t(a)}"
         return f"The {plan.anchor} is at {w.t(a)}"
+
+    def _speaker(self, w: _Writer, r: RetrievalResult, e: Evidence) -> tuple[str, str]:
+        """(who says a line, how that was told): "Maria (speaker 2)", "a woman's voice, by its pitch"."""
+        label = str(e.attrs.get("speaker") or "")
+        name = r.speaker_names.get(label, "") if label else r.speaker_names.get("", "")
+        register = {"low": "a man's voice", "high": "a woman's voice"}.get(str(e.attrs.get("voice") or ""), "")
+        who = f"{name} ({label})" if name and label and w.voices > 1 else name or (label if label and w.voices > 1 else "")
+        return who, register
+
+    def _who(self, w: _Writer, r: RetrievalResult, scope: str) -> list[str]:
+        """Who says it: "who said thanks?", "who picked up the phone?", "was it a man or a woman who apologised?"."""
+        plan = r.plan
+        q = plan.question.lower()
+        lines = [e for e in r.matches if e.kind == "speech"]
+        if plan.anchor and plan.anchor_side == "before":
+            picked = [lines[-1]]
+        elif re.search(r"\bfirst\b.*\blast\b|\blast\b.*\bfirst\b", q) and len(lines) > 1:
+            picked = [lines[0], lines[-1]]
+        elif plan.ordinal is not None:
+            picked = [lines[min(plan.ordinal, len(lines)) - 1] if plan.ordinal > 0 else lines[-1]]
+        elif plan.keywords:
+            picked = [max(lines, key=lambda x: (sum(1 for k in plan.keywords if _word_said([k], x.text)), -x.t_start))]
+        else:
+            picked = [lines[0]]
+        out = []
+        for e in picked:
+            w.told.add(e.event_id)
+            who, register = self._speaker(w, r, e)
+            if plan.voice_asked:
+                sex = {"a man's voice": "a man", "a woman's voice": "a woman"}.get(register)
+                if sex:
+                    out.append(f"It sounds like {sex} (told by the voice's pitch){', ' + who if who else ''}: at {w.t(e)}{scope} {_quote(e.text)}")
+                else:
+                    out.append(f"I can't tell the speaker's sex from the voice; at {w.t(e)}{scope} {who or 'someone'} says {_quote(e.text)}")
+                continue
+            if who:
+                how = f" — {register}, by its pitch" if register else ""
+                out.append(f"{_cap(who)}{how}: at {w.t(e)}{scope} says {_quote(e.text)}")
+            elif register:
+                out.append(f"Someone with {register} (by its pitch) says {_quote(e.text)} at {w.t(e)}{scope}; I don't know their name.")
+            else:
+                out.append(f"Someone says {_quote(e.text)} at {w.t(e)}{scope}; I can't tell who (no name is said and the voices were not told apart).")
+        return out
+
+    def _medium(self, w: _Writer, r: RetrievalResult) -> str:
+        """Whether the file has a picture: "is this only an audio recording?", "is there any video in this file?"."""
+        only_sound = bool(
+            re.search(r"\b(?:just|only|purely|merely|no picture|no video|no image|no visuals?|audio[- ]only|sound[- ]only)\b", r.plan.question.lower())
+        )
+        length = _seconds(r.duration_s)
+        if r.has_video:
+            what = "a video with sound" if r.has_audio else "a video without sound"
+            return (
+                f"{'No' if only_sound else 'Yes'} — it is {what}, {length} long: there is a picture to see as well{' as sound to hear' if r.has_audio else ''}."
+            )
+        return f"{'Yes' if only_sound else 'No'} — it is an audio recording, {length} long: there is no picture, only sound."
+
+    def _gap(self, w: _Writer, r: RetrievalResult) -> list[str]:
+        """How long from one moment to another: "how long after the bang did he shout?", "time between the ring and the answer"."""
+        plan, a = r.plan, r.anchor_event
+        ends = "end" in a.why
+        if plan.anchor_side == "between":
+            b = r.anchor_end_event
+            if b is None:
+                return [f"I don't know — I found {w.noun(a)} at {w.t(a)} but no {plan.anchor_end} after it."]
+        else:
+            later = [e for e in r.matches if e.event_id != a.event_id]
+            if plan.anchor_side == "before":
+                later = [e for e in later if e.t_start < a.t_start]
+                b = later[-1] if later else None
+            else:
+                ref = a.t_end if ends else a.t_start
+                later = [e for e in later if e.t_start >= ref - 0.25]
+                b = later[0] if later else None
+            if b is None:
+                what = _names(plan, "such thing")
+                return [f"I don't know — {w.sentence(a)}, but I found no {what} {'before' if plan.anchor_side == 'before' else 'after'} it."]
+        first, second = (b, a) if b.t_start < a.t_start else (a, b)
+        start_ref = first.t_end if (first is a and ends) else first.t_start
+        gap = second.t_start - start_ref
+        one = w.sentence(first) if first.kind != "speech" else f"{_quote(first.text)} is said at {w.t(first)}"
+        two = w.sentence(second) if second.kind != "speech" else f"{_quote(second.text)} is said at {w.t(second)}"
+        out = f"About {_seconds(gap)}: {one}{' and ends at ' + w.t(first, 'end') if first is a and ends else ''}; {two}."
+        after_end = second.t_start - first.t_end
+        if not (first is a and ends) and first.t_end - first.t_start >= 1.5 and after_end > 0:
+            out += f" That is {_seconds(after_end)} after it ends at {w.t(first, 'end')}."
+        return [_cap(out)]
 
     def _nearby(self, w: _Writer, r: RetrievalResult) -> list[str]:
         near = [e for e in r.nearby if e.event_id not in w.told][:3]
@@ -696,7 +830,8 @@ class ExtractiveEngine:
         plan = r.plan
         m = r.matches
         if not plan.lanes and not plan.object_labels and not plan.sound_labels:
-            return [f"The video is {_seconds(r.duration_s)} long."]
+            what = "video" if r.has_video else "recording"
+            return [f"The {what} is {_seconds(r.duration_s)} long ({clock(r.duration_s, r.duration_s >= 3600)} in all, {round(r.duration_s)} seconds)."]
         if not m:
             return [f"I don't know — I found no {_names(plan)}{scope}."]
         objects = [e for e in m if e.kind == "object"]
@@ -995,6 +1130,10 @@ class ExtractiveEngine:
             q_words = re.findall(r"[a-z][a-z'\-]*", plan.question.lower())
             in_question = [k for k in plan.keywords if k in q_words and k not in acts]
             predicate = max(in_question, key=q_words.index) if in_question else ""  # "was the gate found open?": open
+            other = _contradicts(missing + [c for c in plan.colours if not _word_said([c], e.text)], e.text, plan.question)
+            if said and other:
+                # "is the budget meeting on Tuesday?" and the line says Thursday: the line answers no
+                return [f"No — {other[1]}, not {other[0]}: at {w.t(e)}{scope} someone says {_quote(e.text)}"]
             if said and missing and (len(missing) * 2 > len(asked) or (predicate in missing and predicate not in _synonyms_said(predicate, e.text))):
                 # "was the back gate found open?" and the line is "I checked the back gate, it is locked": the words
                 # that are said do not make a yes; the line is given, with what it does not say

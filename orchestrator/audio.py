@@ -155,6 +155,45 @@ class SpeakerConfig:
     min_new_speaker_s: float = 1.0  # a shorter utterance is too little voice to found a speaker: it joins the nearest
 
 
+# A voice's median speaking pitch: most men's lie below LOW_VOICE_MAX_HZ (85-155 Hz), most women's and children's above
+# HIGH_VOICE_MIN_HZ (165-255 Hz); in between, or for a raised voice (an orator shouting reaches 250 Hz), pitch alone
+# cannot tell, and the product says how it told
+VOICE_PITCH_RANGE_HZ = (65.0, 400.0)
+LOW_VOICE_MAX_HZ = 150.0
+HIGH_VOICE_MIN_HZ = 170.0
+
+
+def voice_pitch(pcm: np.ndarray, rate: int = AUDIO_RATE) -> float | None:
+    """An utterance's median fundamental frequency in Hz: YIN (librosa) over its louder half of 64 ms frames, where
+    speech is voiced; None when it is too short to tell.
+
+    >>> t = np.arange(AUDIO_RATE) / AUDIO_RATE
+    >>> round(voice_pitch((0.3 * np.sign(np.sin(2 * np.pi * 120 * t))).astype(np.float32)))
+    120
+    >>> voice_pitch(np.zeros(800, np.float32)) is None
+    True
+    """
+    import librosa  # noqa: PLC0415
+
+    y = np.asarray(pcm, np.float32)
+    frame, hop = 1024 * rate // 16000, 160 * rate // 16000
+    if len(y) < 2 * frame or not np.any(y):
+        return None
+    lo, hi = VOICE_PITCH_RANGE_HZ
+    f0 = librosa.yin(y, fmin=lo, fmax=hi, sr=rate, frame_length=frame, hop_length=hop)
+    rms = librosa.feature.rms(y=y, frame_length=frame, hop_length=hop)[0][: len(f0)]
+    f0 = f0[: len(rms)][rms >= np.quantile(rms, 0.5)]
+    f0 = f0[(f0 > lo + 5) & (f0 < hi - 20)]  # YIN's edges are where it lands on unvoiced frames
+    return round(float(np.median(f0)), 1) if len(f0) >= 5 else None
+
+
+def voice_register(pitch_hz: float | None) -> str:
+    """ "low" (a man's voice, as pitch goes), "high" (a woman's or a child's), or "" where pitch cannot tell."""
+    if pitch_hz is None:
+        return ""
+    return "low" if pitch_hz <= LOW_VOICE_MAX_HZ else "high" if pitch_hz >= HIGH_VOICE_MIN_HZ else ""
+
+
 @dataclass
 class Speakers:
     """The voices heard so far in a video, in order of first appearance: a duration-weighted sum of embeddings each.

@@ -229,7 +229,7 @@ clip film footage scene see seen saw show shows shown appear appears appeared ha
 second seconds hour hours end beginning start middle near tell say said says talk mention anything something people person
 summarize summarise summary describe overview happening going visible view hear heard sound sounds noise noises word words spoken speak
 speaks spoke thing things ever once right just immediately shortly soon long often there's what's whats does doing get gets got kind type
-colour color colours colors written write read text sign signs more most less fewer other another same also please give list name names
+colour color colours colors written write read text sign signs more most less fewer other another same also please give list name names else
 number count total occur occurs occurred heard audible camera frame frames point moment moments mark recording speaker narrator
 past roughly approximately idea anywhere somewhere have has bit part miss missed important interesting notable unusual footage clip
 folks ever actually really exactly basically like okay ok hey please change changes changed changing
@@ -345,9 +345,53 @@ NOT_SPEECH_RX = re.compile(
     r"|\bnon-?speech\b|\bnon-?verbal\b|\bother than (?:the )?(?:talking|speech|voices?)\b"
 )
 
+# "apart from the phone, what sounds were there?", "besides the people, what else is seen?": what is left out (speech
+# left out is NOT_SPEECH_RX's, read first)
+EXCLUDE_RX = re.compile(
+    r"\b(?:apart from|aside from|other than|besides|beside|except(?: for)?|excluding|not counting|ignoring|leaving out|not including)"
+    r" (?:the |a |an |any |that |those |these |all the )?([a-z][a-z'\- ]*?)(?=\?|$|,|\.|;| (?:what|which|was|were|is|are|did|do|does|how|who|when|"
+    r"can|could|would|any|anything|something|there|else|did|were|you|i|we)\b)"
+)
+
+# a speaker named by sex: asked ("a man or a woman?") or used to pick the lines ("what did the woman say?")
+VOICE_ASKED_RX = re.compile(
+    r"\b(?:(?:a|an) )?(?:man|male|guy|gentleman|boy) or (?:(?:a|an) )?(?:woman|female|lady|girl)\b|"
+    r"\b(?:(?:a|an) )?(?:woman|female|lady|girl) or (?:(?:a|an) )?(?:man|male|guy|gentleman|boy)\b|\b(?:what|which) (?:sex|gender)\b|\bgender of\b"
+)
+HIGH_VOICE_RX = re.compile(r"\b(?:woman|women|lady|ladies|girl|female|she|her|herself)\b")
+LOW_VOICE_RX = re.compile(r"\b(?:man|men|guy|gentleman|boy|male|he|his|him|himself)\b")
+WHO_RX = re.compile(
+    r"(?:^|, )(?:who|whom|whose|which (?:person|speaker|voice|one of them|of them))\b|\bwho (?:is|was) (?:talking|speaking|on the (?:phone|radio|call))\b"
+)
+
+# a question about the file itself: does it have a picture ("is this only an audio recording?", "any video in this file?")
+MEDIUM_PICTURE_RX = re.compile(
+    r"\b(?:just|only|purely|merely) (?:an? )?(?:audio|sound|voice|voices)(?: recording| file| track| clip| with no picture)?\b|"
+    r"\bno (?:picture|video|image|images|visuals?)\b|\baudio[- ]only\b|\bsound[- ]only\b|"
+    r"\b(?:any|a) (?:video|picture|image|images|visuals?) (?:in|on|to|with) (?:this|the|it)\b(?: (?:file|recording|clip|audio))?|"
+    r"\bis (?:this|it) (?:a )?(?:video|audio)(?: (?:file|recording|clip))?(?: or (?:an? )?(?:audio|video|just audio|only audio)(?: (?:file|recording|clip))?)?\s*\??$|"
+    r"\b(?:is there|are there|has it got|does it have|does (?:this|the) (?:file|recording|clip) have) (?:a |any )?(?:picture|video|image|images|visuals?)\s*\??$"
+)
+# the length of the whole file: "how long is this clip", "length of this audio?", "how long does the footage run in total"
+MEDIUM_LENGTH_RX = re.compile(
+    r"\b(?:length|duration|runtime|running time|total time) of (?:this|the) (?:clip|video|recording|footage|file|audio|tape|film)\b|"
+    r"^how long (?:is|does|did|was) it(?: (?:run|last|go on|take))?(?: for)?(?: in total| overall| altogether| in all)?\s*\??$|"
+    r"\bhow long (?:is|does|did|was) (?:this|the)(?: (?:clip|video|recording|footage|file|audio|tape|film))(?: (?:run|last|go on|take))?"
+    r"(?: for)?(?: in total| overall| altogether| all together| in all)?\s*\??$|"
+    r"\bhow (?:long|many minutes|many seconds) (?:is|does) (?:this|the) (?:clip|video|recording|footage|file|audio|tape|film)\b"
+)
+
+# "how long after the bang did he shout?", "how many seconds between the ring and the answer?": a gap between two moments
+GAP_RX = re.compile(
+    r"\bhow (?:long|much time|many (?:seconds|secs|minutes|mins))(?: (?:was it|passed|went by|elapsed|did it take|is it|had passed))?"
+    r"(?: \w+){0,1} (?:after|before|between|since|from)\b|\b(?:time|gap|delay|interval|pause) between\b|"
+    r"\bhow (?:soon|quickly|fast|long it took|long did it take)\b.* after\b"
+)
+
 # "did anyone mention a beep?", "does she talk about the train?": the things named are words said
 MENTION_RX = re.compile(
-    r"\b(?:mention\w*|talk(?:s|ed|ing)? about|speak(?:s|ing)? about|spoke about|refer(?:s|red)? to|(?:say|says|said) (?:anything |something )?about)\b"
+    r"\b(?:mention\w*|talk(?:s|ed|ing)? about|speak(?:s|ing)? about|spoke about|refer(?:s|red)? to|(?:say|says|said) (?:anything |something )?about|"
+    r"ask(?:s|ed|ing)? about)\b"
 )
 # "what did they think the noise was?": an opinion is something said
 OPINION_RX = re.compile(
@@ -355,6 +399,7 @@ OPINION_RX = re.compile(
 )
 # "what do people call Sheila?": naming, not a phone call (on the question as typed: names are capitalised)
 CALL_NAMING_RX = re.compile(r"\b(?:call|calls|called|calling) (?:him|her|them|me|you|us|it|[A-Z][a-z]+)\b(?! back)")
+CALL_BACK_RX = re.compile(r"\b(?:call|calls|called|calling|ring|rings|rang) (?:\w+ )?back\b")  # "she would call back": said, not a ring
 
 # "the meeting has been moved to Thursday": a plan changed, not a thing moving
 RESCHEDULED_RX = re.compile(
@@ -496,6 +541,14 @@ class QueryPlan:
     speaker: str = ""  # "speaker 2" in "what did the second speaker say?"; "*" for "how many people talk?"
     heading: str = ""  # "left" in "the guy walking right to left": the way a thing asked about moves (appearance_direction)
     questions: bool = False  # "what was the first question a student asked?": only the lines that ask something
+    gap: bool = False  # "how long after the bang did he shout?": the time from the anchor to what is asked, not a length
+    without: str = ""  # "the phone" in "apart from the phone, what sounds were there?": what the question leaves out
+    without_objects: list[str] = field(default_factory=list)  # the object labels it names
+    without_sounds: list[str] = field(default_factory=list)  # the sound names it names
+    medium: str = ""  # "picture": "is this only audio?", "is there any video in this file?" (the file, not what is in it)
+    who: bool = False  # "who said thanks?", "who picked up the phone?": who speaks is what is asked
+    voice_asked: bool = False  # "was it a man or a woman who apologised?": the voice's register is what is asked
+    voice: str = ""  # "low" | "high": "what did the woman say?" names the speaker by her voice
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -615,7 +668,8 @@ COURTESY_RXS = tuple(
         r"\b(?:would|could|will) you be able to (?:tell|let|show|give) (?:me|us)(?: know)?\b",
         r"\b(?:please|kindly) (?:tell|let|show) (?:me|us)(?: know)?\b",
         r"^(?:tell|let) (?:me|us)(?: know)?\b(?= (?:what|when|where|who|whom|whose|which|how|why|whether|if|about)\b)",
-        r"\b(?:please|kindly|thank you|thanks)\b[,.!]*",
+        r"(?<!say )(?<!said )(?<!says )(?<!saying )(?<!say a )(?<!said a )(?<!gave )(?<!give )(?<!says a )(?<!a )(?<!no )"
+        r"\b(?:please|kindly|thank you|thanks)\b[,.!]*",  # a "thank you" said is no courtesy of the question
         r",? if (?:that|it|this) was (?:mentioned|said|shown) at all\b",
     )
 )
@@ -1114,6 +1168,20 @@ def plan_question(question: str, duration_s: float, vocab: Vocabulary | None = N
     rest = parse_time(q, duration_s, plan)
     no_speech = bool(NOT_SPEECH_RX.search(rest))
     rest = NOT_SPEECH_RX.sub(" ", rest)
+    plan.gap = bool(GAP_RX.search(rest))
+    if MEDIUM_PICTURE_RX.search(q) and not re.search(r"\b(?:of|showing|with) (?:a|an|the|someone|somebody|anyone|people|person)\b", q):
+        plan.medium, plan.intent, plan.intents, plan.confidence = "picture", "yesno", ["yesno"], 1.0
+        return plan
+    if MEDIUM_LENGTH_RX.search(q):
+        plan.intent, plan.intents, plan.confidence = "duration", ["duration"], 1.0
+        return plan
+    m = EXCLUDE_RX.search(rest)
+    if m and m.group(1).strip() not in ("that", "this", "it", "them", "those", "these"):
+        plan.without = m.group(1).strip()
+        plan.without_objects, plan.without_sounds = anchor_labels(plan.without)
+        heard = [x for w in re.findall(r"[a-z]+", plan.without) for x in sound_labels_for(w)]  # "the phone" heard is its ringing
+        plan.without_sounds += [x for x in heard if x not in plan.without_sounds]
+        rest = rest[: m.start()] + " " + rest[m.end() :]
 
     # anchored relations: "right after the doorbell", "between the siren and the end"
     m = BETWEEN_RX.search(rest)
@@ -1121,6 +1189,13 @@ def plan_question(question: str, duration_s: float, vocab: Vocabulary | None = N
         plan.anchor, plan.anchor_end, plan.anchor_side, plan.scope = m.group(1).strip(), m.group(2).strip(), "between", "anchored"
         rest = rest[: m.start()] + " " + rest[m.end() :]
     m = WHEN_ANCHOR_RX.search(rest) if re.match(r"^(?:what|who|which|how|is|are|was|were|did|does|do|can|could|tell|show|describe)\b", rest.strip()) else None
+    if (
+        m
+        and m.group(1) == "when"
+        and not rest.strip().startswith(("what", "who", "which", "how"))
+        and re.search(r"\b(?:say|says|said|tell|tells|told|mention|mentions|mentioned|know|ask|asks|asked|explain|explains|explained)\s*$", rest[: m.start()])
+    ):
+        m = None  # "did she say when she would call back?": when is what is said, not an anchor
     if m and m.group(1) == "when" and re.match(r"(?:is|was|are|were|does|did|do|can|could|will|would|has|have|had)\b", m.group(2)):
         m = None  # "what colour is the car and when is it seen?": a second question, not an anchor
     if m and plan.time_range is None and m.group(2).split()[0] not in FOLLOWUP_WORDS:
@@ -1162,8 +1237,8 @@ def plan_question(question: str, duration_s: float, vocab: Vocabulary | None = N
         plan.ordinal = ORDINAL_WORDS[m.group(1)]
         if plan.scope == "none":
             plan.scope = "ordinal"
-    elif re.search(r"\b(?:said|spoken|mentioned|heard|uttered|speaks?|spoke|talks?|talked) (?:first|last)\b", rest):
-        plan.ordinal = 1 if re.search(r"\b(?:said|spoken|mentioned|heard|uttered|speaks?|spoke|talks?|talked) first\b", rest) else -1
+    elif re.search(r"\b(?:said|spoken|mentioned|heard|uttered|speaks?|spoke|talks?|talked)(?: \w+){0,2} (?:first|last)\b", rest):
+        plan.ordinal = 1 if re.search(r"\b(?:said|spoken|mentioned|heard|uttered|speaks?|spoke|talks?|talked)(?: \w+){0,2} first\b", rest) else -1
         plan.scope = "ordinal" if plan.scope == "none" else plan.scope
 
     rest = re.sub(r"\b(?:over|on|through|via) the (?:speakers?|loudspeakers?|pa|p\.a\.|pa system|tannoy|intercom|radio)\b", " ", rest)  # how speech came
@@ -1288,7 +1363,8 @@ def plan_question(question: str, duration_s: float, vocab: Vocabulary | None = N
             plan.intent = intent = "said"
             plan.intents = ["said"] + [i for i in plan.intents if i != "said"]
             lanes = [lane for lane in lanes if lane not in ("object", "text")] if not see else lanes
-    if vocab is not None and ASKS_PLACE_OR_REASON.search(q) and "speech" not in lanes:
+    heard_here = bool(vocab is not None and sounds and graph_sound_labels(sounds, vocab.sounds))  # "what time was the bang?": the bang heard
+    if vocab is not None and ASKS_PLACE_OR_REASON.search(q) and "speech" not in lanes and not heard_here:
         # "where was the ambulance headed?", "what time is the next train?": a place, reason or time of day is
         # what people say; the question's words that the video's speech has send it there
         said_words = [w for w in words if w not in STOP and w not in VERBS and len(w) > 2 and is_spoken(w, vocab.spoken)]
@@ -1323,18 +1399,22 @@ def plan_question(question: str, duration_s: float, vocab: Vocabulary | None = N
             plan.object_labels = []
             if intent == "summary":
                 plan.intent = intent = "said" if said_named else "text"
-    if CALL_NAMING_RX.search(question) and not HEAR_CUES.search(rest.replace("call", "")):
+    call_back = bool(CALL_BACK_RX.search(rest)) and bool(SAID_CUES.search(rest))
+    if call_back:
+        plan.keywords = list(dict.fromkeys(["call", *plan.keywords]))
+    if (CALL_NAMING_RX.search(question) or call_back) and not HEAR_CUES.search(rest.replace("call", "")):
         plan.sound_labels = [x for x in plan.sound_labels if x not in sound_labels_for("call")]
         lanes = [lane for lane in lanes if lane not in ("sound", "object")] + (["speech"] if "speech" not in lanes else [])
         plan.object_labels = [o for o in plan.object_labels if o != "person"]
-        if intent in ("summary", "heard", "seen", "yesno"):
+        if intent in ("summary", "heard", "seen") or (intent == "yesno" and not call_back):
             intent = _set_intent(plan, "said")
     if (MENTION_RX.search(rest) or OPINION_RX.search(rest)) and not see and not TEXT_CUES.search(rest):
         # the nouns are words said: "did anyone mention hearing a beep?" asks the speech, not the sounds
         named = [w for w in words if w in used and (sound_labels_for(w) or OBJECT_SYNONYMS.get(w)) and w not in speakers]
         think = [w for w in words if OPINION_RX.search(f"he {w}")]
         also = [x for w in named for x in OBJECT_SYNONYMS.get(w, []) if x not in (w, "person") and " " not in x]  # a bike is said "bicycle"
-        plan.keywords = list(dict.fromkeys(named + think + plan.keywords + also))
+        about = [w for w in re.findall(r"\babout (?:the |a |an |his |her |their |my |our )?([a-z][a-z'\-]+)", rest) if w not in STOP]
+        plan.keywords = list(dict.fromkeys(named + think + plan.keywords + also + about))  # "asked about the slides": slides said
         plan.sound_labels, plan.object_labels = [], [o for o in plan.object_labels if o != "person"]
         lanes = ["speech"] + [lane for lane in lanes if lane not in ("speech", "sound", "object")]
         if intent in ("summary", "heard", "seen"):
@@ -1389,6 +1469,9 @@ def plan_question(question: str, duration_s: float, vocab: Vocabulary | None = N
             if k not in ("question", "questions") and k not in SPEECH_VERBS and k not in PERSON_WORDS and _singular(k) not in PERSON_WORDS
         ]
         plan.unknown = [u for u in plan.unknown if u not in ("question", "questions")]
+    if "speech" in lanes and MENTION_RX.search(rest):  # "who asked about the slides?": the slides are what is said
+        about = [w for w in re.findall(r"\babout (?:the |a |an |his |her |their |my |our )?([a-z][a-z'\-]+)", rest) if w not in STOP and w not in plan.keywords]
+        plan.keywords += about
     if "speech" in lanes:  # "what did the customer ask for?": the speech verb says who speaks, it is not a word to find
         # nor is the name of a piece of speech: "the second remark", "how many announcements", "his comment about the truck"
         pieces = [k for k in plan.keywords if _singular(k) in SPEECH_PIECES]
@@ -1435,6 +1518,43 @@ def plan_question(question: str, duration_s: float, vocab: Vocabulary | None = N
         lanes = [lane for lane in lanes if lane != "speech"] or ["sound"]
         intent = _set_intent(plan, "heard" if plan.intent == "said" else plan.intent)
         plan.intents = [i for i in plan.intents if i != "said"]
+    if VOICE_ASKED_RX.search(q):
+        plan.voice_asked = True
+    elif "speech" in lanes or SAID_CUES.search(rest) or acts or re.search(r"\b(?:speak\w*|spoke|talk\w*)\b", rest):
+        high, low = bool(HIGH_VOICE_RX.search(rest)), bool(LOW_VOICE_RX.search(rest))
+        if high != low:  # "what did the woman say?", "did she say when she would call back?"
+            plan.voice = "high" if high else "low"
+    if WHO_RX.search(q) and (
+        "speech" in lanes or SAID_CUES.search(rest) or acts or plan.voice_asked or re.search(r"\b(?:talk\w*|speak\w*|answer\w*|repl\w*|pick\w* up)\b", rest)
+    ):
+        plan.who = True
+    if plan.voice_asked or plan.who:
+        if plan.voice_asked or not see:  # "who said thanks?", "man or woman at the door": a voice, not someone seen
+            if "speech" not in lanes and (SAID_CUES.search(rest) or acts or plan.voice_asked or plan.keywords):
+                lanes = ["speech"] + [lane for lane in lanes if lane not in ("object",)]
+            if "speech" in lanes:
+                plan.object_labels = [o for o in plan.object_labels if o != "person"]
+                lanes = [lane for lane in lanes if lane != "object"] or ["speech"]
+                if intent in ("seen", "summary", "heard", "compare"):
+                    intent = _set_intent(plan, "said")
+    if plan.voice and not see and (SAID_CUES.search(rest) or acts or re.search(r"\b(?:speak\w*|spoke|talk\w*)\b", rest)):
+        lanes = ["speech"] + [lane for lane in lanes if lane not in ("speech", "object")]  # "how many times does the woman speak?"
+    if plan.voice:
+        plan.object_labels = [o for o in plan.object_labels if o != "person"] if "speech" in lanes else plan.object_labels
+        plan.keywords = [k for k in plan.keywords if not HIGH_VOICE_RX.fullmatch(k) and not LOW_VOICE_RX.fullmatch(k)]
+    if plan.gap and plan.anchor and plan.intent != "compare":
+        # "how many seconds after the phone stopped did she answer?": the time from the anchor to the next such thing
+        intent = _set_intent(plan, "duration")
+        if acts:  # "how long after the alarm did he apologise?": the words that apologise
+            plan.keywords = acts + [k for k in plan.keywords if k not in acts and not SPEECH_ACT_RX.fullmatch(k)]
+            lanes = ["speech"]
+        if not lanes:
+            lanes = ["speech", "sound"] if not plan.object_labels else ["object"]
+        if SAID_CUES.search(rest) or re.search(r"\b(?:answer\w*|repl\w*|respond\w*|react\w*|shout\w*|out loud|aloud)\b", rest):
+            lanes = ["speech"]  # who reacts is no one seen, and what is said is the reaction
+            plan.object_labels = [o for o in plan.object_labels if o != "person"]
+        plan.keywords = [k for k in plan.keywords if not re.fullmatch(r"answer\w*|repl\w*|respond\w*|react\w*|loud|aloud|seconds?|minutes?|someone|anyone", k)]
+        plan.unknown = [u for u in plan.unknown if u not in plan.keywords and not re.fullmatch(r"answer\w*|repl\w*|respond\w*|react\w*", u)]
     plan.lanes = lanes
     if plan.ordinal is not None and plan.scope == "ordinal" and plan.ordinal == -1 and intent == "summary" and "speech" in lanes:
         plan.intent = plan.intents[0] = "said"

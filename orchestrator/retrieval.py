@@ -126,6 +126,9 @@ def _utterances(speech: list[Evidence]) -> list[Evidence]:
     return out
 
 
+SOUND_RUN_GAP_S = 6.0  # sounds of one kind this close together are one stretch of it (a phone's rings)
+
+
 @dataclass
 class Evidence:
     event_id: str
@@ -224,10 +227,32 @@ class RetrievalResult:
     widened: bool = False  # a moment asked about had nothing: matches are the nearest ones around it
     anchor_missing: bool = False  # the plan's anchor was not found in the graph
     vocabulary: Vocabulary | None = None
+    anchor_end_event: Evidence | None = None  # the second anchor of "between the bang and the shout", where found
+    has_video: bool = True  # the file has a picture (an audio file has none)
+    has_audio: bool = True
+    speaker_names: dict[str, str] = field(default_factory=dict)  # "speaker 2" -> "Maria", from the lines where they name themselves
 
     @property
     def partial(self) -> bool:
         return self.windows_done < self.windows_total
+
+
+# a speaker naming themselves: "This is Maria", "my name is Paul", "I'm Sheila", "Paul here", "Control speaking"
+SELF_NAMING_RX = re.compile(r"\b(?:[Tt]his is|[Mm]y name is|[Mm]y name's|I'm|I am|[Ii]t's)\s+([A-Z][a-z]+)\b|\b([A-Z][a-z]+)\s+(?:here|speaking)\b[,.!]")
+SELF_NAMING_LIKE = ("%this is %", "%name is %", "%name's %", "%i'm %", "%i am %", "%it's %", "% here%", "% speaking%")
+NOT_NAMES = frozenset(
+    "the a an just so not going sure sorry fine good okay ok here there that this it well very really afraid glad happy calling "
+    "nothing everything everyone someone hello hi yes no please thanks thank attention".split()
+)
+
+
+def left_out(e: Evidence, plan: QueryPlan, vocab: Vocabulary) -> bool:
+    """Whether an event is what the question leaves out ("apart from the phone": its ringing; "besides the people")."""
+    if e.kind == "object":
+        return e.label in plan.without_objects
+    if e.kind == "sound":
+        return e.label in plan.without_sounds or e.label in graph_sound_labels(plan.without_sounds, vocab.sounds)
+    return False
 
 
 class VideoNotFound(LookupError):
@@ -286,7 +311,7 @@ class Retriever:
             plan.graph_sound_labels = graph_sound_labels(plan.sound_labels, vocab.sounds) or list(plan.graph_sound_labels)
         limit = max_evidence or self.max_evidence
         windows_done = len(self.graph.done_windows(video_id))
-        anchor, anchor_missing = None, False
+        anchor, anchor_missing, second = None, False, None
         if plan.anchor:
             anchor = self._anchor(video_id, plan.anchor, plan)
             anchor_missing = anchor is None
@@ -315,6 +340,9 @@ class Retriever:
         span = Span(lo, hi, starts_within=plan.starts_after)
 
         matches, total = self._matches(video_id, plan, span, anchor)
+        if plan.without:  # "apart from the phone, what sounds were there?"
+            kept = [e for e in matches if not left_out(e, plan, vocab)]
+            matches, total = kept, total - (len(matches) - len(kept))
         widened = False
         if not matches and plan.point is not None and plan.scope == "absolute":
             # nothing at the moment asked about: the nearest such things within two minutes, closest first
@@ -359,7 +387,26 @@ class Retriever:
             widened,
             anchor_missing,
             vocab,
+            second,
+            bool(v["has_video"]) if v["has_video"] is not None else True,
+            bool(v["has_audio"]) if v["has_audio"] is not None else True,
+            self.speaker_names(video_id) if (plan.who or plan.voice_asked or plan.voice) else {},
         )
+
+    def speaker_names(self, video_id: str) -> dict[str, str]:
+        """Each speaker's name where they say it ("This is Maria", "I'm Sheila", "Paul here"): speaker label -> name
+        ("" for lines without a speaker label, when only one name is said that way)."""
+        said: dict[str, set[str]] = {}
+        for e in self.graph.find_events(video_id, [Match(kinds=("speech",), text_like=SELF_NAMING_LIKE)]):
+            for m in SELF_NAMING_RX.finditer(e.text or ""):
+                name = next(g for g in m.groups() if g)
+                if name.lower() not in NOT_NAMES:
+                    said.setdefault(str(e.attrs.get("speaker") or ""), set()).add(name)
+        # a voice that gives two names was told apart wrongly (two people as one): it gets neither
+        found = {label: next(iter(names)) for label, names in said.items() if len(names) == 1}
+        if "" in found and len(said) > 1:
+            del found[""]
+        return found
 
     def _lane_where(self, plan: QueryPlan) -> list[tuple[str, Match]]:
         """(lane, condition on events) for each lane the plan asks about."""
@@ -421,6 +468,9 @@ class Retriever:
         items = self._merge_tracks(items)
         if plan.speaker and plan.speaker != "*":
             items = [e for e in items if e.kind != "speech" or e.attrs.get("speaker") == plan.speaker]
+        if plan.voice and any(e.attrs.get("voice") for e in items if e.kind == "speech"):
+            # "what did the woman say the second time?": the lines in that voice (told by its pitch), before ordinals
+            items = [e for e in items if e.kind != "speech" or e.attrs.get("voice") == plan.voice]
         if plan.exclude:
             items = [e for e in items if not set(e.event_ids) & set(plan.exclude)]
         if plan.questions:  # "the first question a student asked": the lines that ask something, where any does
@@ -585,6 +635,14 @@ class Retriever:
                     e.t_start, e.t_end = self.graph.track_span(video_id, e.track_id)
                 if LEAVE_RX.search(phrase):
                     e.why = ["anchor", "end"]  # "after the person leaves": the moment it ends
+                    last_start = e.t_start
+                    while e.kind == "sound":  # "after the phone stopped ringing": the end of its rings, not of the first
+                        more = self.graph.find_events(video_id, [cond], after=last_start, order="t_start", limit=1)
+                        if not more or more[0].t_start > e.t_end + SOUND_RUN_GAP_S:
+                            break
+                        last_start, e.t_end = more[0].t_start, max(e.t_end, more[0].t_end)
+                        e.event_ids.append(more[0].id)
+                        e.attrs.pop("pattern", None)  # the first one's "2 rings" is not the stretch's
                 return e
         return None
 

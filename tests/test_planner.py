@@ -604,3 +604,75 @@ def test_a_text_asked_in_other_words_and_an_anchor_that_is_no_event():
     # "before being let in" is nothing the graph can place: what is asked is answered over the whole video, saying so
     text, citations, _ = answer(con, "shop", "what did she say about the milk before being let in?")
     assert "milk delivery" in text and "could not find when" in text and cited(citations, 34, 38)
+
+
+# -- gaps between moments, what is left out, the file itself, who speaks ----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "question, anchor, side, lanes",
+    [
+        ("how many seconds after the phone stopped ringing did someone answer?", "phone stopped ringing", "after", ["speech"]),
+        ("How long after the alarm did anyone react out loud?", "alarm", "after", ["speech"]),
+        ("how long between the alarm and the announcement", "alarm", "between", None),
+    ],
+)
+def test_a_gap_between_two_moments_is_a_duration_from_the_anchor(question, anchor, side, lanes):
+    plan = plan_question(question, 80.0, VOCAB)
+    assert plan.gap and plan.intent == "duration" and plan.anchor == anchor and plan.anchor_side == side, plan
+    assert lanes is None or plan.lanes == lanes
+    assert not plan_question("how long does the alarm last?", 80.0, VOCAB).gap
+
+
+def test_gap_answers_give_the_seconds_between_the_two_cited_moments():
+    con, vid = clip_graph()
+    text, cites, _ = answer(con, vid, "how many seconds after the phone stopped ringing did someone answer?")
+    assert text.startswith("About 1 s") and "[00:36]" in text and "[00:37]" in text, text  # ringing ends 36.0, "Hello" at 37.2
+    assert {round(c.t_start) for c in cites} == {33, 37}
+    text, _, _ = answer(con, vid, "how long between the alarm and the announcement to leave the building")
+    assert text.startswith("About 8 s") and "[01:08]" in text, text  # alarm 60-66, the announcement at 68
+
+
+def test_what_the_question_leaves_out_is_not_in_the_answer():
+    plan = plan_question("apart from the phone, what sounds were there?", 80.0, VOCAB)
+    assert plan.without == "phone" and "ringing" in plan.without_sounds and plan.lanes == ["sound"]
+    con, vid = clip_graph()
+    text, cites, _ = answer(con, vid, "apart from the phone, what sounds were there?")
+    assert text.startswith("Apart from the phone:") and "alarm" in text and "ringing" not in text, text
+    assert [round(c.t_start) for c in cites] == [60]
+
+
+@pytest.mark.parametrize(
+    "question, head",
+    [
+        ("is this only an audio recording?", "No — it is a video"),
+        ("Is there any video in this file?", "Yes — it is a video"),
+        ("is it just sound with no picture", "No"),
+    ],
+)
+def test_questions_about_the_file_itself(question, head):
+    con, vid = clip_graph()
+    assert plan_question(question, 80.0, VOCAB).medium == "picture"
+    text, cites, _ = answer(con, vid, question)
+    assert text.startswith(head) and "1 min 20 s" in text and cites == [], text
+    text, _, _ = answer(con, vid, "how long is this clip")
+    assert "01:20" in text and "80 seconds" in text, text
+
+
+def test_who_speaks_reads_the_speaker_and_a_voice_named_by_sex():
+    plan = plan_question("who said goodbye?", 80.0, VOCAB)
+    assert plan.who and plan.lanes == ["speech"]
+    assert plan_question("was it a man or a woman who asked who was calling", 80.0, VOCAB).voice_asked
+    assert plan_question("what did the woman say?", 80.0, VOCAB).voice == "high"
+    assert plan_question("how many times does the man speak?", 80.0, VOCAB).voice == "low"
+    con, vid = clip_graph()
+    text, cites, _ = answer(con, vid, "who said goodbye?")
+    assert '"Goodbye and thank you."' in text and "can't tell who" in text and [round(c.t_start) for c in cites] == [76], text
+    text, _, _ = answer(con, vid, "was it a man or a woman who said goodbye?")
+    assert text.startswith("I can't tell the speaker's sex from the voice"), text  # no pitch in this graph: no guess
+
+
+def test_a_line_that_says_another_of_the_same_kind_answers_no():
+    con, vid = clip_graph()  # "The red car is parked near the old railway station."
+    text, cites, _ = answer(con, vid, "did someone say that the blue car is parked near the station?")
+    assert text.startswith("No — red, not Blue") and [round(c.t_start) for c in cites] == [18], text

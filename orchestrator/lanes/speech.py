@@ -23,9 +23,19 @@ from typing import Callable
 
 import numpy as np
 
-from ..audio import ASR_MODEL, SPEAKER_MODEL, Speakers, SpeechRegion, VoiceActivity, speaker_embeddings, transcribe_regions
+from ..audio import (
+    ASR_MODEL,
+    SPEAKER_MODEL,
+    Speakers,
+    SpeechRegion,
+    VoiceActivity,
+    speaker_embeddings,
+    transcribe_regions,
+    voice_pitch,
+    voice_register,
+)
 from ..events import Event
-from ..media import MediaInfo, read_audio
+from ..media import AUDIO_RATE, MediaInfo, read_audio
 from ..windows import Window
 from .base import AssemblyContext, AudioMedia, Lane, LaneOutput
 
@@ -94,6 +104,24 @@ class SpeechState:
     """What the speech lane carries across windows: the voices heard so far."""
 
     speakers: Speakers = field(default_factory=Speakers)
+    pitches: dict[str, list[tuple[float, float]]] = field(default_factory=dict)  # speaker -> (pitch Hz, seconds) heard
+
+    def register(self, speaker: str, pitch_hz: float | None, seconds: float) -> str:
+        """A speaker's voice register from all their utterances so far (the duration-weighted median pitch)."""
+        if not hasattr(self, "pitches"):  # a checkpoint written before voices had a pitch
+            self.pitches = {}
+        heard = self.pitches.setdefault(speaker, [])
+        if pitch_hz is not None:
+            heard.append((pitch_hz, seconds))
+        if not heard:
+            return ""
+        ordered = sorted(heard)
+        half, run = sum(d for _, d in ordered) / 2, 0.0
+        for pitch, d in ordered:
+            run += d
+            if run >= half:
+                return voice_register(pitch)
+        return voice_register(ordered[-1][0])
 
 
 class SpeechLane(Lane):
@@ -108,11 +136,14 @@ class SpeechLane(Lane):
         """Each embedded utterance gets its speaker, in time order (a label once given is final: the window is written)."""
         state: SpeechState = ctx.state if ctx.state is not None else SpeechState()
         for event, voice in sorted(zip(result.events, result.voices), key=lambda p: (p[0].t_start, p[0].id)):
-            if voice is None:
-                continue
-            heard = state.speakers.assign(voice, event.t_end - event.t_start)
+            heard = state.speakers.assign(voice, event.t_end - event.t_start) if voice is not None else None
             if heard is not None:
                 event.attrs["speaker"], event.attrs["speaker_similarity"] = heard
+            # low / high voice: the speaker's pitch over all their lines so far (an unlabelled line's own)
+            pitch = event.attrs.get("pitch_hz")
+            register = state.register(heard[0], pitch, event.t_end - event.t_start) if heard is not None else voice_register(pitch)
+            if register:
+                event.attrs["voice"] = register
         return LaneOutput(events=list(result.events))
 
     def analyse(self, task, media: AudioMedia, models) -> SpeechAnalysis:
@@ -155,6 +186,7 @@ class SpeechLane(Lane):
                         "no_speech_prob": seg.no_speech_prob,
                         "avg_logprob": seg.avg_logprob,
                         "language": seg.language,
+                        "pitch_hz": voice_pitch(pcm[int(seg.start * AUDIO_RATE) : int(seg.end * AUDIO_RATE)]),
                     },
                 )
             )
