@@ -1413,7 +1413,7 @@ def plan_question(question: str, duration_s: float, vocab: Vocabulary | None = N
         named = [w for w in words if w in used and (sound_labels_for(w) or OBJECT_SYNONYMS.get(w)) and w not in speakers]
         think = [w for w in words if OPINION_RX.search(f"he {w}")]
         also = [x for w in named for x in OBJECT_SYNONYMS.get(w, []) if x not in (w, "person") and " " not in x]  # a bike is said "bicycle"
-        about = [w for w in re.findall(r"\babout (?:the |a |an |his |her |their |my |our )?([a-z][a-z'\-]+)", rest) if w not in STOP]
+        about = about_words(rest)
         plan.keywords = list(dict.fromkeys(named + think + plan.keywords + also + about))  # "asked about the slides": slides said
         plan.sound_labels, plan.object_labels = [], [o for o in plan.object_labels if o != "person"]
         lanes = ["speech"] + [lane for lane in lanes if lane not in ("speech", "sound", "object")]
@@ -1470,7 +1470,7 @@ def plan_question(question: str, duration_s: float, vocab: Vocabulary | None = N
         ]
         plan.unknown = [u for u in plan.unknown if u not in ("question", "questions")]
     if "speech" in lanes and MENTION_RX.search(rest):  # "who asked about the slides?": the slides are what is said
-        about = [w for w in re.findall(r"\babout (?:the |a |an |his |her |their |my |our )?([a-z][a-z'\-]+)", rest) if w not in STOP and w not in plan.keywords]
+        about = [w for w in about_words(rest) if w not in plan.keywords]
         plan.keywords += about
     if "speech" in lanes:  # "what did the customer ask for?": the speech verb says who speaks, it is not a word to find
         # nor is the name of a piece of speech: "the second remark", "how many announcements", "his comment about the truck"
@@ -1666,6 +1666,11 @@ def is_spoken(word: str, spoken: set[str]) -> bool:
     w = word.strip().lower()
     stem = w[:-1] if w.endswith("s") and len(w) > 4 and not w.endswith("ss") else w
     return len(stem) >= 3 and (w in spoken or stem in spoken or any(f in spoken for f in word_forms(w)[1:]))
+
+
+def about_words(text: str) -> list[str]:
+    """The words a thing is said about: "asked about the slides" -> ["slides"]."""
+    return [w for w in re.findall(r"\babout (?:the |a |an |his |her |their |my |our )?([a-z][a-z'\-]+)", text) if w not in STOP]
 
 
 def anchor_labels(anchor: str) -> tuple[list[str], list[str]]:
