@@ -52,6 +52,10 @@ class SpeechAttrs(TypedDict, total=False):
     # that speaker's voice so far (1.0 for the utterance that introduced them)
     speaker: str
     speaker_similarity: float
+    # the voice's median fundamental frequency over the utterance (librosa YIN) and its register: 'low' (<= 150 Hz),
+    # 'high' (>= 170 Hz), absent in between or where too little voiced audio was heard
+    pitch_hz: float
+    voice: str
 
 
 class SoundAttrs(TypedDict, total=False):
