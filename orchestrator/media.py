@@ -5,13 +5,20 @@ Frames come from one of three decoders, chosen by ``FrameReader(backend=...)`` o
 
 - ``nvdec``: the GPU's hardware decoder through PyNvVideoCodec (``SimpleDecoder``, NV12 frames in
   host memory, converted to RGB and resized here; ``VDET_NVDEC_GPU`` picks the GPU, default 0);
-- ``decord`` (fast on the CPU, resizes inside the decoder);
-- ``pyav`` (decodes what the others cannot: odd codecs, corrupt packets).
+- ``pyav``: PyAV's selective reader, the CPU default: per window one seek to the keyframe before it,
+  the window's packet times say which frames are wanted, packets no wanted frame refers to are not
+  decoded (``skip_frame`` NONREF), only the wanted frames are scaled and converted to RGB (by FFmpeg's
+  scale filter, as decord does: the same pixels), on FFmpeg's own decoding threads; memory does not
+  grow with the file. Files whose packets carry no times are read frame by frame;
+- ``decord``: decodes and scales every frame of a window and indexes the whole file when opened (its
+  memory grows with the file's length); kept for comparison and for when it is asked for.
 
 ``auto`` (the default) tries nvdec only when a CUDA device is present (``nvidia-smi -L`` lists one),
-then decord, then PyAV. Whatever is asked for, a decoder that cannot open the file, or fails on a
-window, hands over to the next one with one log line saying why; frames always come out the same:
-RGB uint8 HxWx3 at the target size, with their real times.
+else PyAV (``CPU_DEFAULT``). Whatever is asked for, a decoder that cannot open the file, or fails on a
+window, hands over to the next one with one log line saying why (nvdec, then the CPU default; decord,
+then PyAV; PyAV's selective reader, then frame by frame); frames always come out the same: RGB uint8
+HxWx3 at the target size, with their real times (computed as decord computes them, so every decoder
+picks the same frame where a target time falls halfway between two).
 Audio always comes from PyAV (decord's audio reader fails on e.g. AC3-in-AVI).
 All times are seconds from the start of the video stream.
 
@@ -25,6 +32,7 @@ All times are seconds from the start of the video stream.
 from __future__ import annotations
 
 import functools
+import itertools
 import logging
 import math
 import shutil
@@ -82,10 +90,12 @@ def _container_magic(path: str) -> str:
 
 
 def _quiet_decoders() -> None:
-    """Decoders print corrupt-packet noise on stderr; we report problems ourselves."""
+    """Decoders print corrupt-packet noise on stderr; we report problems ourselves. PyAV's own silence (level None:
+    FFmpeg's messages dropped in C) rather than a level: a level routes FFmpeg's errors through Python, and a decoder
+    thread that logs one while the main thread closes the decoder (holding the GIL, waiting for that thread) deadlocks."""
     import av  # noqa: PLC0415
 
-    av.logging.set_level(av.logging.PANIC)
+    av.logging.set_level(None)
     try:
         import decord  # noqa: PLC0415
 
@@ -221,6 +231,10 @@ def _rotate(frame: np.ndarray, rotation: int) -> np.ndarray:
 
 
 DECODERS = ("auto", "nvdec", "decord", "pyav")
+CPU_DEFAULT = "pyav"  # what ``auto`` decodes with on the CPU, and where a failed NVDEC hands over
+_PACKET_BUFFER_BYTES = 48 << 20  # a window's packets held between reading their times and decoding them; more: read twice
+PYAV_THREAD_TYPE = "AUTO"  # FFmpeg's frame and slice threads for the selective reader ("NONE": decode on the reading thread)
+_REORDER_SLACK_S = 2.0  # how far presentation can run ahead of decoding, for packets without decode times
 _logged_once: set[str] = set()
 
 
@@ -294,13 +308,22 @@ def _nearest_frames(times: np.ndarray, t0: float, t1: float, fps: float) -> np.n
     return np.unique(idx[pos])
 
 
+def _frame_clock(pts, stream) -> np.ndarray:
+    """Seconds from the stream's start of packet times ``pts`` (stream time base), computed as decord computes them
+    (float32: the stream start and the difference in single precision, the product rounded to single): every decoder
+    then reports the same times and, where a target time falls halfway between two frames, picks the same one."""
+    start = np.float32(stream.start_time or 0)
+    tb = stream.time_base.numerator / stream.time_base.denominator
+    diff = np.asarray(pts, dtype=np.int64).astype(np.float32) - start
+    return (diff.astype(np.float64) * tb).astype(np.float32).astype(np.float64)
+
+
 def _presentation_times(info: MediaInfo) -> np.ndarray:
     """Every video frame's time from the container's packets (no decoding), in presentation order."""
     with _open(info.path) as container:
         stream = container.streams.video[0]
         pts = [p.pts for p in container.demux(stream) if p.pts is not None and p.size]
-        tb = float(stream.time_base)
-    return np.sort(np.asarray(pts, dtype=np.float64)) * tb - info.video_start_s
+        return _frame_clock(np.sort(np.asarray(pts, dtype=np.int64)), stream)
 
 
 class _NvdecSource:
@@ -343,6 +366,9 @@ class FrameReader:
         self._vr = None
         self._nvdec: _NvdecSource | None = None
         self._times: np.ndarray | None = None
+        self._av = None  # (container, stream) of the PyAV reader, opened on first use and kept across reads
+        self._graph = None  # ((width, height, format) of the frames it takes, FFmpeg filter graph to RGB at the target size)
+        self._selective = True  # False after the selective PyAV reader failed: frame by frame from then on
         name = Path(info.path).name
         if self.requested == "nvdec" or (self.requested == "auto" and cuda_device_present()):
             try:
@@ -353,7 +379,7 @@ class FrameReader:
             except Exception as exc:  # noqa: BLE001 - no package, no driver, no GPU, unsupported codec: decode on the CPU
                 reason = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
                 _log_once(logging.WARNING, "NVDEC cannot decode %s (%s); decoding on the CPU", name, reason)
-        if self.requested in ("auto", "nvdec", "decord"):
+        if self.requested == "decord" or (self.requested in ("auto", "nvdec") and CPU_DEFAULT == "decord"):
             self._open_decord()
 
     def _open_decord(self) -> None:
@@ -373,29 +399,40 @@ class FrameReader:
         """Frames in [t0, t1) at about ``fps`` (never more than the source has), with their real times. A decoder that
         fails part-way hands over to the next, which continues after the last frame already given (none twice)."""
         last = -math.inf
-        if self.backend == "nvdec":
+        while True:
+            decoder = self._decoder()
             try:
-                for t, rgb in self._read_nvdec(t0, t1, fps):
-                    last = t
-                    yield t, rgb
-                return
-            except Exception as exc:  # noqa: BLE001
-                log.warning("NVDEC failed on %.1f-%.1f s (%s); decoding on the CPU from now on", t0, t1, exc)
-                self._nvdec = None
-                self._open_decord()
-        if self.backend == "decord":
-            try:
-                for t, rgb in self._read_decord(t0, t1, fps):
+                for t, rgb in getattr(self, f"_read_{decoder}")(t0, t1, fps):
                     if t > last:
                         last = t
                         yield t, rgb
                 return
-            except Exception as exc:  # noqa: BLE001
-                log.warning("decord failed on %.1f-%.1f s (%s); falling back to PyAV", t0, t1, exc)
-                self.backend = "pyav"
-        for t, rgb in self._read_pyav(t0, t1, fps):
-            if t > last:
-                yield t, rgb
+            except Exception as exc:  # noqa: BLE001 - each decoder raises its own errors; the last one's propagate
+                if decoder == "pyav_stream":
+                    raise
+                self._fall_back(decoder, t0, t1, exc)
+
+    def _decoder(self) -> str:
+        """The decoder this reader uses now: nvdec, decord, pyav (selective) or pyav_stream (frame by frame)."""
+        if self.backend in ("nvdec", "decord"):
+            return self.backend
+        return "pyav" if self._selective else "pyav_stream"
+
+    def _fall_back(self, decoder: str, t0: float, t1: float, exc: Exception) -> None:
+        """Hand over from a decoder that failed on [t0, t1) to the next one, for the rest of the file."""
+        if decoder == "nvdec":
+            log.warning("NVDEC failed on %.1f-%.1f s (%s); decoding on the CPU from now on", t0, t1, exc)
+            self._nvdec = None
+            self.backend = "pyav"
+            if CPU_DEFAULT == "decord":
+                self._open_decord()
+        elif decoder == "decord":
+            log.warning("decord failed on %.1f-%.1f s (%s); falling back to PyAV", t0, t1, exc)
+            self.backend = "pyav"
+        else:
+            log.warning("PyAV's selective reader failed on %.1f-%.1f s (%s); decoding frame by frame from now on", t0, t1, exc)
+            self._selective = False
+            self.close()
 
     def _read_nvdec(self, t0: float, t1: float, fps: float):
         times = self._times
@@ -419,8 +456,146 @@ class FrameReader:
                 yield float(times[i]), _rotate(frame.copy(), self.info.rotation)
             batch = frame = None  # nor does the last view of it wait for the next batch
 
+    def _pyav(self):
+        """This reader's open PyAV container and video stream (frame-threaded decoding), opened on first use."""
+        if self._av is None:
+            container = _open(self.info.path)
+            stream = container.streams.video[0]
+            stream.thread_type = PYAV_THREAD_TYPE  # set before the first packet is decoded
+            self._av = (container, stream)
+        return self._av
+
+    def close(self) -> None:
+        """Let go of the open file (PyAV's container; decord's reader)."""
+        if self._av is not None:
+            self._av[0].close()
+            self._av = None
+        self._vr = None
+
+    def _window_packets(self, t0: float, t1: float) -> tuple[list[int], list | None, int] | None:
+        """The packets that hold the frames of [t0, t1): from the keyframe at or before ``t0`` up to (not including)
+        the first whose decode time is at or past ``t1`` (it and every later one present at or after ``t1``). Returns
+        their presentation times, the packets themselves (None when they would hold more than
+        ``_PACKET_BUFFER_BYTES``: they are read again), and the seek target; None when a packet has no time."""
+        import av  # noqa: PLC0415
+
+        container, stream = self._pyav()
+        tb = float(stream.time_base)
+        start = self.info.video_start_s
+        for target in (t0, t0 - 2.0, t0 - 10.0, 0.0):
+            seek_pts = int(math.floor((max(target, 0.0) + start) / tb))
+            container.seek(seek_pts, stream=stream, backward=True)
+            pts: list[int] = []
+            packets: list | None = []
+            held = 0
+            late = False
+            try:
+                for packet in container.demux(stream):
+                    if packet.size == 0:  # the demuxer's end-of-stream packet
+                        continue
+                    if packet.pts is None:
+                        return None
+                    if not pts and target > 0 and packet.pts * tb - start > t0 + 1e-6:
+                        late = True  # the seek landed on a keyframe presented after t0: seek further back
+                        break
+                    if packet.dts is not None:
+                        done = packet.dts * tb - start >= t1
+                    else:  # no decode times: presentation times run at most a few frames out of order
+                        done = packet.pts * tb - start >= t1 + _REORDER_SLACK_S
+                    if done:
+                        break
+                    pts.append(packet.pts)
+                    if packets is not None:
+                        packets.append(packet)
+                        held += packet.size
+                        if held > _PACKET_BUFFER_BYTES:
+                            packets = None
+            except av.error.FFmpegError as exc:  # the demuxer gave up (a truncated file): keep what was read
+                log.warning("demuxing stopped: %s", exc)
+            if not late:
+                return pts, packets, seek_pts
+        return pts, packets, seek_pts
+
     def _read_pyav(self, t0: float, t1: float, fps: float):
-        """Same choice as decord's: the real frame nearest each target time, frames in [t0, t1) only."""
+        """The same choice as decord's (the real frame nearest each target time, frames in [t0, t1) only) and the same
+        pixels (FFmpeg's scale filter, as decord uses), decoding only what that needs: one seek to the keyframe at or
+        before ``t0``; the window's packets are read first and their times say which frames are kept; a packet not kept
+        is decoded only when other frames refer to it (``skip_frame`` NONREF), and only the kept frames are scaled and
+        converted to RGB. Decoding runs on FFmpeg's own threads. A file whose packets carry no times is read frame by
+        frame instead (``_read_pyav_stream``)."""
+        import av  # noqa: PLC0415
+
+        plan = self._window_packets(t0, t1)
+        if plan is None:
+            yield from self._read_pyav_stream(t0, t1, fps)
+            return
+        pts, packets, seek_pts = plan
+        container, stream = self._pyav()
+        order = np.sort(np.asarray(pts, dtype=np.int64))
+        times = _frame_clock(order, stream)
+        chosen = _nearest_frames(times, t0, t1, fps)
+        wanted = {int(order[i]): float(times[i]) for i in chosen}
+        if not wanted:
+            return
+        if packets is None:  # too many bytes to hold: read the same packets again
+            container.seek(seek_pts, stream=stream, backward=True)
+            packets = itertools.islice((p for p in container.demux(stream) if p.size), len(pts))
+        codec = stream.codec_context
+        bad_packets = 0
+        frames = frame = None
+        try:
+            for packet in itertools.chain(packets, [None]):  # None drains the decoder: the window's last frames
+                skip = "DEFAULT" if packet is None or packet.pts in wanted else "NONREF"
+                if codec.skip_frame != skip:
+                    codec.skip_frame = skip
+                try:
+                    frames = codec.decode(packet)
+                except (av.error.FFmpegError, ValueError):
+                    bad_packets += 1
+                    continue
+                for frame in frames:
+                    t = wanted.pop(frame.pts, None) if frame.pts is not None else None
+                    if t is not None:
+                        rgb = self._rgb(frame)
+                        yield t, _rotate(rgb, self.info.rotation)
+                frames = frame = None
+                if not wanted:  # every chosen frame given: the rest of the window need not be decoded
+                    break
+        finally:
+            frames = frame = None  # noqa: F841 - no decoder-owned frame outlives the read
+            packets = None
+            codec.skip_frame = "DEFAULT"
+        if bad_packets:
+            log.warning("%s: skipped %d undecodable video packets in %.1f-%.1f s", Path(self.info.path).name, bad_packets, t0, t1)
+        if wanted:
+            log.debug("%s: %d chosen frames in %.1f-%.1f s did not decode", Path(self.info.path).name, len(wanted), t0, t1)
+
+    def _rgb(self, frame) -> np.ndarray:
+        """One decoded frame as RGB at the target size, through FFmpeg's scale filter as decord does (the same
+        pixels; PyAV's own reformat scales with other swscale settings and differs by a few levels)."""
+        import av  # noqa: PLC0415
+
+        key = (frame.width, frame.height, frame.format.name)
+        if self._graph is None or self._graph[0] != key:
+            graph = av.filter.Graph()
+            chain = [
+                graph.add_buffer(width=frame.width, height=frame.height, format=frame.format, time_base=self._pyav()[1].time_base),
+                graph.add("scale", f"{self.width}:{self.height}"),
+                graph.add("format", "pix_fmts=rgb24"),
+                graph.add("buffersink"),
+            ]
+            for a, b in zip(chain, chain[1:]):
+                a.link_to(b)
+            graph.configure()
+            self._graph = (key, graph)
+        graph = self._graph[1]
+        graph.push(frame)
+        return graph.pull().to_ndarray()
+
+    def _read_pyav_stream(self, t0: float, t1: float, fps: float):
+        """Frame by frame: every frame decoded, the one nearest each target time converted (decord's choice, but for
+        targets halfway between two frames, which its double-precision times may decide the other way). For files
+        whose packets carry no presentation times (the selective reader needs them), and after that reader failed."""
         targets = np.arange(t0, t1, 1.0 / fps)
         k = 0
         prev = frame = pick = None  # (t, av frame)
@@ -535,14 +710,14 @@ def _place(out: np.ndarray, pcm: np.ndarray, cursor: float, t0: float) -> float:
 
 def frame_jpeg(path: str, t: float, max_side: int = 768, quality: int = 85) -> bytes | None:
     """One frame near ``t`` as JPEG bytes (for showing a key frame to a VLM or a person). Decoded on the
-    CPU whatever ``VDET_DECODER`` says: for one frame, opening NVDEC and indexing the file costs more."""
+    CPU whatever ``VDET_DECODER`` says: for one frame, opening NVDEC (or decord) indexes the whole file."""
     import cv2  # noqa: PLC0415
 
     try:
         info = probe(path)
         if not info.has_video:
             return None
-        for _, rgb in FrameReader(info, max_side=max_side, backend="decord").read(max(0.0, t - 0.25), t + 0.75, fps=2):
+        for _, rgb in FrameReader(info, max_side=max_side, backend=CPU_DEFAULT).read(max(0.0, t - 0.25), t + 0.75, fps=2):
             ok, buf = cv2.imencode(".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, quality])
             return buf.tobytes() if ok else None
     except MediaError:

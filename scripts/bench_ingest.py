@@ -6,12 +6,19 @@ Media: a 720p video with real speech (Big Buck Bunny's 720p video looped under t
 two-speaker call from pyannote-audio), and a long one made by concatenating it (10 min by default).
 
     python scripts/bench_ingest.py [--long-minutes 10] [--skip-long] [--skip-short] [--profile]
+    python scripts/bench_ingest.py --decoders decord,pyav    # the ingest plan once per frame decoder, side by side
+    python scripts/bench_ingest.py --readers [--reader-minutes 3,10]   # the frame readers alone: CPU, wall, memory
 
 Target on a 2-core machine: >= 10x realtime for 720p with speech (ingest <= 2.6x plain decode); memory flat in the
 video's length (peak RSS of every process: the orchestrator, Triton's server and each model's stub, redis-server).
 ``--profile`` prints where the wall time goes: per role (the driver, the video and audio halves of the analysis) and
 stage, seconds per video hour and share of wall, the Triton calls split into server time, queue and transfer, CPU
 seconds per process, and how well the roles overlap on the cores.
+``--decoders`` runs the plan once per frame decoder (``VDET_DECODER`` in each file's process), each with its own
+plain-decode baseline, and prints the ratios side by side. ``--readers`` reads each file window by window as the
+ingest's video half does (windows of ``VDET_WINDOW_S``, the gate's scan rate and size) with each frame reader in a
+process of its own: CPU and wall seconds per video minute, RSS growth over the reader's first window and peak RSS over
+the process's baseline; then whether both readers gave the same frames (times, largest pixel difference).
 """
 
 from __future__ import annotations
@@ -330,6 +337,90 @@ def print_profile(r: dict) -> None:
     )
 
 
+READERS = ("decord", "pyav")
+
+
+def read_like_the_ingest(path: Path, backend: str) -> dict:
+    """Read one file window by window with one frame reader, as the video half does; CPU, wall and memory of it."""
+    import resource
+
+    from orchestrator import media
+    from orchestrator.config import IngestConfig
+    from orchestrator.media import FrameReader, probe
+
+    cfg = IngestConfig()
+    info = probe(path)
+    backend, _, threads = backend.partition(":")  # "pyav:NONE": the selective reader without FFmpeg's threads
+    if threads:
+        media.PYAV_THREAD_TYPE = threads
+    with open("/proc/self/clear_refs", "w") as fh:
+        fh.write("5")  # VmHWM from here on
+    base = rss_mb()
+    usage0, t0 = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
+    reader = FrameReader(info, cfg.sampling.max_side, backend=backend)
+    frames, rss = 0, []
+    start = 0.0
+    while start < info.duration_s:
+        for _t, _rgb in reader.read(start, min(start + cfg.window_s, info.duration_s + 1e-3), cfg.sampling.scan_fps):
+            frames += 1
+        rss.append(rss_mb())
+        start += cfg.window_s
+    wall = time.perf_counter() - t0
+    usage1 = resource.getrusage(resource.RUSAGE_SELF)
+    cpu = usage1.ru_utime - usage0.ru_utime + usage1.ru_stime - usage0.ru_stime
+    minutes = info.duration_s / 60.0
+    return {
+        "file": path.name,
+        "backend": reader.backend + (f":{threads}" if threads else ""),
+        "minutes": minutes,
+        "frames": frames,
+        "cpu_s_per_min": cpu / minutes,
+        "wall_s_per_min": wall / minutes,
+        "growth_mb": rss[-1] - rss[0],
+        "peak_over_base_mb": _status_mb("self", "VmHWM") - base,
+    }
+
+
+def same_frames(path: Path, window_s: float = 20.0, fps: float = 4.0, max_side: int = 640) -> dict:
+    """Both CPU readers over the whole file, window by window: equal times? the largest pixel difference."""
+    import numpy as np
+
+    from orchestrator.media import FrameReader, probe
+
+    info = probe(path)
+    readers = {name: FrameReader(info, max_side, backend=name) for name in READERS}
+    n, times_equal, max_diff = 0, True, 0
+    start = 0.0
+    while start < info.duration_s:
+        a, b = (list(readers[name].read(start, start + window_s, fps)) for name in READERS)
+        times_equal &= [t for t, _ in a] == [t for t, _ in b]
+        max_diff = max([max_diff] + [int(np.abs(x.astype(np.int16) - y.astype(np.int16)).max()) for (_, x), (_, y) in zip(a, b)])
+        n += len(a)
+        start += window_s
+    return {"file": path.name, "frames": n, "times_equal": times_equal, "max_abs_diff": max_diff, "backends": {k: r.backend for k, r in readers.items()}}
+
+
+def bench_readers(files: list[Path], readers: tuple[str, ...] = READERS) -> None:
+    rows = []
+    for path in files:
+        for backend in readers:
+            with tempfile.TemporaryDirectory(prefix="vdet-bench-") as tmp:
+                out = Path(tmp) / "result.pickle"
+                child = [sys.executable, str(Path(__file__).resolve()), "--reader-child", backend, str(path), "--result", str(out)]
+                subprocess.run(child, check=True)
+                rows.append(pickle.loads(out.read_bytes()))
+    print(f"\n{'file':26} {'reader':10} {'min':>5} {'frames':>7} {'CPU s/min':>10} {'wall s/min':>11} {'RSS growth MB':>14} {'peak over base MB':>18}")
+    for r in rows:
+        print(
+            f"{r['file']:26} {r['backend']:10} {r['minutes']:5.1f} {r['frames']:7d} {r['cpu_s_per_min']:10.2f} {r['wall_s_per_min']:11.2f} "
+            f"{r['growth_mb']:14.0f} {r['peak_over_base_mb']:18.0f}"
+        )
+    print("\nsame frames from both readers (every window of the file):")
+    for path in files:
+        r = same_frames(path)
+        print(f"  {r['file']:26} {r['frames']:6d} frames, times equal: {r['times_equal']}, largest pixel difference: {r['max_abs_diff']} ({r['backends']})")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--long-minutes", type=int, default=10)
@@ -338,9 +429,27 @@ def main() -> int:
     parser.add_argument("--profile", action="store_true", help="print where the wall time goes, per role and stage (orchestrator/profiling.py)")
     parser.add_argument("--serial-lanes", action="store_true", help="run the lanes of a source one after another (analysis.PARALLEL_LANES off), to compare")
     parser.add_argument("--same-process", action="store_true", help="ingest every file in this process (default: each in a fresh process of its own)")
+    parser.add_argument("--decoders", help="comma-separated frame decoders (VDET_DECODER values: decord,pyav) to run the plan with, one after another")
+    parser.add_argument("--readers", action="store_true", help="benchmark the frame readers alone (decord, pyav) on the test media and the bench files")
+    parser.add_argument("--reader-minutes", default="3,10", help="lengths (minutes) of the long bench files --readers reads besides the 30 s one")
+    parser.add_argument("--reader-files", nargs="*", default=[], help="more files for --readers to read")
+    parser.add_argument("--reader-kinds", default=",".join(READERS), help="readers for --readers (pyav:NONE: PyAV's without FFmpeg's threads)")
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)  # the child: run only this file of the plan ...
     parser.add_argument("--result", help=argparse.SUPPRESS)  # ... and pickle its result here
+    parser.add_argument("--reader-child", nargs=2, metavar=("READER", "FILE"), help=argparse.SUPPRESS)  # a --readers child
     args = parser.parse_args()
+    if args.reader_child:
+        Path(args.result).write_bytes(pickle.dumps(read_like_the_ingest(Path(args.reader_child[1]), args.reader_child[0])))
+        return 0
+    if args.readers:
+        minutes = [int(m) for m in args.reader_minutes.split(",") if m.strip()]
+        longs = [build_media(m)[1] for m in minutes]
+        media = Path(os.environ.get("VDET_TEST_MEDIA", Path.home() / ".cache/video-detective/test-media"))
+        kinds = tuple(k.strip() for k in args.reader_kinds.split(",") if k.strip())
+        bench_readers([media / "bikes.mp4", build_media(minutes[0] if minutes else 10)[0], *longs, *map(Path, args.reader_files)], kinds)
+        return 0
+    if args.decoders:
+        return run_per_decoder(args, [d.strip() for d in args.decoders.split(",") if d.strip()])
     analysis.PARALLEL_LANES = not args.serial_lanes
     short, long = build_media(args.long_minutes)
     if args.one is None:
@@ -404,6 +513,51 @@ def main() -> int:
     if args.profile:
         for r in results:
             print_profile(r)
+    return 0
+
+
+def run_per_decoder(args, decoders: list[str]) -> int:
+    """The plan once per decoder, each file in a process of its own (as without --decoders), then the ratios side by side,
+    with the load average over each run (the machine may be shared)."""
+    from orchestrator.media import DECODERS
+
+    bad = [d for d in decoders if d not in DECODERS]
+    if bad:
+        raise SystemExit(f"--decoders: {', '.join(bad)} not among {', '.join(DECODERS)}")
+    short, long = build_media(args.long_minutes)
+    plan = ([] if args.skip_short else [(short, "720p + speech, 30 s")]) + ([] if args.skip_long else [(long, f"720p + speech, {args.long_minutes} min")])
+    argv = sys.argv[1:]
+    passed = [a for i, a in enumerate(argv) if not a.startswith("--decoders") and not (i > 0 and argv[i - 1] == "--decoders")]
+    results: dict[str, list[dict]] = {d: [] for d in decoders}
+    for i, (_, label) in enumerate(plan):  # file by file, the decoders back to back: the same load on the machine, near enough
+        for decoder in decoders:
+            print(f"\n=== {label}, frame decoder {decoder} ===", flush=True)
+            with tempfile.TemporaryDirectory(prefix="vdet-bench-") as tmp:
+                out = Path(tmp) / "result.pickle"
+                child = [sys.executable, str(Path(__file__).resolve()), *passed, "--one", str(i), "--result", str(out)]
+                load0 = os.getloadavg()[0]
+                subprocess.run(child, check=True, env={**os.environ, "VDET_DECODER": decoder})
+                results[decoder].append({**pickle.loads(out.read_bytes()), "load": (load0, os.getloadavg()[0])})
+    print(
+        f"\n{'video':26} {'decoder':8} {'wall s':>8} {'x realtime':>10} {'decode s':>9} {'ingest/decode':>13} {'kept/scanned':>13} {'events':>7} {'orch. CPU s':>11} {'orch. peak MB':>13} {'load':>10}"
+    )
+    for i, (_, label) in enumerate(plan):
+        for decoder in decoders:
+            r = results[decoder][i]
+            print(
+                f"{label:26} {decoder:8} {r['wall_s']:8.1f} {r['x_realtime']:10.2f} {r['decode_s']:9.2f} {r['ingest_over_decode']:13.2f} "
+                f"{r['frames_kept']:>6}/{r['frames_scanned']:<6} {r['events']:7d} {r['cpu_s'].get('orchestrator', 0):11.1f} {r['peaks_mb'].get('orchestrator', 0):13.0f} "
+                f"{r['load'][0]:4.1f}→{r['load'][1]:<4.1f}"
+            )
+    for i, (_, label) in enumerate(plan):
+        counts = {d: results[d][i]["counts"] for d in decoders}
+        same = len({repr(sorted(c.items())) for c in counts.values()}) == 1
+        print(f"events by kind ({label}): " + ("the same with every decoder: " + str(counts[decoders[0]]) if same else str(counts)))
+    if args.profile:
+        for decoder in decoders:
+            for r in results[decoder]:
+                r["label"] = f"{r['label']}, {decoder}"
+                print_profile(r)
     return 0
 
 
