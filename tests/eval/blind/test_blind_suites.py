@@ -1,4 +1,4 @@
-"""The blind suites (blind, and its second set blind2) agree with the clips they ask about (the clips need not be built; truth.json is used where it is)."""
+"""The blind suites (blind, its second set blind2 and its third set blind3) agree with the clips they ask about (the clips need not be built; truth.json is used where it is)."""
 
 from __future__ import annotations
 
@@ -15,11 +15,16 @@ from orchestrator.evaluation import KINDS, SCOPES, load_suite, media_dir
 
 HERE = Path(__file__).resolve().parent
 EVAL = HERE.parent
-FOLDERS = ("blind", "blind2")  # blind2 asks about the same clips in other words, written after blind was tuned against
+FOLDERS = ("blind", "blind2", "blind3")  # blind2 and blind3 ask about the same clips in other words, each written after the one before
 SETS = {folder: sorted((EVAL / folder).glob("*.yaml")) for folder in FOLDERS}
 SUITES = [path for folder in FOLDERS for path in SETS[folder]]
-# The sets each one must not repeat: the development sets and, for blind2, blind (tuned against since it was written).
-EARLIER = {"blind": ("heldout", "strangers", "fresh"), "blind2": ("heldout", "strangers", "fresh", "blind")}
+# The sets each one must not repeat: the development sets and, for blind2, blind (tuned against since it was written);
+# for blind3, blind and blind2 too.
+EARLIER = {
+    "blind": ("heldout", "strangers", "fresh"),
+    "blind2": ("heldout", "strangers", "fresh", "blind"),
+    "blind3": ("heldout", "strangers", "fresh", "blind", "blind2"),
+}
 BOUNDARY_TOLERANCE_S = 1.0  # a window starts and ends within this of a moment in the truth
 REAL_MEDIA = {"sample.wav": 30.0}  # real media with an exact truth: its length (ffprobe), truth in sample.stm beside it
 
@@ -61,9 +66,10 @@ def test_there_is_a_suite_per_clip_and_150_questions(folder, lengths):
     assert sum(len(load_suite(p).questions) for p in suites) >= 150
 
 
-def test_the_second_set_asks_about_the_same_clips():
-    assert [p.name for p in SETS["blind2"]] == [p.name for p in SETS["blind"]]
-    assert [_suite(p)[1] for p in SETS["blind2"]] == [_suite(p)[1] for p in SETS["blind"]]
+@pytest.mark.parametrize("folder", [f for f in FOLDERS if f != "blind"])
+def test_the_later_sets_ask_about_the_same_clips(folder):
+    assert [p.name for p in SETS[folder]] == [p.name for p in SETS["blind"]]
+    assert [_suite(p)[1] for p in SETS[folder]] == [_suite(p)[1] for p in SETS["blind"]]
 
 
 @pytest.mark.parametrize("path", SUITES, ids=[f"{p.parent.name}/{p.stem}" for p in SUITES])
@@ -100,7 +106,8 @@ def test_questions_are_new(folder):
     """Blind means not one of the earlier sets' questions again (nor one asked twice in the set)."""
     earlier = [p for other in EARLIER[folder] for p in sorted((EVAL / other).glob("*.yaml"))]
     seen = {_normal(q.q) for path in earlier for q in load_suite(path).questions}
-    assert len(seen) > 300 + 150 * ("blind" in EARLIER[folder]), "the earlier suites were not found"
+    blind_sets = sum(other.startswith("blind") for other in EARLIER[folder])
+    assert len(seen) > 300 + 150 * blind_sets, "the earlier suites were not found"
     mine = [_normal(q.q) for path in SETS[folder] for q in load_suite(path).questions]
     assert len(mine) == len(set(mine)), sorted(q for q in mine if mine.count(q) > 1)
     assert not set(mine) & seen, sorted(set(mine) & seen)
