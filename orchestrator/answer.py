@@ -102,6 +102,7 @@ class AnswerRequest:
     usage: dict = field(default_factory=dict)
     citations: list[Citation] | None = None  # set by an engine that writes its own citations (the extractive one)
     retriever: "object | None" = None  # the retriever that made ``retrieval`` (the tool-planning engine queries the graph with it)
+    parts: list["AnswerRequest"] = field(default_factory=list)  # a question asking several things: one request per part
 
 
 class Cancelled(Exception):
@@ -492,6 +493,16 @@ class ExtractiveEngine:
     def compose(self, request: AnswerRequest) -> str:
         if request.report is not None:
             return request.report.render()  # type: ignore[attr-defined]
+        if request.parts:  # each part answered head-on in turn; the citations of all, each once
+            texts, citations, seen = [], [], set()
+            for part in request.parts:
+                texts.append(self.compose(part))
+                for c in part.citations or []:
+                    if (c.event_id, c.t_start) not in seen:
+                        seen.add((c.event_id, c.t_start))
+                        citations.append(c)
+            request.citations = citations
+            return "\n\n".join(texts)
         text, citations = self.compose_cited(request)
         request.citations = citations
         return text

@@ -31,6 +31,7 @@ from .answer import Answer, AnswerRequest, Cancelled, ExtractiveEngine, Turn, VL
 from .graph import EventGraph
 from .messages import Cancel, Done, Error, Message, Notice, Start, Token, decode, encode
 from .messages import Cancelled as CancelledMessage
+from .planner import question_parts
 from .retrieval import QueryPlan, Retriever, plan_question
 from .templates import Templates, template_evidence_retriever
 
@@ -337,29 +338,7 @@ class AskService:
                 if not state["closed"]:
                     state["closed"] = True
                     self._publish(session, done_message)
-            plan = request.retrieval.plan
-            track_ids = sorted({e.track_id for e in request.retrieval.evidence if e.track_id is not None and e.kind == "object"})
-            matches = [
-                {"event_id": e.event_id, "kind": e.kind, "label": e.label, "t_start": e.t_start, "t_end": e.t_end, "track_id": e.track_id}
-                for e in request.retrieval.matches[:50]
-            ]
-            self.store.append(
-                session,
-                Turn(
-                    question,
-                    text,
-                    video_id,
-                    [asdict(c) for c in citations],
-                    plan.object_labels,
-                    plan.sound_labels,
-                    track_ids,
-                    list(plan.time_range) if plan.time_range else None,
-                    request.prompt,
-                    request.frame_times,
-                    plan.to_dict(),
-                    matches,
-                ),
-            )
+            self.store.append(session, turn_of(request, text, citations, video_id))
             return answer
         except Exception as exc:
             emit(Error(turn=turn, error=str(exc)[:300]))
@@ -378,9 +357,51 @@ class AskService:
         duration = graph.duration(video_id)
         if duration is None:
             raise LookupError(f"unknown video id {video_id!r}")
-        plan = resolve_followup(question, history, video_id, con, duration, retriever)
-        retrieval = retriever.retrieve(video_id, question, plan=plan)
-        return AnswerRequest(question, retrieval, history, retriever=retriever)
+        # a model engine gets the question whole; the extractive one answers each thing it asks in turn
+        return question_request(retriever, con, video_id, question, history, duration, split=self.llm is None and self.vlm is None)
+
+
+def question_request(retriever: Retriever, con, video_id: str, question: str, history: list[Turn], duration: float, split: bool = True) -> AnswerRequest:
+    """What answers ``question``: its plan (follow-ups resolved against ``history``) and retrieval. A question that asks
+    several things ("when does the phone ring, and who answers?") gets one request per part, each later part read as a
+    follow-up of the one before ("who answers" the phone), composed by the extractive engine into one answer."""
+    parts = question_parts(question) if split else [question]
+    requests: list[AnswerRequest] = []
+    turns = list(history)
+    for part in parts:
+        plan = resolve_followup(part, turns, video_id, con, duration, retriever)
+        requests.append(AnswerRequest(part, retriever.retrieve(video_id, part, plan=plan), list(turns), retriever=retriever))
+        if len(parts) > 1:
+            text = ExtractiveEngine().compose(requests[-1])
+            turns.append(turn_of(requests[-1], text, requests[-1].citations or [], video_id))
+    if len(requests) == 1:
+        requests[0].question = question
+        return requests[0]
+    return AnswerRequest(question, requests[0].retrieval, history, retriever=retriever, parts=requests)
+
+
+def turn_of(request: AnswerRequest, text: str, citations: list, video_id: str) -> Turn:
+    """The session's record of one answered question: what follow-ups resolve against."""
+    plan = request.retrieval.plan
+    track_ids = sorted({e.track_id for e in request.retrieval.evidence if e.track_id is not None and e.kind == "object"})
+    matches = [
+        {"event_id": e.event_id, "kind": e.kind, "label": e.label, "t_start": e.t_start, "t_end": e.t_end, "track_id": e.track_id}
+        for e in request.retrieval.matches[:50]
+    ]
+    return Turn(
+        request.question,
+        text,
+        video_id,
+        [asdict(c) for c in citations],
+        plan.object_labels,
+        plan.sound_labels,
+        track_ids,
+        list(plan.time_range) if plan.time_range else None,
+        request.prompt,
+        request.frame_times,
+        plan.to_dict(),
+        matches,
+    )
 
 
 def tool_planner_from_env():

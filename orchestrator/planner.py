@@ -1160,6 +1160,67 @@ FURNITURE_RX = re.compile(
 )
 
 
+# a question asking two things at once: "when does the phone ring, and who answers it?"; each part starts with a
+# question word or an auxiliary ("and did she reply?"), and the first is a question itself (not "the man who came in and ...")
+_ASKING = r"(?:when|what|what's|whats|who|who's|whom|whose|where|which|why|how|did|does|do|is|was|were|are|can|could|has|have|had|will|would)"
+_ASKING_START_RX = re.compile(rf"^(?:(?:and|so|ok|okay|also|then|but|please|pls|plz|hey|hi|hello|sorry)\b[, ]*)*(?:{_ASKING}|tell me|show me|list|give me)\b")
+_WH = r"(?:when|what|what's|whats|who|who's|whom|whose|where|which|why|how)"
+_AUX = r"(?:did|does|do|is|was|were|are|can|could|has|have|had|will|would)"
+_SUBJECT = r"(?:the|a|an|any|anyone|anybody|someone|somebody|anything|something|there|it|he|she|they|we|you|i|this|that|these|those|his|her|their|my|our|people|[a-z]+'s)"
+# a second part: a question word, or an auxiliary then its subject ("and did she ...": not "and was wearing a hat")
+_PART_SPLIT_RX = re.compile(rf"(?:,? and (?:also |then )?|, then |; |\? +)(?={_WH}\b|{_AUX} {_SUBJECT}\b)")
+# "and how many times?", "and who?", "and what to?": the second part names no thing of its own; it asks about the first's
+_ELLIPTIC_RX = re.compile(
+    rf"^({_ASKING}(?: (?:many|much|long|often|loud|far|colou?r|kind|sort|type|times|of them|one|ones|exactly))*)(?: (to|from|for|with|about|at))?\s*\??$"
+)
+_WH_START_RX = re.compile(rf"^(?:{_ASKING})\b\s*")
+
+
+def question_parts(question: str, max_parts: int = 3) -> list[str]:
+    """The questions one question asks, in order (one part when it asks one thing).
+
+    >>> question_parts("when does the phone ring, and who answers it?")
+    ['when does the phone ring', 'who answers it?']
+    >>> question_parts("when did the horn go, and how many times?")
+    ['when did the horn go', 'how many times did the horn go?']
+    >>> question_parts("when does the sign change, and what to?")
+    ['when does the sign change', 'what does the sign change to?']
+    >>> question_parts("how long between the siren and when the man speaks?")
+    ['how long between the siren and when the man speaks?']
+    >>> question_parts("what did he say, and when?")
+    ['what did he say, and when?']
+    >>> question_parts("did the man who came in and was wearing a hat leave?")
+    ['did the man who came in and was wearing a hat leave?']
+    """
+    text = " ".join(question.split())
+    low = text.lower()
+    if not _ASKING_START_RX.search(strip_courtesy(low)) and not re.search(rf"\b(?:tell|show|let) (?:me|us)\b.*\b{_ASKING}\b", low):
+        return [text]
+    parts: list[str] = []
+    start = 0
+    for m in _PART_SPLIT_RX.finditer(low):
+        left = low[start : m.start()]
+        if re.search(r"\bbetween\b(?!.*\band\b)", left) or len(left.split()) < 2:
+            continue  # "between the siren and when ...": one moment to another, not two questions
+        parts.append(text[start : m.start()].rstrip(" ,;"))
+        start = m.end()
+        if len(parts) == max_parts - 1:
+            break
+    if not parts:
+        return [text]
+    parts.append(text[start:])
+    out = [parts[0]]
+    for part in parts[1:]:
+        m = _ELLIPTIC_RX.match(part.lower())
+        if m and m.group(1) in ("when", "what time", "how"):
+            continue  # "what did he say and when?": every answer cites its times
+        if m:  # "and how many times?": asked of the first part's clause ("did the horn go")
+            clause = _WH_START_RX.sub("", out[0].rstrip("?"), count=1) if _WH_START_RX.match(out[0].lower()) else out[0].rstrip("?")
+            part = f"{m.group(1)} {clause}{' ' + m.group(2) if m.group(2) else ''}?"
+        out.append(part)
+    return out if len(out) > 1 else [text]
+
+
 def plan_question(question: str, duration_s: float, vocab: Vocabulary | None = None, embed: Callable | None = None) -> QueryPlan:
     """Read a question into a typed plan. ``vocab``: what this video's graph holds; ``embed``: texts → vectors."""
     q = " ".join(question.lower().replace("’", "'").replace("“", '"').replace("”", '"').split())

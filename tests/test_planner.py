@@ -10,8 +10,8 @@ import pytest
 from synthetic_graph import bag_embed, clip_graph, long_graph
 
 from orchestrator.answer import CITE_RE, AnswerRequest, ExtractiveEngine, Turn, clock
-from orchestrator.ask import resolve_followup
-from orchestrator.planner import Vocabulary, normalise_numbers, parse_point, plan_question
+from orchestrator.ask import question_request, resolve_followup
+from orchestrator.planner import Vocabulary, normalise_numbers, parse_point, plan_question, question_parts
 from orchestrator.retrieval import Retriever
 
 VOCAB = Vocabulary({"person", "car", "cell phone"}, {"ringing", "alarm", "siren"}, {"EXIT"}, True)
@@ -676,3 +676,36 @@ def test_a_line_that_says_another_of_the_same_kind_answers_no():
     con, vid = clip_graph()  # "The red car is parked near the old railway station."
     text, cites, _ = answer(con, vid, "did someone say that the blue car is parked near the station?")
     assert text.startswith("No — red, not Blue") and [round(c.t_start) for c in cites] == [18], text
+
+
+# -- questions that ask several things -----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "question, parts",
+    [
+        ("who answered the door and what did she say", ["who answered the door", "what did she say"]),
+        ("did anyone scream, and did the dog bark?", ["did anyone scream", "did the dog bark?"]),
+        ("when did the horn go, and how many times?", ["when did the horn go", "how many times did the horn go?"]),
+        ("what happened between the bang and when the man spoke?", ["what happened between the bang and when the man spoke?"]),
+        ("When did he arrive and leave?", ["When did he arrive and leave?"]),
+        ("was it a man or a woman, and what did they say", ["was it a man or a woman", "what did they say"]),
+        ("the man who came in and was wearing a hat, where did he go?", ["the man who came in and was wearing a hat, where did he go?"]),
+    ],
+)
+def test_question_parts(question, parts):
+    assert question_parts(question) == parts
+
+
+def test_each_part_of_a_question_is_answered_and_cited():
+    con, vid = clip_graph()
+    retriever = Retriever(con, embed=bag_embed)
+    req = question_request(retriever, con, vid, "when does the phone ring, and what is said right after it?", [], 80.0)
+    text = "".join(ExtractiveEngine().stream(req, threading.Event()))
+    first, second = text.split("\n\n")[:2]
+    assert "[00:33]" in first and "ring" in first.lower()  # the ringing at 32.99 s
+    assert "Hello, who is calling?" in second  # what follows the ringing (the "it" of the second part)
+    assert {round(c.t_start) for c in req.citations} >= {33, 37}
+    # asked alone, each part gets the same answer as inside the question
+    alone = question_request(retriever, con, vid, "when does the phone ring", [], 80.0)
+    assert "".join(ExtractiveEngine().stream(alone, threading.Event())) == first
