@@ -31,7 +31,7 @@ from .answer import Answer, AnswerRequest, Cancelled, ExtractiveEngine, Turn, VL
 from .graph import EventGraph
 from .messages import Cancel, Done, Error, Message, Notice, Start, Token, decode, encode
 from .messages import Cancelled as CancelledMessage
-from .planner import question_parts
+from .planner import REPLY_RX, question_parts
 from .retrieval import QueryPlan, Retriever, plan_question
 from .templates import Templates, template_evidence_retriever
 
@@ -361,6 +361,9 @@ class AskService:
         return question_request(retriever, con, video_id, question, history, duration, split=self.llm is None and self.vlm is None)
 
 
+PART_PERSON_RX = re.compile(r"\b(?:he|she|they|him|her|them|it)\b")
+
+
 def question_request(retriever: Retriever, con, video_id: str, question: str, history: list[Turn], duration: float, split: bool = True) -> AnswerRequest:
     """What answers ``question``: its plan (follow-ups resolved against ``history``) and retrieval. A question that asks
     several things ("when does the phone ring, and who answers?") gets one request per part, each later part read as a
@@ -370,6 +373,15 @@ def question_request(retriever: Retriever, con, video_id: str, question: str, hi
     turns = list(history)
     for part in parts:
         plan = resolve_followup(part, turns, video_id, con, duration, retriever)
+        if requests and requests[-1].citations and plan.time_range is None and not plan.anchor and PART_PERSON_RX.search(part.lower()):
+            # "who answered the courier, and what did she tell him?": what that person said then; "and who answers it?": after
+            cited = requests[-1].citations
+            if REPLY_RX.search(part.lower()):
+                plan.time_range, plan.starts_after = (max(c.t_end for c in cited), duration), True
+            else:
+                lo, hi = min(c.t_start for c in cited), max(c.t_end for c in cited)
+                plan.time_range = (lo + 0.05, max(lo + 0.1, hi - 0.05))  # the cited moment, not the lines touching it
+            plan.time_phrase, plan.scope, plan.followup = "then", "relative", "part"
         requests.append(AnswerRequest(part, retriever.retrieve(video_id, part, plan=plan), list(turns), retriever=retriever))
         if len(parts) > 1:
             text = ExtractiveEngine().compose(requests[-1])

@@ -233,7 +233,7 @@ colour color colours colors written write read text sign signs more most less fe
 number count total occur occurs occurred heard audible camera frame frames point moment moments mark recording speaker narrator
 past roughly approximately idea anywhere somewhere have has bit part miss missed important interesting notable unusual footage clip
 folks ever actually really exactly basically like okay ok hey please change changes changed changing
-different distinct separate various unique total overall around both""".split()
+different distinct separate various unique total overall around both him us himself herself themselves told tells telling""".split()
 )
 
 VERBS = set(
@@ -1127,6 +1127,11 @@ ORDINAL_RX = re.compile(
     r"(?:^|\b(?:the|his|her|their|its|that) )(?:very )?(first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth|last|final|1st|2nd|3rd|4th|5th|6th|7th|8th|9th|10th)\b"
     r"(?: (?:ever |one |few ))?(?: ?(\w[\w\-]*))?"
 )
+# "who answered the courier?", "who replied to Diane?": a reply to someone's line ("answered the phone/door" picks up)
+REPLY_RX = re.compile(
+    r"\b(?:answered|answers|repl(?:ied|ies)(?: to)?|respond(?:ed|s)(?: to)?|got back to|came back to)"
+    r"(?:\s+(?!(?:the |a |her |his |their )?(?:phone|door|call|telephone|intercom|doorbell|bell)\b)(?:the |a |an |his |her |their )?(.+?))?(?=\?|$|,|\.| and | with\b| by\b)"
+)
 PRONOUNS = {"anyone", "anybody", "someone", "somebody", "everyone", "everybody", "nobody"}
 SPEAKER_WORDS = {
     "anyone",
@@ -1291,6 +1296,18 @@ def plan_question(question: str, duration_s: float, vocab: Vocabulary | None = N
                 what, after = f"{what} {done.group(1)}", after[done.end() :]
             plan.anchor, plan.anchor_side, plan.scope = what, side, "anchored"
             rest = rest[: m.start()] + " " + after
+
+    # "who answered the courier?", "who replied to the man asking for batteries?": the next line after that one's
+    m = REPLY_RX.search(rest)
+    what = (m.group(1) or "").strip(" ?.,!") if m else ""
+    if m and plan.anchor_side == "during" and not what:
+        plan.anchor_side = "after"  # "who answered when the manager asked about the bike?": after the question, not during it
+        rest = rest[: m.start()] + " spoke " + rest[m.end() :]
+    elif what and not plan.anchor and plan.time_range is None:
+        named = [w for w in re.findall(r"[a-z][a-z'\-]+", what) if w not in STOP and w not in PERSON_WORDS]
+        plan.anchor = what if named else f"{what} spoke"  # "the courier": whatever the courier said, the first line
+        plan.anchor_side, plan.scope = "after", "anchored"
+        rest = rest[: m.start()] + " spoke " + rest[m.end() :]
 
     # ordinals: "the second person", "the final words", "the last thing said"
     m = ORDINAL_RX.search(rest)

@@ -28,6 +28,8 @@ from .graph import EventGraph, Match, Span
 from .planner import (  # noqa: F401 - re-exported: the plan is part of retrieval's interface
     COCO_LABELS,
     EMBED_CACHE,
+    HIGH_VOICE_RX,
+    LOW_VOICE_RX,
     OBJECT_SYNONYMS,
     QueryPlan,
     TIME_RE,
@@ -40,6 +42,7 @@ from .planner import (  # noqa: F401 - re-exported: the plan is part of retrieva
     word_forms,
 )
 
+ANCHOR_VOICE_SCAN = 200  # lines read to find an anchor said in one voice ("after the woman spoke")
 # a person, named by a pronoun, coming into view
 ARRIVAL_RX = re.compile(
     r"\b(?:he|she|they|someone|somebody|anyone|the (?:man|woman|guy|visitor|person))\b.*\b(?:came in|comes in|come in|arrived?|arrives|"
@@ -89,6 +92,13 @@ ANCHOR_FILLER = {
     "up",
     "off",
     "out",
+    # "after he spoke for the second time", "before she talked again": which time, not words said
+    "for",
+    "third",
+    "final",
+    "next",
+    "time",
+    "again",
 }
 ANCHOR_EDGES = {
     "end": "end",
@@ -462,7 +472,10 @@ class Retriever:
             if anchor is None
             or (
                 e.id != anchor.event_id
-                and not (plan.anchor_side == "after" and e.label == anchor.label and e.kind == anchor.kind and e.t_start < anchor.t_end + 2)
+                # the anchor sound going on ("after the ringing": not its next ring); a reply to a line is what follows it
+                and not (
+                    plan.anchor_side == "after" and e.kind != "speech" and e.label == anchor.label and e.kind == anchor.kind and e.t_start < anchor.t_end + 2
+                )
             )
         ]
         items = self._merge_tracks(items)
@@ -610,14 +623,16 @@ class Retriever:
         if objects:
             tries.append(Match(kinds=("object",), labels=tuple(objects)))
         said = re.search(
-            r"\b(?:says?|said|mentions?|mentioned|speaks?|spoke|talks?|talking|asks?|utters?|speech|announcement|voice|words)\b"
-            r"(?: (?:about|the word|the|that|of))? ?(.*)$",
+            r"\b(?:says?|said|saying|mentions?|mentioned|speaks?|spoke|talks?|talking|asks?|asked|asking|tells?|told|telling|utters?|"
+            r"speech|announcement|voice|words)\b(?: (?:about|the word|the|that|of|for|if|whether))? ?(.*)$",
             phrase,
         )
         words = [w for w in re.findall(r"[a-z][a-z'\-]{2,}", (said.group(1) if said else phrase).lower()) if w not in ANCHOR_FILLER]
         if said and not words:
             tries.insert(0, Match(kinds=("speech",)))
             objects = []
+        elif said:  # "after the man asked about batteries": his words, before any man seen
+            tries[:0] = [Match(kinds=("speech",), text_like=(f"%{w}%",)) for w in words[:3]]
         acts = speech_act_cues(phrase)
         if acts:  # "before she introduces herself", "when she picked up": the words that do it
             tries.insert(0, Match(kinds=("speech",), text_like=tuple(_word_patterns(acts))))
@@ -626,8 +641,15 @@ class Retriever:
             tries.append(Match(kinds=("text", "alert"), label_like=(f"%{w}%",)))
         if not tries:
             return None
+        # "after the woman spoke", "before he mentioned the bike": the lines of that voice (told by its pitch), where told
+        high, low = bool(HIGH_VOICE_RX.search(phrase)), bool(LOW_VOICE_RX.search(phrase))
+        voice = ("high" if high else "low") if high != low else ""
         for cond in tries:
-            found = self.graph.find_events(video_id, [cond], after=t0, order="t_start desc" if nth == -1 else "t_start", limit=max(nth, 1))
+            by_voice = bool(voice) and "speech" in cond.kinds
+            limit = ANCHOR_VOICE_SCAN if by_voice else max(nth, 1)
+            found = self.graph.find_events(video_id, [cond], after=t0, order="t_start desc" if nth == -1 else "t_start", limit=limit)
+            if by_voice and any(e.attrs.get("voice") for e in found):
+                found = [e for e in found if e.kind != "speech" or e.attrs.get("voice") == voice]
             if found:
                 e = Evidence.from_event(found[min(len(found), max(nth, 1)) - 1])
                 e.why = ["anchor"]

@@ -709,3 +709,68 @@ def test_each_part_of_a_question_is_answered_and_cited():
     # asked alone, each part gets the same answer as inside the question
     alone = question_request(retriever, con, vid, "when does the phone ring", [], 80.0)
     assert "".join(ExtractiveEngine().stream(alone, threading.Event())) == first
+
+
+def test_an_anchor_said_in_one_voice_is_that_voice_s_line():
+    import duckdb
+
+    from orchestrator.graph import SCHEMA
+    from synthetic_graph import add_video
+
+    con = duckdb.connect(":memory:")
+    con.execute(SCHEMA)
+    events = [
+        ("speech:1", "speech", "speech", 2.0, 6.0, "Good morning, this is the weekly report.", None, {"voice": "low", "speaker": "speaker 1"}),
+        ("speech:2", "speech", "speech", 38.0, 42.0, "Hello, this is Maria, I will call you back.", None, {"voice": "high", "speaker": "speaker 2"}),
+        ("speech:3", "speech", "speech", 60.0, 65.0, "Sorry about that alarm, the meeting moved to Thursday.", None, {"voice": "low", "speaker": "speaker 1"}),
+    ]
+    add_video(con, "call", 90.0, events)
+    text, citations, r = answer(con, "call", "what was said after the woman spoke?")
+    assert r.anchor_event is not None and round(r.anchor_event.t_start) == 38  # Maria's line, not the first line of all
+    assert "Thursday" in text.split("\n")[0] and 60.0 in {c.t_start for c in citations}
+    _, _, r = answer(con, "call", "what was said before the man spoke for the second time?")
+    assert r.anchor_event is not None and round(r.anchor_event.t_start) == 60
+
+
+def _door_graph():
+    import duckdb
+
+    from orchestrator.graph import SCHEMA
+    from synthetic_graph import add_video
+
+    con = duckdb.connect(":memory:")
+    con.execute(SCHEMA)
+    events = [
+        ("object:1", "object", "person", 1.0, 20.0, "", 1, None),
+        ("speech:1", "speech", "speech", 3.0, 6.0, "Parcel for number twelve, can you sign here please?", None, {"voice": "low", "speaker": "speaker 1"}),
+        ("speech:2", "speech", "speech", 7.0, 10.0, "Yes, that's me. Thank you very much.", None, {"voice": "high", "speaker": "speaker 2"}),
+        ("speech:3", "speech", "speech", 30.0, 34.0, "Do you sell batteries for the remote?", None, {"voice": "low", "speaker": "speaker 1"}),
+        ("speech:4", "speech", "speech", 35.0, 38.0, "Aisle four, next to the torches.", None, {"voice": "high", "speaker": "speaker 2"}),
+    ]
+    add_video(con, "door", 60.0, events)
+    return con, "door"
+
+
+@pytest.mark.parametrize(
+    "question, line_at",
+    [
+        ("who answered the courier?", 7.0),  # the line after the first one (a reply within 2 s is still the reply)
+        ("who replied to the man asking for batteries?", 35.0),  # his words, not the first man seen
+        ("who answered when he asked about batteries?", 35.0),  # after the question, not during it
+        ("what did the woman say after the man asked about batteries?", 35.0),
+    ],
+)
+def test_a_reply_is_the_next_line_after_the_one_replied_to(question, line_at):
+    con, vid = _door_graph()
+    text, citations, r = answer(con, vid, question)
+    assert r.plan.anchor_side == "after"
+    assert [c.t_start for c in citations if c.t_start != (r.anchor_event.t_start if r.anchor_event else None)][:1] == [line_at], text
+
+
+def test_the_second_part_of_a_question_about_a_person_is_about_that_moment():
+    con, vid = _door_graph()
+    retriever = Retriever(con, embed=bag_embed)
+    req = question_request(retriever, con, vid, "who answered the courier, and what did she tell him?", [], 60.0)
+    text = "".join(ExtractiveEngine().stream(req, threading.Event()))
+    first, second = text.split("\n\n")[:2]
+    assert "[00:07]" in first and "Thank you very much" in second and "Parcel" not in second
