@@ -8,9 +8,13 @@ belong together become one sound with a pattern, named as people name them:
 
 - repeated short steady beeps at a regular pace → ``alarm`` ("6 beeps, 1.0 s apart"); fewer or irregular →
   ``beeping``
-- warbling or struck tonal bursts, or long steady bursts repeated in a ring cadence → ``ringing`` ("3 rings")
+- warbling tonal bursts, or long steady bursts repeated in a ring cadence → ``ringing`` ("3 rings")
+- struck tones (a sudden onset, then a steady exponential decay: a straight fall in dB) → ``bell`` ("1 strike")
+- a horn's blast: a steady pitch with a low fundamental (250-700 Hz) and a rich series of harmonics, even ones among
+  them (a reed or a diaphragm, not a pure electronic beep nor a square-wave buzzer) → ``car horn`` ("2 blasts")
 - a sweep → ``siren``; one long steady tone → ``tone``
-- one impulsive hit → ``bang``; a quick series of them → ``knock`` ("3 knocks")
+- one impulsive hit → ``bang``; a quick series of them → ``knock`` ("3 knocks"); four or more at a walking
+  cadence (1.2-2.5 a second, roughly regular) → ``footsteps``
 - sustained harmonic sound outside speech → ``music``
 
 Speech is not a sound: bursts inside voice activity are dropped unless they are pure steady tones (a beep over
@@ -62,17 +66,28 @@ class SignalConfig:
     lone_beep_tonality: float = 0.75  # a single short beep is reported only when this pure
     melody_gap_s: float = 0.35  # tonal bursts of different pitch this close are notes of one tune
     speech_margin_s: float = 0.5  # a thud this close to voice activity is taken for the voice
+    struck_s: float = 0.15  # a struck tone rings at least this long
+    struck_drop_db: float = 8.0  # and halfway through its decay it has fallen this far from its peak
+    struck_fit: float = 0.8  # along a straight line in dB (an exponential decay): r^2 of the fit
+    horn_f0_hz: tuple[float, float] = (250.0, 700.0)  # a horn's fundamental (a car's is 300-500 Hz, a truck's lower)
+    horn_s: tuple[float, float] = (0.2, 3.0)  # one blast
+    horn_harmonics: int = 5  # of its first ten harmonics at least this many within 30 dB of the strongest
+    horn_spread_st: float = 1.5  # its pitch holds within this many semitones (p10-p90, octave errors folded; dev car horn: 1.4)
+    walk_steps: int = 4  # footsteps: at least this many hits
+    walk_interval_s: tuple[float, float] = (0.4, 0.85)  # at a walking cadence (1.2-2.5 steps a second)
 
 
 @dataclass
 class Burst:
     t0: float
     t1: float
-    shape: str  # steady | warble | sweep | glide | melodic | chord | decaying | impulsive | harmonic
+    shape: str  # steady | warble | sweep | glide | melodic | chord | decaying | horn | impulsive | harmonic
     freq_hz: float
     level_db: float
     tonality: float
     in_speech: float  # fraction of the burst inside voice activity
+    f0_hz: float = 0.0  # a harmonic burst's fundamental, where measured
+    harmonics: int = 0  # how many of its first ten harmonics are strong
 
     @property
     def duration(self) -> float:
@@ -165,7 +180,45 @@ def _periodic(track: np.ndarray, min_lag: int = 3, max_lag: int = 12) -> bool:
     return max(float(np.dot(x[:-lag], x[lag:])) for lag in range(min_lag, max_lag + 1)) / energy >= 0.5
 
 
-def _shape_of_tonal(f: np.ndarray, lv: np.ndarray, chord: float) -> str:
+def _struck(lv: np.ndarray, cfg: SignalConfig) -> bool:
+    """Whether a burst's level (dB, 10 ms frames) is a struck tone's: it peaks early (the first third) and then falls
+    steadily, along a straight line in dB (an exponential decay), at least ``struck_drop_db`` by halfway through its
+    decay. A beep holds its level and stops; a bell rings down.
+
+    >>> _struck(np.r_[-30, -10 - 0.5 * np.arange(40)], SignalConfig()), _struck(np.r_[-10 * np.ones(39), -40], SignalConfig())
+    (True, False)
+    """
+    if len(lv) < cfg.struck_s * FPS:
+        return False
+    peak = int(np.argmax(lv))
+    body = lv[peak:]
+    if peak > len(lv) / 3 or len(body) < 5 or lv[peak] - body[len(body) // 2] < cfg.struck_drop_db:
+        return False
+    x = np.arange(len(body))
+    fit = np.polyval(np.polyfit(x, body, 1), x)
+    return 1.0 - float(np.sum((body - fit) ** 2)) / max(float(np.sum((body - body.mean()) ** 2)), 1e-9) >= cfg.struck_fit
+
+
+def _harmonic_profile(seg: np.ndarray, power: np.ndarray) -> tuple[float, float, int, int]:
+    """A tonal burst's fundamental (median YIN estimate, Hz), how far its pitch moves (p10-p90 in semitones, folded
+    into one octave: YIN's octave errors are not a change of pitch), how many of its first ten harmonics carry
+    energy within 30 dB of the strongest, and how many of those are even ones (a square-wave buzzer has none)."""
+    import librosa  # noqa: PLC0415
+
+    f0 = librosa.yin(seg, fmin=100, fmax=1000, sr=RATE, frame_length=N_FFT, hop_length=HOP)
+    n = min(len(f0), power.shape[1])
+    if n < 3:
+        return 0.0, 99.0, 0, 0
+    f0, power = f0[:n], power[:, :n]
+    semis = 12 * np.log2(f0 / np.median(f0))
+    folded = (semis + 6) % 12 - 6
+    spread = float(np.subtract(*np.percentile(folded, [90, 10])))
+    energy = librosa.f0_harmonics(power, f0=f0, freqs=librosa.fft_frequencies(sr=RATE, n_fft=N_FFT), harmonics=np.arange(1, 11)).mean(axis=1)
+    strong = energy >= energy.max() * 1e-3
+    return float(np.median(f0)), spread, int(strong.sum()), int(strong[1::2].sum())
+
+
+def _shape_of_tonal(f: np.ndarray, lv: np.ndarray, chord: float, cfg: SignalConfig = SignalConfig()) -> str:
     dur = len(f) / FPS
     lo, hi = np.percentile(f, [5, 95])
     mid = (lo + hi) / 2
@@ -184,8 +237,8 @@ def _shape_of_tonal(f: np.ndarray, lv: np.ndarray, chord: float) -> str:
         return "chord"
     if _notes(f) >= 3:
         return "melodic"  # held notes, in steps
-    if dur >= 0.3 and lv[0] - lv[-1] > 15 and np.argmax(lv) < len(lv) * 0.25:
-        return "decaying"
+    if _struck(lv, cfg):
+        return "decaying"  # struck: a bell, a chime, a ding
     return "steady"
 
 
@@ -228,13 +281,21 @@ def find_bursts(pcm: np.ndarray, speech: list[tuple[float, float]] = (), cfg: Si
             continue
         if float(np.median(freq[a:b])) < MIN_TONE_HZ:
             continue  # a low hum or rumble: tonal, but nothing people call a tone
-        shape = _shape_of_tonal(freq[a:b], level[a:b], float(np.median(chord[a:b])))
+        shape = _shape_of_tonal(freq[a:b], level[a:b], float(np.median(chord[a:b])), cfg)
         speech_frac = float(speaking[a:b].mean())
         if speech_frac > 0.3 and (shape != "steady" or t1 - t0 < cfg.speech_burst_s):
             continue  # pitch that moves, or holds only for a moment, inside voice activity is the voice
         f = freq[a:b]
         centre = float(np.sqrt(np.prod(np.percentile(f, [5, 95])))) if shape in ("warble", "sweep") else float(np.median(f))
-        bursts.append(Burst(round(t0, 3), round(t1, 3), shape, centre, float(level[a:b].max()), float(tonality[a:b].mean()), speech_frac))
+        f0, harmonics = 0.0, 0
+        if shape in ("steady", "melodic", "chord", "decaying") and speech_frac <= 0.3 and cfg.horn_s[0] <= t1 - t0 <= cfg.horn_s[1]:
+            # the strongest peak of a horn hops between its harmonics (so "melodic" or "chord"); its fundamental holds
+            f0, spread, harmonics, even = _harmonic_profile(pcm[int((t0 - offset_s) * RATE) : int((t1 - offset_s) * RATE)], spec[:, a:b])
+            if cfg.horn_f0_hz[0] <= f0 <= cfg.horn_f0_hz[1] and spread <= cfg.horn_spread_st and harmonics >= cfg.horn_harmonics and even >= 2:
+                shape = "horn"
+        bursts.append(
+            Burst(round(t0, 3), round(t1, 3), shape, centre, float(level[a:b].max()), float(tonality[a:b].mean()), speech_frac, round(f0, 1), harmonics)
+        )
     near_tonal = np.convolve(tonal, np.ones(7), mode="same") > 0
     for a, b in _runs(active & ~near_tonal & ~speaking & ~in_music, fill=3):
         t0, t1 = float(times[a]), float(times[b - 1]) + 1 / FPS
@@ -310,7 +371,7 @@ def group_bursts(bursts: list[Burst], cfg: SignalConfig = SignalConfig()) -> lis
         regular, interval = _regular([b.t0 for b in s], cfg)
         if n >= 8 and interval < 0.3:
             label, pattern = "applause", f"{n} claps"
-        elif n >= 6 and regular and 0.35 <= interval <= 0.9:
+        elif n >= cfg.walk_steps and regular and cfg.walk_interval_s[0] <= interval <= cfg.walk_interval_s[1]:
             label, pattern = "footsteps", f"{n} steps, {interval:.1f} s apart"
         elif n >= 2:
             label, pattern = "knock", plural(n, "knock")
@@ -372,6 +433,11 @@ def _name_tonal_group(g: list[Burst], cfg: SignalConfig) -> SignalSound:
     pitches = len({round(float(_semitones(b.freq_hz))) for b in g})
     if shapes.count("sweep") * 2 >= n:
         label, pattern = "siren", ("rising and falling" if n == 1 else f"{n} wails")
+    elif shapes.count("horn") * 2 >= n:
+        label, pattern = "car horn", plural(n, "blast")
+        attrs["fundamental_hz"] = round(float(np.median([b.f0_hz for b in g if b.shape == "horn"])), 1)
+    elif shapes.count("decaying") * 2 >= n and "warble" not in shapes:
+        label, pattern = "bell", plural(n, "strike") + (f", {interval:.1f} s apart" if n >= 3 and regular else "")
     elif (shapes.count("warble") + shapes.count("decaying") + shapes.count("melodic") + shapes.count("chord")) * 2 >= n or pitches >= 3:
         label, pattern = "ringing", plural(n, "ring")
     elif mean_dur < cfg.short_burst_s:

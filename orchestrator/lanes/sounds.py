@@ -60,8 +60,12 @@ CONTAINER_TAGS = {
 SHAPE_NAMES = {"knock", "bang", "beeping", "tone", "ringing", "music", "footsteps", "applause"}  # the signal's own names
 # a cadence the signal measured over seconds (rings 2 s on, 4 s off; beeps 1 s apart) names a device, which 0.96 s
 # patches cannot see: a tagger hearing only "music" in a melodic ringtone does not rename it
-CADENCES = {"ringing", "alarm"}
+CADENCES = {"ringing", "alarm", "bell"}
 MELODIC_TAGS = {"music", "singing"}
+# machinery a tagger hears in the same patches (a railway-crossing bell over a passing train is "train" to YAMNet): it
+# names the background, not the struck or rung tones the signal measured, so it does not rename a bell or a ring
+MACHINE_TAGS = {"vehicle engine", "train", "aircraft", "helicopter", "boat"}
+RUNG = {"ringing", "bell"}
 # the tagger's catch-all answers (BirdNET's "human vocal", any bird species): they name no source, so they never
 # rename a sound the signal found (a ringtone is not a voice); they are kept in the sound's attributes
 GENERIC_TAGS = {"human voice", "animal", "noise"}
@@ -124,7 +128,7 @@ def fuse(signal: list[SignalSound], tags: list[tuple[str, float, float, float]],
         if host is not None:
             host.attrs["sources"] = sorted({*host.attrs["sources"], "tagger"})
             host.attrs.setdefault("tagger_labels", []).append(name)
-            keeps_cadence = name in MELODIC_TAGS and host.label in CADENCES
+            keeps_cadence = (name in MELODIC_TAGS and host.label in CADENCES) or (name in MACHINE_TAGS and host.label in RUNG)
             if (
                 name != host.label and name not in GENERIC_TAGS and id(host) not in renamed and not keeps_cadence
             ):  # a trained model's name of a source beats the shape of the signal
