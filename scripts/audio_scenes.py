@@ -9,7 +9,11 @@ or silence) at known onsets and levels. Every scene is 16 kHz mono WAV with a tr
      "speech": [{"t_start", "t_end", "text", "source_file"}]}
 
 A sound's span is where its clip is audible: the clip is trimmed to where it is within 40 dB of
-its peak before it is placed, so ``t_start`` is its real onset. Levels are RMS over that span;
+its peak before it is placed, so ``t_start`` is its real onset. A *walk* scene is one real footstep
+(the corpus' step clips are single steps, as games ship them to be repeated) placed 5-8 times at a
+walking cadence drawn from 1.5-2.2 steps a second, each interval and level jittered (5 %, 2 dB) —
+one ``footsteps`` sound from the first step's onset to the last step's end; alone over silence and
+over a noise bed at 10 dB SNR. Walk scenes come after the others, so the other scenes are unchanged. Levels are RMS over that span;
 ``snr_db`` is relative to the background's RMS (None over silence). The same seed gives the
 same scenes, bit for bit. Some scenes are also wrapped as MP4 (a black video track) so the
 product's ingest reads them as a video.
@@ -40,6 +44,10 @@ BACKGROUND_DB = -30.0  # background RMS, dBFS
 CLEAN_DB = -20.0  # clip RMS in clean scenes
 SNRS_DB = (0.0, 5.0, 10.0, 20.0)
 SILENCE_LEVELS_DB = (-35.0, -28.0, -20.0, -12.0)
+WALK_CLASSES = ("footsteps",)  # corpus classes whose clips are one step of a series: walk scenes repeat them
+WALK_STEPS = (5, 8)  # steps per walk (inclusive)
+WALK_CADENCE_HZ = (1.5, 2.2)  # steps a second: people walk at about 1.6-2.0 (slow 1.4, brisk 2.2)
+WALK_SNR_DB = 10.0
 
 
 def load_audio(path: str | Path) -> np.ndarray:
@@ -95,6 +103,33 @@ class Scene:
                 "clip_id": rec["id"],
                 "level_db": round(level_db, 1),
                 "snr_db": None if snr_db is None else round(snr_db, 1),
+            }
+        )
+
+    def add_walk(self, rec: dict, t_start: float, level_db: float, snr_db: float | None, rng: np.random.Generator) -> None:
+        """One step clip repeated at a walking cadence (each step at about ``level_db``): one ``footsteps`` sound."""
+        step = _gain_to(sound_span(load_audio(rec["path"])), level_db)
+        n = int(rng.integers(WALK_STEPS[0], WALK_STEPS[1] + 1))
+        period = 1.0 / float(rng.uniform(*WALK_CADENCE_HZ))
+        onsets = t_start + np.r_[0.0, np.cumsum(period * (1 + 0.05 * rng.standard_normal(n - 1)))]
+        i0 = int(round(t_start * RATE))
+        end = i0
+        for at in onsets:
+            i = int(round(at * RATE))
+            clip = (step * 10 ** (float(rng.uniform(-2, 2)) / 20))[: max(0, len(self.audio) - i)]
+            self.audio[i : i + len(clip)] += clip
+            end = max(end, i + len(clip))
+        self.sounds.append(
+            {
+                "class": rec["sound"],
+                "t_start": round(i0 / RATE, 3),
+                "t_end": round(end / RATE, 3),
+                "source_file": rec["file"],
+                "clip_id": rec["id"],
+                "level_db": round(level_db, 1),
+                "snr_db": None if snr_db is None else round(snr_db, 1),
+                "steps": n,
+                "cadence_hz": round(1.0 / period, 2),
             }
         )
 
@@ -207,10 +242,30 @@ def mixed_scene(name: str, split: str, records: list[dict], kind: str, rng: np.r
     return scene
 
 
+def walk_scene(rec: dict, records: list[dict], noisy: bool, rng: np.random.Generator, duration_s: float = 10.0) -> Scene:
+    """A walk (``Scene.add_walk``) from 2 s into ``duration_s``: over silence, or over a noise bed of the same split at
+    ``WALK_SNR_DB``."""
+    audio = np.zeros(int(duration_s * RATE), np.float32)
+    background: dict = {"kind": "silence"}
+    noises = [r for r in records if r["split"] == rec["split"] and r["sound"] == "background"]
+    if noisy and noises:
+        bed = noises[int(rng.integers(len(noises)))]
+        y = np.resize(load_audio(bed["path"]), len(audio))
+        audio += _gain_to(y, BACKGROUND_DB)
+        background = {"kind": "noise", "source_file": bed["file"], "level_db": BACKGROUND_DB}
+    scene = Scene(f"walk-{'noise-' if noisy and noises else ''}{rec['id']}", rec["split"], audio, background)
+    if noisy and noises:
+        scene.add_walk(rec, 2.0, BACKGROUND_DB + WALK_SNR_DB, WALK_SNR_DB, rng)
+    else:
+        scene.add_walk(rec, 2.0, CLEAN_DB, None, rng)
+    return scene
+
+
 def build_scenes(
     out_dir: Path, records: list[dict] | None = None, split: str = "all", seed: int = 0, n_mixed: int = 8, clean: bool = True, mp4_every: int = 3
 ) -> list[Path]:
-    """Clean scenes for every clip and ``n_mixed`` mixed scenes per split; returns the truth files.
+    """Clean scenes for every clip, ``n_mixed`` mixed scenes per split and (with the clean ones) walk scenes for every
+    step clip; returns the truth files.
 
     Every ``mp4_every``-th scene is also written as MP4 (0: none)."""
     records = records if records is not None else load_manifest()
@@ -224,6 +279,11 @@ def build_scenes(
             rng = np.random.default_rng([seed, i, ("dev", "heldout").index(sp)])
             kind = kinds[i % len(kinds)]
             scenes.append(mixed_scene(f"mix-{sp}-s{seed}-{i:02d}-{kind}", sp, records, kind, rng))
+    if clean:  # after the others, which stay as they were
+        walks = [r for r in records if r["split"] in splits and r["sound"] in WALK_CLASSES]
+        for k, r in enumerate(walks):
+            for noisy in (False, True):
+                scenes.append(walk_scene(r, records, noisy, np.random.default_rng([seed, 1000 + k, int(noisy), ("dev", "heldout").index(r["split"])])))
     return [s.write(out_dir, mp4=bool(mp4_every) and k % mp4_every == mp4_every - 1) for k, s in enumerate(scenes)]
 
 
