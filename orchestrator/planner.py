@@ -1133,6 +1133,7 @@ REPLY_RX = re.compile(
     r"(?:\s+(?!(?:the |a |her |his |their )?(?:phone|door|call|telephone|intercom|doorbell|bell)\b)(?:the |a |an |his |her |their )?(.+?))?(?=\?|$|,|\.| and | with\b| by\b)"
 )
 PRONOUNS = {"anyone", "anybody", "someone", "somebody", "everyone", "everybody", "nobody"}
+INDEFINITE_PERSONS = frozenset(PRONOUNS)
 SPEAKER_WORDS = {
     "anyone",
     "anybody",
@@ -1176,7 +1177,7 @@ _SUBJECT = r"(?:the|a|an|any|anyone|anybody|someone|somebody|anything|something|
 _PART_SPLIT_RX = re.compile(rf"(?:,? and (?:also |then )?|, then |; |\? +)(?={_WH}\b|{_AUX} {_SUBJECT}\b)")
 # "and how many times?", "and who?", "and what to?": the second part names no thing of its own; it asks about the first's
 _ELLIPTIC_RX = re.compile(
-    rf"^({_ASKING}(?: (?:many|much|long|often|loud|far|colou?r|kind|sort|type|times|of them|one|ones|exactly))*)(?: (to|from|for|with|about|at))?\s*\??$"
+    rf"^({_ASKING}(?: (?:many|much|long|often|loud|far|colou?r|kind|sort|type|times|of them|one|ones|exactly|way|direction))*)(?: (to|from|for|with|about|at))?\s*\??$"
 )
 _WH_START_RX = re.compile(rf"^(?:{_ASKING})\b\s*")
 
@@ -1192,6 +1193,8 @@ def question_parts(question: str, max_parts: int = 3) -> list[str]:
     ['when does the sign change', 'what does the sign change to?']
     >>> question_parts("how long between the siren and when the man speaks?")
     ['how long between the siren and when the man speaks?']
+    >>> question_parts("who walked past in the second half and which way")
+    ['who walked past in the second half', 'which way did they go?']
     >>> question_parts("what did he say, and when?")
     ['what did he say, and when?']
     >>> question_parts("did the man who came in and was wearing a hat leave?")
@@ -1219,6 +1222,9 @@ def question_parts(question: str, max_parts: int = 3) -> list[str]:
         m = _ELLIPTIC_RX.match(part.lower())
         if m and m.group(1) in ("when", "what time", "how"):
             continue  # "what did he say and when?": every answer cites its times
+        if m and re.search(r"\b(?:way|direction)$", m.group(1)):  # "who walked past, and which way?": where they went
+            out.append(f"{m.group(1)} did they go?")
+            continue
         if m:  # "and how many times?": asked of the first part's clause ("did the horn go")
             clause = _WH_START_RX.sub("", out[0].rstrip("?"), count=1) if _WH_START_RX.match(out[0].lower()) else out[0].rstrip("?")
             part = f"{m.group(1)} {clause}{' ' + m.group(2) if m.group(2) else ''}?"
@@ -1294,6 +1300,13 @@ def plan_question(question: str, duration_s: float, vocab: Vocabulary | None = N
             )
             if done:  # "once the lecturer had finished walking across": the anchor's end
                 what, after = f"{what} {done.group(1)}", after[done.end() :]
+            asked = (
+                re.match(r"\s*((?:who|what|where|when|which|whether|if|how)\b[^?,.;]*)", after)
+                if re.search(r"\b(?:asks?|asked|asking|wondered|wants? to know)$", what)
+                else None
+            )
+            if asked:  # "after control asked who was walking near bay three": what was asked is the anchor's words
+                what, after = f"{what} {asked.group(1).strip()}", after[asked.end() :]
             plan.anchor, plan.anchor_side, plan.scope = what, side, "anchored"
             rest = rest[: m.start()] + " " + after
 
@@ -1358,7 +1371,7 @@ def plan_question(question: str, duration_s: float, vocab: Vocabulary | None = N
     if intent in ("seen", "summary") and TEXT_CUES.search(rest) and not objects and not SAID_CUES.search(rest):
         # "any writing or captions on screen?": text is what is asked to be seen
         intent, secondary = "text", [intent] + [x for x in secondary if x != "text"]
-    if DIRECTION_RX.search(q) and intent in ("count", "when", "summary", "yesno", "duration"):
+    if DIRECTION_RX.search(q) and (intent in ("count", "when", "summary", "yesno", "duration") or intent in ("said", "heard") and not SAID_CUES.search(rest)):
         intent, secondary = "seen", [intent] + [x for x in secondary if x != "seen"]  # the way it went is a thing seen
     if embed is not None and vocab is not None and word_vecs is not None and content:
         try:
@@ -1667,6 +1680,13 @@ def plan_question(question: str, duration_s: float, vocab: Vocabulary | None = N
         if groups == [["text"]]:  # "which slide stayed up longer, the title or the quiz one?": texts against each other
             _set_intent(plan, "text")
             plan.lanes, plan.keywords, plan.unknown = ["text"], [], []
+    # "did anyone honk a horn?", "did anybody play music?": the pronoun is whoever did it, not a person asked about
+    person_words = [w for w in words if "person" in OBJECT_SYNONYMS.get(w, [])]
+    others = plan.sound_labels or [o for o in plan.object_labels if o != "person"]
+    if "person" in plan.object_labels and others and person_words and set(person_words) <= INDEFINITE_PERSONS:
+        plan.object_labels = [o for o in plan.object_labels if o != "person"]
+        if not plan.object_labels:
+            plan.lanes = [lane for lane in plan.lanes if lane != "object"] or plan.lanes
     if vocab is not None:
         plan.graph_sound_labels = graph_sound_labels(plan.sound_labels, vocab.sounds)
     else:

@@ -94,6 +94,7 @@ ANCHOR_FILLER = {
     "out",
     # "after he spoke for the second time", "before she talked again": which time, not words said
     "for",
+    "who",
     "third",
     "final",
     "next",
@@ -628,11 +629,17 @@ class Retriever:
             phrase,
         )
         words = [w for w in re.findall(r"[a-z][a-z'\-]{2,}", (said.group(1) if said else phrase).lower()) if w not in ANCHOR_FILLER]
-        if said and not words:
+        # "after control asked ...": a speaker named by a word a line of theirs carries, not a thing seen
+        named = (
+            [w for w in re.findall(r"[a-z][a-z'\-]{2,}", phrase[: said.start()].lower()) if w not in ANCHOR_FILLER and w not in OBJECT_SYNONYMS] if said else []
+        )
+        if said and not words and not named:
             tries.insert(0, Match(kinds=("speech",)))
             objects = []
-        elif said:  # "after the man asked about batteries": his words, before any man seen
-            tries[:0] = [Match(kinds=("speech",), text_like=(f"%{w}%",)) for w in words[:3]]
+        elif said:  # "after the man asked about batteries", "after control asked who ...": the words, before anyone seen
+            anything = not words  # "after the first thing was said": any line when no line has the word
+            words = named + [w for w in words if w not in named]
+            tries[:0] = [Match(kinds=("speech",), text_like=(f"%{w}%",)) for w in words[:3]] + ([Match(kinds=("speech",))] if anything else [])
         acts = speech_act_cues(phrase)
         if acts:  # "before she introduces herself", "when she picked up": the words that do it
             tries.insert(0, Match(kinds=("speech",), text_like=tuple(_word_patterns(acts))))

@@ -691,6 +691,7 @@ def test_a_line_that_says_another_of_the_same_kind_answers_no():
         ("When did he arrive and leave?", ["When did he arrive and leave?"]),
         ("was it a man or a woman, and what did they say", ["was it a man or a woman", "what did they say"]),
         ("the man who came in and was wearing a hat, where did he go?", ["the man who came in and was wearing a hat, where did he go?"]),
+        ("who walked past in the second half and which way", ["who walked past in the second half", "which way did they go?"]),
     ],
 )
 def test_question_parts(question, parts):
@@ -774,3 +775,23 @@ def test_the_second_part_of_a_question_about_a_person_is_about_that_moment():
     text = "".join(ExtractiveEngine().stream(req, threading.Event()))
     first, second = text.split("\n\n")[:2]
     assert "[00:07]" in first and "Thank you very much" in second and "Parcel" not in second
+
+
+@pytest.mark.parametrize(
+    "question, line_at",
+    [
+        ("what did she say after Sam asked who lives here?", 7.0),  # the speaker named by a word of his line
+        ("what was said right after the first thing was said?", 7.0),  # any line when no line has the words
+    ],
+)
+def test_an_anchor_on_a_line_named_by_its_speaker_or_by_nothing(question, line_at):
+    con, vid = _door_graph()
+    con.execute("UPDATE events SET text = 'Sam here, parcel for number twelve, who lives here?' WHERE kind = 'speech' AND t_start = 3.0")
+    text, citations, r = answer(con, vid, question)
+    assert r.anchor_event is not None and r.anchor_event.t_start == 3.0, text
+    assert line_at in [c.t_start for c in citations], text
+
+
+def test_which_way_asked_after_who_is_where_that_person_went():
+    assert plan_question("which way did they go?", 60.0).intent == "seen"
+    assert plan_question("which way did they go?", 60.0, embed=bag_embed).intent == "seen"
