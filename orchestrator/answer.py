@@ -40,7 +40,20 @@ from typing import Callable, Iterator, Protocol
 
 from .events import plural, quote
 from .planner import COLOURS as COLOUR_WORDS
-from .planner import DIRECTION_RX, NUMBER_WORDS, OBJECT_SYNONYMS, SPEECH_SIDE_NOUNS, SPEECH_SIDE_RX, STOP, QueryPlan, anchor_labels, speech_act_cues, word_forms
+from .planner import (
+    COCO_LABELS,
+    DIRECTION_RX,
+    NUMBER_WORDS,
+    OBJECT_SYNONYMS,
+    SPEECH_SIDE_NOUNS,
+    SPEECH_SIDE_RX,
+    STOP,
+    QueryPlan,
+    anchor_labels,
+    singular,
+    speech_act_cues,
+    word_forms,
+)
 from .retrieval import SOUND_RUN_GAP_S, Evidence, RetrievalResult
 from .vlm_profiles import VLMProfile, frame_limit, profile_for, select_frames
 
@@ -415,6 +428,57 @@ def _heading_filter(plan: QueryPlan, objects: list[Evidence]) -> list[Evidence]:
 
 # words that name the text side of a comparison, not what it says
 TEXT_SIDE_WORDS = frozenset({"sign", "signs", "slide", "slides", "text", "writing", "caption", "title", "banner", "poster", "board", "one"})
+# "a sign saying Baker Street", "anything written about parking": how text is asked for, not words it has
+TEXT_ASKING_WORDS = frozenset(
+    {"saying", "says", "asking", "telling", "tells", "say", "said", "read", "reads", "written", "picture", "screen", "anywhere", "visible", "shown"}
+)
+
+
+_NUMBER_TOKEN_RX = re.compile(
+    rf"\b(\d+(?:\.\d+)?|{'|'.join(w for w in NUMBER_WORDS if w.isalpha() and len(w) > 3 and w not in ('zero', 'few'))}|two|six|ten)(?:st|nd|rd|th)?\b"
+)
+_NOT_AN_AMOUNT_RX = re.compile(r"^\s*(?:%\s*)?(?:s|secs?|seconds?|mins?|minutes?|h|hrs?|hours?|times?|o'clock)\b|^:\d")
+
+
+def _numbers(text: str) -> list[tuple[float, str, str]]:
+    """(value, as written, the word before it) for each number in ``text`` that is not a time or a duration."""
+    out = []
+    low = text.lower()
+    for m in _NUMBER_TOKEN_RX.finditer(low):
+        if _NOT_AN_AMOUNT_RX.match(low[m.end() :]) or re.search(r"\d:$|\bat $|\bminute $|\bsecond $", low[: m.start()]):
+            continue  # "in 20 seconds", "at 1:05", "at 30": when, not what is said
+        token = m.group(1)
+        value = float(token) if token[0].isdigit() else float(NUMBER_WORDS[token])
+        before = re.findall(r"[a-z]+", low[: m.start()])[-1:]
+        out.append((value, text[m.start() : m.end()], before[0] if before else ""))
+    return out
+
+
+def _number_contradicts(question: str, text: str) -> tuple[str, str] | None:
+    """(the number asked, the line's number in its place) where a yes/no question names a number the line does not say
+    and the line says another ("for number ten?" / "parcel for number 12", "in room 100?" / "in room 200"); ("50", "")
+    when the line says no number at all.
+
+    >>> _number_contradicts("Was the parcel for number ten?", "Parcel for number 12, please sign.")
+    ('ten', '12')
+    >>> _number_contradicts("is the exam in room 100", "The final exam is on the 9th of June in room 200.")
+    ('100', '200')
+    >>> _number_contradicts("is the exam in room 200", "The final exam is on the 9th of June in room 200.") is None
+    True
+    >>> _number_contradicts("did she say anything at 1:05", "See you at two.") is None
+    True
+    """
+    asked = _numbers(question)
+    if not asked:
+        return None
+    said = _numbers(text)
+    values = {v for v, _, _ in said}
+    missing = [(v, w, b) for v, w, b in asked if v not in values]
+    if not missing:
+        return None
+    v, written, before = missing[0]
+    same_place = [w for _, w, b in said if b and b == before]
+    return written, (same_place or [w for _, w, _ in said] or [""])[0]
 
 
 def _word_said(keywords: list[str], text: str) -> str:
@@ -1054,17 +1118,22 @@ class ExtractiveEngine:
     def _text(self, w: _Writer, r: RetrievalResult, scope: str, lead: str) -> list[str]:
         plan = r.plan
         texts = [e for e in r.matches if e.kind == "text"]
+        asked = [k for k in plan.keywords if k not in TEXT_SIDE_WORDS and k not in TEXT_ASKING_WORDS]
         if texts and all("any text" in e.why for e in texts):
             # "what will happen to my car, according to the sign?": no text has the question's words; what is on screen may answer it
             seen = list({(e.label or e.text).strip().lower(): e for e in texts}.values())[:4]
             w.told.update(e.event_id for e in seen)
             shown = "; ".join(f"{quote(e.label or e.text, 80)} {w.span(e)}" for e in seen)
-            words = f" with {_join([repr(k) for k in plan.keywords[:2]], 'or')}" if plan.keywords else ""
+            words = f" with {_join([repr(k) for k in asked[:2]], 'or')}" if asked else ""
+            names = [k for k in asked if re.search(rf"(?<![.?!] )(?<!^)\b{re.escape(k.capitalize())}\b", plan.question) or k.isdigit()]
+            if _asks_yes_no(plan.question) and names:  # "a sign saying Baker Street?": a name is read as written or not at all
+                return [f"No — no text{words} was read{scope}; what is on screen: {shown}."]
             return [f"On screen{scope}: {shown}. (No text{words} was read; this is all the text there is{scope}.)"]
+        with_word = f" with {asked[0]!r}" if asked else ""
         if not texts and _asks_yes_no(plan.question):
-            return [f"No — I found no on-screen text{' with ' + repr(plan.keywords[0]) if plan.keywords else ''}{scope}."]
+            return [f"No — I found no on-screen text{with_word}{scope}."]
         if not texts:
-            return [f"I don't know — I found no on-screen text{' with ' + repr(plan.keywords[0]) if plan.keywords else ''}{scope}."]
+            return [f"I don't know — I found no on-screen text{with_word}{scope}."]
         if plan.colours and any(e.attrs.get("board_colour") for e in texts):  # "red sign anywhere?": the signs of that colour
             coloured = [e for e in texts if e.has_colour(plan.colours)]
             if not coloured:
@@ -1085,6 +1154,13 @@ class ExtractiveEngine:
                 f"{quote(best.label or best.text, 80)} was on screen {'the ' if m.group(1).endswith('est') else ''}{m.group(1)}: {_seconds(best.t_end - best.t_start)} ({w.span(best)}), "
                 f"against {others}{scope}."
             ]
+        if _asks_yes_no(plan.question) and re.search(r"\bchang(?:e|es|ed|ing)\b", plan.question.lower()):
+            # "does the loading bay sign change at any point?": one text all along is no change
+            w.told.update(e.event_id for e in items[:4])
+            if len(items) == 1:
+                return [f"No — it says {quote(items[0].label or items[0].text, 100)} all along (on screen {w.span(items[0])}{scope})."]
+            steps = "; then ".join(f"{quote(e.label or e.text, 60)} {w.span(e)}" for e in items[:4])
+            return [f"Yes — it changes{scope}: {steps}."]
         if len(items) == 1:
             e = items[0]
             w.told.add(e.event_id)
@@ -1109,6 +1185,8 @@ class ExtractiveEngine:
         if lead:
             line = self._following(w, r, lead, _names(plan, "thing"))
             return [("Yes — " if r.matches else "No — ") + line[0].lower() + line[1:]]
+        if plan.carried:
+            return [self._carried(w, r, scope)]
         if not m:
             verb = "heard" if "sound" in plan.lanes and not plan.object_labels else "saw" if "object" in plan.lanes else "found"
             return [f"No — I {verb} no {_names(plan)}{scope}."]
@@ -1142,6 +1220,13 @@ class ExtractiveEngine:
             in_question = [k for k in plan.keywords if k in q_words and k not in acts]
             predicate = max(in_question, key=q_words.index) if in_question else ""  # "was the gate found open?": open
             other = _contradicts(missing + [c for c in plan.colours if not _word_said([c], e.text)], e.text, plan.question)
+            number = _number_contradicts(plan.question, e.text)
+            if number and number[1] and not other and said:
+                other = number
+            elif number and said:  # "is the parcel for flat 50?" and the line names no number: the number is what is asked
+                missing, predicate = [number[0]] + missing, number[0]
+            elif number:  # "is the sale 50% off?" and the nearest line names none of it
+                return [f"I found no mention of {number[0]}{scope}; the nearest line, at {w.t(e)}, is {_quote(e.text)}"]
             if said and other:
                 # "is the budget meeting on Tuesday?" and the line says Thursday: the line answers no
                 return [f"No — {other[1]}, not {other[0]}: at {w.t(e)}{scope} someone says {_quote(e.text)}"]
@@ -1172,6 +1257,29 @@ class ExtractiveEngine:
             out.append("Again at " + _join([w.t(x) for x in rest]) + ".")
             w.told.update(x.event_id for x in rest)
         return out
+
+    def _carried(self, w: _Writer, r: RetrievalResult, scope: str) -> str:
+        """ "did the visitor bring a spare tyre?": a thing of that class seen, or said to be brought; else no."""
+        plan = r.plan
+        thing = plan.carried
+        head = thing.split()[-1]
+        labels = {x for x in OBJECT_SYNONYMS.get(head, []) if x != "person"} | ({singular(head)} & set(COCO_LABELS))
+        pool = sorted({e.event_id: e for e in [*r.matches, *r.evidence]}.values(), key=lambda e: e.t_start)
+        seen = [e for e in pool if e.kind == "object" and e.label in labels]
+        if seen:
+            w.told.add(seen[0].event_id)
+            return f"Yes — {w.sentence(seen[0])}{scope}."
+        lines = [e for e in pool if e.kind == "speech" and e.text]
+        named = [e for e in lines if _word_said([head], e.text)]
+        if named:
+            w.told.add(named[0].event_id)
+            return f'Yes — "{_word_said([head], named[0].text)}" is said at {w.t(named[0])}{scope}: {_quote(named[0].text)}.'
+        verb = next((k for k in plan.keywords if k != head and k in plan.question.lower().split()), "")
+        told = [e for e in lines if verb and _word_said([verb], e.text)]
+        if told:  # "I brought the keys": something else was brought
+            w.told.add(told[0].event_id)
+            return f"No — I found no {thing}{scope}; at {w.t(told[0])} someone says {_quote(told[0].text)}."
+        return f"No — I saw no {thing}{scope}, and no one mentions one."
 
     def _compare(self, w: _Writer, r: RetrievalResult, scope: str, lead: str) -> list[str]:
         plan = r.plan

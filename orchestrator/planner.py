@@ -307,6 +307,12 @@ DIRECTION_RX = re.compile(
     r"\b(?:which way|what way|which direction|what direction|in which direction|left or right|right or left|left to right|right to left)\b"
 )
 
+# "did the visitor bring a spare tyre?", "was she carrying an umbrella?": a thing someone has with them
+CARRY_RX = re.compile(
+    r"\b(bring|brings|brought|bringing|carry|carries|carried|carrying|hold|holds|holding|held|deliver|delivers|delivered|delivering)"
+    r" (?:(?:a|an|the|any|some|his|her|their|in|along) )*([a-z][a-z\- ]*?)(?=\?|$|,|\.| to\b| into\b| with\b| when\b| while\b| at\b| for\b| and\b)"
+)
+
 # what people wear: asked with a colour, a garment stands for the person wearing it
 GARMENTS = frozenset(
     "shirt shirts t-shirt top tops jacket jackets coat coats trousers pants jeans shorts dress skirt hoodie sweater jumper hat cap shoes "
@@ -549,6 +555,7 @@ class QueryPlan:
     who: bool = False  # "who said thanks?", "who picked up the phone?": who speaks is what is asked
     voice_asked: bool = False  # "was it a man or a woman who apologised?": the voice's register is what is asked
     voice: str = ""  # "low" | "high": "what did the woman say?" names the speaker by her voice
+    carried: str = ""  # "spare tyre" in "did the visitor bring a spare tyre?": a thing asked to be brought, carried or held
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -1035,7 +1042,7 @@ def graph_sound_labels(asked: list[str], graph_sounds: set[str]) -> list[str]:
     return out
 
 
-def _singular(w: str) -> str:
+def singular(w: str) -> str:
     if w.endswith("ies") and len(w) > 4:
         return w[:-3] + "y"
     if w.endswith("es") and w[:-2].endswith(("s", "sh", "ch", "x")):
@@ -1450,7 +1457,10 @@ def plan_question(question: str, duration_s: float, vocab: Vocabulary | None = N
     if spoken and "speech" not in lanes and not objects and not sounds and not plan.anchor:
         # "what am I supposed to bring?", "what fell?": nothing to see or hear is named, but the video's speech has the words
         lanes.append("speech")
-        if intent in ("seen", "summary") or (intent == "text" and not named_texts):
+        shown_asked = intent == "text" and re.search(
+            r"\b(?:signs?|read|reads|written|writing|on-screen|caption|captions|banner|poster|plate|board|lettering)\b", rest
+        )
+        if intent in ("seen", "summary") or (intent == "text" and not named_texts and not shown_asked):  # "a sign saying Baker Street?": a sign
             plan.intent = intent = "said"
             plan.intents = ["said"] + [i for i in plan.intents if i != "said"]
             lanes = [lane for lane in lanes if lane not in ("object", "text")] if not see else lanes
@@ -1470,7 +1480,7 @@ def plan_question(question: str, duration_s: float, vocab: Vocabulary | None = N
     if vocab is not None and vocab.has_speech:
         counted = re.search(r"\bhow many ([a-z][a-z'\-]+)", q)
         noun = counted.group(1) if counted else ""
-        if noun and not OBJECT_SYNONYMS.get(noun) and _singular(noun) not in COCO_LABELS and not sound_labels_for(noun) and is_spoken(noun, vocab.spoken):
+        if noun and not OBJECT_SYNONYMS.get(noun) and singular(noun) not in COCO_LABELS and not sound_labels_for(noun) and is_spoken(noun, vocab.spoken):
             # "how many boxes is the driver unloading?": boxes are nothing the lanes see or hear, but they are said
             plan.intent = intent = "said"
             plan.intents = ["said", "count"] + [i for i in plan.intents if i not in ("said", "count")]
@@ -1479,10 +1489,10 @@ def plan_question(question: str, duration_s: float, vocab: Vocabulary | None = N
             plan.object_labels, plan.sound_labels = [], []
     if vocab is not None and plan.object_labels and not any(o in vocab.objects for o in plan.object_labels) and intent in ("when", "said", "summary", "text"):
         # "when does the Oxford train leave?": no train was seen, but it is said or written
-        written = {_singular(x) for t in vocab.texts for x in re.findall(r"[a-z]{3,}", t.lower())}
-        named = [x for x in words if x in used and (OBJECT_SYNONYMS.get(x) or _singular(x) in COCO_LABELS)]
+        written = {singular(x) for t in vocab.texts for x in re.findall(r"[a-z]{3,}", t.lower())}
+        named = [x for x in words if x in used and (OBJECT_SYNONYMS.get(x) or singular(x) in COCO_LABELS)]
         said_named = [x for x in named if is_spoken(x, vocab.spoken)]
-        shown = [x for x in named if x in written or _singular(x) in written]
+        shown = [x for x in named if x in written or singular(x) in written]
         if said_named or shown:
             lanes = [lane for lane in lanes if lane != "object"]
             lanes += [lane for lane, hit in (("speech", said_named), ("text", shown)) if hit and lane not in lanes]
@@ -1540,7 +1550,7 @@ def plan_question(question: str, duration_s: float, vocab: Vocabulary | None = N
         plan.sound_labels = []
         lanes = [lane for lane in lanes if lane != "sound"] or ["object"]
         plan.keywords = [k for k in plan.keywords if k not in GARMENTS]
-        plan.unknown = [u for u in plan.unknown if u not in GARMENTS and _singular(u) not in GARMENTS]
+        plan.unknown = [u for u in plan.unknown if u not in GARMENTS and singular(u) not in GARMENTS]
     if (
         (WHOLE_SUMMARY_RX.match(q) or SUMMARY_REQUEST_RX.search(q))
         and plan.anchor == ""
@@ -1557,7 +1567,7 @@ def plan_question(question: str, duration_s: float, vocab: Vocabulary | None = N
         plan.keywords = [
             k
             for k in plan.keywords
-            if k not in ("question", "questions") and k not in SPEECH_VERBS and k not in PERSON_WORDS and _singular(k) not in PERSON_WORDS
+            if k not in ("question", "questions") and k not in SPEECH_VERBS and k not in PERSON_WORDS and singular(k) not in PERSON_WORDS
         ]
         plan.unknown = [u for u in plan.unknown if u not in ("question", "questions")]
     if "speech" in lanes and MENTION_RX.search(rest):  # "who asked about the slides?": the slides are what is said
@@ -1565,7 +1575,7 @@ def plan_question(question: str, duration_s: float, vocab: Vocabulary | None = N
         plan.keywords += about
     if "speech" in lanes:  # "what did the customer ask for?": the speech verb says who speaks, it is not a word to find
         # nor is the name of a piece of speech: "the second remark", "how many announcements", "his comment about the truck"
-        pieces = [k for k in plan.keywords if _singular(k) in SPEECH_PIECES]
+        pieces = [k for k in plan.keywords if singular(k) in SPEECH_PIECES]
         plan.keywords = [k for k in plan.keywords if k not in pieces]
         plan.unknown = [u for u in plan.unknown if u not in pieces]
         kept = [k for k in plan.keywords if k not in SPEECH_VERBS]
@@ -1667,7 +1677,7 @@ def plan_question(question: str, duration_s: float, vocab: Vocabulary | None = N
             s = [x for x in s if any(x == y or x in graph_sound_labels([y], {x}) for y in plan.sound_labels)] if s else []
             labels = o or s
             if labels and not any(set(labels) == set(g[1:]) for g in groups):
-                groups.append([labels[0] if len(labels) == 1 else _singular(w), *labels])
+                groups.append([labels[0] if len(labels) == 1 else singular(w), *labels])
         if "text" in lanes or TEXT_CUES.search(q):  # "the siren or the road works sign"
             groups.append(["text"])
             if "text" not in plan.lanes:
@@ -1680,6 +1690,13 @@ def plan_question(question: str, duration_s: float, vocab: Vocabulary | None = N
         if groups == [["text"]]:  # "which slide stayed up longer, the title or the quiz one?": texts against each other
             _set_intent(plan, "text")
             plan.lanes, plan.keywords, plan.unknown = ["text"], [], []
+    carried = CARRY_RX.search(q) if plan.intent == "yesno" else None
+    if carried and carried.group(2) not in STOP:
+        # "did the visitor bring a spare tyre?": what someone says they brought, or a thing of that class seen with them
+        plan.carried = carried.group(2).strip()
+        thing = [w for w in re.findall(r"[a-z][a-z'\-]+", plan.carried) if w not in STOP]
+        plan.keywords = list(dict.fromkeys(thing[-1:] + [carried.group(1)] + plan.keywords))
+        plan.lanes = list(dict.fromkeys([*plan.lanes, "speech"]))
     # "did anyone honk a horn?", "did anybody play music?": the pronoun is whoever did it, not a person asked about
     person_words = [w for w in words if "person" in OBJECT_SYNONYMS.get(w, [])]
     others = plan.sound_labels or [o for o in plan.object_labels if o != "person"]

@@ -795,3 +795,41 @@ def test_an_anchor_on_a_line_named_by_its_speaker_or_by_nothing(question, line_a
 def test_which_way_asked_after_who_is_where_that_person_went():
     assert plan_question("which way did they go?", 60.0).intent == "seen"
     assert plan_question("which way did they go?", 60.0, embed=bag_embed).intent == "seen"
+
+
+def _yard_graph():
+    import duckdb
+
+    from orchestrator.graph import SCHEMA
+    from synthetic_graph import add_video
+
+    con = duckdb.connect(":memory:")
+    con.execute(SCHEMA)
+    events = [
+        ("text:1", "text", "LOADING BAY 3", 0.0, 60.0, "LOADING BAY 3", None, None),
+        ("object:1", "object", "person", 10.0, 30.0, "", 1, None),
+        ("speech:1", "speech", "speech", 12.0, 15.0, "Parcel for number 12, and I brought the spare keys.", None, {"voice": "low"}),
+        ("speech:2", "speech", "speech", 40.0, 44.0, "The final exam is on the 9th of June in room 200.", None, {"voice": "low"}),
+    ]
+    add_video(con, "yard", 60.0, events)
+    return con, "yard"
+
+
+@pytest.mark.parametrize(
+    "question, head, cited",
+    [
+        ("was the parcel for number ten?", "No — 12, not ten", 12.0),  # another number said in its place
+        ("is the exam in room 100", "No — 200, not 100", 40.0),
+        ("is the exam in room 200?", "Yes", 40.0),
+        ("did the visitor bring a spare tyre?", "No — I found no spare tyre", 12.0),  # what he says he brought instead
+        ("did the visitor bring the keys?", 'Yes — "keys" is said', 12.0),
+        ("did the visitor bring a ladder?", "No — I found no ladder", 12.0),
+        ("can you read a sign saying Baker Street anywhere?", "No — no text with 'baker'", 0.0),  # a name is read as written
+        ("does the loading bay sign change at any point?", 'No — it says "LOADING BAY 3" all along', 0.0),
+    ],
+)
+def test_a_yes_needs_the_thing_asked_not_a_line_or_a_person_near_it(question, head, cited):
+    con, vid = _yard_graph()
+    text, citations, _ = answer(con, vid, question)
+    assert text.startswith(head), text
+    assert cited in [c.t_start for c in citations], text
