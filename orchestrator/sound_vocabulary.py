@@ -297,6 +297,26 @@ REFINES: dict[str, tuple[str, ...]] = {
     "animal": ("dog bark", "cat", "bird", "horse", "cow", "pig", "sheep", "frog", "insect"),
 }
 
+# names and the broader ones AudioSet's ontology puts above them ("Alarm" holds "Siren", "Telephone", "Doorbell"; a
+# doorbell is a bell): a broader name does not replace a specific one the signal or the tagger already gave a sound
+# (a siren the tagger also scores as "Alarm" is a siren), and a specific one refines a broader one heard at the same time
+BROADER: dict[str, tuple[str, ...]] = {
+    "siren": ("alarm",),
+    "telephone ringing": ("alarm", "ringing"),
+    "doorbell": ("alarm", "bell", "ringing"),
+    "alarm": ("beeping",),
+}
+
+
+def broader_than(general: str, specific: str) -> bool:
+    """Whether ``general`` is a broader name of ``specific`` (AudioSet's parent of it).
+
+    >>> broader_than("alarm", "siren"), broader_than("siren", "alarm")
+    (True, False)
+    """
+    return general in BROADER.get(specific, ())
+
+
 # per-name probabilities from which the tagger's name is believed, where it differs from the global one
 # (``AudioConfig.audioset_threshold``), chosen on the audio bench's dev split only (scripts/bench_audio.py): each
 # lowered where that named more dev sounds and lost none, the rest left at the global value. The CPU tagger's scores

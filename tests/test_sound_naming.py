@@ -76,3 +76,61 @@ def test_audioset_bell_classes_name_a_bell():
     assert {audioset_name_for(c) for c in ("Bell", "Tuning fork", "Cowbell", "Church bell", "Bicycle bell")} == {"bell"}
     assert {audioset_name_for(c) for c in ("Vehicle horn, car horn, honking", "Toot", "Air horn, truck horn")} == {"car horn"}
     assert audioset_name_for("Walk, footsteps") == "footsteps"
+
+
+def _hi_lo(f_hi: float, f_lo: float, note_s: float, notes: int) -> np.ndarray:
+    """A hi-lo siren: two notes (a few harmonics each) alternating without a pause, phase continuous."""
+    f = np.concatenate([np.full(int(note_s * RATE), f_hi if k % 2 == 0 else f_lo) for k in range(notes)])
+    phase = 2 * np.pi * np.cumsum(f) / RATE
+    return 0.15 * sum(np.sin(k * phase) / k for k in (1, 2, 3))
+
+
+def test_a_hi_lo_siren_is_a_siren_not_a_tone_or_beeps():
+    assert _named(_scene(10, [(2, _hi_lo(600, 450, 0.55, 8))])) == [("siren", 2.0, "two-tone (hi-lo)")]
+    # the same notes with a short pause between them (each its own burst)
+    note = [(2 + 0.6 * k, _hi_lo(600 if k % 2 == 0 else 450, 0, 0.55, 1)) for k in range(8)]
+    assert [g[0] for g in _named(_scene(10, note))] == ["siren"]
+    # one pitch repeated stays an alarm; two notes an octave apart are no siren's
+    beeps = [(2 + k, 0.2 * np.sin(2 * np.pi * 2500 * _t(0.25))) for k in range(5)]
+    assert [g[0] for g in _named(_scene(10, beeps))] == ["alarm"]
+    assert "siren" not in [g[0] for g in _named(_scene(10, [(2, _hi_lo(880, 440, 0.55, 8))]))]
+
+
+def _strike(f: float, d: float = 1.2, tau: float = 0.25) -> np.ndarray:
+    return 0.3 * np.exp(-_t(d) / tau) * np.sin(2 * np.pi * f * _t(d))
+
+
+def test_a_ding_dong_is_a_doorbell():
+    # E5 then C5 (a major third down), the second struck while the first still rings: one burst
+    assert _named(_scene(8, [(2, _strike(659)), (2.5, _strike(523))])) == [("doorbell", 2.0, "ding-dong")]
+    # each note rung down before the next: two bursts
+    assert _named(_scene(8, [(2, _strike(659, 0.5, 0.08)), (2.7, _strike(523, 0.5, 0.08))])) == [("doorbell", 2.0, "ding-dong")]
+    twice = [(2, _strike(659)), (2.5, _strike(523)), (5, _strike(659)), (5.5, _strike(523))]
+    assert _named(_scene(9, twice)) == [("doorbell", 2.0, "2 ding-dongs")]
+    # one note struck twice is a bell; a rising pair is no doorbell's
+    assert [g[0] for g in _named(_scene(8, [(2, _strike(659)), (3.5, _strike(659))]))] == ["bell"]
+    assert "doorbell" not in [g[0] for g in _named(_scene(8, [(2, _strike(523)), (2.5, _strike(659))]))]
+
+
+def test_a_broader_tag_does_not_rename_a_siren_and_a_specific_one_refines_it():
+    siren = [SignalSound("siren", 2.0, 8.0, 0.7, {"pattern": "rising and falling"})]
+    fused = fuse(siren, [("alarm", 1.9, 8.2, 0.9)], speech=[])
+    assert [(s.label, s.attrs["tagger_labels"]) for s in fused] == [("siren", ["alarm"])]
+    # only the tagger heard it: "Alarm" likelier than "Siren", the siren is what it is
+    assert [s.label for s in fuse([], [("alarm", 1.9, 8.2, 0.82), ("siren", 1.9, 8.2, 0.68)], speech=[])] == ["siren"]
+    # a signal alarm the tagger hears as plain beeping stays an alarm
+    alarm = [SignalSound("alarm", 2.0, 7.0, 0.8, {"pattern": "6 beeps, 1.0 s apart"})]
+    assert [s.label for s in fuse(alarm, [("beeping", 2.0, 7.0, 0.9)], speech=[])] == ["alarm"]
+
+
+def test_dog_barks_are_one_event_with_their_count():
+    from orchestrator.lanes.sounds import _count_calls
+
+    bark = 0.3 * np.exp(-_t(0.15) * 20) * sum(np.sin(2 * np.pi * k * 520 * _t(0.15)) / k for k in (1, 2, 3))
+    pcm = _scene(6, [(2.0 + 0.4 * k, bark) for k in range(3)])
+    fused = fuse(analyse_signal(pcm), [("dog bark", 1.92, 3.36, 0.8)], speech=[])
+    assert [s.label for s in fused] == ["dog bark"]  # the signal's blips inside the barking are its barks
+    (dog,) = [_count_calls(s, pcm, 0.0) for s in fused]
+    assert (dog.attrs["pattern"], round(dog.t_start, 1)) == ("3 barks, 0.4 s apart", 2.0)
+    one = _scene(6, [(2.0, bark)])
+    assert _count_calls(SignalSound("dog bark", 1.92, 2.88, 0.8, {"sources": ["tagger"]}), one, 0.0).attrs["pattern"] == "1 bark"

@@ -12,10 +12,16 @@ belong together become one sound with a pattern, named as people name them:
 - struck tones (a sudden onset, then a steady exponential decay: a straight fall in dB) → ``bell`` ("1 strike")
 - a horn's blast: a steady pitch with a low fundamental (250-700 Hz) and a rich series of harmonics, even ones among
   them (a reed or a diaphragm, not a pure electronic beep nor a square-wave buzzer) → ``car horn`` ("2 blasts")
-- a sweep → ``siren``; one long steady tone → ``tone``
+- a doorbell's two struck notes, the second a third or so below the first (2.5-5.5 semitones, struck 0.15-1.5 s
+  later, while the first still rings or after it) → ``doorbell`` ("ding-dong", "2 ding-dongs")
+- a sweep, or two held notes 2-8 semitones apart alternating at a regular pace (a hi-lo siren) → ``siren``
+  ("rising and falling", "two-tone (hi-lo)"); one long steady tone → ``tone``
 - one impulsive hit → ``bang``; a quick series of them → ``knock`` ("3 knocks"); four or more at a walking
   cadence (1.2-2.5 a second, roughly regular) → ``footsteps``
 - sustained harmonic sound outside speech → ``music``
+
+A series of calls a tagger names (a dog barking) is counted here too (``calls``: each call a peak of the level that
+stands out of the dips around it), so its pattern says how many ("3 barks, 0.4 s apart").
 
 Speech is not a sound: bursts inside voice activity are dropped unless they are pure steady tones (a beep over
 someone talking is still a beep).
@@ -75,13 +81,19 @@ class SignalConfig:
     horn_spread_st: float = 1.5  # its pitch holds within this many semitones (p10-p90, octave errors folded; dev car horn: 1.4)
     walk_steps: int = 4  # footsteps: at least this many hits
     walk_interval_s: tuple[float, float] = (0.4, 0.85)  # at a walking cadence (1.2-2.5 steps a second)
+    ding_dong_st: tuple[float, float] = (2.5, 5.5)  # a doorbell's second note is a third (or so) below its first
+    ding_dong_s: tuple[float, float] = (0.15, 1.5)  # and is struck this long after it
+    two_tone_st: tuple[float, float] = (2.0, 8.0)  # a hi-lo siren's two notes are this many semitones apart
+    two_tone_s: tuple[float, float] = (0.2, 1.5)  # and each is held this long before the other
+    call_prominence_db: float = 10.0  # one call of a series (a bark) rises this far above the dips either side of it
+    call_gap_s: float = 0.12  # calls of one series are at least this far apart (a dog barks at most ~8 times a second)
 
 
 @dataclass
 class Burst:
     t0: float
     t1: float
-    shape: str  # steady | warble | sweep | glide | melodic | chord | decaying | horn | impulsive | harmonic
+    shape: str  # steady | warble | sweep | two-tone | ding-dong | glide | melodic | chord | decaying | horn | impulsive | harmonic
     freq_hz: float
     level_db: float
     tonality: float
@@ -218,6 +230,60 @@ def _harmonic_profile(seg: np.ndarray, power: np.ndarray) -> tuple[float, float,
     return float(np.median(f0)), spread, int(strong.sum()), int(strong[1::2].sum())
 
 
+def _two_tone(semis: np.ndarray, cfg: SignalConfig) -> int:
+    """How many times a pitch track (semitones, 10 ms frames) alternates between two held notes a few semitones apart,
+    each held ``two_tone_s`` at a regular pace: a hi-lo siren ("nee-naw"). 0 where it does not (one note, a tune of
+    several, notes held irregularly).
+
+    >>> hi_lo = np.r_[np.zeros(50), 5 * np.ones(50), np.zeros(50), 5 * np.ones(50), np.zeros(50)]
+    >>> _two_tone(hi_lo, SignalConfig()), _two_tone(np.zeros(250), SignalConfig())
+    (4, 0)
+    """
+    bins = np.round(semis).astype(int)
+    values, counts = np.unique(bins, return_counts=True)
+    if len(values) < 2:
+        return 0
+    a, b = sorted(values[np.argsort(counts)[-2:]])
+    near = (np.abs(bins - a) <= 1) | (np.abs(bins - b) <= 1)
+    if not cfg.two_tone_st[0] <= b - a <= cfg.two_tone_st[1] or near.mean() < 0.8:
+        return 0
+    high = (np.abs(bins - b) < np.abs(bins - a))[near]
+    changes = np.flatnonzero(np.diff(high.astype(int)))
+    held = np.diff(np.r_[0, changes + 1, len(high)]) / FPS  # each note's run
+    inner = held[1:-1] if len(held) > 2 else held
+    if len(changes) < 3 or not (cfg.two_tone_s[0] <= np.median(inner) <= cfg.two_tone_s[1]) or inner.std() > 0.35 * inner.mean():
+        return 0
+    return int(len(changes))
+
+
+def _ding_dong(semis: np.ndarray, lv: np.ndarray, cfg: SignalConfig) -> bool:
+    """Whether one tonal burst (pitch in semitones and level in dB, 10 ms frames) is a doorbell's two struck notes, the
+    second struck while the first still rings: a higher note, then a lower one ``ding_dong_st`` below it that starts
+    ``ding_dong_s`` after it with a new strike (its level rises again) and then rings down.
+
+    >>> ding = -10 - 0.3 * np.arange(60)
+    >>> _ding_dong(np.r_[4 * np.ones(60), np.zeros(80)], np.r_[ding, -8 - 0.3 * np.arange(80)], SignalConfig())
+    True
+    >>> _ding_dong(np.r_[4 * np.ones(60), np.zeros(80)], -10 * np.ones(140), SignalConfig())  # held notes: not struck
+    False
+    """
+    bins = np.round(semis).astype(int)
+    head = bins[: max(1, int(cfg.ding_dong_s[0] * FPS))]
+    hi = int(np.bincount(head - head.min()).argmax() + head.min())  # the first note: the commonest pitch of its start
+    lows = bins[bins <= hi - cfg.ding_dong_st[0]]
+    if len(lows) < cfg.struck_s * FPS:
+        return False
+    lo = int(np.bincount(lows - lows.min()).argmax() + lows.min())  # the second: the commonest pitch well below it
+    if not cfg.ding_dong_st[0] <= hi - lo <= cfg.ding_dong_st[1]:
+        return False
+    is_hi, is_lo = np.abs(bins - hi) <= 1, np.abs(bins - lo) <= 1
+    split = int(np.argmax(is_lo))  # where the second note starts
+    if not cfg.ding_dong_s[0] * FPS <= split <= cfg.ding_dong_s[1] * FPS or is_hi[:split].mean() < 0.8 or is_lo[split:].mean() < 0.8:
+        return False
+    restruck = float(lv[split : split + 5].max()) >= float(lv[max(0, split - 3) : split].mean()) + 3.0
+    return restruck and int(np.argmax(lv[:split])) <= split / 3 and _struck(lv[split:], cfg)
+
+
 def _shape_of_tonal(f: np.ndarray, lv: np.ndarray, chord: float, cfg: SignalConfig = SignalConfig()) -> str:
     dur = len(f) / FPS
     lo, hi = np.percentile(f, [5, 95])
@@ -231,6 +297,10 @@ def _shape_of_tonal(f: np.ndarray, lv: np.ndarray, chord: float, cfg: SignalConf
         return "sweep"  # a glide through many pitches, smoothly: a wail, or a yelp (a few glides a second)
     if spread > 0.06 and reversals >= 16 and _periodic(semis):
         return "warble"  # a trill: pitch alternating regularly, 8 or more times a second
+    if dur >= 1.0 and _two_tone(semis, cfg):
+        return "two-tone"  # a hi-lo siren: two held notes, alternating
+    if dur >= 2 * cfg.struck_s and _ding_dong(semis, lv, cfg):
+        return "ding-dong"  # a doorbell: two struck notes, the second a third or so lower
     if spread > 0.06 and np.mean(np.abs(np.diff(semis)) < 0.3) < 0.7:
         return "glide"  # pitch moving without holding: a voice, a bark; not a sound this analysis names
     if chord > 0.45:
@@ -286,7 +356,7 @@ def find_bursts(pcm: np.ndarray, speech: list[tuple[float, float]] = (), cfg: Si
         if speech_frac > 0.3 and (shape != "steady" or t1 - t0 < cfg.speech_burst_s):
             continue  # pitch that moves, or holds only for a moment, inside voice activity is the voice
         f = freq[a:b]
-        centre = float(np.sqrt(np.prod(np.percentile(f, [5, 95])))) if shape in ("warble", "sweep") else float(np.median(f))
+        centre = float(np.sqrt(np.prod(np.percentile(f, [5, 95])))) if shape in ("warble", "sweep", "two-tone") else float(np.median(f))
         f0, harmonics = 0.0, 0
         if shape in ("steady", "melodic", "chord", "decaying") and speech_frac <= 0.3 and cfg.horn_s[0] <= t1 - t0 <= cfg.horn_s[1]:
             # the strongest peak of a horn hops between its harmonics (so "melodic" or "chord"); its fundamental holds
@@ -323,6 +393,42 @@ def find_bursts(pcm: np.ndarray, speech: list[tuple[float, float]] = (), cfg: Si
     return sorted(bursts, key=lambda x: x.t0)
 
 
+def calls(pcm: np.ndarray, t0: float, t1: float, offset_s: float = 0.0, cfg: SignalConfig = SignalConfig()) -> list[float]:
+    """The onsets (s, plus ``offset_s``) of the separate calls in [t0, t1) of ``pcm``: a bark series is one sound, and
+    each bark a peak of its level (30 ms smoothed) that stands ``call_prominence_db`` above the dips either side of it
+    (scipy's peak prominence, within a second), above the background, at least ``call_gap_s`` after the one before.
+    A bark's own tail or a growl under it is not a new call: it does not rise again that far.
+
+    >>> t = np.arange(int(0.15 * RATE)) / RATE
+    >>> bark = 0.3 * np.sin(2 * np.pi * 500 * t) * np.exp(-t * 20)
+    >>> pcm = np.zeros(RATE * 3, np.float32)
+    >>> for at in (0.5, 0.9, 1.5):
+    ...     pcm[int(at * RATE) : int(at * RATE) + len(bark)] += bark
+    >>> [round(x, 1) for x in calls(pcm, 0.0, 3.0)]
+    [0.5, 0.9, 1.5]
+    """
+    from scipy.ndimage import uniform_filter1d  # noqa: PLC0415
+    from scipy.signal import find_peaks  # noqa: PLC0415
+
+    a, b = max(0, int((t0 - offset_s) * RATE)), min(len(pcm), int((t1 - offset_s) * RATE))
+    if b - a < N_FFT:
+        return []
+    pcm = np.nan_to_num(np.asarray(pcm, np.float32), nan=0.0, posinf=0.0, neginf=0.0)
+    level = _frame_features(pcm)[0]  # the whole stretch, so the background is the one the bursts were measured against
+    background = _background(level)
+    pad = int(0.3 * FPS)  # a call that starts or ends the stretch rises before it and falls past it
+    i0, i1 = max(0, int(a / HOP) - pad), min(len(level), int(b / HOP) + pad)
+    smooth = uniform_filter1d(level[i0:i1], 3, mode="nearest")
+    peaks, _ = find_peaks(smooth, prominence=cfg.call_prominence_db, distance=max(1, int(cfg.call_gap_s * FPS)), wlen=int(FPS) | 1)
+    peaks = [p for p in peaks if a / HOP - 0.1 * FPS <= i0 + p < b / HOP and smooth[p] > background[i0 + p] + cfg.rise_db and smooth[p] > cfg.min_level_db]
+    out = []
+    for p in peaks:  # each call's onset: where its rise began (the last frame more than the prominence below its peak)
+        before = np.flatnonzero(smooth[: p + 1] < smooth[p] - cfg.call_prominence_db)
+        start = int(before[-1]) + 1 if len(before) else 0
+        out.append(round(offset_s + (i0 + start) / FPS, 3))
+    return out
+
+
 def _harmonic_share(spec: np.ndarray) -> float:
     import librosa  # noqa: PLC0415
 
@@ -349,6 +455,8 @@ def group_bursts(bursts: list[Burst], cfg: SignalConfig = SignalConfig()) -> lis
             last = g[-1]
             same_pitch = abs(np.log(max(b.freq_hz, 1) / max(last.freq_hz, 1))) < cfg.same_pitch or "sweep" in (b.shape, last.shape)
             melody = b.t0 - last.t1 <= cfg.melody_gap_s  # notes of one tune follow each other closely
+            # or are struck one soon after the other (a doorbell's ding-dong, each ringing down)
+            melody = melody or (b.shape == last.shape == "decaying" and b.t0 - last.t0 <= cfg.ding_dong_s[1])
             if b.t0 - last.t1 <= cfg.group_gap_s and (same_pitch or melody):
                 g.append(b)
                 break
@@ -420,6 +528,33 @@ def _music_stretches(tonal: list[Burst], cfg: SignalConfig) -> tuple[list[Burst]
     return rest, music
 
 
+def _struck_pairs(g: list[Burst], cfg: SignalConfig) -> bool:
+    """Whether a group is a doorbell's struck notes, each a burst of its own: pairs of a higher note and one
+    ``ding_dong_st`` below it struck ``ding_dong_s`` later (the doorbell pressed once, or a few times)."""
+    if len(g) % 2 or any(b.shape != "decaying" for b in g):
+        return False
+    for ding, dong in zip(g[::2], g[1::2]):
+        drop = float(_semitones(ding.freq_hz) - _semitones(dong.freq_hz))
+        if not cfg.ding_dong_st[0] <= drop <= cfg.ding_dong_st[1] or not cfg.ding_dong_s[0] <= dong.t0 - ding.t0 <= cfg.ding_dong_s[1]:
+            return False
+    return True
+
+
+def _alternating(g: list[Burst], cfg: SignalConfig) -> bool:
+    """Whether a group's bursts are a hi-lo siren's notes, each a burst of its own: held ``two_tone_s``, one after the
+    other with no pause to speak of, alternating between two pitches a few semitones apart (4 notes at least)."""
+    if len(g) < 4 or any(b.shape not in ("steady", "horn") for b in g):
+        return False
+    if any(not cfg.two_tone_s[0] <= b.duration <= cfg.two_tone_s[1] for b in g) or any(b.t0 - a.t1 > 0.15 for a, b in zip(g, g[1:])):
+        return False
+    steps = np.diff(_semitones(np.array([b.freq_hz for b in g])))
+    return bool(
+        np.all(steps[1:] * steps[:-1] < 0)
+        and np.all(np.abs(np.abs(steps) - np.abs(steps).mean()) <= 1.0)
+        and cfg.two_tone_st[0] <= np.abs(steps).mean() <= cfg.two_tone_st[1]
+    )
+
+
 def _name_tonal_group(g: list[Burst], cfg: SignalConfig) -> SignalSound:
     n = len(g)
     onsets = [b.t0 for b in g]
@@ -433,9 +568,14 @@ def _name_tonal_group(g: list[Burst], cfg: SignalConfig) -> SignalSound:
     pitches = len({round(float(_semitones(b.freq_hz))) for b in g})
     if shapes.count("sweep") * 2 >= n:
         label, pattern = "siren", ("rising and falling" if n == 1 else f"{n} wails")
+    elif shapes.count("two-tone") * 2 >= n or _alternating(g, cfg):
+        label, pattern = "siren", "two-tone (hi-lo)"
     elif shapes.count("horn") * 2 >= n:
         label, pattern = "car horn", plural(n, "blast")
         attrs["fundamental_hz"] = round(float(np.median([b.f0_hz for b in g if b.shape == "horn"])), 1)
+    elif shapes.count("ding-dong") * 2 >= n or _struck_pairs(g, cfg):
+        pairs = max(shapes.count("ding-dong"), n // 2 if "ding-dong" not in shapes else 0)
+        label, pattern = "doorbell", "ding-dong" if pairs == 1 else f"{pairs} ding-dongs"
     elif shapes.count("decaying") * 2 >= n and "warble" not in shapes:
         label, pattern = "bell", plural(n, "strike") + (f", {interval:.1f} s apart" if n >= 3 and regular else "")
     elif (shapes.count("warble") + shapes.count("decaying") + shapes.count("melodic") + shapes.count("chord")) * 2 >= n or pitches >= 3:

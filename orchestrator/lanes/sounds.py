@@ -15,7 +15,10 @@ Worker, per window:
   of one, is folded into it (the tagger's name of a source, which a trained model gives, wins over the shape's; its catch-all
   answers, a voice or a bird species, do not; both sources in ``attrs["sources"]``); tags that only restate speech ("human vocal" during voice
   activity) or name nothing useful ("noise") are dropped; a species tag over a tonal signal sound is attributed to
-  that sound (beeps are often read as bird calls).
+  that sound (beeps are often read as bird calls). A broader name (``sound_vocabulary.BROADER``: "alarm" above a
+  siren, "bell" above a doorbell) never replaces a specific one, and a specific one heard at the same time refines it;
+- a series of calls the tagger names (``CALLS``: a dog barking) is one event whose pattern counts them from the signal
+  ("3 barks, 0.4 s apart"); the signal's blips inside it are those calls, not sounds of their own.
 """
 
 from __future__ import annotations
@@ -25,11 +28,11 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from .. import zero_shot
-from ..events import Event
+from ..events import Event, plural
 from ..media import AUDIO_RATE, read_audio
-from ..sound_vocabulary import AUDIOSET_THRESHOLDS, REFINES, accepted_names, audioset_name_for, name_for
+from ..sound_vocabulary import AUDIOSET_THRESHOLDS, REFINES, accepted_names, audioset_name_for, broader_than, name_for
 from .base import AssemblyContext, AudioMedia, Lane, LaneOutput
-from .sound_signal import SignalConfig, SignalSound, analyse_signal, speech_share
+from .sound_signal import SignalConfig, SignalSound, analyse_signal, calls, speech_share
 from .speech import speech_regions
 
 AUDIO_TEXT = "audio_text"  # the zero-shot space sound clips are embedded in, where Triton serves that model
@@ -71,7 +74,13 @@ RUNG = {"ringing", "bell"}
 GENERIC_TAGS = {"human voice", "animal", "noise"}
 # electronic signals a tagger confuses with one another: where runs of several overlap and no signal sound hosts them,
 # the likeliest one is the sound (a phone ring also scores "alarm")
-SIGNAL_FAMILY = {"alarm", "beeping", "telephone ringing", "ringing", "doorbell", "bell", "tone", "whistle", "dial tone"}
+SIGNAL_FAMILY = {"alarm", "beeping", "telephone ringing", "ringing", "doorbell", "bell", "tone", "whistle", "dial tone", "siren"}
+
+
+# sounds made of separate calls, each a burst of its own (a dog barks 3 times): the tagger names the series, the signal
+# counts its calls (``sound_signal.calls``) into the pattern ("3 barks"), and the blips it heard inside the series are
+# those calls (a bark is voiced: the signal alone reads it as a beep or a hit), not sounds of their own
+CALLS = {"dog bark": "bark"}
 
 
 # the AudioSet tagger reports classes from this probability (``audio_tagger``'s threshold): a run of patches this likely
@@ -128,11 +137,13 @@ def fuse(signal: list[SignalSound], tags: list[tuple[str, float, float, float]],
         if host is not None:
             host.attrs["sources"] = sorted({*host.attrs["sources"], "tagger"})
             host.attrs.setdefault("tagger_labels", []).append(name)
-            keeps_cadence = (name in MELODIC_TAGS and host.label in CADENCES) or (name in MACHINE_TAGS and host.label in RUNG)
+            keeps_cadence = (
+                (name in MELODIC_TAGS and host.label in CADENCES) or (name in MACHINE_TAGS and host.label in RUNG) or broader_than(name, host.label)
+            )  # a broader name ("alarm" over a siren) does not replace a specific one
             if (
-                name != host.label and name not in GENERIC_TAGS and id(host) not in renamed and not keeps_cadence
+                name != host.label and name not in GENERIC_TAGS and (id(host) not in renamed or broader_than(host.label, name)) and not keeps_cadence
             ):  # a trained model's name of a source beats the shape of the signal
-                host.attrs["signal_label"] = host.label
+                host.attrs.setdefault("signal_label", host.label)
                 host.label = name
             if name not in GENERIC_TAGS and not keeps_cadence:
                 renamed.add(id(host))
@@ -153,6 +164,8 @@ def fuse(signal: list[SignalSound], tags: list[tuple[str, float, float, float]],
         )
         if rival is not None:  # a likelier name of the same signal came first
             rival.attrs.setdefault("tagger_labels", []).append(name)
+            if broader_than(rival.label, name) and rival.attrs["sources"] == ["tagger"]:  # the specific name of it refines the broader one
+                rival.label = name
             continue
         out.append(SignalSound(name, t0, t1, round(conf, 3), {"sources": ["tagger"]}))
         heard[id(out[-1])] = (t0, t1)
@@ -161,7 +174,15 @@ def fuse(signal: list[SignalSound], tags: list[tuple[str, float, float, float]],
 
 def _absorb_parts(sounds: list[SignalSound]) -> list[SignalSound]:
     """Signal-only bursts inside a tagger's container sound (or chained up to its start, each within ``JOIN_GAP_S``)
-    become its parts: the container starts at the first of them, and they are counted in ``attrs["parts"]``."""
+    become its parts: the container starts at the first of them, and they are counted in ``attrs["parts"]``. The
+    signal's blips inside a series of calls (``CALLS``) are its calls."""
+    for c in [s for s in sounds if s.attrs["sources"] == ["tagger"] and s.label in CALLS]:
+        taken = [
+            p for p in sounds if p.attrs["sources"] == ["signal"] and p.label in SHAPE_NAMES and p.t_start >= c.t_start - 1e-6 and p.t_end <= c.t_end + 1e-6
+        ]
+        if taken:  # its sources stay the tagger's: a series may go on next window
+            c.attrs["parts"] = c.attrs.get("parts", 0) + len(taken)
+            sounds = [s for s in sounds if all(s is not p for p in taken)]
     for c in [s for s in sounds if s.attrs["sources"] == ["tagger"] and s.label in CONTAINER_TAGS]:
         parts = [s for s in sounds if s.attrs["sources"] == ["signal"] and s.label in SHAPE_NAMES]
         taken = [p for p in parts if p.t_start >= c.t_start - 1e-6 and p.t_end <= c.t_end + JOIN_GAP_S]
@@ -260,6 +281,25 @@ def heard_onset(pcm: np.ndarray, offset_s: float, t0: float, t1: float) -> float
     return round(t0 + (first * hop + hop * (first > 0)) / AUDIO_RATE, 3)  # the frame's centre, or the patch's start
 
 
+def call_pattern(onsets: list[float], word: str) -> dict:
+    """The count of a series of calls, and their pace where it is regular: "3 barks, 0.4 s apart".
+
+    >>> call_pattern([1.0, 1.4, 1.8], "bark")["pattern"], call_pattern([2.0], "bark")["pattern"]
+    ('3 barks, 0.4 s apart', '1 bark')
+    """
+    n = len(onsets)
+    gaps = np.diff(onsets)
+    regular = n >= 3 and float(gaps.std()) < 0.3 * float(gaps.mean())
+    pattern = plural(n, word) + (f", {float(np.median(gaps)):.1f} s apart" if regular else "")
+    return {"pattern": pattern, "n_bursts": n, "call_onsets": [round(float(x), 3) for x in onsets]}
+
+
+def _count_calls(s: SignalSound, pcm: np.ndarray, t0: float) -> SignalSound:
+    """A series of calls (``CALLS``) with its count: its calls are the signal's peaks inside it (at least one)."""
+    onsets = calls(pcm, s.t_start, s.t_end, offset_s=t0) or [s.t_start]
+    return replace(s, t_start=min(s.t_start, onsets[0]), attrs={**s.attrs, **call_pattern(onsets, CALLS[s.label])})
+
+
 def _owned(sounds: list[SignalSound], w, overflow_s: float) -> list[SignalSound]:
     """The sounds this window reports: those that start in it (whole, into the overflow past its end), and the part
     of a longer one, started earlier, beyond what the window before could see (its end plus the overflow)."""
@@ -309,6 +349,8 @@ class SoundsLane(Lane):
                 prev = next((o for o in state.open + still_open if o.label == e.label and e.t_start - o.t_end <= JOIN_GAP_S), None)
                 if prev is not None:
                     prev.t_end, prev.confidence = max(prev.t_end, e.t_end), max(prev.confidence, e.confidence)
+                    if e.label in CALLS and "call_onsets" in prev.attrs:  # one series across the boundary: its calls add up
+                        prev.attrs.update(call_pattern(sorted({*prev.attrs["call_onsets"], *e.attrs.get("call_onsets", [])}), CALLS[e.label]))
                     owner[e.id] = prev.id
                     if prev in state.open:
                         state.open.remove(prev)
@@ -356,6 +398,7 @@ class SoundsLane(Lane):
         tags = [(name, w.t_start + a, w.t_start + b, c) for name, a, b, c in runs]
         events = []
         fused = [replace(s, t_start=heard_onset(pcm, t0, s.t_start, s.t_end)) if s.attrs["sources"] == ["tagger"] else s for s in fuse(found, tags, speech)]
+        fused = [_count_calls(s, pcm, t0) if s.label in CALLS else s for s in fused]
         for s in _owned(fused, w, acfg.boundary_overflow_s):
             events.append(
                 Event(f"sound-{w.index:05d}-{len(events):03d}", "sound", s.label, s.t_start, s.t_end, s.confidence, window_index=w.index, attrs=s.attrs)
