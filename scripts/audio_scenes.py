@@ -13,7 +13,9 @@ its peak before it is placed, so ``t_start`` is its real onset. A *walk* scene i
 (the corpus' step clips are single steps, as games ship them to be repeated) placed 5-8 times at a
 walking cadence drawn from 1.5-2.2 steps a second, each interval and level jittered (5 %, 2 dB) —
 one ``footsteps`` sound from the first step's onset to the last step's end; alone over silence and
-over a noise bed at 10 dB SNR. Walk scenes come after the others, so the other scenes are unchanged. Levels are RMS over that span;
+over a noise bed at 10 dB SNR. A *talk* scene puts a signal people hear over a voice (a phone, an
+alarm, a siren, a horn, a bell) 5 dB above a speech recording, inside an utterance. Walk and talk
+scenes come after the others, so the other scenes are unchanged. Levels are RMS over that span;
 ``snr_db`` is relative to the background's RMS (None over silence). The same seed gives the
 same scenes, bit for bit. Some scenes are also wrapped as MP4 (a black video track) so the
 product's ingest reads them as a video.
@@ -48,6 +50,11 @@ WALK_CLASSES = ("footsteps",)  # corpus classes whose clips are one step of a se
 WALK_STEPS = (5, 8)  # steps per walk (inclusive)
 WALK_CADENCE_HZ = (1.5, 2.2)  # steps a second: people walk at about 1.6-2.0 (slow 1.4, brisk 2.2)
 WALK_SNR_DB = 10.0
+# corpus classes of signals people hear over someone talking (a phone rings while a shop assistant speaks): talk scenes
+# put each clip inside a speech recording, ``TALK_SNR_DB`` above it
+TALK_CLASSES = ("telephone ringing", "alarm", "beep", "siren", "car horn", "bell")
+TALK_DB = -25.0
+TALK_SNR_DB = 5.0
 
 
 def load_audio(path: str | Path) -> np.ndarray:
@@ -261,6 +268,23 @@ def walk_scene(rec: dict, records: list[dict], noisy: bool, rng: np.random.Gener
     return scene
 
 
+def talk_scene(rec: dict, records: list[dict], duration_s: float = 15.0) -> Scene | None:
+    """A clip of a ``TALK_CLASSES`` class inside someone talking: the split's speech recording from 0.5 s at
+    ``TALK_DB``, the clip ``TALK_SNR_DB`` above it, starting 0.5 s into the longest utterance it fits in (None: the
+    split has no speech recording)."""
+    speeches = [r for r in records if r["split"] == rec["split"] and r["sound"] == "speech"]
+    if not speeches:
+        return None
+    scene = Scene(f"talk-{rec['id']}", rec["split"], np.zeros(int(duration_s * RATE), np.float32), {"kind": "speech"})
+    scene.add_speech(speeches[0], 0.5, TALK_DB)
+    scene.background |= {"speech_file": speeches[0]["file"], "speech_level_db": TALK_DB}
+    clip_s = len(sound_span(load_audio(rec["path"]))) / RATE
+    fits = [u for u in scene.speech if u["t_start"] + 0.5 + clip_s <= duration_s] or scene.speech[:1]
+    onset = max(fits, key=lambda u: u["t_end"] - u["t_start"])["t_start"] + 0.5 if fits else 2.0
+    scene.add_sound(rec, round(onset, 2), TALK_DB + TALK_SNR_DB, TALK_SNR_DB)
+    return scene
+
+
 def build_scenes(
     out_dir: Path, records: list[dict] | None = None, split: str = "all", seed: int = 0, n_mixed: int = 8, clean: bool = True, mp4_every: int = 3
 ) -> list[Path]:
@@ -284,6 +308,8 @@ def build_scenes(
         for k, r in enumerate(walks):
             for noisy in (False, True):
                 scenes.append(walk_scene(r, records, noisy, np.random.default_rng([seed, 1000 + k, int(noisy), ("dev", "heldout").index(r["split"])])))
+        talks = [talk_scene(r, records) for r in records if r["split"] in splits and r["sound"] in TALK_CLASSES]
+        scenes += [t for t in talks if t is not None]
     return [s.write(out_dir, mp4=bool(mp4_every) and k % mp4_every == mp4_every - 1) for k, s in enumerate(scenes)]
 
 

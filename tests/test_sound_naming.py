@@ -134,3 +134,31 @@ def test_dog_barks_are_one_event_with_their_count():
     assert (dog.attrs["pattern"], round(dog.t_start, 1)) == ("3 barks, 0.4 s apart", 2.0)
     one = _scene(6, [(2.0, bark)])
     assert _count_calls(SignalSound("dog bark", 1.92, 2.88, 0.8, {"sources": ["tagger"]}), one, 0.0).attrs["pattern"] == "1 bark"
+
+
+def test_a_ringers_trill_over_a_voice_is_still_a_ring():
+    # an electronic ringer: 1 s bursts of a tone trilling between 1000 and 1250 Hz 20 times a second, 2 s on 2 s off
+    t = _t(1.0)
+    f = np.where(np.floor(t * 40) % 2 == 0, 1000.0, 1250.0)
+    trill = 0.2 * np.sin(2 * np.pi * np.cumsum(f) / RATE)
+    pcm = _scene(9, [(2, trill), (5, trill)])
+    heard = [s.label for s in analyse_signal(pcm, speech=[(1.5, 7.0)])]  # someone talks (or the ringing is taken for talk)
+    assert heard == ["ringing"]
+    # a voice's pitch that wanders is still the voice
+    voice = 0.2 * np.sin(2 * np.pi * np.cumsum(220 + 60 * np.sin(2 * np.pi * 3 * _t(1.0))) / RATE)
+    assert analyse_signal(_scene(6, [(2, voice)]), speech=[(1.5, 3.5)]) == []
+
+
+def test_in_voice_activity_a_generic_animal_tag_is_no_dog():
+    from types import SimpleNamespace
+
+    from orchestrator.lanes.sounds import tagger_runs
+
+    patch = [SimpleNamespace(t_start=1.0, t_end=1.96, label=label, confidence=p) for label, p in (("Animal", 0.82), ("Dog", 0.32))]
+    runs = dict(threshold=0.6, floor=0.3, thresholds={"dog bark": 0.45})
+    assert [r[0] for r in tagger_runs(patch, audioset_name_for, **runs)] == ["dog bark"]
+    in_talk = tagger_runs(patch, audioset_name_for, speech=[(0.5, 3.0)], **runs)
+    assert [r[0] for r in in_talk] == ["animal"]  # which restates the voice: the lane drops it
+    assert fuse([], [(n, a, b, c) for n, a, b, c in in_talk], speech=[(0.5, 3.0)]) == []
+    barking = patch + [SimpleNamespace(t_start=1.0, t_end=1.96, label="Bark", confidence=0.68)]  # a dog the tagger hears itself
+    assert "dog bark" in [r[0] for r in tagger_runs(barking, audioset_name_for, speech=[(0.5, 3.0)], **runs)]

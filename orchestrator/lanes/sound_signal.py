@@ -353,8 +353,11 @@ def find_bursts(pcm: np.ndarray, speech: list[tuple[float, float]] = (), cfg: Si
             continue  # a low hum or rumble: tonal, but nothing people call a tone
         shape = _shape_of_tonal(freq[a:b], level[a:b], float(np.median(chord[a:b])), cfg)
         speech_frac = float(speaking[a:b].mean())
-        if speech_frac > 0.3 and (shape != "steady" or t1 - t0 < cfg.speech_burst_s):
-            continue  # pitch that moves, or holds only for a moment, inside voice activity is the voice
+        if speech_frac > 0.3 and (shape not in ("steady", "warble") or t1 - t0 < cfg.speech_burst_s):
+            # pitch that moves, or holds only for a moment, inside voice activity is the voice; a pure tone or an
+            # electronic trill (a ringer: pitch alternating 8+ times a second, like clockwork) is not, over a voice or
+            # where the voice detector takes the ringing itself for one
+            continue
         f = freq[a:b]
         centre = float(np.sqrt(np.prod(np.percentile(f, [5, 95])))) if shape in ("warble", "sweep", "two-tone") else float(np.median(f))
         f0, harmonics = 0.0, 0

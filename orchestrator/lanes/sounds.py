@@ -198,7 +198,13 @@ def _absorb_parts(sounds: list[SignalSound]) -> list[SignalSound]:
 
 
 def tagger_runs(
-    tags, name_of, threshold: float = 0.0, gap_s: float = 0.01, floor: float | None = None, thresholds: dict[str, float] | None = None
+    tags,
+    name_of,
+    threshold: float = 0.0,
+    gap_s: float = 0.01,
+    floor: float | None = None,
+    thresholds: dict[str, float] | None = None,
+    speech: list[tuple[float, float]] = (),
 ) -> list[tuple[str, float, float, float]]:
     """Tagger hits ``(t_start, t_end, label, confidence)`` → runs ``(name, t0, t1, confidence)``.
 
@@ -209,7 +215,9 @@ def tagger_runs(
     that child scores at least ``floor``. A run is the patches of one name at or above ``floor``, overlapping or
     within ``gap_s`` of each other, believed where one of them reaches its name's threshold (``thresholds``, else
     ``threshold``): hysteresis, so a sound that fades in starts where the tagger first hears it, not where it is
-    loudest. Without ``floor`` a run holds only believed patches.
+    loudest. Without ``floor`` a run holds only believed patches. In voice activity (``speech``, timed as the tags) a
+    generic name that restates a voice (``SPEECH_TAGS``: "animal") refines nothing: a child there is believed from its
+    own score only (a voice is not a dog).
 
     >>> from types import SimpleNamespace as T
     >>> tagger_runs([T(t_start=0.0, t_end=0.96, label="Telephone", confidence=0.8), T(t_start=0.48, t_end=1.44,
@@ -238,6 +246,8 @@ def tagger_runs(
     runs: dict[str, list[list[float]]] = {}
     for (t0, t1), scores in sorted(patches.items()):
         for parent, children in REFINES.items():
+            if parent in SPEECH_TAGS and speech_share(t0, t1, speech) > 0.3:
+                continue  # in voice activity the generic name restates the voice: it lends its score to no child
             if parent in scores:
                 child = max(children, key=lambda c: scores.get(c, 0.0))
                 if scores.get(child, 0.0) >= (low if floor is not None else believed_from(child)):
@@ -392,6 +402,7 @@ class SoundsLane(Lane):
                 gap_s=JOIN_GAP_S,
                 floor=TAGGER_FLOOR,
                 thresholds=AUDIOSET_THRESHOLDS,
+                speech=[(a - w.t_start, b - w.t_start) for a, b in speech],
             )
         else:
             runs = tagger_runs(models.tag_sounds(media.window_pcm), name_for)
