@@ -45,6 +45,7 @@ from .planner import (
     DIRECTION_RX,
     NUMBER_WORDS,
     OBJECT_SYNONYMS,
+    ROLE_SPEAKS_RX,
     SPEECH_SIDE_NOUNS,
     SPEECH_SIDE_RX,
     STOP,
@@ -533,7 +534,8 @@ def _join(items: list[str], word: str = "and") -> str:
 
 def _names(plan, default: str = "such thing") -> str:
     names = [plural(2, w).split(" ", 1)[1] for w in plan.object_labels[:3]]
-    names += plan.sound_labels[:2]
+    sounds = [x for x in plan.sound_labels if x != "human voice"] or plan.sound_labels  # "did someone yell?": no shouting, not no voice
+    names += sounds[:2]
     if "text" in plan.lanes and not names:
         names.append("on-screen text" + (f" with {_join([repr(k) for k in plan.keywords[:2]], 'or')}" if plan.keywords else ""))
     if "speech" in plan.lanes and not names:
@@ -817,6 +819,8 @@ class ExtractiveEngine:
             thing = (
                 f'"{plan.keywords[0]}" is said'
                 if e0.kind == "speech" and plan.keywords
+                else f"{plan.speaker}{' (the voice with the most lines)' if ROLE_SPEAKS_RX.search(plan.question.lower()) else ''} speaks"
+                if e0.kind == "speech" and plan.speaker and plan.speaker != "*"
                 else "something is said"
                 if e0.kind == "speech"
                 else f"{w.noun(e0)} {'is heard' if e0.kind == 'sound' else 'is on screen' if e0.kind == 'text' else 'occurs'}"
@@ -1196,6 +1200,12 @@ class ExtractiveEngine:
             m = exact + [x for x in m if x not in exact]
         e = m[0]
         q = plan.question.lower()
+        loud = [x for x in m if x.kind == "sound" and x.label in plan.graph_sound_labels + plan.sound_labels and x.label != "human voice"]
+        if e.kind == "speech" and plan.sound_labels and not plan.keywords and not loud and not plan.object_labels:
+            # "did anybody shout or scream?": people talking is not a shout; no sound of that kind was heard
+            w.told.add(e.event_id)
+            asked = _join([x for x in plan.sound_labels if x != "human voice"][:2], "or") or "such sound"
+            return [f"No — I heard no {asked}{scope}; only speech, first at {w.t(e)}: {_quote(e.text)}."]
         if e.kind == "speech" and SEEN_ASKED_RX.search(q) and not SAID_ASKED_RX.search(q):
             # "is there a green bin in view?": a thing only talked about is not seen
             w.told.add(e.event_id)

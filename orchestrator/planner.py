@@ -264,6 +264,11 @@ SAID_CUES = re.compile(
 
 # "the second speaker", "the first voice": a voice told apart by the speech lane
 SPEAKER_ORDINAL_RX = re.compile(r"\b(first|second|third|fourth|1st|2nd|3rd|4th) (?:speaker|voice|person to (?:speak|talk))\b")
+# "how many times does the lecturer speak?": a role that speaks is the main voice (the one with the most lines)
+ROLE_SPEAKS_RX = re.compile(
+    r"\bhow (?:many times|often) (?:does|did|do|is|was) (?:the |that |this |our )?((?:male |female |main )?(?:lecturer|presenter|reporter|announcer|narrator|"
+    r"host|teacher|professor|speaker|caller|commentator|newsreader|anchor|instructor|tour guide|guide))\b(?:'s)? (?:speak|talk|say something|heard|chime in|speaking|talking)"
+)
 HOW_MANY_SPEAKERS_RX = re.compile(
     r"\bhow many (?:different |distinct |separate )?(?:speakers|voices|people|persons|ppl|men|women|guys|folks|callers|participants)\b"
     r"(?:.*\b(?:talk\w*|speak\w*|say|said|chat\w*|conversation|call|voices?|heard)\b)|\bhow many (?:different |distinct )?(?:speakers|voices)\b"
@@ -1594,6 +1599,11 @@ def plan_question(question: str, duration_s: float, vocab: Vocabulary | None = N
         plan.keywords = [k for k in plan.keywords if k not in ("speaker", "voice")]
         if intent not in ("when", "count", "duration", "yesno"):
             plan.intent = intent = "said"
+    elif ROLE_SPEAKS_RX.search(q):  # "how many times does the male reporter speak?": the main voice's lines (in that voice)
+        role = ROLE_SPEAKS_RX.search(q).group(1)
+        plan.speaker, plan.intent, intent = "main", "count", "count"
+        plan.voice = "low" if role.startswith("male") else "high" if role.startswith("female") else plan.voice
+        lanes, plan.object_labels, plan.sound_labels, plan.keywords, plan.unknown = ["speech"], [], [], [], []
     elif HOW_MANY_SPEAKERS_RX.search(q):  # "how many people are talking?": the voices heard, not people seen
         plan.speaker, plan.intent, intent = "*", "count", "count"
         lanes, plan.object_labels, plan.sound_labels, plan.keywords = ["speech"], [], [], []

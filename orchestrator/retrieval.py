@@ -16,6 +16,7 @@ queries and from vector similarity of the question to every event's text (``arra
 from __future__ import annotations
 
 import re
+from collections import Counter
 from dataclasses import asdict, dataclass, field
 from typing import Callable
 
@@ -480,6 +481,10 @@ class Retriever:
             )
         ]
         items = self._merge_tracks(items)
+        if plan.speaker == "main":  # "the lecturer": the voice with the most lines (in the voice asked, where one is)
+            lines = [e for e in items if e.kind == "speech" and e.attrs.get("speaker") and (not plan.voice or e.attrs.get("voice") in (None, plan.voice))]
+            counts = Counter(e.attrs["speaker"] for e in lines).most_common()
+            plan.speaker = counts[0][0] if counts and (len(counts) == 1 or counts[0][1] > counts[1][1]) else "*"
         if plan.speaker and plan.speaker != "*":
             items = [e for e in items if e.kind != "speech" or e.attrs.get("speaker") == plan.speaker]
         if plan.voice and any(e.attrs.get("voice") for e in items if e.kind == "speech"):

@@ -833,3 +833,26 @@ def test_a_yes_needs_the_thing_asked_not_a_line_or_a_person_near_it(question, he
     text, citations, _ = answer(con, vid, question)
     assert text.startswith(head), text
     assert cited in [c.t_start for c in citations], text
+
+
+def test_talking_is_no_shout_and_a_role_that_speaks_is_the_main_voice():
+    import duckdb
+
+    from orchestrator.graph import SCHEMA
+    from synthetic_graph import add_video
+
+    con = duckdb.connect(":memory:")
+    con.execute(SCHEMA)
+    events = [
+        ("speech:1", "speech", "speech", 2.0, 5.0, "Good afternoon, today we talk about robots.", None, {"voice": "low", "speaker": "speaker 1"}),
+        ("speech:2", "speech", "speech", 8.0, 10.0, "Will the slides be online?", None, {"voice": "high", "speaker": "speaker 2"}),
+        ("speech:3", "speech", "speech", 12.0, 15.0, "Yes, tonight.", None, {"voice": "low", "speaker": "speaker 1"}),
+        ("speech:4", "speech", "speech", 30.0, 33.0, "That is all for today.", None, {"voice": "low", "speaker": "speaker 1"}),
+    ]
+    add_video(con, "talk", 40.0, events)
+    text, _, _ = answer(con, "talk", "did anybody shout or scream?")
+    assert text.startswith("No — I heard no shouting or screaming"), text
+    text, citations, _ = answer(con, "talk", "how many times does the lecturer speak?")
+    assert text.startswith("Speaker 1") and " 3 times" in text.split(":")[0] and 8.0 not in [c.t_start for c in citations], text
+    text, _, _ = answer(con, "talk", "how many times does the female presenter talk?")
+    assert text.startswith("Speaker 2") and " 1 time" in text.split(":")[0], text
