@@ -162,3 +162,13 @@ def test_in_voice_activity_a_generic_animal_tag_is_no_dog():
     assert fuse([], [(n, a, b, c) for n, a, b, c in in_talk], speech=[(0.5, 3.0)]) == []
     barking = patch + [SimpleNamespace(t_start=1.0, t_end=1.96, label="Bark", confidence=0.68)]  # a dog the tagger hears itself
     assert "dog bark" in [r[0] for r in tagger_runs(barking, audioset_name_for, speech=[(0.5, 3.0)], **runs)]
+
+
+def test_a_yelp_siren_is_a_siren_and_a_bark_series_is_not():
+    # a yelp: 1000 +- 400 Hz, 2.5 sweeps a second for 4 s (too fast for a tonal frame but at the top of each sweep)
+    yelp = 0.15 * np.sin(2 * np.pi * np.cumsum(1000 + 400 * np.sin(2 * np.pi * 2.5 * _t(4.0))) / RATE)
+    assert _named(_scene(8, [(2, yelp)])) == [("siren", 2.0, "yelp, 10 sweeps")]
+    # barks: the same glide over and over, but each a call of its own, with silence between them
+    bark_t = _t(0.15)
+    bark = 0.3 * np.exp(-bark_t * 10) * np.sin(2 * np.pi * np.cumsum(1300 - 1500 * bark_t) / RATE)
+    assert "siren" not in [g[0] for g in _named(_scene(8, [(2 + 0.4 * k, bark) for k in range(10)]))]

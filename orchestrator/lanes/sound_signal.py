@@ -14,8 +14,9 @@ belong together become one sound with a pattern, named as people name them:
   them (a reed or a diaphragm, not a pure electronic beep nor a square-wave buzzer) → ``car horn`` ("2 blasts")
 - a doorbell's two struck notes, the second a third or so below the first (2.5-5.5 semitones, struck 0.15-1.5 s
   later, while the first still rings or after it) → ``doorbell`` ("ding-dong", "2 ding-dongs")
-- a sweep, or two held notes 2-8 semitones apart alternating at a regular pace (a hi-lo siren) → ``siren``
-  ("rising and falling", "two-tone (hi-lo)"); one long steady tone → ``tone``
+- a sweep, a yelp (a fast sweep, seen as the same short glide at the top of each cycle, 1.5-8 a second, in one
+  unbroken sound), or two held notes 2-8 semitones apart alternating at a regular pace (a hi-lo siren) → ``siren``
+  ("rising and falling", "yelp, 12 sweeps", "two-tone (hi-lo)"); one long steady tone → ``tone``
 - one impulsive hit → ``bang``; a quick series of them → ``knock`` ("3 knocks"); four or more at a walking
   cadence (1.2-2.5 a second, roughly regular) → ``footsteps``
 - sustained harmonic sound outside speech → ``music``
@@ -83,6 +84,9 @@ class SignalConfig:
     walk_interval_s: tuple[float, float] = (0.4, 0.85)  # at a walking cadence (1.2-2.5 steps a second)
     ding_dong_st: tuple[float, float] = (2.5, 5.5)  # a doorbell's second note is a third (or so) below its first
     ding_dong_s: tuple[float, float] = (0.15, 1.5)  # and is struck this long after it
+    yelp_glides: int = 5  # a yelp siren: at least this many glides at one pitch
+    yelp_rate_hz: tuple[float, float] = (1.5, 8.0)  # recurring this many times a second
+    yelp_min_s: float = 1.5  # over a sound lasting this long
     two_tone_st: tuple[float, float] = (2.0, 8.0)  # a hi-lo siren's two notes are this many semitones apart
     two_tone_s: tuple[float, float] = (0.2, 1.5)  # and each is held this long before the other
     call_prominence_db: float = 10.0  # one call of a series (a bark) rises this far above the dips either side of it
@@ -93,13 +97,13 @@ class SignalConfig:
 class Burst:
     t0: float
     t1: float
-    shape: str  # steady | warble | sweep | two-tone | ding-dong | glide | melodic | chord | decaying | horn | impulsive | harmonic
+    shape: str  # steady | warble | sweep | yelp | two-tone | ding-dong | glide | melodic | chord | decaying | horn | impulsive | harmonic
     freq_hz: float
     level_db: float
     tonality: float
     in_speech: float  # fraction of the burst inside voice activity
     f0_hz: float = 0.0  # a harmonic burst's fundamental, where measured
-    harmonics: int = 0  # how many of its first ten harmonics are strong
+    harmonics: int = 0  # how many of its first ten harmonics are strong (a yelp: how many sweeps)
 
     @property
     def duration(self) -> float:
@@ -312,6 +316,36 @@ def _shape_of_tonal(f: np.ndarray, lv: np.ndarray, chord: float, cfg: SignalConf
     return "steady"
 
 
+def _yelps(bursts: list[Burst], level: np.ndarray, active: np.ndarray, times: np.ndarray, cfg: SignalConfig) -> list[Burst]:
+    """A yelp siren sweeps up and down several times a second, too fast for a tonal frame but at the top of each sweep,
+    where it slows: there it leaves a short glide, at one pitch, again and again. One unbroken sound (no pause between
+    calls, as barks have) lasting ``yelp_min_s`` or more, outside speech, in which such glides recur at a regular pace
+    of ``yelp_rate_hz`` within a semitone or two of one pitch, is one ``yelp`` burst in their place."""
+    glides = [b for b in bursts if b.shape == "glide"]
+    if len(glides) < cfg.yelp_glides:
+        return bursts
+    out = [b for b in bursts if b.shape != "glide"]
+    taken: set[int] = set()
+    for a, b in _runs(active, fill=int(0.1 * FPS)):
+        t0, t1 = float(times[a]), float(times[b - 1]) + 1 / FPS
+        if t1 - t0 < cfg.yelp_min_s:
+            continue
+        inside = [g for g in glides if g.t0 >= t0 - 1e-6 and g.t1 <= t1 + 1e-6]
+        if len(inside) < cfg.yelp_glides:
+            continue
+        logf = np.log([g.freq_hz for g in inside])
+        close = np.abs(logf[:, None] - logf[None, :]) < cfg.same_pitch / 2
+        same = [g for g, near in zip(inside, close[int(np.argmax(close.sum(axis=1)))]) if near]  # the commonest pitch (the top, or the foot)
+        pitch = float(np.median([g.freq_hz for g in same]))
+        regular, interval = _regular([g.t0 for g in same], cfg)
+        if len(same) < cfg.yelp_glides or not regular or not 1 / cfg.yelp_rate_hz[1] <= interval <= 1 / cfg.yelp_rate_hz[0]:
+            continue
+        taken |= {id(g) for g in inside}
+        tonality = float(np.mean([g.tonality for g in same]))
+        out.append(Burst(round(t0, 3), round(t1, 3), "yelp", round(pitch, 1), float(level[a:b].max()), tonality, 0.0, harmonics=len(same)))
+    return sorted(out + [g for g in glides if id(g) not in taken], key=lambda x: x.t0)
+
+
 def find_bursts(pcm: np.ndarray, speech: list[tuple[float, float]] = (), cfg: SignalConfig = SignalConfig(), offset_s: float = 0.0) -> list[Burst]:
     """Bursts of sound standing out of the background, each with its shape (times in seconds plus ``offset_s``)."""
     if len(pcm) < N_FFT:
@@ -369,6 +403,7 @@ def find_bursts(pcm: np.ndarray, speech: list[tuple[float, float]] = (), cfg: Si
         bursts.append(
             Burst(round(t0, 3), round(t1, 3), shape, centre, float(level[a:b].max()), float(tonality[a:b].mean()), speech_frac, round(f0, 1), harmonics)
         )
+    bursts = _yelps(bursts, level, active & ~speaking & ~in_music, times, cfg)
     near_tonal = np.convolve(tonal, np.ones(7), mode="same") > 0
     for a, b in _runs(active & ~near_tonal & ~speaking & ~in_music, fill=3):
         t0, t1 = float(times[a]), float(times[b - 1]) + 1 / FPS
@@ -571,6 +606,8 @@ def _name_tonal_group(g: list[Burst], cfg: SignalConfig) -> SignalSound:
     pitches = len({round(float(_semitones(b.freq_hz))) for b in g})
     if shapes.count("sweep") * 2 >= n:
         label, pattern = "siren", ("rising and falling" if n == 1 else f"{n} wails")
+    elif shapes.count("yelp") * 2 >= n:
+        label, pattern = "siren", f"yelp, {sum(b.harmonics for b in g if b.shape == 'yelp')} sweeps"
     elif shapes.count("two-tone") * 2 >= n or _alternating(g, cfg):
         label, pattern = "siren", "two-tone (hi-lo)"
     elif shapes.count("horn") * 2 >= n:
