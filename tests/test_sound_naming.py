@@ -172,3 +172,18 @@ def test_a_yelp_siren_is_a_siren_and_a_bark_series_is_not():
     bark_t = _t(0.15)
     bark = 0.3 * np.exp(-bark_t * 10) * np.sin(2 * np.pi * np.cumsum(1300 - 1500 * bark_t) / RATE)
     assert "siren" not in [g[0] for g in _named(_scene(8, [(2 + 0.4 * k, bark) for k in range(10)]))]
+
+
+def test_a_held_vowel_is_the_voice_a_beep_over_it_is_a_beep():
+    # a vowel held for 0.2 s: 150 Hz with ten harmonics, the third (its first formant, 450 Hz) the strongest
+    weights = {1: 0.3, 2: 0.6, 3: 1.0, 4: 0.5, 5: 0.3, 6: 0.2, 7: 0.15, 8: 0.1, 9: 0.08, 10: 0.05}
+    vowel = 0.1 * sum(w * np.sin(2 * np.pi * k * 150 * _t(0.2)) for k, w in weights.items())
+    assert analyse_signal(_scene(6, [(3, vowel)]), speech=[(2.0, 4.5)]) == []
+    beep = 0.2 * np.sin(2 * np.pi * 1000 * _t(0.3))
+    assert [s.label for s in analyse_signal(_scene(6, [(3, vowel), (3.5, beep)]), speech=[(2.0, 4.5)])] == ["beeping"]
+
+
+def test_a_tagger_run_a_patch_wider_than_a_signal_sound_is_that_sound():
+    ring = [SignalSound("ringing", 1.99, 2.93, 0.6, {"pattern": "1 ring"})]
+    fused = fuse(ring, [("car horn", 1.44, 3.36, 0.82)], speech=[])  # whole patches: half a patch past it at each end
+    assert [(s.label, s.attrs.get("signal_label")) for s in fused] == [("car horn", "ringing")]

@@ -84,6 +84,7 @@ class SignalConfig:
     walk_interval_s: tuple[float, float] = (0.4, 0.85)  # at a walking cadence (1.2-2.5 steps a second)
     ding_dong_st: tuple[float, float] = (2.5, 5.5)  # a doorbell's second note is a third (or so) below its first
     ding_dong_s: tuple[float, float] = (0.15, 1.5)  # and is struck this long after it
+    voice_f0_hz: tuple[float, float] = (80.0, 300.0)  # a speaking voice's fundamental (men ~85-180, women ~165-255, children to ~300)
     yelp_glides: int = 5  # a yelp siren: at least this many glides at one pitch
     yelp_rate_hz: tuple[float, float] = (1.5, 8.0)  # recurring this many times a second
     yelp_min_s: float = 1.5  # over a sound lasting this long
@@ -232,6 +233,17 @@ def _harmonic_profile(seg: np.ndarray, power: np.ndarray) -> tuple[float, float,
     energy = librosa.f0_harmonics(power, f0=f0, freqs=librosa.fft_frequencies(sr=RATE, n_fft=N_FFT), harmonics=np.arange(1, 11)).mean(axis=1)
     strong = energy >= energy.max() * 1e-3
     return float(np.median(f0)), spread, int(strong.sum()), int(strong[1::2].sum())
+
+
+def _held_vowel(seg: np.ndarray, power: np.ndarray, peak_hz: float, cfg: SignalConfig) -> bool:
+    """Whether a steady tonal burst is a voice's held vowel: a fundamental in the speaking range (``voice_f0_hz``) that
+    holds, a rich series of harmonics, and its strongest partial one of the first few of them (a vowel's first
+    formant, under ~1 kHz). A beep over a voice is a pure tone or a buzzer's high partial, not that."""
+    f0, spread, harmonics, _ = _harmonic_profile(seg, power)
+    if not cfg.voice_f0_hz[0] <= f0 <= cfg.voice_f0_hz[1] or spread > 2.0 or harmonics < cfg.horn_harmonics:
+        return False
+    k = peak_hz / f0
+    return round(k) <= 4 and abs(k - round(k)) <= 0.15
 
 
 def _two_tone(semis: np.ndarray, cfg: SignalConfig) -> int:
@@ -393,6 +405,12 @@ def find_bursts(pcm: np.ndarray, speech: list[tuple[float, float]] = (), cfg: Si
             # where the voice detector takes the ringing itself for one
             continue
         f = freq[a:b]
+        if (
+            speech_frac > 0.3
+            and shape == "steady"
+            and _held_vowel(pcm[int((t0 - offset_s) * RATE) : int((t1 - offset_s) * RATE)], spec[:, a:b], float(np.median(f)), cfg)
+        ):
+            continue  # a vowel held for a moment: the voice, however steady
         centre = float(np.sqrt(np.prod(np.percentile(f, [5, 95])))) if shape in ("warble", "sweep", "two-tone") else float(np.median(f))
         f0, harmonics = 0.0, 0
         if shape in ("steady", "melodic", "chord", "decaying") and speech_frac <= 0.3 and cfg.horn_s[0] <= t1 - t0 <= cfg.horn_s[1]:
