@@ -187,3 +187,9 @@ def test_a_tagger_run_a_patch_wider_than_a_signal_sound_is_that_sound():
     ring = [SignalSound("ringing", 1.99, 2.93, 0.6, {"pattern": "1 ring"})]
     fused = fuse(ring, [("car horn", 1.44, 3.36, 0.82)], speech=[])  # whole patches: half a patch past it at each end
     assert [(s.label, s.attrs.get("signal_label")) for s in fused] == [("car horn", "ringing")]
+
+
+def test_a_container_run_a_patch_wider_than_a_ring_holds_it_rather_than_being_it():
+    ring = [SignalSound("ringing", 1.99, 2.93, 0.6, {"pattern": "1 ring"})]
+    fused = fuse(ring, [("vehicle engine", 1.44, 3.36, 0.82)], speech=[])  # an engine holding a ring: its part
+    assert [s.label for s in fused] == ["vehicle engine"]

@@ -116,8 +116,9 @@ def fuse(signal: list[SignalSound], tags: list[tuple[str, float, float, float]],
         overlapping = [s for s in out if "signal" in s.attrs["sources"] and _overlap(s.t_start, s.t_end, t0, t1) > 0]
         host = next((s for s in overlapping if _compatible(s.label, name)), None)
         if host is None:  # a sound that mostly fills the run, and the run mostly it, is the sound the tagger heard there
-            # (a run is whole 0.96 s patches every 0.48 s: it reaches up to half a patch past the sound at either end)
-            heard_s = max(t1 - t0 - PATCH_S / 2, 1e-6)
+            # (a run is whole 0.96 s patches every 0.48 s: it reaches up to half a patch past the sound at either end;
+            # not so a container's, a sound of its own that holds the bursts inside it: a passing train and its bell)
+            heard_s = max(t1 - t0 - (0.0 if name in CONTAINER_TAGS else PATCH_S / 2), 1e-6)
             host = next((s for s in overlapping if _overlap(s.t_start, s.t_end, t0, t1) >= 0.5 * max(s.t_end - s.t_start, heard_s)), None)
         inside = next(
             (
