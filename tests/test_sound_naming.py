@@ -193,3 +193,9 @@ def test_a_container_run_a_patch_wider_than_a_ring_holds_it_rather_than_being_it
     ring = [SignalSound("ringing", 1.99, 2.93, 0.6, {"pattern": "1 ring"})]
     fused = fuse(ring, [("vehicle engine", 1.44, 3.36, 0.82)], speech=[])  # an engine holding a ring: its part
     assert [s.label for s in fused] == ["vehicle engine"]
+
+
+def test_a_renamed_sound_keeps_its_count_in_the_new_names_words():
+    beeps = [SignalSound("beeping", 0.88, 2.42, 0.6, {"pattern": "3 beeps", "n_bursts": 3})]
+    (horn,) = fuse(beeps, [("car horn", 0.8, 2.5, 0.9)], speech=[])
+    assert (horn.label, horn.attrs["pattern"], horn.attrs["signal_pattern"]) == ("car horn", "3 blasts", "3 beeps")

@@ -83,6 +83,21 @@ SIGNAL_FAMILY = {"alarm", "beeping", "telephone ringing", "ringing", "doorbell",
 CALLS = {"dog bark": "bark"}
 
 
+# what one burst of a sound is called: a sound the tagger renames keeps the signal's count in the new name's words
+BURST_UNITS = {
+    "car horn": "blast",
+    "siren": "wail",
+    "telephone ringing": "ring",
+    "ringing": "ring",
+    "doorbell": "ring",
+    "alarm": "beep",
+    "beeping": "beep",
+    "bell": "strike",
+    "knock": "knock",
+    "gunshot": "shot",
+}
+
+
 # the AudioSet tagger reports classes from this probability (``audio_tagger``'s threshold): a run of patches this likely
 # is the sound's extent once one of them is believed
 TAGGER_FLOOR = 0.3
@@ -148,6 +163,9 @@ def fuse(signal: list[SignalSound], tags: list[tuple[str, float, float, float]],
             ):  # a trained model's name of a source beats the shape of the signal
                 host.attrs.setdefault("signal_label", host.label)
                 host.label = name
+                if name in BURST_UNITS and "n_bursts" in host.attrs:  # its pattern in the new name's words ("2 blasts", not "2 rings")
+                    host.attrs.setdefault("signal_pattern", host.attrs.get("pattern"))
+                    host.attrs["pattern"] = plural(int(host.attrs["n_bursts"]), BURST_UNITS[name])
             if name not in GENERIC_TAGS and not keeps_cadence:
                 renamed.add(id(host))
             host.confidence = round(max(host.confidence, conf), 3)
