@@ -1134,6 +1134,9 @@ WHEN_ANCHOR_RX = re.compile(
     r"\b(?:right |just |exactly )?(when|while|as soon as|during|the moment|at the same time as) (?:the |a |an |that |his |her |their |its )?(.+?)"
     r"(?=\?|$|,|\.|;| and | but | what\b| who\b| how\b)"
 )
+FROM_TO_RX = re.compile(
+    r"\bfrom (?:the |a |an )?(.+?) (?:to|until|till) (?:the |a |an |when )?(.+?)(?=\?|$|,|\.| did | does | do | was | were | is | are | what\b)"
+)
 BETWEEN_RX = re.compile(r"\bbetween (?:the |a |an )?(.+?) and (?:the |a |an )?(.+?)(?=\?|$|,|\.| did | does | do | was | were | is | are | what\b)")
 ORDINAL_RX = re.compile(
     r"(?:^|\b(?:the|his|her|their|its|that) )(?:very )?(first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth|last|final|1st|2nd|3rd|4th|5th|6th|7th|8th|9th|10th)\b"
@@ -1268,8 +1271,8 @@ def plan_question(question: str, duration_s: float, vocab: Vocabulary | None = N
         rest = rest[: m.start()] + " " + rest[m.end() :]
 
     # anchored relations: "right after the doorbell", "between the siren and the end"
-    m = BETWEEN_RX.search(rest)
-    if m and plan.time_range is None:
+    m = BETWEEN_RX.search(rest) or (FROM_TO_RX.search(rest) if plan.gap else None)
+    if m and plan.time_range is None:  # "how long from the dog's last bark to the first knock?": between the two
         plan.anchor, plan.anchor_end, plan.anchor_side, plan.scope = m.group(1).strip(), m.group(2).strip(), "between", "anchored"
         rest = rest[: m.start()] + " " + rest[m.end() :]
     m = WHEN_ANCHOR_RX.search(rest) if re.match(r"^(?:what|who|which|how|is|are|was|were|did|does|do|can|could|tell|show|describe)\b", rest.strip()) else None

@@ -352,6 +352,24 @@ class Retriever:
         span = Span(lo, hi, starts_within=plan.starts_after)
 
         matches, total = self._matches(video_id, plan, span, anchor)
+        if (
+            plan.gap
+            and anchor is not None
+            and anchor.kind == "sound"
+            and plan.anchor_side == "after"
+            and matches
+            and "end" not in anchor.why
+            and not re.search(r"\b(?:first|second|third|last|final|next)\b", plan.anchor)
+        ):
+            # "how long after the bang did the alarm start?": the bang just before the alarm, where there are several
+            first = min(matches, key=lambda e: e.t_start)
+            again = self.graph.find_events(
+                video_id, [Match(kinds=(anchor.kind,), labels=(anchor.label,))], after=anchor.t_start + 0.01, order="t_start", limit=50
+            )
+            again = [e for e in again if e.id != first.event_id and e.t_start < first.t_start - 0.25]
+            if again:
+                anchor = Evidence.from_event(again[-1])
+                anchor.why = ["anchor"]
         if plan.without:  # "apart from the phone, what sounds were there?"
             kept = [e for e in matches if not left_out(e, plan, vocab)]
             matches, total = kept, total - (len(matches) - len(kept))
@@ -617,7 +635,9 @@ class Retriever:
         m = re.search(r"\b(first|second|third|last|final|next)\b", phrase)
         nth = {"first": 1, "second": 2, "third": 3, "last": -1, "final": -1}.get(m.group(1) if m else "", 1)
         tries: list[Match] = []
-        exact = [g for g in glabels if g in sounds]
+        named = [g for g in glabels if re.search(rf"\b{re.escape(g)}", phrase)]  # "the bang": a bang before a knock it also accepts
+        kin = any(g != x and (x in g or g in x) for g in glabels for x in named)  # "ringing" and "telephone ringing" are one sound
+        exact = named if named and not kin else [g for g in glabels if g in sounds]
         if exact and len(exact) < len(glabels):  # "after the knocking": a knock before a bang that a knock also accepts
             tries.append(Match(kinds=("sound",), labels=tuple(exact)))
         if glabels:

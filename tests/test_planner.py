@@ -856,3 +856,27 @@ def test_talking_is_no_shout_and_a_role_that_speaks_is_the_main_voice():
     assert text.startswith("Speaker 1") and " 3 times" in text.split(":")[0] and 8.0 not in [c.t_start for c in citations], text
     text, _, _ = answer(con, "talk", "how many times does the female presenter talk?")
     assert text.startswith("Speaker 2") and " 1 time" in text.split(":")[0], text
+
+
+def test_a_gap_from_one_thing_to_another_and_from_the_nearest_of_several():
+    import duckdb
+
+    from orchestrator.graph import SCHEMA
+    from synthetic_graph import add_video
+
+    con = duckdb.connect(":memory:")
+    con.execute(SCHEMA)
+    events = [
+        ("sound:1", "sound", "dog bark", 5.0, 9.0, "", None, None),
+        ("sound:2", "sound", "knock", 16.0, 17.0, "", None, None),
+        ("sound:3", "sound", "bang", 60.0, 60.5, "", None, None),
+        ("sound:4", "sound", "bang", 140.0, 140.5, "", None, None),
+        ("sound:5", "sound", "beeping", 200.0, 206.0, "", None, None),
+    ]
+    add_video(con, "yard2", 240.0, events)
+    text, _, r = answer(con, "yard2", "how long from the dog's last bark to the first knock?")
+    assert r.plan.anchor_side == "between" and text.startswith("About 11 s"), text
+    text, _, _ = answer(con, "yard2", "how long after the bang did the alarm start?")
+    assert text.startswith("About 1 min") and "[02:20]" in text, text  # the bang just before it, not the first of two
+    text, _, _ = answer(con, "yard2", "how long after the first bang did the alarm start?")
+    assert "[01:00]" in text, text
