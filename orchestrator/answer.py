@@ -34,7 +34,7 @@ from __future__ import annotations
 import base64
 import re
 import threading
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from dataclasses import asdict, dataclass, field
 from typing import Callable, Iterator, Protocol
 
@@ -666,6 +666,18 @@ class ExtractiveEngine:
             picked = [max(lines, key=lambda x: (sum(1 for k in plan.keywords if _word_said([k], x.text)), -x.t_start))]
         else:
             picked = [lines[0]]
+        if plan.sex_claim:  # "was it a woman giving the updates?": the voice of most lines, by its pitch
+            heard = Counter(e.attrs.get("voice") for e in lines if e.attrs.get("voice") in ("high", "low"))
+            if not heard:
+                return [f"I can't tell the speaker's sex from the voice; at {w.t(lines[0])}{scope} someone says {_quote(lines[0].text)}."]
+            voice = heard.most_common(1)[0][0]
+            e = next(x for x in lines if x.attrs.get("voice") == voice)
+            w.told.add(e.event_id)
+            who, _ = self._speaker(w, r, e)
+            sex = "a woman" if voice == "high" else "a man"
+            mixed = f" ({heard[voice]} of {sum(heard.values())} lines)" if len(heard) > 1 else ""
+            yes = "Yes" if voice == plan.sex_claim else "No"
+            return [f"{yes} — it sounds like {sex} (told by the voice's pitch{mixed}){', ' + who if who else ''}: at {w.t(e)}{scope} {_quote(e.text)}."]
         out = []
         for e in picked:
             w.told.add(e.event_id)
@@ -980,6 +992,8 @@ class ExtractiveEngine:
             which = _ordinal_name(plan.ordinal, last="final")
             w.told.add(e.event_id)
             by = f" {e.attrs['speaker']}'s" if e.attrs.get("speaker") else ""
+            if plan.followup == "reply":  # "..., and what was the answer?": the line said next
+                return [f"The answer, at {w.t(e)}, is{by} {_quote(e.text)}."]
             return [f"The {which} words, at {w.t(e)}, are{by} {_quote(e.text)}."]
         near_point = plan.point is not None and len(speech) > 1
         if near_point:  # "what was said around 0:20?": the lines nearest that moment, in order

@@ -362,6 +362,10 @@ class AskService:
 
 
 PART_PERSON_RX = re.compile(r"\b(?:he|she|they|him|her|them|it)\b")
+# "..., and what was the answer?", "and the reply?": the line said next, after the moment the first part cites
+PART_REPLY_RX = re.compile(
+    r"^(?:and )?(?:what (?:was|is|were|did) )?(?:the |her |his |their )?(?:answer|reply|response|responses|answers)(?: to (?:it|that|this))?\??$"
+)
 
 
 def question_request(retriever: Retriever, con, video_id: str, question: str, history: list[Turn], duration: float, split: bool = True) -> AnswerRequest:
@@ -373,7 +377,11 @@ def question_request(retriever: Retriever, con, video_id: str, question: str, hi
     turns = list(history)
     for part in parts:
         plan = resolve_followup(part, turns, video_id, con, duration, retriever)
-        if requests and requests[-1].citations and plan.time_range is None and not plan.anchor and PART_PERSON_RX.search(part.lower()):
+        if requests and requests[-1].citations and PART_REPLY_RX.match(part.lower().strip()):
+            plan.time_range, plan.starts_after = (max(c.t_end for c in requests[-1].citations), duration), True
+            plan.time_phrase, plan.scope, plan.followup, plan.ordinal = "after it", "relative", "reply", 1
+            plan.intent, plan.intents, plan.lanes, plan.keywords, plan.unknown = "said", ["said"], ["speech"], [], []
+        elif requests and requests[-1].citations and plan.time_range is None and not plan.anchor and PART_PERSON_RX.search(part.lower()):
             # "who answered the courier, and what did she tell him?": what that person said then; "and who answers it?": after
             cited = requests[-1].citations
             if REPLY_RX.search(part.lower()):

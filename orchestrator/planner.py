@@ -369,6 +369,12 @@ VOICE_ASKED_RX = re.compile(
     r"\b(?:(?:a|an) )?(?:man|male|guy|gentleman|boy) or (?:(?:a|an) )?(?:woman|female|lady|girl)\b|"
     r"\b(?:(?:a|an) )?(?:woman|female|lady|girl) or (?:(?:a|an) )?(?:man|male|guy|gentleman|boy)\b|\b(?:what|which) (?:sex|gender)\b|\bgender of\b"
 )
+# "was it a woman giving the updates?", "is the narrator a man?": a speaker's sex put as yes or no
+SEX_CLAIM_RX = re.compile(r"^(?:was|is|were|are) (it|that|this|the [a-z]+(?: [a-z]+)?) (?:a |an )?(woman|lady|girl|female|man|guy|gentleman|boy|male)\b(.*)$")
+SPEAKER_ROLE_RX = re.compile(r"\b(?:narrator|speaker|voice|caller|presenter|reporter|announcer|lecturer|host|commentator|person (?:talking|speaking))\b")
+SPEECH_ACTIVITY_RX = re.compile(
+    r"\b(?:giving|making|doing|updates?|lectures?|talks?|speech(?:es)?|presentations?|briefings?|interviews?|instructions|announc\w*|reports?|reporting|narrat\w*|commentary|calling|talking|speaking|on the (?:phone|radio))\b"
+)
 HIGH_VOICE_RX = re.compile(r"\b(?:woman|women|lady|ladies|girl|female|she|her|herself)\b")
 LOW_VOICE_RX = re.compile(r"\b(?:man|men|guy|gentleman|boy|male|he|his|him|himself)\b")
 WHO_RX = re.compile(
@@ -560,6 +566,7 @@ class QueryPlan:
     who: bool = False  # "who said thanks?", "who picked up the phone?": who speaks is what is asked
     voice_asked: bool = False  # "was it a man or a woman who apologised?": the voice's register is what is asked
     voice: str = ""  # "low" | "high": "what did the woman say?" names the speaker by her voice
+    sex_claim: str = ""  # "high" in "was it a woman giving the updates?": a speaker's sex put as yes or no (told by pitch)
     carried: str = ""  # "spare tyre" in "did the visitor bring a spare tyre?": a thing asked to be brought, carried or held
 
     def to_dict(self) -> dict:
@@ -1632,7 +1639,21 @@ def plan_question(question: str, duration_s: float, vocab: Vocabulary | None = N
         lanes = [lane for lane in lanes if lane != "speech"] or ["sound"]
         intent = _set_intent(plan, "heard" if plan.intent == "said" else plan.intent)
         plan.intents = [i for i in plan.intents if i != "said"]
-    if VOICE_ASKED_RX.search(q):
+    claim = SEX_CLAIM_RX.match(q)
+    if (
+        claim
+        and not VOICE_ASKED_RX.search(q)
+        and (SPEAKER_ROLE_RX.search(claim.group(1)) or SAID_CUES.search(claim.group(3)) or SPEECH_ACTIVITY_RX.search(claim.group(3)))
+    ):
+        # "was it a woman giving the updates?", "was the narrator a man?": the voice's register answers yes or no
+        plan.voice_asked, plan.sex_claim = True, "high" if HIGH_VOICE_RX.search(claim.group(2)) else "low"
+        plan.keywords = [
+            k
+            for k in plan.keywords
+            if not SPEECH_ACTIVITY_RX.fullmatch(k) and not SPEAKER_ROLE_RX.fullmatch(k) and not HIGH_VOICE_RX.fullmatch(k) and not LOW_VOICE_RX.fullmatch(k)
+        ]
+        plan.object_labels, lanes = [o for o in plan.object_labels if o != "person"], ["speech"]
+    elif VOICE_ASKED_RX.search(q):
         plan.voice_asked = True
     elif "speech" in lanes or SAID_CUES.search(rest) or acts or re.search(r"\b(?:speak\w*|spoke|talk\w*)\b", rest):
         high, low = bool(HIGH_VOICE_RX.search(rest)), bool(LOW_VOICE_RX.search(rest))

@@ -856,6 +856,11 @@ def test_talking_is_no_shout_and_a_role_that_speaks_is_the_main_voice():
     assert text.startswith("Speaker 1") and " 3 times" in text.split(":")[0] and 8.0 not in [c.t_start for c in citations], text
     text, _, _ = answer(con, "talk", "how many times does the female presenter talk?")
     assert text.startswith("Speaker 2") and " 1 time" in text.split(":")[0], text
+    text, _, r = answer(con, "talk", "was it a woman giving the lecture?")
+    assert r.plan.sex_claim == "high" and text.startswith("No — it sounds like a man") and "(3 of 4 lines)" in text, text
+    text, _, _ = answer(con, "talk", "was the speaker a man?")
+    assert text.startswith("Yes — it sounds like a man"), text
+    assert not plan_question("was it a man who walked past?", 40.0).sex_claim  # a person seen, not a voice
 
 
 def test_a_gap_from_one_thing_to_another_and_from_the_nearest_of_several():
@@ -880,3 +885,12 @@ def test_a_gap_from_one_thing_to_another_and_from_the_nearest_of_several():
     assert text.startswith("About 1 min") and "[02:20]" in text, text  # the bang just before it, not the first of two
     text, _, _ = answer(con, "yard2", "how long after the first bang did the alarm start?")
     assert "[01:00]" in text, text
+
+
+def test_and_what_was_the_answer_is_the_line_said_next():
+    con, vid = _door_graph()
+    retriever = Retriever(con, embed=bag_embed)
+    req = question_request(retriever, con, vid, "who asked about batteries, and what was the answer?", [], 60.0)
+    text = "".join(ExtractiveEngine().stream(req, threading.Event()))
+    first, second = text.split("\n\n")[:2]
+    assert "batteries" in first and second.startswith("The answer, at [00:35]") and "Aisle four" in second, text
