@@ -43,6 +43,7 @@ from .planner import COLOURS as COLOUR_WORDS
 from .planner import (
     COCO_LABELS,
     DIRECTION_RX,
+    HEAR_CUES,
     NUMBER_WORDS,
     OBJECT_SYNONYMS,
     ROLE_SPEAKS_RX,
@@ -325,6 +326,8 @@ def _sound_run(matches: list[Evidence]) -> list[Evidence]:
 SEEN_ASKED_RX = re.compile(
     r"\bin view\b|\bvisible\b|\bon (?:camera|screen)\b|\bin (?:the )?(?:frame|shot|picture)\b|\b(?:do|did|can|could) (?:you|we|i) see\b|\bseen\b"
 )
+# "was there a police car?", "did a police officer turn up?": a thing to see, which a siren heard is not
+SEEN_THING_RX = re.compile(r"\b(police (?:car|officer|van|man|woman)|police(?:m[ae]n|wom[ae]n)|police|officers?|cops?|fire (?:truck|engine)|ambulance)\b")
 SAID_ASKED_RX = re.compile(r"\b(?:say|says|said|mention\w*|talk\w*|speak\w*|spoke|told|tell|hear|heard)\b")
 
 
@@ -505,6 +508,23 @@ def _asks_yes_no(question: str) -> bool:
     return not choice and not any(c in q.split() for c in COLOUR_WORDS)
 
 
+TIMES_CLAIM_RX = re.compile(r"\b(\d+|[a-z]+) times\b|\b(once|twice|thrice)\b")
+
+
+def _times_claimed(question: str) -> int | None:
+    """The number of times a yes/no question puts ("did the phone ring four times?").
+
+    >>> _times_claimed("Did the phone ring four times?"), _times_claimed("did the dog bark twice"), _times_claimed("did it ring many times")
+    (4, 2, None)
+    """
+    m = TIMES_CLAIM_RX.search(question.lower())
+    if not m:
+        return None
+    word = m.group(1) or m.group(2)
+    n = {"once": 1, "twice": 2, "thrice": 3}.get(word) or (int(word) if word.isdigit() else NUMBER_WORDS.get(word))
+    return int(n) if n else None
+
+
 def _yes_no_head(first: str, found: bool) -> str:
     """A yes/no question's answer starts with its yes or no."""
     if first.startswith(("Yes", "No")):
@@ -547,6 +567,12 @@ def _names(plan, default: str = "such thing") -> str:
     if plan.colours and plan.object_labels:
         names = [f"{plan.colours[0]} {n}" for n in names]
     return _join(names, "or") or default
+
+
+def _speaker_called(plan: QueryPlan, r: RetrievalResult) -> str:
+    """ "Paul (speaker 1)" where the speaker was asked by a name that voice gives itself; else the label."""
+    name = r.speaker_names.get(plan.speaker, "") if plan.speaker_name else ""
+    return f"{name} ({plan.speaker})" if name else plan.speaker
 
 
 class ExtractiveEngine:
@@ -831,7 +857,7 @@ class ExtractiveEngine:
             thing = (
                 f'"{plan.keywords[0]}" is said'
                 if e0.kind == "speech" and plan.keywords
-                else f"{plan.speaker}{' (the voice with the most lines)' if ROLE_SPEAKS_RX.search(plan.question.lower()) else ''} speaks"
+                else f"{_speaker_called(plan, r)}{' (the voice with the most lines)' if ROLE_SPEAKS_RX.search(plan.question.lower()) else ''} speaks"
                 if e0.kind == "speech" and plan.speaker and plan.speaker != "*"
                 else "something is said"
                 if e0.kind == "speech"
@@ -1273,6 +1299,19 @@ class ExtractiveEngine:
                 else f"Yes — {w.sentence(e)}{scope}{widened}."
             )
             w.told.add(e.event_id)
+        elif e.kind == "sound" and SEEN_THING_RX.search(q) and not HEAR_CUES.search(SEEN_THING_RX.sub(" ", q)):
+            # "was there a police car?" and only a siren is heard: nothing of the kind is seen
+            w.told.add(e.event_id)
+            sentence = w.sentence(e)
+            return [f"No — I saw no {SEEN_THING_RX.search(q).group(1)}{scope}, though {sentence[0].lower() + sentence[1:]}."]
+        elif e.kind == "sound" and _times_claimed(plan.question):
+            # "did the phone ring four times?": the rings of each ringing heard, against the number asked
+            same = [x for x in m if x.kind == "sound" and x.label == e.label]
+            n = sum(int(x.attrs.get("n_bursts") or 1) for x in same)
+            parts = "; ".join(f"{x.attrs.get('pattern') or plural(int(x.attrs.get('n_bursts') or 1), 'time')} {w.span(x)}" for x in same[:6])
+            w.told.update(x.event_id for x in same[:6])
+            yes = "Yes" if n == _times_claimed(plan.question) else "No"
+            head = f"{yes} — {w.noun(e)} is heard {n} time{'s' if n != 1 else ''}{scope}{widened}: {parts}."
         else:
             head = f"Yes — {w.sentence(e)}{scope}{widened}."
         out = [head]

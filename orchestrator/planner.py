@@ -269,6 +269,24 @@ ROLE_SPEAKS_RX = re.compile(
     r"\bhow (?:many times|often) (?:does|did|do|is|was) (?:the |that |this |our )?((?:male |female |main )?(?:lecturer|presenter|reporter|announcer|narrator|"
     r"host|teacher|professor|speaker|caller|commentator|newsreader|anchor|instructor|tour guide|guide))\b(?:'s)? (?:speak|talk|say something|heard|chime in|speaking|talking)"
 )
+# "how many times does Paul speak?", "what did Sam say?", "Lucy's last words": a speaker asked by name (the name a voice
+# gives itself, resolved on the graph; unresolved, the name stays a word to find)
+NAMED_SPEAKER_RX = re.compile(
+    r"\b(?:does|did|do|is|was|has|had|will|would|can|could) ([a-z]+) (?:speak|talk|say|said|ask|tell|report|announce|radio|reply|answer|mention)\w*\b|"
+    r"\b([a-z]+)'s (?:first |last |final |second )?(?:words|lines?|messages?|reports?|repl(?:y|ies)|answers?|updates?)\b|"
+    r"\b(?:said|spoken|asked|told|reported|announced) by ([a-z]+)\b"
+)
+NOT_SPEAKER_NAMES = frozenset(
+    "he she they it i you we anyone anybody someone somebody everyone everybody nobody noone people person man woman men women guy lady "
+    "boy girl this that there what who which one he's she's anything something nothing the a an any somebody's everyone's".split()
+)
+# "what did the lecturer say about the exam?", "the presenter's final remark": a role that speaks is the main voice too
+_ROLE = r"((?:male |female |main )?(?:lecturer|presenter|reporter|announcer|narrator|host|teacher|professor|newsreader|commentator|instructor))"
+ROLE_SAYS_RX = re.compile(
+    rf"\b(?:did|does|do|is|was) (?:the |that |this |our ){_ROLE} (?:say|saying|mention|tell|announce|ask|answer|reply|respond|speak|talk)\w*\b|"
+    rf"\bthe {_ROLE}'s (?:(?:first|last|final|second|third|opening|closing) )?(?:remarks?|words?|lines?|comments?|statements?|sentences?|announcements?|questions?|answers?|replies|reply)\b|"
+    rf"\bthe {_ROLE} (?:says|said|mentions|mentioned|asks|asked|announces|announced|answers|answered|tells|told)\b"
+)
 HOW_MANY_SPEAKERS_RX = re.compile(
     r"\bhow many (?:different |distinct |separate )?(?:speakers|voices|people|persons|ppl|men|women|guys|folks|callers|participants)\b"
     r"(?:.*\b(?:talk\w*|speak\w*|say|said|chat\w*|conversation|call|voices?|heard)\b)|\bhow many (?:different |distinct )?(?:speakers|voices)\b"
@@ -416,6 +434,7 @@ OPINION_RX = re.compile(
 )
 # "what do people call Sheila?": naming, not a phone call (on the question as typed: names are capitalised)
 CALL_NAMING_RX = re.compile(r"\b(?:call|calls|called|calling) (?:him|her|them|me|you|us|it|[A-Z][a-z]+)\b(?! back)")
+CALL_NOUN_RX = re.compile(r"\b(?:on|during|of|in|throughout|over) (?:the|this|that) (?:phone )?call\b")  # the conversation, not a ring
 CALL_BACK_RX = re.compile(r"\b(?:call|calls|called|calling|ring|rings|rang) (?:\w+ )?back\b")  # "she would call back": said, not a ring
 
 # "the meeting has been moved to Thursday": a plan changed, not a thing moving
@@ -556,6 +575,7 @@ class QueryPlan:
     unknown: list[str] = field(default_factory=list)  # nouns that name nothing known ("aeroplane" in a graph without one)
     confidence: float = 0.0  # how sure the intent reading is (exemplar similarity, or 1.0 for an exact cue)
     speaker: str = ""  # "speaker 2" in "what did the second speaker say?"; "*" for "how many people talk?"
+    speaker_name: str = ""  # "paul" in "how many times does Paul speak?": the voice that gives itself that name (resolved on the graph)
     heading: str = ""  # "left" in "the guy walking right to left": the way a thing asked about moves (appearance_direction)
     questions: bool = False  # "what was the first question a student asked?": only the lines that ask something
     gap: bool = False  # "how long after the bang did he shout?": the time from the anchor to what is asked, not a length
@@ -1146,7 +1166,7 @@ FROM_TO_RX = re.compile(
 )
 BETWEEN_RX = re.compile(r"\bbetween (?:the |a |an )?(.+?) and (?:the |a |an )?(.+?)(?=\?|$|,|\.| did | does | do | was | were | is | are | what\b)")
 ORDINAL_RX = re.compile(
-    r"(?:^|\b(?:the|his|her|their|its|that) )(?:very )?(first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth|last|final|1st|2nd|3rd|4th|5th|6th|7th|8th|9th|10th)\b"
+    r"(?:^|\b(?:the|his|her|their|its|that|[a-z]+'s) )(?:very )?(first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth|last|final|1st|2nd|3rd|4th|5th|6th|7th|8th|9th|10th)\b"
     r"(?: (?:ever |one |few ))?(?: ?(\w[\w\-]*))?"
 )
 # "who answered the courier?", "who replied to Diane?": a reply to someone's line ("answered the phone/door" picks up)
@@ -1219,10 +1239,13 @@ def question_parts(question: str, max_parts: int = 3) -> list[str]:
     ['who walked past in the second half', 'which way did they go?']
     >>> question_parts("what did he say, and when?")
     ['what did he say, and when?']
+    >>> question_parts("whats the name of the lady n when will she ring back")
+    ['whats the name of the lady', 'when will she ring back']
     >>> question_parts("did the man who came in and was wearing a hat leave?")
     ['did the man who came in and was wearing a hat leave?']
     """
     text = " ".join(question.split())
+    text = re.sub(r"(?<=\w) n (?=(?:when|what|who|where|how|which|why|did|does|do|is|was)\b)", " and ", text)  # "... n when will she ring back"
     low = text.lower()
     if not _ASKING_START_RX.search(strip_courtesy(low)) and not re.search(rf"\b(?:tell|show|let) (?:me|us)\b.*\b{_ASKING}\b", low):
         return [text]
@@ -1369,7 +1392,8 @@ def plan_question(question: str, duration_s: float, vocab: Vocabulary | None = N
     plan.colours = [w for w in words if w in COLOURS]
     used.update(plan.colours)
 
-    quoted = [x.strip().lower() for x in re.findall(r"[\"']([^\"']{2,})[\"']", question)]
+    # a quote opens where no letter is before it and closes where none is after it ("the narrator's" is no quote)
+    quoted = [x.strip().lower() for x in re.findall(r"(?<![A-Za-z])[\"']([^\"']{2,})[\"'](?![A-Za-z])", question)]
     content = [
         w
         for w in words
@@ -1515,14 +1539,18 @@ def plan_question(question: str, duration_s: float, vocab: Vocabulary | None = N
             plan.object_labels = []
             if intent == "summary":
                 plan.intent = intent = "said" if said_named else "text"
-    call_back = bool(CALL_BACK_RX.search(rest)) and bool(SAID_CUES.search(rest))
+    # "she would call back", "when will she ring back?": a call back promised is said, not a ring
+    call_back = bool(CALL_BACK_RX.search(rest)) and bool(
+        SAID_CUES.search(rest) or re.search(r"\b(?:will|would|'ll|going to|gonna|promis\w*) (?:\w+ )?(?:call|ring)", rest)
+    )
     if call_back:
         plan.keywords = list(dict.fromkeys(["call", *plan.keywords]))
-    if (CALL_NAMING_RX.search(question) or call_back) and not HEAR_CUES.search(rest.replace("call", "")):
+    on_call = bool(CALL_NOUN_RX.search(rest)) and bool(SAID_CUES.search(rest))  # "the 3rd thing said on the call"
+    if (CALL_NAMING_RX.search(question) or call_back or on_call) and not HEAR_CUES.search(CALL_BACK_RX.sub(" ", rest).replace("call", "")):
         plan.sound_labels = [x for x in plan.sound_labels if x not in sound_labels_for("call")]
         lanes = [lane for lane in lanes if lane not in ("sound", "object")] + (["speech"] if "speech" not in lanes else [])
         plan.object_labels = [o for o in plan.object_labels if o != "person"]
-        if intent in ("summary", "heard", "seen") or (intent == "yesno" and not call_back):
+        if (intent in ("heard", "seen") or (intent == "summary" and not on_call)) or (intent == "yesno" and not call_back):
             intent = _set_intent(plan, "said")
     if (MENTION_RX.search(rest) or OPINION_RX.search(rest)) and not see and not TEXT_CUES.search(rest):
         # the nouns are words said: "did anyone mention hearing a beep?" asks the speech, not the sounds
@@ -1617,6 +1645,22 @@ def plan_question(question: str, duration_s: float, vocab: Vocabulary | None = N
     elif HOW_MANY_SPEAKERS_RX.search(q):  # "how many people are talking?": the voices heard, not people seen
         plan.speaker, plan.intent, intent = "*", "count", "count"
         lanes, plan.object_labels, plan.sound_labels, plan.keywords = ["speech"], [], [], []
+    elif ROLE_SAYS_RX.search(q) and "speech" in lanes:  # "what did the lecturer say about the exam?": the main voice's lines
+        role = next(g for g in ROLE_SAYS_RX.search(q).groups() if g)
+        plan.speaker = "main"
+        plan.voice = "low" if role.startswith("male") else "high" if role.startswith("female") else plan.voice
+        plan.keywords = [k for k in plan.keywords if k not in role.split()]
+        plan.unknown = [u for u in plan.unknown if u not in role.split()]
+    named = NAMED_SPEAKER_RX.search(q)
+    if named and not plan.speaker and "speech" in lanes:
+        name = next(g for g in named.groups() if g)
+        if (
+            name not in NOT_SPEAKER_NAMES
+            and name not in SPEECH_VERBS
+            and not SPEAKER_ROLE_RX.fullmatch(name)
+            and not (vocab and name in vocab.objects | vocab.sounds)
+        ):
+            plan.speaker_name = name
     if acts and not plan.anchor:
         # "does anyone apologise?": the words that apologise, in what was said
         plan.keywords = acts + [k for k in plan.keywords if k not in acts and not SPEECH_ACT_RX.fullmatch(k)]

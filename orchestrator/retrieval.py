@@ -250,8 +250,10 @@ class RetrievalResult:
 
 
 # a speaker naming themselves: "This is Maria", "my name is Paul", "I'm Sheila", "Paul here", "Control speaking"
-SELF_NAMING_RX = re.compile(r"\b(?:[Tt]his is|[Mm]y name is|[Mm]y name's|I'm|I am|[Ii]t's)\s+([A-Z][a-z]+)\b|\b([A-Z][a-z]+)\s+(?:here|speaking)\b[,.!]")
-SELF_NAMING_LIKE = ("%this is %", "%name is %", "%name's %", "%i'm %", "%i am %", "%it's %", "% here%", "% speaking%")
+SELF_NAMING_RX = re.compile(
+    r"\b(?:[Tt]his is|[Mm]y name is|[Mm]y name's|I'm|I am|[Ii]t's)\s+([A-Z][a-z]+)\b|\b([A-Z][a-z]+)\s+(?:here|speaking)\b[,.!]|\b([A-Z][a-z]+) (?:on duty|reporting(?: in)?)\b"
+)
+SELF_NAMING_LIKE = ("%this is %", "%name is %", "%name's %", "%i'm %", "%i am %", "%it's %", "% here%", "% speaking%", "% on duty%", "% reporting%")
 NOT_NAMES = frozenset(
     "the a an just so not going sure sorry fine good okay ok here there that this it well very really afraid glad happy calling "
     "nothing everything everyone someone hello hi yes no please thanks thank attention".split()
@@ -321,6 +323,12 @@ class Retriever:
         plan = plan or plan_question(question, duration, vocab, self.embed)
         if plan.sound_labels:
             plan.graph_sound_labels = graph_sound_labels(plan.sound_labels, vocab.sounds) or list(plan.graph_sound_labels)
+        if plan.speaker_name and not plan.speaker:  # "what did Paul say?": the voice that calls itself Paul, where one does
+            label = next((lab for lab, name in self.speaker_names(video_id).items() if lab and name.lower() == plan.speaker_name), "")
+            if label:
+                plan.speaker = label
+                plan.keywords = [k for k in plan.keywords if k != plan.speaker_name]
+                plan.unknown = [u for u in plan.unknown if u != plan.speaker_name]
         limit = max_evidence or self.max_evidence
         windows_done = len(self.graph.done_windows(video_id))
         anchor, anchor_missing, second = None, False, None
@@ -420,7 +428,7 @@ class Retriever:
             second,
             bool(v["has_video"]) if v["has_video"] is not None else True,
             bool(v["has_audio"]) if v["has_audio"] is not None else True,
-            self.speaker_names(video_id) if (plan.who or plan.voice_asked or plan.voice) else {},
+            self.speaker_names(video_id) if (plan.who or plan.voice_asked or plan.voice or plan.speaker_name) else {},
         )
 
     def speaker_names(self, video_id: str) -> dict[str, str]:
@@ -536,7 +544,8 @@ class Retriever:
             if len(kinds) > 1 and "speech" in (plan.lanes or []):
                 pool = [e for e in items if e.kind == "speech"]
             if pool and all(e.kind == "speech" for e in pool):
-                pool = _utterances(pool)  # "the second thing said": one sentence split by a breath is one thing said
+                merged = _utterances(pool)  # "the second thing said": one sentence split by a breath is one thing said
+                pool = merged if plan.ordinal <= len(merged) else pool  # unless that leaves too few (a call transcribed in abutting pieces)
             n = plan.ordinal
             if n == -1 or (n > 0 and n <= len(pool)):
                 items, total = [pool[-1] if n == -1 else pool[n - 1]], 1

@@ -894,3 +894,75 @@ def test_and_what_was_the_answer_is_the_line_said_next():
     text = "".join(ExtractiveEngine().stream(req, threading.Event()))
     first, second = text.split("\n\n")[:2]
     assert "batteries" in first and second.startswith("The answer, at [00:35]") and "Aisle four" in second, text
+
+
+def test_a_speaker_asked_by_the_name_that_voice_gives_itself():
+    import duckdb
+
+    from orchestrator.graph import SCHEMA
+    from synthetic_graph import add_video
+
+    con = duckdb.connect(":memory:")
+    con.execute(SCHEMA)
+    events = [
+        ("speech:1", "speech", "speech", 5.0, 10.0, "Night log. Security guard Paul on duty at bay three.", None, {"voice": "low", "speaker": "speaker 1"}),
+        ("speech:2", "speech", "speech", 40.0, 43.0, "Checked the back gate. It is locked.", None, {"voice": "low", "speaker": "speaker 1"}),
+        ("speech:3", "speech", "speech", 60.0, 63.0, "Control to Paul. Who is walking near bay three?", None, {"voice": "high", "speaker": "speaker 2"}),
+        ("speech:4", "speech", "speech", 70.0, 72.0, "It is Sam from cleaning.", None, {"voice": "low", "speaker": "speaker 1"}),
+    ]
+    add_video(con, "log", 90.0, events)
+    assert plan_question("how many times does Paul speak", 90.0).speaker_name == "paul"
+    assert not plan_question("how many times does the man speak", 90.0).speaker_name
+    text, citations, _ = answer(con, "log", "how many times does Paul speak")
+    assert text.startswith("Paul (speaker 1) speaks 3 times") and 60.0 not in [c.t_start for c in citations], text
+    text, citations, _ = answer(con, "log", "what did paul say about the gate?")
+    assert "back gate" in text and [c.t_start for c in citations][:1] == [40.0], text
+    text, _, r = answer(con, "log", "what did Lucy say?")  # no voice calls itself Lucy: the name stays a word to find
+    assert r.plan.speaker == "" and text.startswith("No speech about 'lucy'"), text
+
+
+def test_a_number_of_times_put_as_yes_or_no_is_checked_against_the_bursts():
+    import duckdb
+
+    from orchestrator.graph import SCHEMA
+    from synthetic_graph import add_video
+
+    con = duckdb.connect(":memory:")
+    con.execute(SCHEMA)
+    events = [("sound:1", "sound", "telephone ringing", 20.0, 30.0, "", None, {"n_bursts": 3, "pattern": "ringing, 3 bursts"})]
+    add_video(con, "ring3", 60.0, events)
+    text, citations, _ = answer(con, "ring3", "Did the phone ring four times?")
+    assert text.startswith("No — ") and "3 times" in text and [c.t_start for c in citations] == [20.0], text
+    text, _, _ = answer(con, "ring3", "did the phone ring three times")
+    assert text.startswith("Yes — ") and "3 times" in text, text
+
+
+def test_a_role_that_speaks_a_call_as_conversation_and_a_siren_is_no_police_car():
+    import duckdb
+
+    from orchestrator.graph import SCHEMA
+    from synthetic_graph import add_video
+
+    con = duckdb.connect(":memory:")
+    con.execute(SCHEMA)
+    events = [
+        ("speech:1", "speech", "speech", 2.0, 5.0, "Good morning, this is the weekly report.", None, {"voice": "low", "speaker": "speaker 1"}),
+        ("speech:2", "speech", "speech", 8.0, 10.0, "Hello, this is Maria.", None, {"voice": "high", "speaker": "speaker 2"}),
+        ("speech:3", "speech", "speech", 12.0, 15.0, "Noted.", None, {"voice": "low", "speaker": "speaker 1"}),
+        ("speech:4", "speech", "speech", 20.0, 23.0, "The meeting moved to Thursday.", None, {"voice": "low", "speaker": "speaker 1"}),
+        ("speech:5", "speech", "speech", 30.0, 33.0, "Thanks, bye.", None, {"voice": "high", "speaker": "speaker 2"}),
+        ("sound:1", "sound", "siren", 40.0, 50.0, "", None, {"n_bursts": 2, "pattern": "2 wails"}),
+    ]
+    add_video(con, "call", 60.0, events)
+    plan = plan_question("What's the narrator's first line?", 60.0)
+    assert plan.speaker == "main" and plan.ordinal == 1 and plan.keywords == [], plan  # "narrator's" is no quote
+    text, citations, _ = answer(con, "call", "What was the presenter's final remark?")
+    assert [c.t_start for c in citations] == [20.0] and "Thursday" in text, text  # the main voice's last line, not the last line
+    plan = plan_question("the 3rd thing said on the call, who said it?", 60.0)
+    assert plan.sound_labels == [] and plan.lanes == ["speech"] and plan.ordinal == 3, plan  # the call is the conversation
+    text, citations, _ = answer(con, "call", "the 3rd thing said on the call, who said it?")
+    assert [c.t_start for c in citations] == [12.0], text
+    text, _, _ = answer(con, "call", "Was there a police car?")
+    assert text.startswith("No — I saw no police car") and "siren" in text, text
+    text, _, _ = answer(con, "call", "did you hear a police car?")
+    assert text.startswith("Yes — a siren"), text
