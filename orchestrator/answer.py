@@ -525,6 +525,16 @@ def _times_claimed(question: str) -> int | None:
     return int(n) if n else None
 
 
+def _anchor_named(anchor: str) -> str:
+    """An anchor as a thing that was not found: a line is named as one.
+
+    >>> _anchor_named("student asked about calculators"), _anchor_named("doorbell")
+    ('line where the student asked about calculators', 'doorbell')
+    """
+    m = re.match(r"^(?:the |a |an )?(\w+) ((?:asked|said|says|asks|mentioned|mentions|told|tells|announced|announces)\b.*)$", anchor)
+    return f"line where the {m.group(1)} {m.group(2)}" if m and m.group(1) not in ("someone", "somebody", "anyone", "anybody", "he", "she", "they") else anchor
+
+
 def _yes_no_head(first: str, found: bool) -> str:
     """A yes/no question's answer starts with its yes or no."""
     if first.startswith(("Yes", "No")):
@@ -621,7 +631,7 @@ class ExtractiveEngine:
             return _tidy("\n\n".join(parts)), w.citations
         if plan.anchor and r.anchor_missing:
             parts.append(
-                f"I don't know — I found no {plan.anchor} in this video, so I cannot place what comes "
+                f"I don't know — I found no {_anchor_named(plan.anchor)} in this video, so I cannot place what comes "
                 f"{'after' if plan.anchor_side == 'after' else 'before' if plan.anchor_side == 'before' else 'around'} it."
             )
             parts += self._nearby(w, r)

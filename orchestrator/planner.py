@@ -372,6 +372,9 @@ NOT_SPEECH_RX = re.compile(
     r"\(\s*(?:not|no|excluding|except|other than|besides|apart from)\b[^)]*\)|\b(?:other than|besides|apart from|except(?: for)?|excluding|not counting|ignoring)"
     r" (?:the |any )?(?:talking|speech|speaking|voices?|people talking|conversation|words|announcements?|remarks?|commentary|narration|narrator)\b"
     r"|\bnon-?speech\b|\bnon-?verbal\b|\bother than (?:the )?(?:talking|speech|voices?)\b"
+    r"|\b(?:leave|leaving|leaves|left|keep|keeping) (?:out )?(?:the |any )?(?:talking|speech|speaking|voices?|people talking|conversation|chat\w*) out\b"
+    r"|\b(?:leave|leaving|leaves|left) out (?:the |any )?(?:talking|speech|speaking|voices?|people talking|conversation|chat\w*)\b"
+    r"|\b(?:without|no|skip|skipping|minus) (?:the |any )?(?:talking|speech|speaking|people talking|chat\w*)\b"
 )
 
 # "apart from the phone, what sounds were there?", "besides the people, what else is seen?": what is left out (speech
@@ -1277,10 +1280,28 @@ def question_parts(question: str, max_parts: int = 3) -> list[str]:
     return out if len(out) > 1 else [text]
 
 
+LEAD_CLAUSE_RX = re.compile(
+    r"^((?:right |just )?(?:when|while|as soon as|during|the moment) [^,?]+?),\s*((?:what|who|which|how|is|are|was|were|did|does|do|can|could|tell|show|describe)\b.*)$"
+)
+
+
+def lead_clause_last(q: str) -> str:
+    """A time clause put first goes last, where an anchor is read ("while the phone is ringing, can you see anybody?").
+
+    >>> lead_clause_last("while the phone is ringing, can you see anybody in the picture?")
+    'can you see anybody in the picture while the phone is ringing?'
+    >>> lead_clause_last("when does the phone ring, and who answers?")
+    'when does the phone ring, and who answers?'
+    """
+    m = LEAD_CLAUSE_RX.match(q)
+    return f"{m.group(2).rstrip(' ?')} {m.group(1)}?" if m else q
+
+
 def plan_question(question: str, duration_s: float, vocab: Vocabulary | None = None, embed: Callable | None = None) -> QueryPlan:
     """Read a question into a typed plan. ``vocab``: what this video's graph holds; ``embed``: texts → vectors."""
     q = " ".join(question.lower().replace("’", "'").replace("“", '"').replace("”", '"').split())
     q = video_edges(strip_courtesy(normalise_numbers(expand_abbreviations(q))))
+    q = lead_clause_last(q)
     plan = QueryPlan(strip_courtesy(" ".join(question.split())), [], [], [], [])  # the question as asked, less its courtesies
     rest = parse_time(q, duration_s, plan)
     no_speech = bool(NOT_SPEECH_RX.search(rest))
@@ -1352,15 +1373,21 @@ def plan_question(question: str, duration_s: float, vocab: Vocabulary | None = N
             )
             if asked:  # "after control asked who was walking near bay three": what was asked is the anchor's words
                 what, after = f"{what} {asked.group(1).strip()}", after[asked.end() :]
+            # "before he said anything": his first line, whatever it says
+            what = re.sub(
+                r"^((?:he|she|they|someone|somebody|anyone|anybody|the \w+) )(?:said|says|say) (?:anything|something|a word|a thing)$", r"\1spoke", what
+            )
             plan.anchor, plan.anchor_side, plan.scope = what, side, "anchored"
             rest = rest[: m.start()] + " " + after
 
     # "who answered the courier?", "who replied to the man asking for batteries?": the next line after that one's
     m = REPLY_RX.search(rest)
     what = (m.group(1) or "").strip(" ?.,!") if m else ""
-    if m and plan.anchor_side == "during" and not what:
+    if plan.anchor_side == "during" and (
+        (m and not what) or (re.search(r"\b(?:asks?|asked|asking)\b", plan.anchor) and re.search(r"\b(?:answer\w*|repl\w*|respon\w*)\b", rest))
+    ):
         plan.anchor_side = "after"  # "who answered when the manager asked about the bike?": after the question, not during it
-        rest = rest[: m.start()] + " spoke " + rest[m.end() :]
+        rest = rest[: m.start()] + " spoke " + rest[m.end() :] if m else re.sub(r"\b(?:answer\w*|repl\w*|respon\w*)\b", " spoke ", rest)
     elif what and not plan.anchor and plan.time_range is None:
         named = [w for w in re.findall(r"[a-z][a-z'\-]+", what) if w not in STOP and w not in PERSON_WORDS]
         plan.anchor = what if named else f"{what} spoke"  # "the courier": whatever the courier said, the first line

@@ -672,6 +672,8 @@ class Retriever:
             objects = []
         elif said:  # "after the man asked about batteries", "after control asked who ...": the words, before anyone seen
             anything = not words  # "after the first thing was said": any line when no line has the word
+            if words:  # a line named by its words is that line or nothing: not the person who would have said it
+                tries = [t for t in tries if "object" not in t.kinds]
             words = named + [w for w in words if w not in named]
             tries[:0] = [Match(kinds=("speech",), text_like=(f"%{w}%",)) for w in words[:3]] + ([Match(kinds=("speech",))] if anything else [])
         acts = speech_act_cues(phrase)

@@ -966,3 +966,20 @@ def test_a_role_that_speaks_a_call_as_conversation_and_a_siren_is_no_police_car(
     assert text.startswith("No — I saw no police car") and "siren" in text, text
     text, _, _ = answer(con, "call", "did you hear a police car?")
     assert text.startswith("Yes — a siren"), text
+
+
+def test_a_time_clause_put_first_and_anchors_on_lines():
+    plan = plan_question("While the phone is ringing, can you see anybody in the picture?", 60.0)
+    assert plan.intent == "yesno" and plan.anchor == "phone is ringing" and plan.anchor_side == "during" and plan.object_labels == ["person"], plan
+    plan = plan_question("did the dude knock before he said anything", 60.0)
+    assert plan.anchor == "he spoke" and plan.anchor_side == "before", plan  # his first line, whatever it says
+    plan = plan_question("list what you hear in order, leave out the talking", 60.0)
+    assert "speech" not in plan.lanes and plan.intent == "heard", plan
+    plan = plan_question("When a student asked about the slides, what did the lecturer reply?", 60.0)
+    assert plan.anchor_side == "after" and plan.speaker == "main" and "reply" not in plan.keywords, plan
+    con, vid = _door_graph()
+    # a line named by its words is that line or nothing, not the person who might have said it
+    text, citations, _ = answer(con, vid, "when the man asked about bananas, what did the woman answer?")
+    assert text.startswith("I don't know — I found no line where the man asked about bananas") and not citations, text
+    text, citations, _ = answer(con, vid, "when the man asked about batteries, what did the woman answer?")
+    assert "Aisle four" in text and 35.0 in [c.t_start for c in citations], text
