@@ -1,4 +1,4 @@
-"""The blind suites (blind, its second set blind2 and its third set blind3) agree with the clips they ask about (the clips need not be built; truth.json is used where it is)."""
+"""The blind suites (blind, its second set blind2, its third set blind3 and its fourth set blind4) agree with the clips they ask about (the clips need not be built; truth.json is used where it is)."""
 
 from __future__ import annotations
 
@@ -15,15 +15,16 @@ from orchestrator.evaluation import KINDS, SCOPES, load_suite, media_dir
 
 HERE = Path(__file__).resolve().parent
 EVAL = HERE.parent
-FOLDERS = ("blind", "blind2", "blind3")  # blind2 and blind3 ask about the same clips in other words, each written after the one before
+FOLDERS = ("blind", "blind2", "blind3", "blind4")  # blind2-4 ask about the same clips in other words, each written after the one before
 SETS = {folder: sorted((EVAL / folder).glob("*.yaml")) for folder in FOLDERS}
 SUITES = [path for folder in FOLDERS for path in SETS[folder]]
 # The sets each one must not repeat: the development sets and, for blind2, blind (tuned against since it was written);
-# for blind3, blind and blind2 too.
+# for blind3, blind and blind2 too; for blind4, all three.
 EARLIER = {
     "blind": ("heldout", "strangers", "fresh"),
     "blind2": ("heldout", "strangers", "fresh", "blind"),
     "blind3": ("heldout", "strangers", "fresh", "blind", "blind2"),
+    "blind4": ("heldout", "strangers", "fresh", "blind", "blind2", "blind3"),
 }
 BOUNDARY_TOLERANCE_S = 1.0  # a window starts and ends within this of a moment in the truth
 REAL_MEDIA = {"sample.wav": 30.0}  # real media with an exact truth: its length (ffprobe), truth in sample.stm beside it
