@@ -356,6 +356,9 @@ def _content_words(text: str) -> int:
     return len({w for w in re.findall(r"[a-z0-9']+", text.lower()) if w not in _FILLER and len(w) > 1})
 
 
+SUMMARY_LINES = 14  # lines of an account of the whole video (8 for a part of it)
+
+
 def _informative(items: list[Evidence], k: int) -> list[Evidence]:
     """The ``k`` items that say the most, in time order: a summary's lines, not merely its first ones. Sounds, texts and
     alerts count for a line each; one of each sound or text is enough."""
@@ -1454,7 +1457,8 @@ class ExtractiveEngine:
             out.append(f"Here is what happens{scope}:")
         if any(e.kind != "motion" for e in others) or objects:
             others = [e for e in others if e.kind != "motion"]  # motion spikes say little when something named is there
-        for e in _informative([e for e in others if e.event_id not in w.told], 8):
+        whole = plan.intent == "summary" and plan.time_range is None and plan.point is None  # an account of the whole video
+        for e in _informative([e for e in others if e.event_id not in w.told], SUMMARY_LINES if whole else 8):
             if e.event_id not in w.told:
                 lines.append(f"- {_cap(w.sentence(e))}")
         by_label: dict[str, list[Evidence]] = {}

@@ -1832,7 +1832,9 @@ SUMMARY_REQUEST_RX = re.compile(
     r"\b(?:shift|incident|activity|events?|daily|nightly|night|status|situation) report\b|\bsum(?:s|med|ming)? (?:it |this |that |everything |\w+ \w+ )?up\b|"
     r"\bin (?:a few|two|three|four|five|\d+) (?:lines|sentences|bullet points|bullets|points)\b|\b(?:one|two|three|four|five|few|\d+)[- ](?:line|sentence) summary\b|"
     r"\b(?:as )?bullet points\b|\bwhat do (?:i|we) need to know\b|\bwhat did (?:i|we) miss\b|\bfrom start to finish\b|"
-    r"\b(?:writing|taking|write|take) (?:the )?minutes\b|\bbrief me\b|\bcatch me up\b|\bfill me in\b"
+    r"\b(?:writing|taking|write|take) (?:the )?minutes\b|\bbrief me\b|\bcatch me up\b|\bfill me in\b|"
+    r"\btimeline\b|\b(?:incident|security|shift|activity|event|patrol) (?:log|note|notes|summary|write-?up)\b|\b(?:one )?line per event\b|"
+    r"\bwrite[- ]?up\b|\bwhat (?:i|we) (?:need|have|ought|should) to know\b|\b(?:a |an )?(?:account|chronology) of\b"
 )
 WHOLE_SUMMARY_RX = re.compile(
     r"^(?:(?:can|could) you |please |pls |give me |i want |i need )*(?:an? )?(?:quick |short |brief |fast )?"

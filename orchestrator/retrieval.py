@@ -250,6 +250,7 @@ class RetrievalResult:
 
 
 # a speaker naming themselves: "This is Maria", "my name is Paul", "I'm Sheila", "Paul here", "Control speaking"
+SUMMARY_EVIDENCE = 24  # items a whole-video summary draws on (a question about one thing needs fewer)
 SELF_NAMING_RX = re.compile(
     r"\b(?:[Tt]his is|[Mm]y name is|[Mm]y name's|I'm|I am|[Ii]t's)\s+([A-Z][a-z]+)\b|\b([A-Z][a-z]+)\s+(?:here|speaking)\b[,.!]|\b([A-Z][a-z]+) (?:on duty|reporting(?: in)?)\b"
 )
@@ -330,6 +331,8 @@ class Retriever:
                 plan.keywords = [k for k in plan.keywords if k != plan.speaker_name]
                 plan.unknown = [u for u in plan.unknown if u != plan.speaker_name]
         limit = max_evidence or self.max_evidence
+        if plan.intent == "summary" and plan.time_range is None and plan.point is None and not max_evidence:
+            limit = max(limit, SUMMARY_EVIDENCE)  # "a timeline of the night, one line per event": the account needs its events
         windows_done = len(self.graph.done_windows(video_id))
         anchor, anchor_missing, second = None, False, None
         if plan.anchor:

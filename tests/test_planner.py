@@ -983,3 +983,22 @@ def test_a_time_clause_put_first_and_anchors_on_lines():
     assert text.startswith("I don't know — I found no line where the man asked about bananas") and not citations, text
     text, citations, _ = answer(con, vid, "when the man asked about batteries, what did the woman answer?")
     assert "Aisle four" in text and 35.0 in [c.t_start for c in citations], text
+
+
+def test_a_log_or_timeline_asked_for_is_an_account_of_every_event():
+    import duckdb
+
+    from orchestrator.graph import SCHEMA
+    from synthetic_graph import add_video
+
+    con = duckdb.connect(":memory:")
+    con.execute(SCHEMA)
+    lines = ["Gate one checked.", "Gate two checked.", "Dock is clear.", "Lights are on.", "Van has left.", "Office locked.", "Yard is quiet."]
+    events = [(f"speech:{i}", "speech", "speech", 60.0 * i + 5, 60.0 * i + 8, t, None, None) for i, t in enumerate(lines)]
+    events += [("sound:1", "sound", "dog bark", 150.0, 153.0, "", None, None), ("sound:2", "sound", "alarm", 400.0, 406.0, "", None, None)]
+    events += [("sound:3", "sound", "bang", 250.0, 250.5, "", None, None), ("sound:4", "sound", "knock", 330.0, 331.0, "", None, None)]
+    add_video(con, "shift", 480.0, events)
+    for q in ("Timeline of the night for the supervisor, times included please.", "Security log for my manager, one line per event please."):
+        assert plan_question(q, 480.0).intent == "summary", q
+        text, citations, _ = answer(con, "shift", q)
+        assert len(citations) == 11 and all(t in text for t in lines), text  # every line and sound, not the first eight
