@@ -342,7 +342,7 @@ def _named_at(name: str, question: str) -> int:
     return m.start() if m else len(question)
 
 
-ORDINAL_NAMES = {1: "first", 2: "second", 3: "third", -1: "last"}
+ORDINAL_NAMES = {1: "first", 2: "second", 3: "third", 4: "fourth", 5: "fifth", 6: "sixth", 7: "seventh", 8: "eighth", 9: "ninth", 10: "tenth", -1: "last"}
 
 
 _FILLER = frozenset(
@@ -1438,7 +1438,8 @@ class ExtractiveEngine:
                 w.told.add(lasting[0].event_id)
                 return [f"No — nothing new happens{scope}; {w.sentence(lasting[0])}, before and after that."]
         if not pool:
-            return [f"I found nothing{' about ' + _names(plan, '') if _names(plan, '') else ''}{scope} in this video."]
+            no = "No — " if re.search(r"\banything\b|\bany(?:one|body)\b", plan.question.lower()) else ""  # "anything happen between 0:06 and 0:14?"
+            return [_cap(f"{no}I found nothing{' about ' + _names(plan, '') if _names(plan, '') else ''}{scope} in this video.")]
         objects = [e for e in pool if e.kind == "object"]
         others = [e for e in pool if e.kind not in ("object", "scene")]
         if plan.point is not None:

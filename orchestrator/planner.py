@@ -233,7 +233,7 @@ colour color colours colors written write read text sign signs more most less fe
 number count total occur occurs occurred heard audible camera frame frames point moment moments mark recording speaker narrator
 past roughly approximately idea anywhere somewhere have has bit part miss missed important interesting notable unusual footage clip
 folks ever actually really exactly basically like okay ok hey please change changes changed changing
-different distinct separate various unique total overall around both him us himself herself themselves told tells telling""".split()
+different distinct separate various unique total overall around both him us himself herself themselves told tells telling tape true""".split()
 )
 
 VERBS = set(
@@ -274,11 +274,13 @@ ROLE_SPEAKS_RX = re.compile(
 NAMED_SPEAKER_RX = re.compile(
     r"\b(?:does|did|do|is|was|has|had|will|would|can|could) ([a-z]+) (?:speak|talk|say|said|ask|tell|report|announce|radio|reply|answer|mention)\w*\b|"
     r"\b([a-z]+)'s (?:first |last |final |second )?(?:words|lines?|messages?|reports?|repl(?:y|ies)|answers?|updates?)\b|"
-    r"\b(?:said|spoken|asked|told|reported|announced) by ([a-z]+)\b"
+    r"\b(?:said|spoken|asked|told|reported|announced) by ([a-z]+)\b|"
+    r"\bthe ([a-z]+)(?: room| desk)? (?:says|said|asks|asked|tells|told|announces|announced)\b"
 )
 NOT_SPEAKER_NAMES = frozenset(
     "he she they it i you we anyone anybody someone somebody everyone everybody nobody noone people person man woman men women guy lady "
-    "boy girl this that there what who which one he's she's anything something nothing the a an any somebody's everyone's".split()
+    "boy girl this that there what who which one he's she's anything something nothing the a an any somebody's everyone's "
+    "was were is are be been being has had have do does did thing things line lines words sign signs screen slide video clip it's".split()
 )
 # "what did the lecturer say about the exam?", "the presenter's final remark": a role that speaks is the main voice too
 _ROLE = r"((?:male |female |main )?(?:lecturer|presenter|reporter|announcer|narrator|host|teacher|professor|newsreader|commentator|instructor))"
@@ -370,7 +372,7 @@ def heading_of(q: str) -> str:
 # "(not talking)", "other than the speech", "apart from the voices": what the question leaves out
 NOT_SPEECH_RX = re.compile(
     r"\(\s*(?:not|no|excluding|except|other than|besides|apart from)\b[^)]*\)|\b(?:other than|besides|apart from|except(?: for)?|excluding|not counting|ignoring)"
-    r" (?:the |any )?(?:talking|speech|speaking|voices?|people talking|conversation|words|announcements?|remarks?|commentary|narration|narrator)\b"
+    r" (?:the |any )?(?:talking|speech|speaking|voices?|(?:people|anyone|anybody|someone|somebody|the people) (?:talking|speaking)|conversation|words|announcements?|remarks?|commentary|narration|narrator)\b"
     r"|\bnon-?speech\b|\bnon-?verbal\b|\bother than (?:the )?(?:talking|speech|voices?)\b"
     r"|\b(?:leave|leaving|leaves|left|keep|keeping) (?:out )?(?:the |any )?(?:talking|speech|speaking|voices?|people talking|conversation|chat\w*) out\b"
     r"|\b(?:leave|leaving|leaves|left) out (?:the |any )?(?:talking|speech|speaking|voices?|people talking|conversation|chat\w*)\b"
@@ -423,7 +425,8 @@ MEDIUM_LENGTH_RX = re.compile(
 GAP_RX = re.compile(
     r"\bhow (?:long|much time|many (?:seconds|secs|minutes|mins))(?: (?:was it|passed|went by|elapsed|did it take|is it|had passed))?"
     r"(?: \w+){0,1} (?:after|before|between|since|from)\b|\b(?:time|gap|delay|interval|pause) between\b|"
-    r"\bhow (?:soon|quickly|fast|long it took|long did it take)\b.* after\b"
+    r"\bhow (?:soon|quickly|fast|long it took|long did it take)\b.* after\b|"
+    r"\bbetween\b.*\bhow (?:long|much time)(?: (?:was it|passed|went by|elapsed|had passed|is it))?\b|\bhow much time (?:passed|went by|elapsed|had passed)\b"
 )
 
 # "did anyone mention a beep?", "does she talk about the train?": the things named are words said
@@ -656,6 +659,10 @@ ABBREVIATIONS = {
     "any1": "anyone",
     "some1": "someone",
     "b4": "before",
+    "thurs": "thursday",
+    "thur": "thursday",
+    "tues": "tuesday",
+    "weds": "wednesday",
     "abt": "about",
     "msg": "message",
     "u": "you",
@@ -684,6 +691,7 @@ def expand_abbreviations(q: str) -> str:
     >>> expand_abbreviations("did ne1 say smth abt the mtg b4 lunch")
     'did anyone say something about the meeting before lunch'
     """
+    q = re.sub(r"\b1st (?=\d+ ?(?:s|sec|secs|seconds|min|mins|minutes)\b)", "first ", q)  # "in the 1st 20 sec"
     return _ABBREVIATION_RE.sub(lambda m: ABBREVIATIONS[m.group(1)], q)
 
 
@@ -1285,6 +1293,28 @@ LEAD_CLAUSE_RX = re.compile(
 )
 
 
+TAG_RX = re.compile(
+    r"^(?!(?:what|who|whom|which|when|where|why|how|is|are|was|were|do|does|did|can|could|will|would|has|have|had|should)\b)(.{6,}?)[\s,.;-]*\b"
+    r"(right|yeah|yes|correct|true|innit|isn'?t it|wasn'?t it|aren'?t they|weren'?t they|didn'?t (?:he|she|they|it)|did (?:he|she|they) say|"
+    r"is that (?:right|correct|so|true)|am i right|yeah\?? right)\s*\?*\s*$"
+)
+
+
+def tag_question(q: str) -> str:
+    """A statement with a tag is a yes/no question ("the exam is on the 9th of july, right?").
+
+    >>> tag_question("exam is 9th july yeah?"), tag_question("box fell off the shelf, did he say?")
+    ('is it true that exam is 9th july?', 'did someone say box fell off the shelf?')
+    >>> tag_question("what did he say, right?")
+    'what did he say, right?'
+    """
+    m = TAG_RX.match(q)
+    if not m:
+        return q
+    statement = m.group(1).rstrip(" ,.;-")
+    return f"did someone say {statement}?" if m.group(2).startswith("did") else f"is it true that {statement}?"
+
+
 def lead_clause_last(q: str) -> str:
     """A time clause put first goes last, where an anchor is read ("while the phone is ringing, can you see anybody?").
 
@@ -1301,7 +1331,7 @@ def plan_question(question: str, duration_s: float, vocab: Vocabulary | None = N
     """Read a question into a typed plan. ``vocab``: what this video's graph holds; ``embed``: texts → vectors."""
     q = " ".join(question.lower().replace("’", "'").replace("“", '"').replace("”", '"').split())
     q = video_edges(strip_courtesy(normalise_numbers(expand_abbreviations(q))))
-    q = lead_clause_last(q)
+    q = tag_question(lead_clause_last(q))
     plan = QueryPlan(strip_courtesy(" ".join(question.split())), [], [], [], [])  # the question as asked, less its courtesies
     rest = parse_time(q, duration_s, plan)
     no_speech = bool(NOT_SPEECH_RX.search(rest))
@@ -1546,7 +1576,14 @@ def plan_question(question: str, duration_s: float, vocab: Vocabulary | None = N
     if vocab is not None and vocab.has_speech:
         counted = re.search(r"\bhow many ([a-z][a-z'\-]+)", q)
         noun = counted.group(1) if counted else ""
-        if noun and not OBJECT_SYNONYMS.get(noun) and singular(noun) not in COCO_LABELS and not sound_labels_for(noun) and is_spoken(noun, vocab.spoken):
+        if (
+            noun
+            and noun not in ("times", "time")
+            and not OBJECT_SYNONYMS.get(noun)
+            and singular(noun) not in COCO_LABELS
+            and not sound_labels_for(noun)
+            and is_spoken(noun, vocab.spoken)
+        ):
             # "how many boxes is the driver unloading?": boxes are nothing the lanes see or hear, but they are said
             plan.intent = intent = "said"
             plan.intents = ["said", "count"] + [i for i in plan.intents if i not in ("said", "count")]
@@ -1688,6 +1725,9 @@ def plan_question(question: str, duration_s: float, vocab: Vocabulary | None = N
             and not (vocab and name in vocab.objects | vocab.sounds)
         ):
             plan.speaker_name = name
+            if re.search(rf"\b{name} radio", q):  # "did control radio in?": to radio is to speak
+                plan.keywords = [k for k in plan.keywords if k not in ("radio", "radioed")]
+                plan.unknown = [u for u in plan.unknown if u not in ("radio", "radioed")]
     if acts and not plan.anchor:
         # "does anyone apologise?": the words that apologise, in what was said
         plan.keywords = acts + [k for k in plan.keywords if k not in acts and not SPEECH_ACT_RX.fullmatch(k)]

@@ -253,8 +253,9 @@ class RetrievalResult:
 SUMMARY_EVIDENCE = 24  # items a whole-video summary draws on (a question about one thing needs fewer)
 SELF_NAMING_RX = re.compile(
     r"\b(?:[Tt]his is|[Mm]y name is|[Mm]y name's|I'm|I am|[Ii]t's)\s+([A-Z][a-z]+)\b|\b([A-Z][a-z]+)\s+(?:here|speaking)\b[,.!]|\b([A-Z][a-z]+) (?:on duty|reporting(?: in)?)\b"
+    r"|^([A-Z][a-z]+) to [A-Z][a-z]+[,.!]"  # a radio call: "Control to Paul, ..." is Control speaking
 )
-SELF_NAMING_LIKE = ("%this is %", "%name is %", "%name's %", "%i'm %", "%i am %", "%it's %", "% here%", "% speaking%", "% on duty%", "% reporting%")
+SELF_NAMING_LIKE = ("%this is %", "%name is %", "%name's %", "%i'm %", "%i am %", "%it's %", "% here%", "% speaking%", "% on duty%", "% reporting%", "% to %")
 NOT_NAMES = frozenset(
     "the a an just so not going sure sorry fine good okay ok here there that this it well very really afraid glad happy calling "
     "nothing everything everyone someone hello hi yes no please thanks thank attention".split()
@@ -328,7 +329,7 @@ class Retriever:
             label = next((lab for lab, name in self.speaker_names(video_id).items() if lab and name.lower() == plan.speaker_name), "")
             if label:
                 plan.speaker = label
-                plan.keywords = [k for k in plan.keywords if k != plan.speaker_name]
+                plan.keywords = [k for k in plan.keywords if k not in (plan.speaker_name, "room", "desk")]  # "the control room says"
                 plan.unknown = [u for u in plan.unknown if u != plan.speaker_name]
         limit = max_evidence or self.max_evidence
         if plan.intent == "summary" and plan.time_range is None and plan.point is None and not max_evidence:

@@ -1002,3 +1002,28 @@ def test_a_log_or_timeline_asked_for_is_an_account_of_every_event():
         assert plan_question(q, 480.0).intent == "summary", q
         text, citations, _ = answer(con, "shift", q)
         assert len(citations) == 11 and all(t in text for t in lines), text  # every line and sound, not the first eight
+
+
+def test_a_tag_question_a_radio_call_sign_and_nothing_in_a_span():
+    import duckdb
+
+    from orchestrator.graph import SCHEMA
+    from synthetic_graph import add_video
+
+    con = duckdb.connect(":memory:")
+    con.execute(SCHEMA)
+    events = [
+        ("speech:1", "speech", "speech", 5.0, 9.0, "Guard on duty at the north gate.", None, {"voice": "low", "speaker": "speaker 1"}),
+        ("speech:2", "speech", "speech", 30.0, 33.0, "Control to Paul, is the gate locked?", None, {"voice": "high", "speaker": "speaker 2"}),
+        ("speech:3", "speech", "speech", 35.0, 37.0, "Yes, locked.", None, {"voice": "low", "speaker": "speaker 1"}),
+        ("speech:4", "speech", "speech", 50.0, 53.0, "The exam is on the 9th of June.", None, {"voice": "high", "speaker": "speaker 2"}),
+    ]
+    add_video(con, "radio", 90.0, events)
+    text, _, _ = answer(con, "radio", "exam is 9th july yeah?")
+    assert text.startswith("No — June, not July"), text
+    text, citations, r = answer(con, "radio", "what's the second thing the control room says?")
+    assert r.plan.speaker == "speaker 2" and [c.t_start for c in citations] == [50.0], text  # "Control to Paul": Control speaks
+    text, citations, _ = answer(con, "radio", "How many times did control radio in?")
+    assert " 2 times" in text.split(":")[0] and sorted(c.t_start for c in citations) == [30.0, 50.0], text
+    text, _, _ = answer(con, "radio", "Anything happen between 1:05 and 1:20?")
+    assert text.startswith("No — I found no"), text
