@@ -54,6 +54,7 @@ from .planner import (
     anchor_labels,
     singular,
     speech_act_cues,
+    measure_claimed,
     word_forms,
 )
 from .retrieval import SOUND_RUN_GAP_S, Evidence, RetrievalResult
@@ -1251,8 +1252,11 @@ class ExtractiveEngine:
         exact = [x for x in m if x.kind == "sound" and x.label in plan.sound_labels]
         if exact and m[0] not in exact:  # "was somebody knocking?": the knock, not a bang that a knock also accepts
             m = exact + [x for x in m if x not in exact]
-        e = m[0]
         q = plan.question.lower()
+        named = [x for x in m if x.kind == "sound" and re.search(rf"\b{re.escape(x.label)}", q)]
+        if named and m[0] not in named:  # "was the alarm more than five beeps?": the alarm, not a siren that "alarm" accepts
+            m = named + [x for x in m if x not in named]
+        e = m[0]
         loud = [x for x in m if x.kind == "sound" and x.label in plan.graph_sound_labels + plan.sound_labels and x.label != "human voice"]
         if e.kind == "speech" and plan.sound_labels and not plan.keywords and not loud and not plan.object_labels:
             # "did anybody shout or scream?": people talking is not a shout; no sound of that kind was heard
@@ -1317,6 +1321,21 @@ class ExtractiveEngine:
             w.told.add(e.event_id)
             sentence = w.sentence(e)
             return [f"No — I saw no {SEEN_THING_RX.search(q).group(1)}{scope}, though {sentence[0].lower() + sentence[1:]}."]
+        elif e.kind == "sound" and measure_claimed(plan.question):
+            # "siren lasts more than 15 seconds?", "was it more than five beeps?": the sound's measure against the one put
+            side, n, unit = measure_claimed(plan.question)
+            same = [x for x in m if x.kind == "sound" and x.label == e.label]
+            if unit == "seconds":
+                x = max(same, key=lambda x: x.t_end - x.t_start)
+                got, told = x.t_end - x.t_start, f"{w.noun(x)} lasts {_seconds(x.t_end - x.t_start)}, {w.span(x)}"
+                w.told.add(x.event_id)
+            else:
+                got = sum(int(x.attrs.get("n_bursts") or 1) for x in same)
+                parts = "; ".join(f"{x.attrs.get('pattern') or plural(int(x.attrs.get('n_bursts') or 1), 'time')} {w.span(x)}" for x in same[:6])
+                told = f"{w.noun(e)} is heard {int(got)} time{'s' if got != 1 else ''}: {parts}"
+                w.told.update(x.event_id for x in same[:6])
+            yes = got > n if side == "more" else got < n
+            head = f"{'Yes' if yes else 'No'} — {told}{scope}{widened}."
         elif e.kind == "sound" and _times_claimed(plan.question):
             # "did the phone ring four times?": the rings of each ringing heard, against the number asked
             same = [x for x in m if x.kind == "sound" and x.label == e.label]

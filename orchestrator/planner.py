@@ -254,7 +254,7 @@ SEE_CUES = re.compile(
 )
 TEXT_CUES = re.compile(
     r"\b(sign|signs|written|writing|caption|captions|subtitle|subtitles|banner|label|labels|text|"
-    r"on screen text|poster|plate|headline|title|titles|lettering|read|reads|slide|slides|whiteboard|noticeboard)\b"
+    r"on screen text|poster|plate|headline|title|titles|lettering|read|reads|slide|slides|whiteboard|noticeboard|board(?! (?:the|a|an|his|her|their|it)\b)|boards|placard|billboard)\b"
 )
 SAID_CUES = re.compile(
     r"\b(say|says|said|saying|talk|talks|talked|talking|speak|speaks|spoke|speaking|spoken|speech|mention|mentions|mentioned|"
@@ -1842,6 +1842,12 @@ def plan_question(question: str, duration_s: float, vocab: Vocabulary | None = N
         thing = [w for w in re.findall(r"[a-z][a-z'\-]+", plan.carried) if w not in STOP]
         plan.keywords = list(dict.fromkeys(thing[-1:] + [carried.group(1)] + plan.keywords))
         plan.lanes = list(dict.fromkeys([*plan.lanes, "speech"]))
+    if plan.sound_labels and measure_claimed(q) and not re.match(r"(?:how|what|when|which|who|where)\b", q):
+        # "siren lasts more than 15 seconds?", "was it more than five beeps?": a measure put as yes or no
+        _set_intent(plan, "yesno")
+        plan.keywords = [k for k in plan.keywords if k not in ("lasts", "last", "lasted", "long", "longer", "more", "less", "fewer", "over", "under")]
+        plan.keywords = [k for k in plan.keywords if k not in NUMBER_WORDS and not k.isdigit()]
+        plan.compare = []
     # "did anyone honk a horn?", "did anybody play music?": the pronoun is whoever did it, not a person asked about
     person_words = [w for w in words if "person" in OBJECT_SYNONYMS.get(w, [])]
     others = plan.sound_labels or [o for o in plan.object_labels if o != "person"]
@@ -1888,6 +1894,33 @@ IT_SAYS_RX = re.compile(r"\b(?:does|did|do|is|was) (?:it|the video|the clip|this
 
 
 SPEECH_PIECES = frozenset(SPEECH_SIDE_NOUNS) - {"question", "word"} | {"statement", "utterance", "sentence", "phrase", "announcement", "remark", "comment"}
+
+
+MEASURE_CLAIM_RX = re.compile(
+    r"\b(more|longer|less|shorter|fewer|over|under|at least|at most)(?: than)? (\d+(?:\.\d+)?|[a-z]+) ?"
+    r"(seconds?|secs?|s|minutes?|mins?|beeps?|rings?|barks?|knocks?|times|blasts?|wails?|bursts?|bangs?|hits?)\b"
+)
+
+
+def measure_claimed(question: str) -> tuple[str, float, str] | None:
+    """(more | less, the number, seconds | count) a yes/no question puts about a sound.
+
+    >>> measure_claimed("siren lasts more than 15 seconds?"), measure_claimed("was it more than five beeps?")
+    (('more', 15.0, 'seconds'), ('more', 5.0, 'count'))
+    >>> measure_claimed("did it ring for under 2 minutes"), measure_claimed("was it more than once") is None
+    (('less', 120.0, 'seconds'), True)
+    """
+    m = MEASURE_CLAIM_RX.search(question.lower())
+    if not m:
+        return None
+    word, unit = m.group(2), m.group(3)
+    n = float(word) if re.fullmatch(r"\d+(?:\.\d+)?", word) else NUMBER_WORDS.get(word)
+    if n is None:
+        return None
+    side = "more" if m.group(1) in ("more", "longer", "over", "at least") else "less"
+    if unit.startswith(("sec", "min")) or unit == "s":
+        return side, float(n) * (60.0 if unit.startswith("min") else 1.0), "seconds"
+    return side, float(n), "count"
 
 
 def _set_intent(plan: QueryPlan, intent: str) -> str:

@@ -1027,3 +1027,26 @@ def test_a_tag_question_a_radio_call_sign_and_nothing_in_a_span():
     assert " 2 times" in text.split(":")[0] and sorted(c.t_start for c in citations) == [30.0, 50.0], text
     text, _, _ = answer(con, "radio", "Anything happen between 1:05 and 1:20?")
     assert text.startswith("No — I found no"), text
+
+
+def test_a_measure_put_as_yes_or_no_is_checked_against_the_sound():
+    import duckdb
+
+    from orchestrator.graph import SCHEMA
+    from synthetic_graph import add_video
+
+    con = duckdb.connect(":memory:")
+    con.execute(SCHEMA)
+    events = [
+        ("sound:1", "sound", "siren", 35.0, 45.0, "", None, {"n_bursts": 2, "pattern": "2 wails"}),
+        ("sound:2", "sound", "alarm", 60.0, 65.5, "", None, {"n_bursts": 6, "pattern": "6 beeps, 1.0 s apart"}),
+    ]
+    add_video(con, "siren", 90.0, events)
+    text, citations, _ = answer(con, "siren", "siren lasts more than 15 seconds?")
+    assert text.startswith("No — a siren lasts 10 s") and [c.t_start for c in citations] == [35.0], text
+    text, _, _ = answer(con, "siren", "was the siren on for less than a minute")
+    assert text.startswith("Yes — a siren lasts 10 s"), text
+    text, _, _ = answer(con, "siren", "the alarm - was it more than five beeps?")
+    assert text.startswith("Yes — ") and "6 beeps" in text, text
+    assert plan_question("how long does the yellow board stay up", 90.0).lanes == ["text"]
+    assert "text" not in plan_question("did anyone board the bus", 90.0).lanes
