@@ -529,6 +529,35 @@ def _times_claimed(question: str) -> int | None:
     return int(n) if n else None
 
 
+_COLOUR_ALT = "|".join(sorted(COLOUR_WORDS, key=len, reverse=True))
+_LETTERS = r"(?:letters?|writing|words?|text|lettering|font)"
+
+
+def _sign_colour_claim(question: str) -> tuple[str, str] | None:
+    """(letters' colour, board's colour) a yes/no question puts about a sign ("" where it puts none); None for a "what".
+
+    >>> _sign_colour_claim("loading bay sign - white letters on blue?"), _sign_colour_claim("the title slide, is the writing on it red?")
+    (('white', 'blue'), ('red', ''))
+    >>> _sign_colour_claim("is the sign yellow?"), _sign_colour_claim("what colour are the letters on the yellow sign?") is None
+    (('', 'yellow'), True)
+    """
+    q = question.lower()
+    if re.match(r"\s*(?:what|which|how|who|when|where)\b", q) or re.search(r"\bwhat colou?rs?\b", q):
+        return None
+    m = re.search(rf"\b({_COLOUR_ALT}) {_LETTERS}(?: on (?:a |an |the )?({_COLOUR_ALT}))?", q)
+    if m:
+        return m.group(1), m.group(2) or ""
+    m = re.search(rf"\b{_LETTERS}\b.*?\b({_COLOUR_ALT})\b", q)
+    if m:
+        return m.group(1), ""
+    m = re.search(
+        rf"\b(?:sign|board|slide|notice|poster|banner)s?\b(?: \w+)?(?: is| was)? ({_COLOUR_ALT})\b|\b({_COLOUR_ALT}) (?:sign|board|slide|notice)\b", q
+    )
+    if m and re.match(r"\s*(?:is|was|are|were)\b", q):
+        return "", m.group(1) or m.group(2)
+    return None
+
+
 def _anchor_named(anchor: str) -> str:
     """An anchor as a thing that was not found: a line is named as one.
 
@@ -1149,6 +1178,15 @@ class ExtractiveEngine:
             return f"I don't know the colour: the text {quote(e.label or e.text, 80)} {w.span(e)} has no colour recorded."
         if plan.time_range is not None:  # a sign that only starts as the asked range ends is not in it
             coloured = [e for e in coloured if e.t_start < plan.time_range[1] - 0.5] or coloured
+        claim = _sign_colour_claim(plan.question)
+        if claim:  # "loading bay sign - white letters on blue?": the colours put, against the sign's
+            if plan.ordinal is not None and plan.scope == "ordinal":
+                coloured = coloured[plan.ordinal - 1 : plan.ordinal] if plan.ordinal > 0 else coloured[-1:]
+            e = coloured[0]
+            w.told.add(e.event_id)
+            board, ink = str(e.attrs["board_colour"]), str(e.attrs.get("letter_colour", ""))
+            yes = (not claim[0] or claim[0] in ink.split()) and (not claim[1] or claim[1] in board.split())
+            return f"{'Yes' if yes else 'No'} — the sign {quote(e.label or e.text, 60)} ({w.span(e)}) is {board} with {ink or 'unread'} letters{scope}."
         if plan.colours:  # "the red sign": the one on that colour (its letters' colour is what is asked)
             coloured = [e for e in coloured if e.has_colour(plan.colours)] or coloured
         if plan.ordinal is not None and plan.scope == "ordinal":
@@ -1192,6 +1230,8 @@ class ExtractiveEngine:
             return [f"No — I found no on-screen text{with_word}{scope}."]
         if not texts:
             return [f"I don't know — I found no on-screen text{with_word}{scope}."]
+        if plan.colours and _sign_colour_claim(plan.question) and any(e.attrs.get("board_colour") for e in texts):
+            return [self._colour_of_text(w, r, texts, scope)]
         if plan.colours and any(e.attrs.get("board_colour") for e in texts):  # "red sign anywhere?": the signs of that colour
             coloured = [e for e in texts if e.has_colour(plan.colours)]
             if not coloured:

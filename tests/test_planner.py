@@ -1050,3 +1050,21 @@ def test_a_measure_put_as_yes_or_no_is_checked_against_the_sound():
     assert text.startswith("Yes — ") and "6 beeps" in text, text
     assert plan_question("how long does the yellow board stay up", 90.0).lanes == ["text"]
     assert "text" not in plan_question("did anyone board the bus", 90.0).lanes
+
+
+def test_a_sign_colour_put_as_yes_or_no():
+    import duckdb
+
+    from orchestrator.graph import SCHEMA
+    from synthetic_graph import add_video
+
+    con = duckdb.connect(":memory:")
+    con.execute(SCHEMA)
+    attrs = {"board_colour": "blue", "letter_colour": "white"}
+    add_video(con, "bay", 60.0, [("text:1", "text", "LOADING BAY 3", 0.0, 58.0, "LOADING BAY 3", None, attrs)])
+    text, citations, _ = answer(con, "bay", "loading bay sign - white letters on blue?")
+    assert text.startswith("Yes — the sign") and "blue with white letters" in text and citations, text
+    text, _, _ = answer(con, "bay", "is the writing on the sign red?")
+    assert text.startswith("No — the sign"), text
+    text, _, _ = answer(con, "bay", "what colour are the letters on the sign?")
+    assert "white" in text and not text.startswith(("Yes", "No")), text
