@@ -275,7 +275,9 @@ NAMED_SPEAKER_RX = re.compile(
     r"\b(?:does|did|do|is|was|has|had|will|would|can|could) ([a-z]+) (?:speak|talk|say|said|ask|tell|report|announce|radio|reply|answer|mention)\w*\b|"
     r"\b([a-z]+)'s (?:first |last |final |second )?(?:words|lines?|messages?|reports?|repl(?:y|ies)|answers?|updates?)\b|"
     r"\b(?:said|spoken|asked|told|reported|announced) by ([a-z]+)\b|"
-    r"\bthe ([a-z]+)(?: room| desk)? (?:says|said|asks|asked|tells|told|announces|announced)\b"
+    r"\bthe ([a-z]+)(?: room| desk)? (?:says|said|asks|asked|tells|told|announces|announced)\b|"
+    r"\b(?:is it true that|so) ([a-z]+) (?:said|says|told|mentioned)\b|"
+    r"\b(?:hear|heard|hearing) from ([a-z]+)\b"
 )
 NOT_SPEAKER_NAMES = frozenset(
     "he she they it i you we anyone anybody someone somebody everyone everybody nobody noone people person man woman men women guy lady "
@@ -1300,15 +1302,25 @@ TAG_RX = re.compile(
 )
 
 
+SAID_STATEMENT_RX = re.compile(
+    r"^(?!(?:what|who|whom|which|when|where|why|how|is|are|was|were|do|does|did|can|could|will|would|has|have|had|should|any|anything)\b)"
+    r"(?:the )?[a-z']+(?: [a-z']+)? (?:said|says|told|announced|mentioned)\b"
+)
+
+
 def tag_question(q: str) -> str:
     """A statement with a tag is a yes/no question ("the exam is on the 9th of july, right?").
 
     >>> tag_question("exam is 9th july yeah?"), tag_question("box fell off the shelf, did he say?")
     ('is it true that exam is 9th july?', 'did someone say box fell off the shelf?')
+    >>> tag_question("maria said she'd call back after dinner?")
+    "is it true that maria said she'd call back after dinner?"
     >>> tag_question("what did he say, right?")
     'what did he say, right?'
     """
     m = TAG_RX.match(q)
+    if not m and q.endswith("?") and len(q.split()) > 3 and SAID_STATEMENT_RX.match(q):
+        return f"is it true that {q.rstrip(' ?')}?"  # "Maria said she'd call back after dinner?"
     if not m:
         return q
     statement = m.group(1).rstrip(" ,.;-")
@@ -1716,6 +1728,8 @@ def plan_question(question: str, duration_s: float, vocab: Vocabulary | None = N
         plan.keywords = [k for k in plan.keywords if k not in role.split()]
         plan.unknown = [u for u in plan.unknown if u not in role.split()]
     named = NAMED_SPEAKER_RX.search(q)
+    if named and named.lastindex == NAMED_SPEAKER_RX.groups:
+        lanes, plan.sound_labels = ["speech"], []  # "how many times do we hear from Daniel?": his lines, not sounds
     if named and not plan.speaker and "speech" in lanes:
         name = next(g for g in named.groups() if g)
         if (

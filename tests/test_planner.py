@@ -1068,3 +1068,10 @@ def test_a_sign_colour_put_as_yes_or_no():
     assert text.startswith("No — the sign"), text
     text, _, _ = answer(con, "bay", "what colour are the letters on the sign?")
     assert "white" in text and not text.startswith(("Yes", "No")), text
+
+
+def test_hearing_from_someone_and_a_said_statement_asked():
+    plan = plan_question("how many times do we hear from Daniel", 60.0)
+    assert plan.lanes == ["speech"] and plan.speaker_name == "daniel" and plan.intent == "count", plan
+    plan = plan_question("Maria said she'd call back after dinner?", 60.0)
+    assert plan.intent == "yesno" and plan.speaker_name == "maria" and plan.lanes == ["speech"], plan
