@@ -44,6 +44,7 @@ from .planner import (
     COCO_LABELS,
     DIRECTION_RX,
     HEAR_CUES,
+    MEDIUM_LENGTH_RX,
     NUMBER_WORDS,
     OBJECT_SYNONYMS,
     ROLE_SPEAKS_RX,
@@ -989,6 +990,23 @@ class ExtractiveEngine:
     def _duration(self, w: _Writer, r: RetrievalResult, scope: str, lead: str) -> list[str]:
         plan = r.plan
         m = r.matches
+        if (
+            not plan.lanes
+            and not plan.object_labels
+            and not plan.sound_labels
+            and plan.time_range is not None
+            and not MEDIUM_LENGTH_RX.search(plan.question.lower())
+        ):
+            return self._summary(w, r, scope, lead)  # "last half minute of the tape, anything?": what happens then
+        if (
+            not plan.lanes
+            and not plan.object_labels
+            and not plan.sound_labels
+            and (plan.keywords or plan.unknown)
+            and not MEDIUM_LENGTH_RX.search(plan.question.lower())
+        ):
+            # "how long does it stay daylight?": a thing no lane has, not the video's length
+            return [f"I don't know — I found nothing for {_join([repr(k) for k in (plan.unknown or plan.keywords)[:2]], 'or')}{scope}."]
         if not plan.lanes and not plan.object_labels and not plan.sound_labels:
             what = "video" if r.has_video else "recording"
             return [f"The {what} is {_seconds(r.duration_s)} long ({clock(r.duration_s, r.duration_s >= 3600)} in all, {round(r.duration_s)} seconds)."]

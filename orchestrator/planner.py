@@ -1856,6 +1856,9 @@ def plan_question(question: str, duration_s: float, vocab: Vocabulary | None = N
         thing = [w for w in re.findall(r"[a-z][a-z'\-]+", plan.carried) if w not in STOP]
         plan.keywords = list(dict.fromkeys(thing[-1:] + [carried.group(1)] + plan.keywords))
         plan.lanes = list(dict.fromkeys([*plan.lanes, "speech"]))
+    if plan.intent == "duration" and not plan.lanes and not plan.object_labels and not plan.sound_labels and not plan.keywords:
+        if re.search(r"\b(?:he|she|they|him|her|them)\b", q) and not MEDIUM_LENGTH_RX.search(q):
+            plan.object_labels, plan.lanes = ["person"], ["object"]  # "how long is he there for?": the person in view
     if plan.sound_labels and measure_claimed(q) and not re.match(r"(?:how|what|when|which|who|where)\b", q):
         # "siren lasts more than 15 seconds?", "was it more than five beeps?": a measure put as yes or no
         _set_intent(plan, "yesno")

@@ -1075,3 +1075,12 @@ def test_hearing_from_someone_and_a_said_statement_asked():
     assert plan.lanes == ["speech"] and plan.speaker_name == "daniel" and plan.intent == "count", plan
     plan = plan_question("Maria said she'd call back after dinner?", 60.0)
     assert plan.intent == "yesno" and plan.speaker_name == "maria" and plan.lanes == ["speech"], plan
+
+
+def test_a_duration_of_a_thing_no_lane_has_is_not_the_video_length():
+    con, vid = clip_graph()
+    text, _, _ = answer(con, vid, "how long does it stay daylight")
+    assert text.startswith("I don't know — I found nothing for 'daylight'"), text
+    text, _, _ = answer(con, vid, "how long is the video?")
+    assert text.startswith("The video is"), text
+    assert plan_question("how long is he there for", 80.0).object_labels == ["person"]
