@@ -1338,9 +1338,9 @@ class ExtractiveEngine:
             e = max(lines, key=lambda x: (sum(1 for k in plan.keywords if _word_said([k], x.text)), -x.t_start))
             said = _word_said(plan.keywords, e.text)
             acts = set(speech_act_cues(plan.question.lower()))  # "does somebody thank anyone?": thank, grateful, appreciate are one ask
-            missing = [k for k in plan.keywords if not _word_said([k], e.text) and k not in acts]
+            missing = [k for k in plan.keywords if not _word_said([k], e.text) and k not in acts and k != plan.speaker_name]  # Paul said it: no word of it
             w.told.add(e.event_id)
-            asked = [k for k in plan.keywords if k not in acts] + (["<act>"] if acts & set(plan.keywords) else [])
+            asked = [k for k in plan.keywords if k not in acts and k != plan.speaker_name] + (["<act>"] if acts & set(plan.keywords) else [])
             q_words = re.findall(r"[a-z][a-z'\-]*", plan.question.lower())
             in_question = [k for k in plan.keywords if k in q_words and k not in acts]
             predicate = max(in_question, key=q_words.index) if in_question else ""  # "was the gate found open?": open
@@ -1359,7 +1359,7 @@ class ExtractiveEngine:
                 # "was the back gate found open?" and the line is "I checked the back gate, it is locked": the words
                 # that are said do not make a yes; the line is given, with what it does not say
                 return [
-                    f'"{said}" is said at {w.t(e)}{scope}{widened}: {_quote(e.text)} — nothing said there has {_join([repr(k) for k in missing[:2]], "or")}.'
+                    f"No — nothing said{scope} has {_join([repr(k) for k in missing[:2]], 'or')}; the nearest line, at {w.t(e)}{widened}, is {_quote(e.text)}"
                 ]
             head = (
                 f'Yes — "{said}" is said at {w.t(e)}{scope}{widened}: {_quote(e.text)}.'

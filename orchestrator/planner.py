@@ -233,7 +233,8 @@ colour color colours colors written write read text sign signs more most less fe
 number count total occur occurs occurred heard audible camera frame frames point moment moments mark recording speaker narrator
 past roughly approximately idea anywhere somewhere have has bit part miss missed important interesting notable unusual footage clip
 folks ever actually really exactly basically like okay ok hey please change changes changed changing
-different distinct separate various unique total overall around both him us himself herself themselves told tells telling tape true""".split()
+different distinct separate various unique total overall around both him us himself herself themselves told tells telling tape true
+she'd he'd they'd i'd we'd you'd she'll he'll they'll i'll we'll you'll she's he's they're we're you're i've we've they've""".split()
 )
 
 VERBS = set(
@@ -379,6 +380,7 @@ NOT_SPEECH_RX = re.compile(
     r"|\b(?:leave|leaving|leaves|left|keep|keeping) (?:out )?(?:the |any )?(?:talking|speech|speaking|voices?|people talking|conversation|chat\w*) out\b"
     r"|\b(?:leave|leaving|leaves|left) out (?:the |any )?(?:talking|speech|speaking|voices?|people talking|conversation|chat\w*)\b"
     r"|\b(?:without|no|skip|skipping|minus) (?:the |any )?(?:talking|speech|speaking|people talking|chat\w*)\b"
+    r"|\b(?:that|which) (?:isn't|is not|wasn't|was not|aren't|are not) (?:a |an |the )?(?:voice|voices|speech|talking|someone talking|people talking)\b"
 )
 
 # "apart from the phone, what sounds were there?", "besides the people, what else is seen?": what is left out (speech
@@ -1319,10 +1321,16 @@ def tag_question(q: str) -> str:
     'what did he say, right?'
     """
     m = TAG_RX.match(q)
-    if not m and q.endswith("?") and len(q.split()) > 3 and SAID_STATEMENT_RX.match(q):
+    if (
+        not m
+        and q.endswith("?")
+        and len(q.split()) > 3
+        and SAID_STATEMENT_RX.match(q)
+        and not re.search(r"\b(?:what|who|whom|which|when|where|why|how)\b|,", q)
+    ):
         return f"is it true that {q.rstrip(' ?')}?"  # "Maria said she'd call back after dinner?"
-    if not m:
-        return q
+    if not m or re.search(r"\b(?:what|who|whom|which|when|where|why|how)\b", m.group(1)):
+        return q  # "just before the van left, who spoke and what did he say": a question, not a statement with a tag
     statement = m.group(1).rstrip(" ,.;-")
     return f"did someone say {statement}?" if m.group(2).startswith("did") else f"is it true that {statement}?"
 
@@ -1364,11 +1372,14 @@ def plan_question(question: str, duration_s: float, vocab: Vocabulary | None = N
         rest = rest[: m.start()] + " " + rest[m.end() :]
 
     # anchored relations: "right after the doorbell", "between the siren and the end"
-    m = BETWEEN_RX.search(rest) or (FROM_TO_RX.search(rest) if plan.gap else None)
+    # "is it true that maria said she'd call back after dinner?": what follows the verb is what was said, not an anchor
+    said_content = bool(re.match(r"(?:is it true that|did someone say) ", q)) and bool(re.search(r"\b(?:said|says|say|told|mentioned)\b", q))
+    m = None if said_content else BETWEEN_RX.search(rest) or (FROM_TO_RX.search(rest) if plan.gap else None)
     if m and plan.time_range is None:  # "how long from the dog's last bark to the first knock?": between the two
         plan.anchor, plan.anchor_end, plan.anchor_side, plan.scope = m.group(1).strip(), m.group(2).strip(), "between", "anchored"
         rest = rest[: m.start()] + " " + rest[m.end() :]
     m = WHEN_ANCHOR_RX.search(rest) if re.match(r"^(?:what|who|which|how|is|are|was|were|did|does|do|can|could|tell|show|describe)\b", rest.strip()) else None
+    m = None if said_content else m
     if (
         m
         and m.group(1) == "when"
@@ -1382,7 +1393,7 @@ def plan_question(question: str, duration_s: float, vocab: Vocabulary | None = N
         # "what does she say when the phone rings?": at the same time as the anchor
         plan.anchor, plan.anchor_side, plan.scope = m.group(2).strip(), "during", "anchored"
         rest = rest[: m.start()] + " " + rest[m.end() :]
-    m = ANCHOR_RX.search(rest) if not plan.anchor else None
+    m = ANCHOR_RX.search(rest) if not plan.anchor and not said_content else None
     if m and re.search(r"\b(?:before or after|after or before)\b", rest):
         m = None  # "did the car come before or after the person?" compares, it does not anchor
     if m and plan.time_range is None and not plan.anchor:
@@ -1739,6 +1750,10 @@ def plan_question(question: str, duration_s: float, vocab: Vocabulary | None = N
             and not (vocab and name in vocab.objects | vocab.sounds)
         ):
             plan.speaker_name = name
+            if re.search(rf"\b(?:does|did|do) {name} (?:say|mention|tell|report|announce)\b", q):
+                # "did Paul say the bang came from the back gate?": what Paul said, not the bang
+                plan.keywords += [x for x in re.findall(r"[a-z]+", q) if x not in plan.keywords and x not in STOP and sound_labels_for(x)]
+                lanes, plan.sound_labels, plan.object_labels = ["speech"], [], []
             if re.search(rf"\b{name} radio", q):  # "did control radio in?": to radio is to speak
                 plan.keywords = [k for k in plan.keywords if k not in ("radio", "radioed")]
                 plan.unknown = [u for u in plan.unknown if u not in ("radio", "radioed")]

@@ -1084,3 +1084,13 @@ def test_a_duration_of_a_thing_no_lane_has_is_not_the_video_length():
     text, _, _ = answer(con, vid, "how long is the video?")
     assert text.startswith("The video is"), text
     assert plan_question("how long is he there for", 80.0).object_labels == ["person"]
+
+
+def test_a_said_claim_that_no_line_makes_is_a_no_and_a_speaker_name_is_no_word_of_it():
+    con, vid = _door_graph()
+    text, citations, _ = answer(con, vid, "did the customer say the batteries were in aisle nine?")
+    assert text.startswith("No — ") and citations, text
+    plan = plan_question("after the half hour check, what's the next sound that isn't a voice", 60.0)
+    assert "speech" not in plan.lanes, plan
+    plan = plan_question("Maria said she'd call back after dinner?", 60.0)
+    assert not plan.anchor and "dinner" in plan.keywords and "she'd" not in plan.keywords, plan
