@@ -663,6 +663,7 @@ ABBREVIATIONS = {
     "any1": "anyone",
     "some1": "someone",
     "b4": "before",
+    "n": "and",
     "thurs": "thursday",
     "thur": "thursday",
     "tues": "tuesday",
@@ -686,7 +687,7 @@ ABBREVIATIONS = {
     "sth": "something",
     "govt": "government",
 }
-_ABBREVIATION_RE = re.compile(r"(?<![\w/])(" + "|".join(re.escape(k) for k in sorted(ABBREVIATIONS, key=len, reverse=True)) + r")(?![\w/])")
+_ABBREVIATION_RE = re.compile(r"(?<![\w/'])(" + "|".join(re.escape(k) for k in sorted(ABBREVIATIONS, key=len, reverse=True)) + r")(?![\w/'])")
 
 
 def expand_abbreviations(q: str) -> str:
@@ -694,6 +695,8 @@ def expand_abbreviations(q: str) -> str:
 
     >>> expand_abbreviations("did ne1 say smth abt the mtg b4 lunch")
     'did anyone say something about the meeting before lunch'
+    >>> expand_abbreviations("alarm start n stop times? it isn't")
+    "alarm start and stop times? it isn't"
     """
     q = re.sub(r"\b1st (?=\d+ ?(?:s|sec|secs|seconds|min|mins|minutes)\b)", "first ", q)  # "in the 1st 20 sec"
     return _ABBREVIATION_RE.sub(lambda m: ABBREVIATIONS[m.group(1)], q)
