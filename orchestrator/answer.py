@@ -998,15 +998,18 @@ class ExtractiveEngine:
             and not MEDIUM_LENGTH_RX.search(plan.question.lower())
         ):
             return self._summary(w, r, scope, lead)  # "last half minute of the tape, anything?": what happens then
+        q = plan.question.lower()
         if (
             not plan.lanes
             and not plan.object_labels
             and not plan.sound_labels
-            and (plan.keywords or plan.unknown)
-            and not MEDIUM_LENGTH_RX.search(plan.question.lower())
+            and not MEDIUM_LENGTH_RX.search(q)
+            and not re.search(r"\b(?:video|clip|recording|footage|tape|file|whole thing|all of it|in total|altogether)\b", q)
         ):
-            # "how long does it stay daylight?": a thing no lane has, not the video's length
-            return [f"I don't know — I found nothing for {_join([repr(k) for k in (plan.unknown or plan.keywords)[:2]], 'or')}{scope}."]
+            # "how long does it stay daylight?", "how long was the film on screen?": a thing no lane has, not the video's length
+            named = plan.unknown or plan.keywords
+            what = f" for {_join([repr(k) for k in named[:2]], 'or')}" if named else " to measure"
+            return [f"I don't know — I found nothing{what}{scope}; the {'video' if r.has_video else 'recording'} itself is {_seconds(r.duration_s)} long."]
         if not plan.lanes and not plan.object_labels and not plan.sound_labels:
             what = "video" if r.has_video else "recording"
             return [f"The {what} is {_seconds(r.duration_s)} long ({clock(r.duration_s, r.duration_s >= 3600)} in all, {round(r.duration_s)} seconds)."]

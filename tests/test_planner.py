@@ -1094,3 +1094,7 @@ def test_a_said_claim_that_no_line_makes_is_a_no_and_a_speaker_name_is_no_word_o
     assert "speech" not in plan.lanes, plan
     plan = plan_question("Maria said she'd call back after dinner?", 60.0)
     assert not plan.anchor and "dinner" in plan.keywords and "she'd" not in plan.keywords, plan
+    text, _, _ = answer(con, vid, "How long was the film on screen?")
+    assert text.startswith("I don't know — I found nothing to measure") and "is 1 min long" in text, text
+    text, _, _ = answer(con, vid, "how long does the whole thing last")
+    assert text.startswith("The video is"), text
