@@ -70,6 +70,7 @@ class SoundAttrs(TypedDict, total=False):
     sources: list[str]  # 'signal', 'tagger'
     tagger_labels: list[str]
     signal_label: str  # the signal's own name when the tagger's won
+    signal_pattern: str  # the signal's own pattern ("2 rings") when the tagger's name renamed it ("2 blasts")
     continues: bool  # the part of a sound that runs on from an earlier window
     parts: int  # bursts the signal found inside a sound the tagger heard as one (the notes of a piece of music)
 

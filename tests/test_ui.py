@@ -661,8 +661,8 @@ def test_first_visit_opens_a_ready_video_with_suggested_questions(browser, app, 
     page.wait_for_function("() => { const v = document.querySelector('#player video'); return v && v.currentSrc; }", timeout=15000)
     wait_text(page, "#suggest", r"What is said at the start\?", 15)
     suggestions = [b.inner_text() for b in page.locator("#suggest button").all() if b.is_visible()]
-    # drawn from what this graph holds: its speech, the person, the tone; no alarm (none was heard), no vehicle
-    assert "What is said at the start?" in suggestions and "When is the tone heard?" in suggestions, suggestions
+    # drawn from what this graph holds: its speech, the person, the 1 s tone (named a beep); no alarm (none was heard), no vehicle
+    assert "What is said at the start?" in suggestions and "When is the beeping heard?" in suggestions, suggestions
     assert not any("alarm" in s or "car" in s for s in suggestions), suggestions
     shot(page, "16-first-visit-1280x800")
     page.locator("#suggest button", has_text="What is said at the start?").click()  # one click asks it
@@ -679,7 +679,7 @@ def test_knowledge_summary_filters_the_table_with_thumbnails(browser, app, gt_cl
     page = browser.new_page(viewport={"width": viewport[0], "height": viewport[1]})
     open_clip(page, app, gt_clip[0])
     knows = wait_text(page, "#knows", r"1 person", 30)
-    assert "s of speech" in knows and "1 sound (tone)" in knows, knows
+    assert "s of speech" in knows and "1 sound (beeping)" in knows, knows
     assert page.locator("#know-alerts").is_hidden() and page.locator("#know-vehicles").is_hidden()  # none in this graph: not offered
     shot(page, f"17-knows-{viewport[0]}x{viewport[1]}")
     page.locator("#know-people").click()
