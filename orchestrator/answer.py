@@ -56,6 +56,7 @@ from .planner import (
     singular,
     speech_act_cues,
     measure_claimed,
+    times_claimed,
     word_forms,
 )
 from .retrieval import SOUND_RUN_GAP_S, Evidence, RetrievalResult
@@ -513,23 +514,6 @@ def _asks_yes_no(question: str) -> bool:
     return not choice and not any(c in q.split() for c in COLOUR_WORDS)
 
 
-TIMES_CLAIM_RX = re.compile(r"\b(\d+|[a-z]+) times\b|\b(once|twice|thrice)\b")
-
-
-def _times_claimed(question: str) -> int | None:
-    """The number of times a yes/no question puts ("did the phone ring four times?").
-
-    >>> _times_claimed("Did the phone ring four times?"), _times_claimed("did the dog bark twice"), _times_claimed("did it ring many times")
-    (4, 2, None)
-    """
-    m = TIMES_CLAIM_RX.search(question.lower())
-    if not m:
-        return None
-    word = m.group(1) or m.group(2)
-    n = {"once": 1, "twice": 2, "thrice": 3}.get(word) or (int(word) if word.isdigit() else NUMBER_WORDS.get(word))
-    return int(n) if n else None
-
-
 _COLOUR_ALT = "|".join(sorted(COLOUR_WORDS, key=len, reverse=True))
 _LETTERS = r"(?:letters?|writing|words?|text|lettering|font)"
 
@@ -611,6 +595,15 @@ def _names(plan, default: str = "such thing") -> str:
     if plan.colours and plan.object_labels:
         names = [f"{plan.colours[0]} {n}" for n in names]
     return _join(names, "or") or default
+
+
+def _bursts(w: _Writer, sounds: list[Evidence]) -> tuple[int, str]:
+    """The bursts of some sound events in all and each one's pattern with its span ("2 rings from [00:20] to [00:28]");
+    the first six are told."""
+    n = sum(int(e.attrs.get("n_bursts") or 1) for e in sounds)
+    parts = "; ".join(f"{e.attrs.get('pattern') or plural(int(e.attrs.get('n_bursts') or 1), 'time')} {w.span(e)}" for e in sounds[:6])
+    w.told.update(e.event_id for e in sounds[:6])
+    return n, parts
 
 
 def _speaker_called(plan: QueryPlan, r: RetrievalResult) -> str:
@@ -891,9 +884,7 @@ class ExtractiveEngine:
                 out[-1] = (out[-1] + " " if out[-1] else "") + f"At most {most.max_at_once} {plural(2, most.label).split(' ', 1)[1]} are in view at once."
         elif others and others[0].kind == "sound" and BURSTS_RE.search(plan.question) and any(e.attrs.get("n_bursts") for e in others):
             # "how many times does the phone ring?": the rings of each ringing, not the number of ringing events
-            n = sum(int(e.attrs.get("n_bursts") or 1) for e in others)
-            parts = "; ".join(f"{e.attrs.get('pattern') or plural(int(e.attrs.get('n_bursts') or 1), 'time')} {w.span(e)}" for e in others[:6])
-            w.told.update(e.event_id for e in others[:6])
+            n, parts = _bursts(w, others)
             out.append(_cap(f"{pre}{w.noun(others[0])} is heard {n} time{'s' if n != 1 else ''}{scope}: {parts}."))
         elif others:
             n = r.match_total or len(others)
@@ -990,27 +981,18 @@ class ExtractiveEngine:
     def _duration(self, w: _Writer, r: RetrievalResult, scope: str, lead: str) -> list[str]:
         plan = r.plan
         m = r.matches
-        if (
-            not plan.lanes
-            and not plan.object_labels
-            and not plan.sound_labels
-            and plan.time_range is not None
-            and not MEDIUM_LENGTH_RX.search(plan.question.lower())
-        ):
-            return self._summary(w, r, scope, lead)  # "last half minute of the tape, anything?": what happens then
-        q = plan.question.lower()
-        if (
-            not plan.lanes
-            and not plan.object_labels
-            and not plan.sound_labels
-            and not MEDIUM_LENGTH_RX.search(q)
-            and not re.search(r"\b(?:video|clip|recording|footage|tape|file|whole thing|all of it|in total|altogether)\b", q)
-        ):
-            # "how long does it stay daylight?", "how long was the film on screen?": a thing no lane has, not the video's length
-            named = plan.unknown or plan.keywords
-            what = f" for {_join([repr(k) for k in named[:2]], 'or')}" if named else " to measure"
-            return [f"I don't know — I found nothing{what}{scope}; the {'video' if r.has_video else 'recording'} itself is {_seconds(r.duration_s)} long."]
         if not plan.lanes and not plan.object_labels and not plan.sound_labels:
+            q = plan.question.lower()
+            if not MEDIUM_LENGTH_RX.search(q):
+                if plan.time_range is not None:
+                    return self._summary(w, r, scope, lead)  # "last half minute of the tape, anything?": what happens then
+                if not re.search(r"\b(?:video|clip|recording|footage|tape|file|whole thing|all of it|in total|altogether)\b", q):
+                    # "how long does it stay daylight?", "how long was the film on screen?": a thing no lane has, not the video's length
+                    named = plan.unknown or plan.keywords
+                    what = f" for {_join([repr(k) for k in named[:2]], 'or')}" if named else " to measure"
+                    return [
+                        f"I don't know — I found nothing{what}{scope}; the {'video' if r.has_video else 'recording'} itself is {_seconds(r.duration_s)} long."
+                    ]
             what = "video" if r.has_video else "recording"
             return [f"The {what} is {_seconds(r.duration_s)} long ({clock(r.duration_s, r.duration_s >= 3600)} in all, {round(r.duration_s)} seconds)."]
         if not m:
@@ -1382,28 +1364,23 @@ class ExtractiveEngine:
             w.told.add(e.event_id)
             sentence = w.sentence(e)
             return [f"No — I saw no {SEEN_THING_RX.search(q).group(1)}{scope}, though {sentence[0].lower() + sentence[1:]}."]
-        elif e.kind == "sound" and measure_claimed(plan.question):
+        elif e.kind == "sound" and (measure := measure_claimed(plan.question)):
             # "siren lasts more than 15 seconds?", "was it more than five beeps?": the sound's measure against the one put
-            side, n, unit = measure_claimed(plan.question)
+            side, n, unit = measure
             same = [x for x in m if x.kind == "sound" and x.label == e.label]
             if unit == "seconds":
                 x = max(same, key=lambda x: x.t_end - x.t_start)
                 got, told = x.t_end - x.t_start, f"{w.noun(x)} lasts {_seconds(x.t_end - x.t_start)}, {w.span(x)}"
                 w.told.add(x.event_id)
             else:
-                got = sum(int(x.attrs.get("n_bursts") or 1) for x in same)
-                parts = "; ".join(f"{x.attrs.get('pattern') or plural(int(x.attrs.get('n_bursts') or 1), 'time')} {w.span(x)}" for x in same[:6])
-                told = f"{w.noun(e)} is heard {int(got)} time{'s' if got != 1 else ''}: {parts}"
-                w.told.update(x.event_id for x in same[:6])
+                got, parts = _bursts(w, same)
+                told = f"{w.noun(e)} is heard {got} time{'s' if got != 1 else ''}: {parts}"
             yes = got > n if side == "more" else got < n
             head = f"{'Yes' if yes else 'No'} — {told}{scope}{widened}."
-        elif e.kind == "sound" and _times_claimed(plan.question):
+        elif e.kind == "sound" and (claimed := times_claimed(plan.question)):
             # "did the phone ring four times?": the rings of each ringing heard, against the number asked
-            same = [x for x in m if x.kind == "sound" and x.label == e.label]
-            n = sum(int(x.attrs.get("n_bursts") or 1) for x in same)
-            parts = "; ".join(f"{x.attrs.get('pattern') or plural(int(x.attrs.get('n_bursts') or 1), 'time')} {w.span(x)}" for x in same[:6])
-            w.told.update(x.event_id for x in same[:6])
-            yes = "Yes" if n == _times_claimed(plan.question) else "No"
+            n, parts = _bursts(w, [x for x in m if x.kind == "sound" and x.label == e.label])
+            yes = "Yes" if n == claimed else "No"
             head = f"{yes} — {w.noun(e)} is heard {n} time{'s' if n != 1 else ''}{scope}{widened}: {parts}."
         else:
             head = f"Yes — {w.sentence(e)}{scope}{widened}."

@@ -1381,8 +1381,8 @@ def plan_question(question: str, duration_s: float, vocab: Vocabulary | None = N
     if m and plan.time_range is None:  # "how long from the dog's last bark to the first knock?": between the two
         plan.anchor, plan.anchor_end, plan.anchor_side, plan.scope = m.group(1).strip(), m.group(2).strip(), "between", "anchored"
         rest = rest[: m.start()] + " " + rest[m.end() :]
-    m = WHEN_ANCHOR_RX.search(rest) if re.match(r"^(?:what|who|which|how|is|are|was|were|did|does|do|can|could|tell|show|describe)\b", rest.strip()) else None
-    m = None if said_content else m
+    asking = re.match(r"^(?:what|who|which|how|is|are|was|were|did|does|do|can|could|tell|show|describe)\b", rest.strip())
+    m = WHEN_ANCHOR_RX.search(rest) if asking and not said_content else None
     if (
         m
         and m.group(1) == "when"
@@ -1937,6 +1937,22 @@ MEASURE_CLAIM_RX = re.compile(
 )
 
 
+TIMES_CLAIM_RX = re.compile(r"\b(\d+|[a-z]+) times\b|\b(once|twice|thrice)\b")
+
+
+def times_claimed(question: str) -> int | None:
+    """The number of times a yes/no question puts ("did the phone ring four times?").
+
+    >>> times_claimed("Did the phone ring four times?"), times_claimed("did the dog bark twice"), times_claimed("did it ring many times")
+    (4, 2, None)
+    """
+    m = TIMES_CLAIM_RX.search(question.lower())
+    if not m:
+        return None
+    n = {"once": 1, "twice": 2, "thrice": 3}.get(m.group(2) or "") or _num_word(m.group(1) or "")
+    return int(n) if n else None
+
+
 def measure_claimed(question: str) -> tuple[str, float, str] | None:
     """(more | less, the number, seconds | count) a yes/no question puts about a sound.
 
@@ -1948,8 +1964,7 @@ def measure_claimed(question: str) -> tuple[str, float, str] | None:
     m = MEASURE_CLAIM_RX.search(question.lower())
     if not m:
         return None
-    word, unit = m.group(2), m.group(3)
-    n = float(word) if re.fullmatch(r"\d+(?:\.\d+)?", word) else NUMBER_WORDS.get(word)
+    n, unit = _num_word(m.group(2)), m.group(3)
     if n is None:
         return None
     side = "more" if m.group(1) in ("more", "longer", "over", "at least") else "less"

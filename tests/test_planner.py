@@ -713,19 +713,14 @@ def test_each_part_of_a_question_is_answered_and_cited():
 
 
 def test_an_anchor_said_in_one_voice_is_that_voice_s_line():
-    import duckdb
+    from synthetic_graph import _graph
 
-    from orchestrator.graph import SCHEMA
-    from synthetic_graph import add_video
-
-    con = duckdb.connect(":memory:")
-    con.execute(SCHEMA)
     events = [
         ("speech:1", "speech", "speech", 2.0, 6.0, "Good morning, this is the weekly report.", None, {"voice": "low", "speaker": "speaker 1"}),
         ("speech:2", "speech", "speech", 38.0, 42.0, "Hello, this is Maria, I will call you back.", None, {"voice": "high", "speaker": "speaker 2"}),
         ("speech:3", "speech", "speech", 60.0, 65.0, "Sorry about that alarm, the meeting moved to Thursday.", None, {"voice": "low", "speaker": "speaker 1"}),
     ]
-    add_video(con, "call", 90.0, events)
+    con = _graph("call", 90.0, events)
     text, citations, r = answer(con, "call", "what was said after the woman spoke?")
     assert r.anchor_event is not None and round(r.anchor_event.t_start) == 38  # Maria's line, not the first line of all
     assert "Thursday" in text.split("\n")[0] and 60.0 in {c.t_start for c in citations}
@@ -734,13 +729,8 @@ def test_an_anchor_said_in_one_voice_is_that_voice_s_line():
 
 
 def _door_graph():
-    import duckdb
+    from synthetic_graph import _graph
 
-    from orchestrator.graph import SCHEMA
-    from synthetic_graph import add_video
-
-    con = duckdb.connect(":memory:")
-    con.execute(SCHEMA)
     events = [
         ("object:1", "object", "person", 1.0, 20.0, "", 1, None),
         ("speech:1", "speech", "speech", 3.0, 6.0, "Parcel for number twelve, can you sign here please?", None, {"voice": "low", "speaker": "speaker 1"}),
@@ -748,7 +738,7 @@ def _door_graph():
         ("speech:3", "speech", "speech", 30.0, 34.0, "Do you sell batteries for the remote?", None, {"voice": "low", "speaker": "speaker 1"}),
         ("speech:4", "speech", "speech", 35.0, 38.0, "Aisle four, next to the torches.", None, {"voice": "high", "speaker": "speaker 2"}),
     ]
-    add_video(con, "door", 60.0, events)
+    con = _graph("door", 60.0, events)
     return con, "door"
 
 
@@ -798,20 +788,15 @@ def test_which_way_asked_after_who_is_where_that_person_went():
 
 
 def _yard_graph():
-    import duckdb
+    from synthetic_graph import _graph
 
-    from orchestrator.graph import SCHEMA
-    from synthetic_graph import add_video
-
-    con = duckdb.connect(":memory:")
-    con.execute(SCHEMA)
     events = [
         ("text:1", "text", "LOADING BAY 3", 0.0, 60.0, "LOADING BAY 3", None, None),
         ("object:1", "object", "person", 10.0, 30.0, "", 1, None),
         ("speech:1", "speech", "speech", 12.0, 15.0, "Parcel for number 12, and I brought the spare keys.", None, {"voice": "low"}),
         ("speech:2", "speech", "speech", 40.0, 44.0, "The final exam is on the 9th of June in room 200.", None, {"voice": "low"}),
     ]
-    add_video(con, "yard", 60.0, events)
+    con = _graph("yard", 60.0, events)
     return con, "yard"
 
 
@@ -836,20 +821,15 @@ def test_a_yes_needs_the_thing_asked_not_a_line_or_a_person_near_it(question, he
 
 
 def test_talking_is_no_shout_and_a_role_that_speaks_is_the_main_voice():
-    import duckdb
+    from synthetic_graph import _graph
 
-    from orchestrator.graph import SCHEMA
-    from synthetic_graph import add_video
-
-    con = duckdb.connect(":memory:")
-    con.execute(SCHEMA)
     events = [
         ("speech:1", "speech", "speech", 2.0, 5.0, "Good afternoon, today we talk about robots.", None, {"voice": "low", "speaker": "speaker 1"}),
         ("speech:2", "speech", "speech", 8.0, 10.0, "Will the slides be online?", None, {"voice": "high", "speaker": "speaker 2"}),
         ("speech:3", "speech", "speech", 12.0, 15.0, "Yes, tonight.", None, {"voice": "low", "speaker": "speaker 1"}),
         ("speech:4", "speech", "speech", 30.0, 33.0, "That is all for today.", None, {"voice": "low", "speaker": "speaker 1"}),
     ]
-    add_video(con, "talk", 40.0, events)
+    con = _graph("talk", 40.0, events)
     text, _, _ = answer(con, "talk", "did anybody shout or scream?")
     assert text.startswith("No — I heard no shouting or screaming"), text
     text, citations, _ = answer(con, "talk", "how many times does the lecturer speak?")
@@ -864,13 +844,8 @@ def test_talking_is_no_shout_and_a_role_that_speaks_is_the_main_voice():
 
 
 def test_a_gap_from_one_thing_to_another_and_from_the_nearest_of_several():
-    import duckdb
+    from synthetic_graph import _graph
 
-    from orchestrator.graph import SCHEMA
-    from synthetic_graph import add_video
-
-    con = duckdb.connect(":memory:")
-    con.execute(SCHEMA)
     events = [
         ("sound:1", "sound", "dog bark", 5.0, 9.0, "", None, None),
         ("sound:2", "sound", "knock", 16.0, 17.0, "", None, None),
@@ -878,7 +853,7 @@ def test_a_gap_from_one_thing_to_another_and_from_the_nearest_of_several():
         ("sound:4", "sound", "bang", 140.0, 140.5, "", None, None),
         ("sound:5", "sound", "beeping", 200.0, 206.0, "", None, None),
     ]
-    add_video(con, "yard2", 240.0, events)
+    con = _graph("yard2", 240.0, events)
     text, _, r = answer(con, "yard2", "how long from the dog's last bark to the first knock?")
     assert r.plan.anchor_side == "between" and text.startswith("About 11 s"), text
     text, _, _ = answer(con, "yard2", "how long after the bang did the alarm start?")
@@ -897,20 +872,15 @@ def test_and_what_was_the_answer_is_the_line_said_next():
 
 
 def test_a_speaker_asked_by_the_name_that_voice_gives_itself():
-    import duckdb
+    from synthetic_graph import _graph
 
-    from orchestrator.graph import SCHEMA
-    from synthetic_graph import add_video
-
-    con = duckdb.connect(":memory:")
-    con.execute(SCHEMA)
     events = [
         ("speech:1", "speech", "speech", 5.0, 10.0, "Night log. Security guard Paul on duty at bay three.", None, {"voice": "low", "speaker": "speaker 1"}),
         ("speech:2", "speech", "speech", 40.0, 43.0, "Checked the back gate. It is locked.", None, {"voice": "low", "speaker": "speaker 1"}),
         ("speech:3", "speech", "speech", 60.0, 63.0, "Control to Paul. Who is walking near bay three?", None, {"voice": "high", "speaker": "speaker 2"}),
         ("speech:4", "speech", "speech", 70.0, 72.0, "It is Sam from cleaning.", None, {"voice": "low", "speaker": "speaker 1"}),
     ]
-    add_video(con, "log", 90.0, events)
+    con = _graph("log", 90.0, events)
     assert plan_question("how many times does Paul speak", 90.0).speaker_name == "paul"
     assert not plan_question("how many times does the man speak", 90.0).speaker_name
     text, citations, _ = answer(con, "log", "how many times does Paul speak")
@@ -922,15 +892,10 @@ def test_a_speaker_asked_by_the_name_that_voice_gives_itself():
 
 
 def test_a_number_of_times_put_as_yes_or_no_is_checked_against_the_bursts():
-    import duckdb
+    from synthetic_graph import _graph
 
-    from orchestrator.graph import SCHEMA
-    from synthetic_graph import add_video
-
-    con = duckdb.connect(":memory:")
-    con.execute(SCHEMA)
     events = [("sound:1", "sound", "telephone ringing", 20.0, 30.0, "", None, {"n_bursts": 3, "pattern": "ringing, 3 bursts"})]
-    add_video(con, "ring3", 60.0, events)
+    con = _graph("ring3", 60.0, events)
     text, citations, _ = answer(con, "ring3", "Did the phone ring four times?")
     assert text.startswith("No — ") and "3 times" in text and [c.t_start for c in citations] == [20.0], text
     text, _, _ = answer(con, "ring3", "did the phone ring three times")
@@ -938,13 +903,8 @@ def test_a_number_of_times_put_as_yes_or_no_is_checked_against_the_bursts():
 
 
 def test_a_role_that_speaks_a_call_as_conversation_and_a_siren_is_no_police_car():
-    import duckdb
+    from synthetic_graph import _graph
 
-    from orchestrator.graph import SCHEMA
-    from synthetic_graph import add_video
-
-    con = duckdb.connect(":memory:")
-    con.execute(SCHEMA)
     events = [
         ("speech:1", "speech", "speech", 2.0, 5.0, "Good morning, this is the weekly report.", None, {"voice": "low", "speaker": "speaker 1"}),
         ("speech:2", "speech", "speech", 8.0, 10.0, "Hello, this is Maria.", None, {"voice": "high", "speaker": "speaker 2"}),
@@ -953,7 +913,7 @@ def test_a_role_that_speaks_a_call_as_conversation_and_a_siren_is_no_police_car(
         ("speech:5", "speech", "speech", 30.0, 33.0, "Thanks, bye.", None, {"voice": "high", "speaker": "speaker 2"}),
         ("sound:1", "sound", "siren", 40.0, 50.0, "", None, {"n_bursts": 2, "pattern": "2 wails"}),
     ]
-    add_video(con, "call", 60.0, events)
+    con = _graph("call", 60.0, events)
     plan = plan_question("What's the narrator's first line?", 60.0)
     assert plan.speaker == "main" and plan.ordinal == 1 and plan.keywords == [], plan  # "narrator's" is no quote
     text, citations, _ = answer(con, "call", "What was the presenter's final remark?")
@@ -986,18 +946,13 @@ def test_a_time_clause_put_first_and_anchors_on_lines():
 
 
 def test_a_log_or_timeline_asked_for_is_an_account_of_every_event():
-    import duckdb
+    from synthetic_graph import _graph
 
-    from orchestrator.graph import SCHEMA
-    from synthetic_graph import add_video
-
-    con = duckdb.connect(":memory:")
-    con.execute(SCHEMA)
     lines = ["Gate one checked.", "Gate two checked.", "Dock is clear.", "Lights are on.", "Van has left.", "Office locked.", "Yard is quiet."]
     events = [(f"speech:{i}", "speech", "speech", 60.0 * i + 5, 60.0 * i + 8, t, None, None) for i, t in enumerate(lines)]
     events += [("sound:1", "sound", "dog bark", 150.0, 153.0, "", None, None), ("sound:2", "sound", "alarm", 400.0, 406.0, "", None, None)]
     events += [("sound:3", "sound", "bang", 250.0, 250.5, "", None, None), ("sound:4", "sound", "knock", 330.0, 331.0, "", None, None)]
-    add_video(con, "shift", 480.0, events)
+    con = _graph("shift", 480.0, events)
     for q in ("Timeline of the night for the supervisor, times included please.", "Security log for my manager, one line per event please."):
         assert plan_question(q, 480.0).intent == "summary", q
         text, citations, _ = answer(con, "shift", q)
@@ -1005,20 +960,15 @@ def test_a_log_or_timeline_asked_for_is_an_account_of_every_event():
 
 
 def test_a_tag_question_a_radio_call_sign_and_nothing_in_a_span():
-    import duckdb
+    from synthetic_graph import _graph
 
-    from orchestrator.graph import SCHEMA
-    from synthetic_graph import add_video
-
-    con = duckdb.connect(":memory:")
-    con.execute(SCHEMA)
     events = [
         ("speech:1", "speech", "speech", 5.0, 9.0, "Guard on duty at the north gate.", None, {"voice": "low", "speaker": "speaker 1"}),
         ("speech:2", "speech", "speech", 30.0, 33.0, "Control to Paul, is the gate locked?", None, {"voice": "high", "speaker": "speaker 2"}),
         ("speech:3", "speech", "speech", 35.0, 37.0, "Yes, locked.", None, {"voice": "low", "speaker": "speaker 1"}),
         ("speech:4", "speech", "speech", 50.0, 53.0, "The exam is on the 9th of June.", None, {"voice": "high", "speaker": "speaker 2"}),
     ]
-    add_video(con, "radio", 90.0, events)
+    con = _graph("radio", 90.0, events)
     text, _, _ = answer(con, "radio", "exam is 9th july yeah?")
     assert text.startswith("No — June, not July"), text
     text, citations, r = answer(con, "radio", "what's the second thing the control room says?")
@@ -1030,18 +980,13 @@ def test_a_tag_question_a_radio_call_sign_and_nothing_in_a_span():
 
 
 def test_a_measure_put_as_yes_or_no_is_checked_against_the_sound():
-    import duckdb
+    from synthetic_graph import _graph
 
-    from orchestrator.graph import SCHEMA
-    from synthetic_graph import add_video
-
-    con = duckdb.connect(":memory:")
-    con.execute(SCHEMA)
     events = [
         ("sound:1", "sound", "siren", 35.0, 45.0, "", None, {"n_bursts": 2, "pattern": "2 wails"}),
         ("sound:2", "sound", "alarm", 60.0, 65.5, "", None, {"n_bursts": 6, "pattern": "6 beeps, 1.0 s apart"}),
     ]
-    add_video(con, "siren", 90.0, events)
+    con = _graph("siren", 90.0, events)
     text, citations, _ = answer(con, "siren", "siren lasts more than 15 seconds?")
     assert text.startswith("No — a siren lasts 10 s") and [c.t_start for c in citations] == [35.0], text
     text, _, _ = answer(con, "siren", "was the siren on for less than a minute")
@@ -1053,15 +998,10 @@ def test_a_measure_put_as_yes_or_no_is_checked_against_the_sound():
 
 
 def test_a_sign_colour_put_as_yes_or_no():
-    import duckdb
+    from synthetic_graph import _graph
 
-    from orchestrator.graph import SCHEMA
-    from synthetic_graph import add_video
-
-    con = duckdb.connect(":memory:")
-    con.execute(SCHEMA)
     attrs = {"board_colour": "blue", "letter_colour": "white"}
-    add_video(con, "bay", 60.0, [("text:1", "text", "LOADING BAY 3", 0.0, 58.0, "LOADING BAY 3", None, attrs)])
+    con = _graph("bay", 60.0, [("text:1", "text", "LOADING BAY 3", 0.0, 58.0, "LOADING BAY 3", None, attrs)])
     text, citations, _ = answer(con, "bay", "loading bay sign - white letters on blue?")
     assert text.startswith("Yes — the sign") and "blue with white letters" in text and citations, text
     text, _, _ = answer(con, "bay", "is the writing on the sign red?")
