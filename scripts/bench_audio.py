@@ -10,7 +10,8 @@ or the one at ``--triton-url``), reads the sound and speech events back with
 - detection recall: any sound event starts within ``--tol`` s, whatever its name;
 - onset error: median |event onset - truth onset| of the detections;
 - precision: reported sound events that overlap a real sound (events over speech or background
-  only, e.g. speech onsets, are false); named precision also needs an accepted name;
+  only, e.g. speech onsets, are false); named precision also needs an accepted name; duplicates: events for a
+  real sound another event already reported (one sound, one event);
 
 and for speech, WER (jiwer, case and punctuation removed) and the segment start/end error; and the
 ingest's cost in wall seconds per hour of audio.
@@ -104,6 +105,21 @@ class Triton:
                 self.process.kill()
 
 
+def _overlap(e: dict, t: dict) -> float:
+    return min(e["t_end"], t["t_end"]) - max(e["t_start"], t["t_start"])
+
+
+def _series(sounds: list[dict]) -> list[dict]:
+    """Truth sounds with the parts of one sound joined (a dog's three barks, a knock's three hits: one sound each)."""
+    out: list[dict] = []
+    for t in sorted(sounds, key=lambda t: t["t_start"]):
+        if out and out[-1]["class"] == t["class"] and t["t_start"] - out[-1]["t_end"] <= 1.5:
+            out[-1]["t_end"] = max(out[-1]["t_end"], t["t_end"])
+        else:
+            out.append({"class": t["class"], "t_start": t["t_start"], "t_end": t["t_end"]})
+    return out
+
+
 def score_sounds(truth: dict, events: list[dict], tol: float) -> tuple[list[dict], list[dict]]:
     """Per truth sound: found/detected/onset error; per reported sound event: whether it overlaps a real sound."""
     sounds = [e for e in events if e["kind"] == "sound"]
@@ -126,8 +142,14 @@ def score_sounds(truth: dict, events: list[dict], tol: float) -> tuple[list[dict
             }
         )
     reported = []
-    for e in sounds:
+    claimed: set[int] = set()  # real sounds (a series of one class, parts 1.5 s apart or less, is one) already reported
+    series = _series(truth["sounds"])
+    for e in sorted(sounds, key=lambda e: e["t_start"]):
         hits = [t for t in truth["sounds"] if e["t_start"] < t["t_end"] + tol / 2 and e["t_end"] > t["t_start"] - tol / 2]
+        own = max(range(len(series)), key=lambda i: _overlap(e, series[i]), default=None)
+        duplicate = own is not None and _overlap(e, series[own]) > -tol / 2 and own in claimed
+        if own is not None and _overlap(e, series[own]) > -tol / 2:
+            claimed.add(own)
         reported.append(
             {
                 "scene": truth["scene"],
@@ -137,6 +159,7 @@ def score_sounds(truth: dict, events: list[dict], tol: float) -> tuple[list[dict
                 "true": bool(hits),
                 "named": any(e["label"].lower() in accepted_for(t["class"]) for t in hits),
                 "over": hits[0]["class"] if hits else None,
+                "duplicate": duplicate,  # a second event for a real sound already reported (one sound, one event)
             }
         )
     return rows, reported
@@ -211,6 +234,7 @@ def summarise(rows: list[dict], reported: list[dict], speech: list[dict], costs:
                 "events": len(ev),
                 "precision": (sum(e["true"] for e in ev) / len(ev)) if ev else None,
                 "named_precision": (sum(e["named"] for e in ev) / len(ev)) if ev else None,
+                "duplicates": sum(e.get("duplicate", False) for e in ev),
                 "by_label": {lab: {"events": len(es), "precision": sum(e["true"] for e in es) / len(es)} for lab, es in sorted(by_label.items())},
             }
         )
@@ -258,7 +282,8 @@ def print_report(summary: dict) -> None:
     for p in summary["precision"]:
         labels = ", ".join(f"{lab} {_fmt(v['precision'])} of {v['events']}" for lab, v in p["by_label"].items())
         print(
-            f"\n{p['split']}: {p['events']} sound events, precision {_fmt(p['precision'])}, named precision {_fmt(p['named_precision'])}  (by label: {labels})"
+            f"\n{p['split']}: {p['events']} sound events, precision {_fmt(p['precision'])}, named precision {_fmt(p['named_precision'])}, "
+            f"{p['duplicates']} duplicates (a second event for one real sound)  (by label: {labels})"
         )
     for s in summary["speech"]:
         print(

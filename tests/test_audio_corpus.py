@@ -77,3 +77,26 @@ def test_noise_scene_snr_is_relative_to_the_background(scenes):
     assert scene.background["level_db"] == mod.BACKGROUND_DB
     for s in scene.sounds:
         assert s["level_db"] == pytest.approx(mod.BACKGROUND_DB + s["snr_db"])
+
+
+def test_the_bench_counts_a_second_event_for_one_sound_as_a_duplicate():
+    import bench_audio  # noqa: PLC0415
+
+    truth = {
+        "scene": "s",
+        "split": "dev",
+        "sounds": [
+            {"class": "explosion", "t_start": 2.0, "t_end": 3.0, "clip_id": "a", "snr_db": None},
+            *({"class": "dog bark", "t_start": t, "t_end": t + 0.9, "clip_id": "b", "snr_db": None} for t in (6.0, 7.5)),
+        ],
+    }
+    events = [
+        {"kind": "sound", "label": "explosion", "t_start": 2.0, "t_end": 3.5},
+        {"kind": "sound", "label": "gunshot", "t_start": 2.0, "t_end": 3.0},  # the same bang, named again
+        {"kind": "sound", "label": "dog bark", "t_start": 6.0, "t_end": 8.4},  # two barks of one series: one sound
+    ]
+    rows, reported = bench_audio.score_sounds(truth, events, tol=1.0)
+    assert [r["found"] for r in rows] == [True, True, False]  # recall is per onset: the second bark starts 1.5 s in
+    assert [(e["label"], e["duplicate"]) for e in reported] == [("explosion", False), ("gunshot", True), ("dog bark", False)]
+    summary = bench_audio.summarise(rows, reported, [], [])
+    assert summary["precision"][0]["duplicates"] == 1

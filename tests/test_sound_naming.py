@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from orchestrator.lanes.sound_signal import SignalSound, analyse_signal
-from orchestrator.lanes.sounds import fuse
+from orchestrator.lanes.sounds import fold_readings, fuse
 from orchestrator.sound_vocabulary import audioset_name_for
 
 RATE = 16000
@@ -199,3 +199,35 @@ def test_a_renamed_sound_keeps_its_count_in_the_new_names_words():
     beeps = [SignalSound("beeping", 0.88, 2.42, 0.6, {"pattern": "3 beeps", "n_bursts": 3})]
     (horn,) = fuse(beeps, [("car horn", 0.8, 2.5, 0.9)], speech=[])
     assert (horn.label, horn.attrs["pattern"], horn.attrs["signal_pattern"]) == ("car horn", "3 blasts", "3 beeps")
+
+
+def _tagged(name: str, t0: float, t1: float, conf: float, **attrs) -> SignalSound:
+    return SignalSound(name, t0, t1, conf, {"sources": ["tagger"], **attrs})
+
+
+def test_one_bang_read_as_a_gunshot_and_an_explosion_is_one_event():
+    """The tagger names one bang twice (a gunshot and an explosion over the same patches) and the signal heard its hit:
+    one event, the likelier name, the other reading kept, the signal's count in the name's words."""
+    hit = SignalSound("bang", 2.02, 2.2, 0.6, {"sources": ["signal"], "pattern": "1 hit", "n_bursts": 1})
+    (bang,) = fold_readings([_tagged("explosion", 2.02, 4.33, 0.68), _tagged("gunshot", 2.02, 3.85, 0.95), hit])
+    assert (bang.label, bang.t_start, bang.t_end) == ("gunshot", 2.02, 4.33)
+    assert set(bang.attrs["tagger_labels"]) == {"explosion", "bang"} and bang.attrs["pattern"] == "1 shot"
+    assert bang.attrs["sources"] == ["signal", "tagger"]
+
+
+def test_a_moment_of_barking_heard_as_a_bird_is_the_barking():
+    dog = _tagged("dog bark", 5.28, 9.62, 0.82, pattern="5 barks", n_bursts=5)
+    fused = fold_readings([_tagged("animal", 5.03, 9.13, 0.91), dog, _tagged("bird", 6.72, 8.65, 0.91)])
+    assert [(s.label, s.attrs["pattern"]) for s in fused] == [("dog bark", "5 barks")]
+
+
+def test_a_bells_strike_is_the_bell_and_other_sounds_stay_sounds_of_their_own():
+    bell = SignalSound("ringing", 43.99, 46.62, 0.9, {"sources": ["signal", "tagger"], "pattern": "4 rings"})
+    strikes = [SignalSound("bang", t, t + 0.1, 0.6, {"sources": ["signal"], "n_bursts": 1}) for t in (44.58, 46.03, 47.5)]
+    later = [s.t_start for s in fold_readings([bell, *strikes])]
+    assert later == [43.99, 47.5]  # the hit 0.9 s after the ring ends is a sound of its own
+    # two sounds of different families at one moment stay two: a siren and a dog barking over it
+    siren = _tagged("siren", 1.0, 8.0, 0.95)
+    assert [s.label for s in fold_readings([siren, _tagged("dog bark", 3.0, 5.0, 0.8)])] == ["siren", "dog bark"]
+    # readings of one family that barely touch are two sounds: a gunshot, then an explosion that starts as it ends
+    assert len(fold_readings([_tagged("gunshot", 1.0, 2.0, 0.9), _tagged("explosion", 1.8, 4.0, 0.8)])) == 2

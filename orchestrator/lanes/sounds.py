@@ -17,6 +17,9 @@ Worker, per window:
   activity) or name nothing useful ("noise") are dropped; a species tag over a tonal signal sound is attributed to
   that sound (beeps are often read as bird calls). A broader name (``sound_vocabulary.BROADER``: "alarm" above a
   siren, "bell" above a doorbell) never replaces a specific one, and a specific one heard at the same time refines it;
+  what is left as two names of one family for one moment (a bang the tagger calls a gunshot and an explosion, "animal"
+  and "dog bark", the signal's hit at a bell's strike) is one sound too (``fold_readings``): one event, the other
+  readings kept in ``attrs["tagger_labels"]``;
 - a series of calls the tagger names (``CALLS``: a dog barking) is one event whose pattern counts them from the signal
   ("3 barks, 0.4 s apart"); the signal's blips inside it are those calls, not sounds of their own.
 """
@@ -288,6 +291,20 @@ PATCH_S = 0.96  # one AudioSet tagger patch
 ONSET_DB = 15.0  # a sound starts where its level first comes within this of the loudest moment of its first patch
 
 
+def _patch_level_db(pcm: np.ndarray, offset_s: float, a_s: float, b_s: float) -> np.ndarray | None:
+    """The level in dB of each 10 ms frame of [a_s, b_s] (None: too short to tell)."""
+    import librosa  # noqa: PLC0415 - heavy (numba): loaded on first use
+
+    a = max(0, int(round((a_s - offset_s) * AUDIO_RATE)))
+    b = min(len(pcm), int(round((b_s - offset_s) * AUDIO_RATE)))
+    hop = AUDIO_RATE // 100
+    if b - a < 2 * hop:
+        return None
+    return librosa.amplitude_to_db(
+        librosa.feature.rms(y=pcm[a:b].astype(np.float32), frame_length=2 * hop, hop_length=hop, center=False)[0], ref=1.0, top_db=None
+    )
+
+
 def heard_onset(pcm: np.ndarray, offset_s: float, t0: float, t1: float) -> float:
     """Where in its first patch a sound only the tagger heard begins: a patch says that the sound is somewhere in its
     0.96 s, the level says when (the first 10 ms frame within ``ONSET_DB`` of the patch's loudest; the patch's start
@@ -298,18 +315,28 @@ def heard_onset(pcm: np.ndarray, offset_s: float, t0: float, t1: float) -> float
     >>> heard_onset(pcm, 0.0, 1.0, 2.0), heard_onset(pcm, 0.0, 1.7, 2.0)
     (1.6, 1.7)
     """
-    import librosa  # noqa: PLC0415 - heavy (numba): loaded on first use
-
-    a = max(0, int(round((t0 - offset_s) * AUDIO_RATE)))
-    b = min(len(pcm), int(round((min(t1, t0 + PATCH_S) - offset_s) * AUDIO_RATE)))
-    hop = AUDIO_RATE // 100
-    if b - a < 2 * hop:
+    db = _patch_level_db(pcm, offset_s, t0, min(t1, t0 + PATCH_S))
+    if db is None:
         return t0
-    db = librosa.amplitude_to_db(
-        librosa.feature.rms(y=pcm[a:b].astype(np.float32), frame_length=2 * hop, hop_length=hop, center=False)[0], ref=1.0, top_db=None
-    )
     first = int(np.argmax(db >= db.max() - ONSET_DB))
-    return round(t0 + (first * hop + hop * (first > 0)) / AUDIO_RATE, 3)  # the frame's centre, or the patch's start
+    hop = 1 / 100
+    return round(t0 + first * hop + hop * (first > 0), 3)  # the frame's centre, or the patch's start
+
+
+def heard_end(pcm: np.ndarray, offset_s: float, t0: float, t1: float) -> float:
+    """Where in its last patch a sound only the tagger heard ends: the last 10 ms frame within ``ONSET_DB`` of that
+    patch's loudest (the patch's end where the sound is still going, as music into the next window).
+
+    >>> pcm = np.zeros(AUDIO_RATE * 3, np.float32)
+    >>> pcm[int(0.5 * AUDIO_RATE) : int(1.4 * AUDIO_RATE)] = 0.1
+    >>> heard_end(pcm, 0.0, 0.48, 1.92), heard_end(pcm, 0.0, 0.48, 1.2)
+    (1.4, 1.2)
+    """
+    db = _patch_level_db(pcm, offset_s, max(t0, t1 - PATCH_S), t1)
+    if db is None:
+        return t1
+    last = len(db) - 1 - int(np.argmax(db[::-1] >= db.max() - ONSET_DB))
+    return t1 if last == len(db) - 1 else round(max(t0, t1 - PATCH_S) + (last + 1) / 100, 3)  # the frame's centre
 
 
 def call_pattern(onsets: list[float], word: str) -> dict:
@@ -329,6 +356,94 @@ def _count_calls(s: SignalSound, pcm: np.ndarray, t0: float) -> SignalSound:
     """A series of calls (``CALLS``) with its count: its calls are the signal's peaks inside it (at least one)."""
     onsets = calls(pcm, s.t_start, s.t_end, offset_s=t0) or [s.t_start]
     return replace(s, t_start=min(s.t_start, onsets[0]), attrs={**s.attrs, **call_pattern(onsets, CALLS[s.label])})
+
+
+# names a tagger (or the tagger and the signal) gives one sound at the same moment: a bang is "gunshot" and
+# "explosion" at once, a hiss "rain" and "water", a dog "animal" and "dog bark", a siren's vehicle its engine
+READING_FAMILIES = (
+    frozenset(SIGNAL_FAMILY),
+    frozenset({"gunshot", "explosion", "fireworks", "bang"}),
+    frozenset(AMBIENT_TAGS),
+    frozenset({"animal", *REFINES["animal"]}),
+    frozenset({"siren", "vehicle engine"}),
+)
+# a single hit the signal found inside a rung, beeped or struck sound (or just after it) is that sound's attack
+TONAL_HOSTS = frozenset({*SIGNAL_FAMILY, "bell"})
+ATTACK_TAIL_S = 0.5
+
+
+def _one_family(a: str, b: str) -> bool:
+    return any(a in f and b in f for f in READING_FAMILIES)
+
+
+def _reading_rank(s: SignalSound) -> tuple:
+    """Which of two readings of one sound names it: a trained model's name over the signal's shape, a specific name over
+    a catch-all, then the likelier one."""
+    return ("tagger" in s.attrs["sources"], s.label not in GENERIC_TAGS, s.confidence, s.t_end - s.t_start)
+
+
+def _holds(a: SignalSound, b: SignalSound) -> bool:
+    """``a`` lasts at least twice as long as ``b`` and holds it."""
+    return a.t_end - a.t_start >= 2 * (b.t_end - b.t_start) and a.t_start <= b.t_start + 1e-6 and b.t_end <= a.t_end + 1e-6
+
+
+def _is_attack(hit: SignalSound, host: SignalSound) -> bool:
+    return (
+        hit.attrs["sources"] == ["signal"]
+        and hit.label == "bang"
+        and hit.attrs.get("n_bursts", 1) == 1
+        and host.label in TONAL_HOSTS
+        and host.t_start - 1e-6 <= hit.t_start <= host.t_end + ATTACK_TAIL_S
+    )
+
+
+def fold_readings(sounds: list[SignalSound]) -> list[SignalSound]:
+    """One event per sound: two names of one family (``READING_FAMILIES``) for one moment, overlapping over half the
+    shorter, are two readings of one sound, and so is the signal's lone hit at the start of, inside or just after a
+    ring, a beep or a bell (its attack or a strike). The sound keeps the name ``_reading_rank`` prefers, or that of
+    the one at least twice as long holding the other (a moment of a dog's barking that sounded like a bird is the
+    barking); its span is both, the other name is kept in ``attrs["tagger_labels"]``.
+
+    >>> gun = SignalSound("gunshot", 2.0, 3.85, 0.9, {"sources": ["tagger"]})
+    >>> boom = SignalSound("explosion", 2.0, 4.33, 0.7, {"sources": ["tagger"]})
+    >>> [(s.label, s.t_end, s.attrs["tagger_labels"]) for s in fold_readings([boom, gun])]
+    [('gunshot', 4.33, ['explosion'])]
+    >>> bell = SignalSound("bell", 2.0, 4.6, 0.8, {"sources": ["signal", "tagger"]})
+    >>> hit = SignalSound("bang", 2.6, 2.7, 0.6, {"sources": ["signal"], "n_bursts": 1})
+    >>> [(s.label, s.attrs["parts"]) for s in fold_readings([bell, hit])]
+    [('bell', 1)]
+    """
+    kept = [replace(s, attrs=dict(s.attrs)) for s in sounds]
+    merged = True
+    while merged:
+        merged = False
+        for a in kept:
+            for b in kept:
+                if a is b:
+                    continue
+                if _is_attack(b, a):
+                    a.attrs["parts"] = a.attrs.get("parts", 0) + 1
+                    kept.remove(b)
+                    merged = True
+                    break
+                shorter = min(a.t_end - a.t_start, b.t_end - b.t_start)
+                if not _one_family(a.label, b.label) or _overlap(a.t_start, a.t_end, b.t_start, b.t_end) < 0.5 * shorter:
+                    continue
+                if not _holds(a, b) and (_holds(b, a) or _reading_rank(b) > _reading_rank(a)):
+                    continue  # b names it: this pair is folded when b's turn comes
+                a.t_start, a.t_end = min(a.t_start, b.t_start), max(a.t_end, b.t_end)
+                a.confidence = max(a.confidence, b.confidence)
+                a.attrs["sources"] = sorted({*a.attrs["sources"], *b.attrs["sources"]})
+                a.attrs["tagger_labels"] = [*a.attrs.get("tagger_labels", []), *(x for x in (b.label, *b.attrs.get("tagger_labels", [])) if x != a.label)]
+                if "n_bursts" in b.attrs and "n_bursts" not in a.attrs:  # the signal's count, in the name's words
+                    a.attrs["n_bursts"] = b.attrs["n_bursts"]
+                    a.attrs["pattern"] = plural(int(b.attrs["n_bursts"]), BURST_UNITS[a.label]) if a.label in BURST_UNITS else b.attrs.get("pattern")
+                kept.remove(b)
+                merged = True
+                break
+            if merged:
+                break
+    return sorted(kept, key=lambda s: (s.t_start, s.label))
 
 
 def _owned(sounds: list[SignalSound], w, overflow_s: float) -> list[SignalSound]:
@@ -429,8 +544,13 @@ class SoundsLane(Lane):
             runs = tagger_runs(models.tag_sounds(media.window_pcm), name_for)
         tags = [(name, w.t_start + a, w.t_start + b, c) for name, a, b, c in runs]
         events = []
-        fused = [replace(s, t_start=heard_onset(pcm, t0, s.t_start, s.t_end)) if s.attrs["sources"] == ["tagger"] else s for s in fuse(found, tags, speech)]
-        fused = [_count_calls(s, pcm, t0) if s.label in CALLS else s for s in fused]
+        fused = [
+            replace(s, t_start=heard_onset(pcm, t0, s.t_start, s.t_end), t_end=heard_end(pcm, t0, s.t_start, s.t_end))
+            if s.attrs["sources"] == ["tagger"]
+            else s
+            for s in fuse(found, tags, speech)
+        ]
+        fused = fold_readings([_count_calls(s, pcm, t0) if s.label in CALLS else s for s in fused])
         for s in _owned(fused, w, acfg.boundary_overflow_s):
             events.append(
                 Event(f"sound-{w.index:05d}-{len(events):03d}", "sound", s.label, s.t_start, s.t_end, s.confidence, window_index=w.index, attrs=s.attrs)
