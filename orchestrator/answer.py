@@ -491,11 +491,38 @@ def _number_contradicts(question: str, text: str) -> tuple[str, str] | None:
     return written, (same_place or [w for _, w, _ in said] or [""])[0]
 
 
+def _plain_words(text: str) -> str:
+    return " ".join(re.findall(r"[a-z0-9]+(?:'[a-z]+)?", text.lower().replace("’", "'")))
+
+
+def _phrase_said(phrase: str, text: str) -> bool:
+    """A quoted phrase is said when its words come in that order in ``text`` (punctuation and case aside), or, three
+    words or more, nearly so (a word misheard: 90 % alike by rapidfuzz's best partial alignment).
+
+    >>> _phrase_said("there isn't that much difference", "Well, there isn't that much difference. At least,")
+    True
+    >>> _phrase_said("the back gate is open", "I checked the back gate. It is locked."), _phrase_said("neither did i", "Neither did I.")
+    (False, True)
+    """
+    from rapidfuzz import fuzz  # noqa: PLC0415
+
+    p, t = _plain_words(phrase), _plain_words(text)
+    if not p:
+        return False
+    if f" {p} " in f" {t} ":
+        return True
+    return len(p.split()) >= 3 and len(p) >= 12 and fuzz.partial_ratio(p, t) >= 90
+
+
 def _word_said(keywords: list[str], text: str) -> str:
-    """The first asked word that is said as a whole word in ``text`` ("day" is not said in "Thursday")."""
+    """The first asked word that is said as a whole word in ``text`` ("day" is not said in "Thursday"); a phrase of
+    several words, as said (``_phrase_said``)."""
     low = text.lower()
     for k in keywords:
-        if " " not in k and len(k) > 2 and re.search(rf"\b(?:{'|'.join(map(re.escape, word_forms(k.lower())))})s?\b", low):
+        if " " in k.strip():
+            if _phrase_said(k, text):
+                return k
+        elif len(k) > 2 and re.search(rf"\b(?:{'|'.join(map(re.escape, word_forms(k.lower())))})s?\b", low):
             return k
     return ""
 
@@ -1320,10 +1347,15 @@ class ExtractiveEngine:
             return [f"{'Yes' if yes else 'No'} — the {e.label} {w.span(e)} is {_join(e.colours[:2])}."]
         if e.kind == "speech" and plan.keywords:
             lines = [x for x in m if x.kind == "speech"]
-            e = max(lines, key=lambda x: (sum(1 for k in plan.keywords if _word_said([k], x.text)), -x.t_start))
+            e = max(
+                lines,
+                key=lambda x: (sum(1 for k in plan.quoted if _word_said([k], x.text)), sum(1 for k in plan.keywords if _word_said([k], x.text)), -x.t_start),
+            )
             said = _word_said(plan.keywords, e.text)
             acts = set(speech_act_cues(plan.question.lower()))  # "does somebody thank anyone?": thank, grateful, appreciate are one ask
             missing = [k for k in plan.keywords if not _word_said([k], e.text) and k not in acts and k != plan.speaker_name]  # Paul said it: no word of it
+            if any(_word_said([x], e.text) for x in plan.quoted):  # the quote is what is checked: the words around it are not
+                missing = [x for x in plan.quoted if not _word_said([x], e.text)]
             w.told.add(e.event_id)
             asked = [k for k in plan.keywords if k not in acts and k != plan.speaker_name] + (["<act>"] if acts & set(plan.keywords) else [])
             q_words = re.findall(r"[a-z][a-z'\-]*", plan.question.lower())
@@ -1345,6 +1377,11 @@ class ExtractiveEngine:
                 # that are said do not make a yes; the line is given, with what it does not say
                 return [
                     f"No — nothing said{scope} has {_join([repr(k) for k in missing[:2]], 'or')}; the nearest line, at {w.t(e)}{widened}, is {_quote(e.text)}"
+                ]
+            if plan.quoted and not any(_word_said([x], e.text) for x in plan.quoted):
+                # "did anyone say 'they all call me a rebel'?": the quote is what is checked, and no line has it
+                return [
+                    f"No — nobody says {_join([repr(x) for x in plan.quoted[:2]], 'or')}{scope}; the nearest line, at {w.t(e)}{widened}, is {_quote(e.text)}"
                 ]
             head = (
                 f'Yes — "{said}" is said at {w.t(e)}{scope}{widened}: {_quote(e.text)}.'

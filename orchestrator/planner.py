@@ -598,6 +598,7 @@ class QueryPlan:
     voice: str = ""  # "low" | "high": "what did the woman say?" names the speaker by her voice
     sex_claim: str = ""  # "high" in "was it a woman giving the updates?": a speaker's sex put as yes or no (told by pitch)
     carried: str = ""  # "spare tyre" in "did the visitor bring a spare tyre?": a thing asked to be brought, carried or held
+    quoted: list[str] = field(default_factory=list)  # "there isn't that much difference" in "did one of them say 'there isn't ...'?"
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -1350,6 +1351,25 @@ def lead_clause_last(q: str) -> str:
     return f"{m.group(2).rstrip(' ?')} {m.group(1)}?" if m else q
 
 
+# a quote opens where no letter is before it and closes where none is after it ("the narrator's" is no quote); inside
+# single quotes an apostrophe between letters is part of a word ('there isn't that much difference')
+QUOTED_RX = re.compile(r"(?<![A-Za-z])\"([^\"]{2,})\"(?![A-Za-z])|(?<![A-Za-z])'((?:[^'\"]|(?<=[A-Za-z])'(?=[A-Za-z])){2,}?)'(?![A-Za-z])")
+
+
+def quoted_phrases(question: str) -> list[str]:
+    """The phrases a question quotes, lower case.
+
+    >>> quoted_phrases("did one of them say 'there isn't that much difference'? who?")
+    ["there isn't that much difference"]
+    >>> quoted_phrases("the bit about the beep, or ‘neither did I’?"), quoted_phrases("the narrator's last line")
+    (['neither did i'], [])
+    >>> quoted_phrases('was "NO JUNK MAIL" on the door and sale in the window?')
+    ['no junk mail']
+    """
+    q = question.replace("’", "'").replace("‘", "'").replace("“", '"').replace("”", '"')
+    return [(a or b).strip().lower() for a, b in QUOTED_RX.findall(q) if (a or b).strip()]
+
+
 def plan_question(question: str, duration_s: float, vocab: Vocabulary | None = None, embed: Callable | None = None) -> QueryPlan:
     """Read a question into a typed plan. ``vocab``: what this video's graph holds; ``embed``: texts → vectors."""
     q = " ".join(question.lower().replace("’", "'").replace("“", '"').replace("”", '"').split())
@@ -1476,10 +1496,12 @@ def plan_question(question: str, duration_s: float, vocab: Vocabulary | None = N
     used.update(plan.colours)
 
     # a quote opens where no letter is before it and closes where none is after it ("the narrator's" is no quote)
-    quoted = [x.strip().lower() for x in re.findall(r"(?<![A-Za-z])[\"']([^\"']{2,})[\"'](?![A-Za-z])", question)]
+    quoted = quoted_phrases(question)
+    in_quotes = {w.strip("'") for x in quoted for w in x.split()}
+    words_outside = [w for w in words if w.strip("'") not in in_quotes]  # the quote is looked for whole, not word by word
     content = [
         w
-        for w in words
+        for w in words_outside
         if w not in STOP
         and w not in ORDINAL_WORDS
         and w not in VERBS
@@ -1536,6 +1558,7 @@ def plan_question(question: str, duration_s: float, vocab: Vocabulary | None = N
     plan.unknown = unknown if not objects and not sounds else []
     plan.object_labels, plan.sound_labels = objects, sounds
     plan.keywords = [t.lower() for t in named_texts] + quoted + [w for w in content if w not in quoted and w not in {t.lower() for t in named_texts}]
+    plan.quoted = quoted
     plan.confidence = round(confidence, 3)
 
     # lanes: which kinds of events answer it
@@ -1883,6 +1906,12 @@ def plan_question(question: str, duration_s: float, vocab: Vocabulary | None = N
         plan.keywords = [k for k in plan.keywords if k not in ("lasts", "last", "lasted", "long", "longer", "more", "less", "fewer", "over", "under")]
         plan.keywords = [k for k in plan.keywords if k not in NUMBER_WORDS and not k.isdigit()]
         plan.compare = []
+    if plan.quoted and not plan.object_labels and not plan.sound_labels:
+        # "I'm a journalist checking a quote: did one of them say 'X'?": the quote is what to find, the rest tells why
+        plan.keywords = [k for k in plan.keywords if k in plan.quoted or (vocab is not None and k in {t.lower() for t in vocab.texts})]
+        plan.unknown = []
+    if plan.quoted and plan.intent == "said" and re.match(r"(?:did|does|do|was|is|has|had) (?:any|some|one|the|he|she|they|[a-z]+ )", q):
+        _set_intent(plan, "yesno")  # "did anyone say 'they all call me a rebel'?": whether the quote is said is what is asked
     # "did anyone honk a horn?", "did anybody play music?": the pronoun is whoever did it, not a person asked about
     person_words = [w for w in words if "person" in OBJECT_SYNONYMS.get(w, [])]
     others = plan.sound_labels or [o for o in plan.object_labels if o != "person"]

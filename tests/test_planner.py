@@ -1038,3 +1038,31 @@ def test_a_said_claim_that_no_line_makes_is_a_no_and_a_speaker_name_is_no_word_o
     assert text.startswith("I don't know — I found nothing to measure") and "is 1 min long" in text, text
     text, _, _ = answer(con, vid, "how long does the whole thing last")
     assert text.startswith("The video is"), text
+
+
+@pytest.mark.parametrize(
+    "question, head, cited",
+    [
+        # a quote with an apostrophe inside is one phrase, checked whole: the words around it are why it is asked
+        ("I'm checking a quote: did one of them say 'there isn't that much difference'? at what time?", "there isn't that much difference", 19.0),
+        ("did she say ‘I’m in New Jersey now’?", "Yes", 19.0),
+        ("did anyone say 'they all call me a rebel'?", "No", None),  # near a line, but not what it says
+        ('did somebody say "see you next week"?', "No", None),
+    ],
+)
+def test_a_quoted_phrase_is_looked_for_whole(question, head, cited):
+    from synthetic_graph import _graph
+
+    events = [
+        ("speech:1", "speech", "speech", 12.0, 19.0, "This is Diane in New Jersey. And I'm Sheila in Texas.", None, {"speaker": "speaker 1"}),
+        ("speech:2", "speech", "speech", 19.0, 24.5, "I'm in New Jersey now though. Well, there isn't that much difference.", None, {"speaker": "speaker 1"}),
+        ("speech:3", "speech", "speech", 25.0, 29.0, "You know, they all call me a Yankee down here.", None, {"speaker": "speaker 2"}),
+    ]
+    con = _graph("call", 30.0, events)
+    text, citations, r = answer(con, "call", question)
+    assert r.plan.quoted and all(" " in k for k in r.plan.keywords), r.plan.keywords
+    assert head in text.split("\n")[0], text
+    if cited is not None:
+        assert cited in [c.t_start for c in citations][:1], text
+    else:
+        assert text.startswith("No"), text
