@@ -206,6 +206,8 @@ def describe_evidence(e: Evidence) -> str:
 
 
 BURSTS_RE = re.compile(r"\bhow many times\b|\bhow often\b|\bhow many (?:rings|beeps|knocks|barks|bangs|wails|claps|steps|shots|times)\b", re.I)
+# the bursts of a sound named in a count ("knocks and bangs added together"): count them, not the sounds they make up
+BURST_NOUNS_RE = re.compile(r"\b(?:rings|beeps|knocks|barks|bangs|wails|claps|steps|shots|blasts|honks|hits|strikes)\b", re.I)
 MASS_SOUNDS = ("music", "noise", "human voice", "vehicle engine", "fireworks", "animal", "static", "traffic")
 
 
@@ -332,6 +334,17 @@ SEEN_ASKED_RX = re.compile(
 # "was there a police car?", "did a police officer turn up?": a thing to see, which a siren heard is not
 SEEN_THING_RX = re.compile(r"\b(police (?:car|officer|van|man|woman)|police(?:m[ae]n|wom[ae]n)|police|officers?|cops?|fire (?:truck|engine)|ambulance)\b")
 SAID_ASKED_RX = re.compile(r"\b(?:say|says|said|mention\w*|talk\w*|speak\w*|spoke|told|tell|hear|heard)\b")
+
+
+def _side_named(name: str, e: Evidence, w: "_Writer") -> str:
+    """A compared side as the answer names it: a line by its words ("line \"The driver is unloading 12 boxes.\""), a
+    sign by its text, the rest by their name."""
+    if name == "speech":
+        w.told.add(e.event_id)
+        return f"line {_quote(e.text)}"
+    if name == "sign" and (e.label or e.text):
+        return f"sign {quote(e.label or e.text, 60)}"
+    return name
 
 
 def _named_at(name: str, question: str) -> int:
@@ -838,6 +851,26 @@ class ExtractiveEngine:
             return []
         return ["Nearest I found: " + "; ".join(w.sentence(e) for e in near) + "."]
 
+    def _within(self, w: _Writer, r: RetrievalResult, lead: str, what: str) -> str:
+        """ "did the alarm go off within a minute of the bang?": the anchor, then the nearest match in that reach and how
+        far from the anchor it is."""
+        plan, a = r.plan, r.anchor_event
+        reach = _seconds(plan.within_s)
+        side = {"after": "after", "before": "before"}.get(plan.anchor_side, "of")
+        near = [e for e in r.matches if e.event_id != a.event_id]
+        if not near:
+            return f"{lead}; I found no {what} within {reach} {side} it."
+        e = min(near, key=lambda x: min(abs(x.t_start - a.t_end), abs(x.t_start - a.t_start), abs(x.t_end - a.t_start)))
+        w.told.add(e.event_id)
+        if e.t_start >= a.t_end:
+            gap = f"{_seconds(e.t_start - a.t_end)} after it"
+        elif e.t_end <= a.t_start:
+            gap = f"{_seconds(a.t_start - e.t_end)} before it"
+        else:
+            gap = "at the same time"
+        said = f"at {w.t(e)} someone says {_quote(e.text)}" if e.kind == "speech" else w.sentence(e)
+        return f"{lead}; within {reach} {side} it, {said[0].lower() + said[1:]} ({gap})."
+
     def _following(self, w: _Writer, r: RetrievalResult, lead: str, what: str) -> str:
         """The anchored answer's first sentence: the anchor, then the nearest thing after (or before) it."""
         plan = r.plan
@@ -849,6 +882,8 @@ class ExtractiveEngine:
                 w.told.add(e.event_id)
                 return f"{lead}; meanwhile, at {w.t(e)}, someone says {_quote(e.text)}."
             return f"{lead}; at the same time, {w.sentence(e)}."
+        if plan.within_s is not None:
+            return self._within(w, r, lead, what)
         if not r.matches:
             return f"{lead}; I found no {what} {'after' if plan.anchor_side == 'after' else 'before'} it."
         if plan.anchor_side == "between" and len(r.matches) > 1:
@@ -909,6 +944,16 @@ class ExtractiveEngine:
             most = max(facts, key=lambda f: f.max_at_once)
             if most.max_at_once > 1:
                 out[-1] = (out[-1] + " " if out[-1] else "") + f"At most {most.max_at_once} {plural(2, most.label).split(' ', 1)[1]} are in view at once."
+        elif others and all(e.kind == "sound" for e in others) and len({e.label for e in others}) > 1 and len(plan.graph_sound_labels) > 1:
+            # "knocks and bangs added together, how many?": each sound's count, and their sum
+            by_label: dict[str, list[Evidence]] = {}
+            for e in others:
+                by_label.setdefault(e.label, []).append(e)
+            bursts = bool(BURSTS_RE.search(plan.question) or BURST_NOUNS_RE.search(plan.question))
+            counted = [(_bursts(w, es) if bursts else (len(es), ", ".join(w.t(e) for e in es[:6]))) for es in by_label.values()]
+            w.told.update(e.event_id for es in by_label.values() for e in es[:6])
+            bits = [f"{w.noun(es[0])} {n} time{'s' if n != 1 else ''} ({parts})" for es, (n, parts) in zip(by_label.values(), counted)]
+            out.append(_cap(f"{pre}{sum(n for n, _ in counted)} in all{scope}: {'; '.join(bits)}."))
         elif others and others[0].kind == "sound" and BURSTS_RE.search(plan.question) and any(e.attrs.get("n_bursts") for e in others):
             # "how many times does the phone ring?": the rings of each ringing, not the number of ringing events
             n, parts = _bursts(w, others)
@@ -1462,7 +1507,15 @@ class ExtractiveEngine:
                 groups.append(("sign", named or shown))
             elif g[0] == "speech":
                 said = [e for e in r.matches if e.kind == "speech"]
-                about = [e for e in said if _word_said([k for k in plan.keywords if k not in SPEECH_SIDE_WORDS], e.text)]
+                asked = [k for k in plan.keywords if k not in SPEECH_SIDE_WORDS]
+                q_words = set(re.findall(r"[a-z']+", q))
+                hits = {e.event_id: sum(1 for k in asked if _word_said([k], e.text)) for e in said}
+                best = max(hits.values(), default=0)
+                about = [e for e in said if best and hits[e.event_id] == best]
+                if len(about) > 1:  # a tie: the line that shares most words with the question ("going to check the gate")
+                    shared = {e.event_id: len(q_words & set(re.findall(r"[a-z']+", e.text.lower()))) for e in about}
+                    about = [e for e in about if shared[e.event_id] == max(shared.values())]
+                # "the remark about the boxes": the line that says most of what the side names, not the first line of all
                 groups.append(("speech", about or said))
             else:
                 groups.append((g[0], [e for e in r.matches if e.label in g[1:] and e.kind in ("object", "sound")]))
@@ -1481,10 +1534,10 @@ class ExtractiveEngine:
                 side = "Before" if subject == n0 else "After"
                 return [f"{side} — the {subject} at {w.t(es)} comes {side.lower()} the {other} at {w.t(eo)}{scope}."]
             (e0, n0) = present[0]
-            out = f"The {n0} comes first, at {w.t(e0)}"
+            out = f"The {_side_named(n0, e0, w)} comes first, at {w.t(e0)}"
             if len(present) > 1:
                 e1, n1 = present[1]
-                out += f"; the {n1} follows at {w.t(e1)}"
+                out += f"; the {_side_named(n1, e1, w)} follows at {w.t(e1)}"
             else:
                 out += "; " + _join([f"no {n}" for n, items in groups if not items]) + " was found"
             return [out + f"{scope}."]

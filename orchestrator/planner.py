@@ -599,6 +599,7 @@ class QueryPlan:
     sex_claim: str = ""  # "high" in "was it a woman giving the updates?": a speaker's sex put as yes or no (told by pitch)
     carried: str = ""  # "spare tyre" in "did the visitor bring a spare tyre?": a thing asked to be brought, carried or held
     quoted: list[str] = field(default_factory=list)  # "there isn't that much difference" in "did one of them say 'there isn't ...'?"
+    within_s: float | None = None  # 60 in "did the alarm go off within a minute of the bang?": how far from the anchor
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -1180,6 +1181,11 @@ WHEN_ANCHOR_RX = re.compile(
     r"\b(?:right |just |exactly )?(when|while|as soon as|during|the moment|at the same time as) (?:the |a |an |that |his |her |their |its )?(.+?)"
     r"(?=\?|$|,|\.|;| and | but | what\b| who\b| how\b)"
 )
+# "within about a minute of the bang", "within 10 seconds after the knock": how near to an anchor
+WITHIN_RX = re.compile(
+    r"\bwithin (?:about |around |roughly |approximately |some |just |only )?(a|an|\d+(?:\.\d+)?|[a-z]+(?:[ -][a-z]+)?) "
+    r"(seconds?|secs?|s|minutes?|mins?) (of|after|before|from) (?:the |a |an |that |this |his |her |their )?(.+?)(?=\?|$|,|\.|;| and | but | did | does | was | is )"
+)
 FROM_TO_RX = re.compile(
     r"\bfrom (?:the |a |an )?(.+?) (?:to|until|till) (?:the |a |an |when )?(.+?)(?=\?|$|,|\.| did | does | do | was | were | is | are | what\b)"
 )
@@ -1297,7 +1303,7 @@ def question_parts(question: str, max_parts: int = 3) -> list[str]:
 
 
 LEAD_CLAUSE_RX = re.compile(
-    r"^((?:right |just )?(?:when|while|as soon as|during|the moment) [^,?]+?),\s*((?:what|who|which|how|is|are|was|were|did|does|do|can|could|tell|show|describe)\b.*)$"
+    r"^((?:right |just )?(?:when|while|as soon as|during|the moment|within) [^,?]+?),\s*((?:what|who|which|how|is|are|was|were|did|does|do|can|could|tell|show|describe)\b.*)$"
 )
 
 
@@ -1376,6 +1382,9 @@ def plan_question(question: str, duration_s: float, vocab: Vocabulary | None = N
     q = video_edges(strip_courtesy(normalise_numbers(expand_abbreviations(q))))
     q = tag_question(lead_clause_last(q))
     plan = QueryPlan(strip_courtesy(" ".join(question.split())), [], [], [], [])  # the question as asked, less its courtesies
+    within = WITHIN_RX.search(q)
+    if within:  # "within about a minute of the bang": an anchor and a reach, not a clock time
+        q = q[: within.start()] + " " + q[within.end() :]
     rest = parse_time(q, duration_s, plan)
     no_speech = bool(NOT_SPEECH_RX.search(rest))
     rest = NOT_SPEECH_RX.sub(" ", rest)
@@ -1455,6 +1464,13 @@ def plan_question(question: str, duration_s: float, vocab: Vocabulary | None = N
             )
             plan.anchor, plan.anchor_side, plan.scope = what, side, "anchored"
             rest = rest[: m.start()] + " " + after
+
+    if within and not plan.anchor and plan.time_range is None:
+        n = 1.0 if within.group(1) in ("a", "an") else _num_word(within.group(1))
+        if n is not None:
+            plan.within_s = n * (60.0 if within.group(2).startswith("m") else 1.0)
+            plan.anchor, plan.scope = within.group(4).strip(), "anchored"
+            plan.anchor_side = {"after": "after", "before": "before"}.get(within.group(3), "near")
 
     # "who answered the courier?", "who replied to the man asking for batteries?": the next line after that one's
     m = REPLY_RX.search(rest)

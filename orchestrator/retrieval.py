@@ -343,7 +343,15 @@ class Retriever:
                 ends = "end" in anchor.why
                 if plan.anchor_side == "during" and ends:
                     plan.anchor_side = "after"  # "when the phone stops ringing": what follows its end
-                if plan.anchor_side == "during":
+                if plan.within_s is not None:  # "within a minute of the bang": that far from it, on the side asked
+                    reach = plan.within_s
+                    start = anchor.t_end if ends or plan.anchor_side == "after" else anchor.t_start
+                    plan.time_range = {
+                        "after": (start, start + reach),
+                        "before": (max(0.0, anchor.t_start - reach), anchor.t_start),
+                    }.get(plan.anchor_side, (max(0.0, anchor.t_start - reach), anchor.t_end + reach))
+                    plan.starts_after = plan.anchor_side == "after"
+                elif plan.anchor_side == "during":
                     plan.time_range = (max(0.0, anchor.t_start - 1.0), anchor.t_end + 1.0)
                 elif plan.anchor_side == "after":
                     plan.time_range, plan.starts_after = (anchor.t_end if ends else anchor.t_start, duration), True

@@ -1066,3 +1066,71 @@ def test_a_quoted_phrase_is_looked_for_whole(question, head, cited):
         assert cited in [c.t_start for c in citations][:1], text
     else:
         assert text.startswith("No"), text
+
+
+@pytest.mark.parametrize(
+    "question, head, cited",
+    [
+        ("did the alarm go off within about a minute of the bang?", "Yes", 600.0),  # 59 s after it: not "around 1:00"
+        ("did the alarm sound within 30 seconds of the bang?", "No", None),
+        ("was anything said within ten secs after the alarm went off?", "Yes", 612.0),
+        ("within 20 s before the alarm, did anyone talk?", "No", None),
+    ],
+)
+def test_within_a_reach_of_an_anchor(question, head, cited):
+    from synthetic_graph import _graph
+
+    events = [
+        ("sound:1", "sound", "bang", 540.6, 540.7, "", None, {"pattern": "1 hit"}),
+        ("sound:2", "sound", "alarm", 600.0, 606.0, "", None, {"pattern": "12 beeps in 6 s"}),
+        ("speech:1", "speech", "speech", 300.0, 303.0, "Checked the back gate.", None, None),
+        ("speech:2", "speech", "speech", 612.0, 615.0, "Alarm is reset.", None, None),
+    ]
+    con = _graph("night", 720.0, events)
+    text, citations, r = answer(con, "night", question)
+    assert r.plan.within_s is not None and r.plan.time_range is not None and r.plan.point is None, r.plan
+    assert text.startswith(head), text
+    starts = [c.t_start for c in citations]
+    assert cited is None or cited in starts, text
+
+
+@pytest.mark.parametrize(
+    "question, n",
+    [("knocks and bangs added together, how many is that?", 4), ("how many bangs and knocks in total", 4), ("how many knocks were there?", 3)],
+)
+def test_a_count_of_two_sounds_counts_each_and_adds_them(question, n):
+    from synthetic_graph import _graph
+
+    events = [
+        ("sound:1", "sound", "bang", 15.0, 15.3, "", None, {"pattern": "1 hit", "n_bursts": 1}),
+        ("sound:2", "sound", "knock", 32.0, 33.1, "", None, {"pattern": "3 knocks", "n_bursts": 3}),
+        ("speech:1", "speech", "speech", 36.0, 38.0, "Come in, the door is open.", None, None),
+    ]
+    con = _graph("garage", 60.0, events)
+    text, citations, r = answer(con, "garage", question)
+    first = text.split("\n")[0]
+    assert re.search(rf"\b{n}\b", first) and "3 knocks" in first, text
+    assert {15.0, 32.0} <= {c.t_start for c in citations} or n == 3, text
+
+
+@pytest.mark.parametrize(
+    "question, first",
+    [
+        ("Which came first, the alarm or the remark about the boxes?", '"The driver is unloading 12 boxes."'),
+        ("which came first - the bang, or him saying he was going to check the gate?", "bang"),
+    ],
+)
+def test_a_compared_line_is_the_one_its_words_name_and_is_quoted(question, first):
+    from synthetic_graph import _graph
+
+    events = [
+        ("speech:1", "speech", "speech", 10.0, 13.0, "Night shift log, checked the back gate.", None, None),
+        ("speech:2", "speech", "speech", 40.0, 43.0, "The driver is unloading 12 boxes.", None, None),
+        ("sound:1", "sound", "alarm", 60.0, 66.0, "", None, {"pattern": "6 beeps"}),
+        ("sound:2", "sound", "bang", 80.0, 80.2, "", None, {"pattern": "1 hit"}),
+        ("speech:3", "speech", "speech", 88.0, 91.0, "I am going to check the gate now.", None, None),
+    ]
+    con = _graph("log", 120.0, events)
+    text, citations, r = answer(con, "log", question)
+    head = text.split("\n")[0]
+    assert head.startswith("The") and first in head.split("comes first")[0], text
