@@ -880,6 +880,13 @@ def parse_time(q: str, duration: float, plan: QueryPlan) -> str:
         ),
         (rf"\b(?:first|opening) ({AMOUNT_RX})\b", lambda m: clip(0.0, parse_point(m.group(1))), "relative", "in the first {amount}"),
         (rf"\b(?:last|final) ({AMOUNT_RX})\b", lambda m: clip(end - parse_point(m.group(1)), end), "relative", "in the last {amount}"),
+        (  # "between minute 31 and minute 60": from the 31 minute mark to the 60; "from the 10th to the 20th minute": both whole
+            r"\b(?:between|from) (?:the )?(?:minute (\d+)|(\d+)(?:st|nd|rd|th)(?: minute)?) (?:and|to|until|till|through) "
+            r"(?:the )?(?:minute (\d+)|(\d+)(?:st|nd|rd|th) minute)\b",
+            lambda m: clip(int(m.group(1)) * 60.0 if m.group(1) else (int(m.group(2)) - 1) * 60.0, int(m.group(3) or m.group(4)) * 60.0),
+            "absolute",
+            "between {lo} and {hi}",
+        ),
         (
             r"\b(?:in |during )?the (\d+)(?:st|nd|rd|th) minute\b",
             lambda m: clip((int(m.group(1)) - 1) * 60.0, int(m.group(1)) * 60.0),
@@ -921,7 +928,9 @@ def parse_time(q: str, duration: float, plan: QueryPlan) -> str:
         points = [parse_point(g) for g in groups]
         shown = [_fmt(p) for p in points if p is not None]
         amount = _amount_phrase(parse_point(groups[0]) or UNIT_S.get(groups[0], 60)) if groups else ""
-        plan.time_phrase = label.format(*[f"[{s}]" for s in shown], amount=amount, n=groups[0] if groups else "")
+        plan.time_phrase = label.format(
+            *[f"[{s}]" for s in shown], amount=amount, n=groups[0] if groups else "", lo=f"[{_fmt(rng[0])}]", hi=f"[{_fmt(rng[1])}]"
+        )
         plan.starts_after = label.startswith("after")
         if label.startswith(("at ", "around ")) and points and points[0] is not None:
             plan.point = float(points[0])
@@ -1303,7 +1312,7 @@ def question_parts(question: str, max_parts: int = 3) -> list[str]:
 
 
 LEAD_CLAUSE_RX = re.compile(
-    r"^((?:right |just )?(?:when|while|as soon as|during|the moment|within) [^,?]+?),\s*((?:what|who|which|how|is|are|was|were|did|does|do|can|could|tell|show|describe)\b.*)$"
+    r"^((?:right |just )?(?:when|while|as soon as|during|the moment|within|between) [^,?]+?),\s*((?:what|who|which|how|is|are|was|were|did|does|do|can|could|tell|show|describe)\b.*)$"
 )
 
 
