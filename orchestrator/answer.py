@@ -542,8 +542,14 @@ def _word_said(keywords: list[str], text: str) -> str:
 
 def _asks_yes_no(question: str) -> bool:
     """ "any writing on screen?", "is there music", "any captions or logos?": put as yes or no (not "is it red or
-    blue?", "did he go left or right?")."""
+    blue?", "did he go left or right?").
+
+    >>> _asks_yes_no("In the last ten seconds, is anyone still in view?"), _asks_yes_no("after the bang, what did he say?")
+    (True, False)
+    """
     q = question.strip().lower()
+    # "in the last ten seconds, is anyone still in view?": a time clause put first leaves the question after it
+    q = re.sub(r"^(?:in|at|during|within|between|after|before|around|by|near|towards?|from|once|since)\b[^,?]{0,60},\s*", "", q)
     if not YES_NO_FORM.match(q):
         return False
     if not re.search(r"\bor\b", q):

@@ -64,6 +64,10 @@ def test_a_word_means_what_the_graph_has_per_lane():
         ("How many vehicles passed in the first minute?", 600, "relative", (0.0, 60.0)),
         ("what happens between 0:30 and 1:10?", 80, "absolute", (30.0, 70.0)),
         ("what happens a minute and a half in?", 600, "absolute", (80.0, 100.0)),
+        ("did anything happen between minute 31 and minute 60", 7200, "absolute", (1860.0, 3600.0)),  # the minute marks
+        ("Between minute 1 and minute 29, does anything at all happen?", 7200, "absolute", (60.0, 1740.0)),
+        ("what happens from the 10th to the 20th minute", 7200, "absolute", (540.0, 1200.0)),  # both minutes whole
+        ("what happens in minute 5", 7200, "absolute", (240.0, 300.0)),
     ],
 )
 def test_time_scopes(question, duration, scope, rng):
@@ -1134,3 +1138,15 @@ def test_a_compared_line_is_the_one_its_words_name_and_is_quoted(question, first
     text, citations, r = answer(con, "log", question)
     head = text.split("\n")[0]
     assert head.startswith("The") and first in head.split("comes first")[0], text
+
+
+@pytest.mark.parametrize(
+    "question, head",
+    [("In the last ten seconds, is anyone still in view?", "Yes"), ("in the first 20 seconds, is anybody on camera?", "No")],
+)
+def test_a_yes_no_question_after_a_time_clause_is_answered_yes_or_no(question, head):
+    from synthetic_graph import _graph
+
+    con = _graph("garage", 60.0, [("object:1", "object", "person", 40.0, 54.0, "", 1, None)])
+    text, _, _ = answer(con, "garage", question)
+    assert text.startswith(head), text
