@@ -224,6 +224,8 @@ def _seconds(d: float) -> str:
 END_ASKED_RX = re.compile(r"\b(?:stop|stops|stopped|stopping|end|ends|ended|ending|finish|finishes|finished|until|till|over|cease[sd]?)\b")
 YES_NO_FORM = re.compile(r"^(?:is|are|was|were|do|does|did|can|could|has|have|had|any|anyone|anybody|anything|someone|somebody)\b")
 # a track's net direction in the frame, as a viewer says it
+# "what is the man in the suit doing?", "what are they up to?": what a person seen does, as far as its track tells
+DOING_RX = re.compile(r"\bwhat(?:'s| is| are| was| were)\b[^?]{0,50}\b(?:doing|up to)\b|\bdoing what\b")
 DIRECTION_WORDS = {"right": "left to right", "left": "right to left", "up": "up the frame", "down": "down the frame"}
 
 
@@ -1201,15 +1203,19 @@ class ExtractiveEngine:
             if r.matches:
                 return self._summary(w, r, scope, lead)
             return [f"No — I saw no {_names(plan, 'objects')}{scope}."]
-        if DIRECTION_RX.search(plan.question.lower()):
-            # "which way does the second person walk?": where each one went, from the track's path
+        doing = DOING_RX.search(plan.question.lower())
+        if DIRECTION_RX.search(plan.question.lower()) or doing:
+            # "which way does the second person walk?", "what is the man in the suit doing?": where each one went, from
+            # the track's path (what else they do is not seen by any lane, and is not made up)
             moves = []
             for e in objects[: 1 if plan.ordinal is not None else 4]:
                 w.told.add(e.event_id)
                 way = DIRECTION_WORDS.get(e.attrs.get("appearance_direction") or "")
-                how = (
-                    f"moves {way}" if way and e.attrs.get("appearance_motion") == "moving" else "stays where it is" if e.label != "person" else "stays in place"
-                )
+                moving = e.attrs.get("appearance_motion") == "moving"
+                if doing:
+                    how = f"is moving across the picture, {way}" if moving and way else "is moving about" if moving else "stays in place"
+                else:
+                    how = f"moves {way}" if way and moving else "stays where it is" if e.label != "person" else "stays in place"
                 moves.append(f"{w.noun(e)} {how} ({w.span(e)})")
             return [_cap(f"{_join(moves)}{scope}.")]
         by_label: dict[str, list[Evidence]] = {}

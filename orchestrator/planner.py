@@ -265,10 +265,13 @@ SAID_CUES = re.compile(
 
 # "the second speaker", "the first voice": a voice told apart by the speech lane
 SPEAKER_ORDINAL_RX = re.compile(r"\b(first|second|third|fourth|1st|2nd|3rd|4th) (?:speaker|voice|person to (?:speak|talk))\b")
-# "how many times does the lecturer speak?": a role that speaks is the main voice (the one with the most lines)
+# roles whose lines are the main voice's (the one with the most lines): "what did the lecturer say about the exam?"
+SPEAKING_ROLES = ("lecturer", "presenter", "reporter", "announcer", "narrator", "host", "teacher", "professor", "newsreader", "commentator", "instructor")
+# "how many times does the lecturer speak?": a role that speaks is the main voice
 ROLE_SPEAKS_RX = re.compile(
-    r"\bhow (?:many times|often) (?:does|did|do|is|was) (?:the |that |this |our )?((?:male |female |main )?(?:lecturer|presenter|reporter|announcer|narrator|"
-    r"host|teacher|professor|speaker|caller|commentator|newsreader|anchor|instructor|tour guide|guide))\b(?:'s)? (?:speak|talk|say something|heard|chime in|speaking|talking)"
+    r"\bhow (?:many times|often) (?:does|did|do|is|was) (?:the |that |this |our )?((?:male |female |main )?(?:"
+    + "|".join((*SPEAKING_ROLES, "speaker", "caller", "anchor", "tour guide", "guide"))
+    + r"))\b(?:'s)? (?:speak|talk|say something|heard|chime in|speaking|talking)"
 )
 # "how many times does Paul speak?", "what did Sam say?", "Lucy's last words": a speaker asked by name (the name a voice
 # gives itself, resolved on the graph; unresolved, the name stays a word to find)
@@ -286,7 +289,7 @@ NOT_SPEAKER_NAMES = frozenset(
     "was were is are be been being has had have do does did thing things line lines words sign signs screen slide video clip it's".split()
 )
 # "what did the lecturer say about the exam?", "the presenter's final remark": a role that speaks is the main voice too
-_ROLE = r"((?:male |female |main )?(?:lecturer|presenter|reporter|announcer|narrator|host|teacher|professor|newsreader|commentator|instructor))"
+_ROLE = r"((?:male |female |main )?(?:" + "|".join(SPEAKING_ROLES) + "))"
 ROLE_SAYS_RX = re.compile(
     rf"\b(?:did|does|do|is|was) (?:the |that |this |our ){_ROLE} (?:say|saying|mention|tell|announce|ask|answer|reply|respond|speak|talk)\w*\b|"
     rf"\bthe {_ROLE}'s (?:(?:first|last|final|second|third|opening|closing) )?(?:remarks?|words?|lines?|comments?|statements?|sentences?|announcements?|questions?|answers?|replies|reply)\b|"
@@ -398,7 +401,8 @@ VOICE_ASKED_RX = re.compile(
 )
 # "was it a woman giving the updates?", "is the narrator a man?": a speaker's sex put as yes or no
 SEX_CLAIM_RX = re.compile(r"^(?:was|is|were|are) (it|that|this|the [a-z]+(?: [a-z]+)?) (?:a |an )?(woman|lady|girl|female|man|guy|gentleman|boy|male)\b(.*)$")
-SPEAKER_ROLE_RX = re.compile(r"\b(?:narrator|speaker|voice|caller|presenter|reporter|announcer|lecturer|host|commentator|person (?:talking|speaking))\b")
+# who speaks, by role ("the narrator", "the caller", "the person talking"): a speaker, not a thing asked about
+SPEAKER_ROLE_RX = re.compile(r"\b(?:" + "|".join((*SPEAKING_ROLES, "speaker", "voice", "caller")) + r"|person (?:talking|speaking))\b")
 SPEECH_ACTIVITY_RX = re.compile(
     r"\b(?:giving|making|doing|updates?|lectures?|talks?|speech(?:es)?|presentations?|briefings?|interviews?|instructions|announc\w*|reports?|reporting|narrat\w*|commentary|calling|talking|speaking|on the (?:phone|radio))\b"
 )

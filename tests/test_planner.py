@@ -1150,3 +1150,22 @@ def test_a_yes_no_question_after_a_time_clause_is_answered_yes_or_no(question, h
     con = _graph("garage", 60.0, [("object:1", "object", "person", 40.0, 54.0, "", 1, None)])
     text, _, _ = answer(con, "garage", question)
     assert text.startswith(head), text
+
+
+@pytest.mark.parametrize(
+    "question, said",
+    [
+        ("near the start, what is the man in the suit doing?", "is moving across the picture, left to right"),
+        ("at 0:50 who's on camera and what are they doing", "stays in place"),
+    ],
+)
+def test_what_someone_seen_is_doing_is_what_their_track_shows(question, said):
+    from synthetic_graph import _graph
+
+    events = [
+        ("object:1", "object", "person", 6.0, 16.0, "", 1, {"appearance_motion": "moving", "appearance_direction": "right"}),
+        ("object:2", "object", "person", 45.0, 58.0, "", 2, {"appearance_motion": "stationary"}),
+    ]
+    con = _graph("street", 100.0, events)
+    text, _, _ = answer(con, "street", question)
+    assert said in text.split("\n")[0], text

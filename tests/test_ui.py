@@ -294,6 +294,8 @@ def test_controls_have_labels(browser, app):
     page.goto(app.url)
     page.wait_for_selector("#question textarea")
     for label in ("Upload a video", "Library", "Ask about this video", "Chat", "Player"):
+        # a component may render a moment after the question box on a busy machine: wait for it, then count
+        page.get_by_text(label, exact=True).first.wait_for(state="attached", timeout=15_000)
         assert page.get_by_text(label, exact=True).count() >= 1, label
     # inputs are reachable by their labels (screen readers, keyboard users)
     assert page.get_by_label("Ask about this video").count() == 1
