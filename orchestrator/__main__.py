@@ -161,10 +161,14 @@ def _watch_folder(args, home: Path) -> int:
     results: list[dict] = []
     current: list[str] = []
 
+    stopped: list[int] = []  # the signal that asked to stop, once one did
+
     def stop(signum, _frame) -> None:
+        stopped.append(signum)
         raise KeyboardInterrupt
 
     previous = signal.signal(signal.SIGTERM, stop)
+    previous_int = signal.signal(signal.SIGINT, stop)
     try:
         with Services() as services:
             ingestor = Ingestor(home, services, config)
@@ -185,7 +189,10 @@ def _watch_folder(args, home: Path) -> int:
                     if handled.get(path) == sig or before != sig or st.st_size == 0 or now - st.st_mtime < args.settle_s:
                         continue  # done already, still being written, or not yet seen twice
                     current[:] = [path.name]
-                    results.append(_ingest_one(ingestor, path, f"[{len(results) + 1}] {path.name}", bar=not args.quiet))
+                    result = _ingest_one(ingestor, path, f"[{len(results) + 1}] {path.name}", bar=not args.quiet)
+                    if stopped:  # a Ctrl-C whose unwinding another error replaced: still a stop, not a failed file
+                        raise KeyboardInterrupt
+                    results.append(result)
                     current.clear()
                     handled[path] = sig
                 time.sleep(args.poll_s)
@@ -200,6 +207,7 @@ def _watch_folder(args, home: Path) -> int:
         return 130 if current else 0
     finally:
         signal.signal(signal.SIGTERM, previous)
+        signal.signal(signal.SIGINT, previous_int)
 
 
 def _folder_config(args) -> IngestConfig:

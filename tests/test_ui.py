@@ -718,7 +718,7 @@ def test_timeline_hover_shows_the_key_frame_and_the_words(browser, app, gt_clip)
     box = person.bounding_box()
     page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
     card = page.locator("#timeline .vd-hovercard")
-    card.wait_for(state="visible", timeout=5000)
+    card.wait_for(state="visible", timeout=15000)
     assert card.locator("img").evaluate("i => new Promise((ok) => i.complete ? ok(i.naturalWidth) : i.addEventListener('load', () => ok(i.naturalWidth)))") > 0
     shot(page, "19-hover-person-1280x800")
     speech = bar[names.index("speech")].locator(".point path").first
