@@ -1411,8 +1411,9 @@ class ExtractiveEngine:
             said = _word_said(plan.keywords, e.text)
             acts = set(speech_act_cues(plan.question.lower()))  # "does somebody thank anyone?": thank, grateful, appreciate are one ask
             missing = [k for k in plan.keywords if not _word_said([k], e.text) and k not in acts and k != plan.speaker_name]  # Paul said it: no word of it
-            if any(_word_said([x], e.text) for x in plan.quoted):  # the quote is what is checked: the words around it are not
-                missing = [x for x in plan.quoted if not _word_said([x], e.text)]
+            quotes_said = [x for x in plan.quoted if _word_said([x], e.text)]
+            if quotes_said:  # the quote is what is checked: the words around it are not
+                missing = [x for x in plan.quoted if x not in quotes_said]
             w.told.add(e.event_id)
             asked = [k for k in plan.keywords if k not in acts and k != plan.speaker_name] + (["<act>"] if acts & set(plan.keywords) else [])
             q_words = re.findall(r"[a-z][a-z'\-]*", plan.question.lower())
@@ -1435,7 +1436,7 @@ class ExtractiveEngine:
                 return [
                     f"No — nothing said{scope} has {_join([repr(k) for k in missing[:2]], 'or')}; the nearest line, at {w.t(e)}{widened}, is {_quote(e.text)}"
                 ]
-            if plan.quoted and not any(_word_said([x], e.text) for x in plan.quoted):
+            if plan.quoted and not quotes_said:
                 # "did anyone say 'they all call me a rebel'?": the quote is what is checked, and no line has it
                 return [
                     f"No — nobody says {_join([repr(x) for x in plan.quoted[:2]], 'or')}{scope}; the nearest line, at {w.t(e)}{widened}, is {_quote(e.text)}"
